@@ -1,0 +1,244 @@
+"""The only module that calls AWS. Turns API responses into the decision dataclasses and
+botocore errors into AwsError, so nothing else imports boto3 or botocore."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from typing import Any
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError
+
+from .decisions import Database, Kind, Snapshot
+from .errors import AwsError
+
+
+class ClientFactory:
+    """Builds boto3 clients lazily and caches them per container (one per service and region).
+
+    Lazy, so moto's mock_aws and AWS_ENDPOINT_URL both apply; cached, so a warm container reuses them.
+    """
+
+    def __init__(self) -> None:
+        self._session: boto3.session.Session | None = None
+
+    @property
+    def session(self) -> boto3.session.Session:
+        if self._session is None:
+            self._session = boto3.session.Session()
+        return self._session
+
+    @functools.cache  # noqa: B019 - one factory per process; the cache is the point
+    def client(self, service: str, region: str, retry_mode: str, max_attempts: int) -> Any:
+        config = Config(retries={"mode": retry_mode, "max_attempts": max_attempts}, user_agent_extra="rds-snapshot-dr")
+        return self.session.client(service, region_name=region, config=config)
+
+    def clear(self) -> None:
+        """Forget the clients (the session, with its loaded service models, is kept)."""
+        self.client.cache_clear()
+
+
+CLIENTS = ClientFactory()
+
+_KIND_API = {
+    Kind.INSTANCE: {
+        "describe": "describe_db_snapshots",
+        "list_key": "DBSnapshots",
+        "id_param": "DBSnapshotIdentifier",
+        "create": "create_db_snapshot",
+        "copy": "copy_db_snapshot",
+        "delete": "delete_db_snapshot",
+        "result": "DBSnapshot",
+        "action": "DBSnapshot",
+    },
+    Kind.CLUSTER: {
+        "describe": "describe_db_cluster_snapshots",
+        "list_key": "DBClusterSnapshots",
+        "id_param": "DBClusterSnapshotIdentifier",
+        "create": "create_db_cluster_snapshot",
+        "copy": "copy_db_cluster_snapshot",
+        "delete": "delete_db_cluster_snapshot",
+        "result": "DBClusterSnapshot",
+        "action": "DBClusterSnapshot",
+    },
+}
+
+
+def _tags(tag_list: Any) -> dict[str, str]:
+    return {tag["Key"]: tag.get("Value", "") for tag in tag_list or []}
+
+
+def _tag_list(tags: Mapping[str, str]) -> list[dict[str, str]]:
+    return [{"Key": key, "Value": value} for key, value in tags.items()]
+
+
+def database_from_instance(item: Mapping[str, Any]) -> Database:
+    return Database(
+        kind=Kind.INSTANCE,
+        identifier=item["DBInstanceIdentifier"],
+        status=item.get("DBInstanceStatus", ""),
+        tags=_tags(item.get("TagList")),
+        created=item.get("InstanceCreateTime"),
+        cluster_identifier=item.get("DBClusterIdentifier") or None,
+    )
+
+
+def database_from_cluster(item: Mapping[str, Any]) -> Database:
+    return Database(
+        kind=Kind.CLUSTER,
+        identifier=item["DBClusterIdentifier"],
+        status=item.get("Status", ""),
+        tags=_tags(item.get("TagList")),
+        created=item.get("ClusterCreateTime"),
+    )
+
+
+def snapshot_from_response(kind: Kind, item: Mapping[str, Any], region: str) -> Snapshot:
+    if kind is Kind.INSTANCE:
+        return Snapshot(
+            kind=kind,
+            identifier=item["DBSnapshotIdentifier"],
+            arn=item.get("DBSnapshotArn", ""),
+            region=region,
+            status=item.get("Status", ""),
+            snapshot_type=item.get("SnapshotType", ""),
+            created=item.get("SnapshotCreateTime"),
+            tags=_tags(item.get("TagList")),
+            database_identifier=item.get("DBInstanceIdentifier", ""),
+            original_created=item.get("OriginalSnapshotCreateTime"),
+            copied_from=item.get("SourceRegion") or None,
+            percent_progress=item.get("PercentProgress"),
+        )
+    return Snapshot(
+        kind=kind,
+        identifier=item["DBClusterSnapshotIdentifier"],
+        arn=item.get("DBClusterSnapshotArn", ""),
+        region=region,
+        status=item.get("Status", ""),
+        snapshot_type=item.get("SnapshotType", ""),
+        created=item.get("SnapshotCreateTime"),
+        tags=_tags(item.get("TagList")),
+        database_identifier=item.get("DBClusterIdentifier", ""),
+        copied_from=item.get("SourceDBClusterSnapshotArn") or None,
+        percent_progress=item.get("PercentProgress"),
+    )
+
+
+class RdsGateway:
+    """RDS in the source region and the destination region, with the calls the engine needs."""
+
+    def __init__(self, source: Any, destination: Any, source_region: str, destination_region: str) -> None:
+        self._clients = {source_region: source, destination_region: destination}
+        self.source_region = source_region
+        self.destination_region = destination_region
+
+    @classmethod
+    def from_settings(cls, settings: Any, factory: ClientFactory = CLIENTS) -> RdsGateway:
+        def make(region: str) -> Any:
+            return factory.client("rds", region, settings.boto_retry_mode, settings.boto_max_attempts)
+
+        return cls(
+            make(settings.source_region),
+            make(settings.destination_region),
+            settings.source_region,
+            settings.destination_region,
+        )
+
+    @contextmanager
+    def _call(self, action: str, region: str) -> Iterator[None]:
+        try:
+            yield
+        except ClientError as exc:
+            error = exc.response.get("Error", {})
+            raise AwsError(error.get("Code", "Unknown"), error.get("Message", str(exc)), action, region) from exc
+        except BotoCoreError as exc:
+            raise AwsError(type(exc).__name__, str(exc), action, region) from exc
+
+    def _paginate(self, region: str, method: str, key: str, action: str, **params: Any) -> list[dict[str, Any]]:
+        client = self._clients[region]
+        items: list[dict[str, Any]] = []
+        with self._call(action, region):
+            for page in client.get_paginator(method).paginate(**params):
+                items.extend(page.get(key, []))
+        return items
+
+    # --- databases (source region) ---
+
+    def list_instances(self) -> list[Database]:
+        items = self._paginate(self.source_region, "describe_db_instances", "DBInstances", "rds:DescribeDBInstances")
+        return [database_from_instance(item) for item in items]
+
+    def list_clusters(self) -> list[Database]:
+        items = self._paginate(self.source_region, "describe_db_clusters", "DBClusters", "rds:DescribeDBClusters")
+        return [database_from_cluster(item) for item in items]
+
+    # --- snapshots ---
+
+    def list_manual_snapshots(self, region: str, kind: Kind) -> list[Snapshot]:
+        api = _KIND_API[kind]
+        items = self._paginate(
+            region, api["describe"], api["list_key"], f"rds:Describe{api['action']}s", SnapshotType="manual"
+        )
+        return [snapshot_from_response(kind, item, region) for item in items]
+
+    def find_snapshot(self, region: str, kind: Kind, identifier: str) -> Snapshot | None:
+        api = _KIND_API[kind]
+        try:
+            with self._call(f"rds:Describe{api['action']}s", region):
+                response = getattr(self._clients[region], api["describe"])(**{api["id_param"]: identifier})
+        except AwsError as error:
+            if error.code in {"DBSnapshotNotFound", "DBClusterSnapshotNotFoundFault"}:
+                return None
+            raise
+        items = response.get(api["list_key"], [])
+        return snapshot_from_response(kind, items[0], region) if items else None
+
+    def create_snapshot(self, db: Database, identifier: str, tags: Mapping[str, str]) -> Snapshot:
+        api = _KIND_API[db.kind]
+        db_param = "DBInstanceIdentifier" if db.kind is Kind.INSTANCE else "DBClusterIdentifier"
+        region = self.source_region
+        with self._call(f"rds:Create{api['action']}", region):
+            response = getattr(self._clients[region], api["create"])(
+                **{db_param: db.identifier, api["id_param"]: identifier, "Tags": _tag_list(tags)}
+            )
+        return snapshot_from_response(db.kind, response[api["result"]], region)
+
+    def copy_snapshot(self, source: Snapshot, kms_key_arn: str) -> Snapshot:
+        """Start the cross-region copy in the destination region, from the source's full ARN."""
+        region = self.destination_region
+        if source.kind is Kind.INSTANCE:
+            params = {
+                "SourceDBSnapshotIdentifier": source.arn,
+                "TargetDBSnapshotIdentifier": source.identifier,
+            }
+        else:
+            params = {
+                "SourceDBClusterSnapshotIdentifier": source.arn,
+                "TargetDBClusterSnapshotIdentifier": source.identifier,
+            }
+        params.update({"KmsKeyId": kms_key_arn, "CopyTags": True, "SourceRegion": self.source_region})
+        api = _KIND_API[source.kind]
+        with self._call(f"rds:Copy{api['action']}", region):
+            response = getattr(self._clients[region], api["copy"])(**params)
+        return snapshot_from_response(source.kind, response[api["result"]], region)
+
+    def delete_snapshot(self, snapshot: Snapshot) -> None:
+        api = _KIND_API[snapshot.kind]
+        with self._call(f"rds:Delete{api['action']}", snapshot.region):
+            getattr(self._clients[snapshot.region], api["delete"])(**{api["id_param"]: snapshot.identifier})
+
+    # --- quotas ---
+
+    def manual_snapshot_quotas(self, region: str) -> list[tuple[str, int, int]]:
+        """(name, used, max) of ManualSnapshots and ManualClusterSnapshots in `region`."""
+        with self._call("rds:DescribeAccountAttributes", region):
+            response = self._clients[region].describe_account_attributes()
+        wanted = {"ManualSnapshots", "ManualClusterSnapshots"}
+        return [
+            (quota["AccountQuotaName"], int(quota.get("Used", 0)), int(quota.get("Max", 0)))
+            for quota in response.get("AccountQuotas", [])
+            if quota.get("AccountQuotaName") in wanted
+        ]

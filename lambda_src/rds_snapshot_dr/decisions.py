@@ -1,0 +1,363 @@
+"""The engine's decisions: plain functions over plain data. Never imports boto3.
+
+Every rule that protects data lives here, so it can be read and tested in one place:
+what is a target, what is ours, what is expired, what to copy now and what to defer.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from enum import StrEnum
+
+from .settings import Settings
+
+SOURCE_TAG = "rds-snapshot-dr:source"
+SOURCE_TYPE_TAG = "rds-snapshot-dr:source-type"
+
+INSTANCE_SNAPSHOT_STATES = frozenset({"available", "storage-optimization"})
+CLUSTER_SNAPSHOT_STATES = frozenset({"available"})
+COPY_IN_FLIGHT_STATES = frozenset({"pending", "copying", "creating"})
+MAX_SNAPSHOT_ID_LENGTH = {"instance": 255, "cluster": 63}
+
+
+class Kind(StrEnum):
+    INSTANCE = "instance"
+    CLUSTER = "cluster"
+
+
+@dataclass(frozen=True)
+class Database:
+    """A DB instance or an Aurora DB cluster, as DescribeDBInstances / DescribeDBClusters report it."""
+
+    kind: Kind
+    identifier: str
+    status: str
+    tags: Mapping[str, str] = field(default_factory=dict)
+    created: datetime | None = None
+    cluster_identifier: str | None = None  # set on instances that are members of a DB cluster
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """A manual (or automated) DB snapshot or DB cluster snapshot in one region."""
+
+    kind: Kind
+    identifier: str
+    arn: str
+    region: str
+    status: str
+    snapshot_type: str
+    created: datetime | None
+    tags: Mapping[str, str] = field(default_factory=dict)
+    database_identifier: str = ""
+    original_created: datetime | None = None  # for a copy: when the source snapshot was taken
+    copied_from: str | None = None  # for a cross-region copy: the source region or source snapshot ARN
+    percent_progress: int | None = None
+
+    @property
+    def target(self) -> str:
+        """The database this snapshot belongs to (our source tag, else what RDS reports)."""
+        return self.tags.get(SOURCE_TAG) or self.database_identifier
+
+    @property
+    def data_time(self) -> datetime | None:
+        """The point in time the snapshot's data is from (a copy keeps its source's time)."""
+        return self.original_created or self.created
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What happened to one target for one operation; the handler returns a list of these."""
+
+    target: str
+    kind: str
+    operation: str  # discover | snapshot | copy | delete
+    outcome: str  # started | exists | deleted | skipped | deferred | ignored | failed
+    snapshot: str = ""
+    reason: str = ""
+    fix: str = ""
+
+    @property
+    def failed(self) -> bool:
+        return self.outcome == "failed"
+
+
+@dataclass(frozen=True)
+class TargetSelection:
+    targets: list[Database]
+    problems: list[Outcome]
+
+
+@dataclass(frozen=True)
+class CopyPlan:
+    start: list[Snapshot]
+    defer: list[Snapshot]
+    in_flight: int
+
+
+@dataclass(frozen=True)
+class PruneDecision:
+    delete: list[Snapshot]
+    protected: list[tuple[Snapshot, str]]  # expired but kept, with the rule that kept it
+
+
+# --- targets -------------------------------------------------------------------------------------
+
+
+def _carries_all(tags: Mapping[str, str], wanted: Mapping[str, str]) -> bool:
+    return bool(wanted) and all(tags.get(key) == value for key, value in wanted.items())
+
+
+def targets(
+    settings: Settings,
+    instances: Sequence[Database],
+    clusters: Sequence[Database],
+    requested: Sequence[str] | None = None,
+) -> TargetSelection:
+    """Resolve the databases to back up: named ones plus tag-selected ones, cluster members excluded.
+
+    A named database that does not exist, or a named cluster member, is a problem of its own
+    target and never stops the others. `requested` narrows the result to a subset.
+    """
+    by_instance = {db.identifier: db for db in instances}
+    by_cluster = {db.identifier: db for db in clusters}
+    selected: dict[tuple[Kind, str], Database] = {}
+    problems: list[Outcome] = []
+
+    for cluster_id in settings.db_cluster_identifiers:
+        if cluster_id in by_cluster:
+            selected[(Kind.CLUSTER, cluster_id)] = by_cluster[cluster_id]
+        else:
+            problems.append(
+                Outcome(
+                    cluster_id,
+                    Kind.CLUSTER,
+                    "discover",
+                    "failed",
+                    reason=f"DB cluster {cluster_id} not found in {settings.source_region}",
+                    fix="Check db_cluster_identifiers: the cluster was deleted, renamed, or is in another region.",
+                )
+            )
+    for cluster in clusters:
+        if _carries_all(cluster.tags, settings.selection_tags):
+            selected[(Kind.CLUSTER, cluster.identifier)] = cluster
+    cluster_targets = {ident for kind, ident in selected if kind is Kind.CLUSTER}
+
+    for instance_id in settings.db_instance_identifiers:
+        db = by_instance.get(instance_id)
+        if db is None:
+            problems.append(
+                Outcome(
+                    instance_id,
+                    Kind.INSTANCE,
+                    "discover",
+                    "failed",
+                    reason=f"DB instance {instance_id} not found in {settings.source_region}",
+                    fix="Check db_instance_identifiers: the instance was deleted, renamed, or is in another region.",
+                )
+            )
+        elif db.cluster_identifier:
+            covered = db.cluster_identifier in cluster_targets
+            problems.append(
+                Outcome(
+                    instance_id,
+                    Kind.INSTANCE,
+                    "discover",
+                    "skipped" if covered else "failed",
+                    reason=f"DB instance {instance_id} is a member of DB cluster {db.cluster_identifier}; "
+                    "cluster members are backed up through their cluster",
+                    fix=""
+                    if covered
+                    else f"Name the cluster {db.cluster_identifier} in db_cluster_identifiers "
+                    "instead of its member instance.",
+                )
+            )
+        else:
+            selected[(Kind.INSTANCE, instance_id)] = db
+    for db in instances:
+        if not db.cluster_identifier and _carries_all(db.tags, settings.selection_tags):
+            selected[(Kind.INSTANCE, db.identifier)] = db
+
+    if requested is not None:
+        wanted = {ident.lower() for ident in requested}
+        problems = [p for p in problems if p.target in wanted]
+        found = {ident for _, ident in selected} | {p.target for p in problems}
+        for ident in sorted(wanted - found):
+            problems.append(
+                Outcome(
+                    ident,
+                    "",
+                    "discover",
+                    "failed",
+                    reason=f"{ident} is not a target of this module instance",
+                    fix="Name only configured targets in 'targets', or add it to db_instance_identifiers, "
+                    "db_cluster_identifiers or the selection tags.",
+                )
+            )
+        selected = {key: db for key, db in selected.items() if key[1] in wanted}
+
+    ordered = sorted(selected.values(), key=lambda db: (db.kind, db.identifier))
+    return TargetSelection(targets=ordered, problems=problems)
+
+
+def can_snapshot(db: Database) -> bool:
+    """RDS accepts a manual snapshot only in these states; anything else is skipped, not failed."""
+    allowed = INSTANCE_SNAPSHOT_STATES if db.kind is Kind.INSTANCE else CLUSTER_SNAPSHOT_STATES
+    return db.status in allowed
+
+
+# --- names, tags, ownership -------------------------------------------------------------------------
+
+
+def snapshot_name(prefix: str, target: str, scheduled_time: datetime) -> str:
+    """`<prefix>-<target>-<YYYYMMDD>-<HHMM>` from the scheduled (not the current) time, so retries collide."""
+    return f"{prefix}-{target}-{scheduled_time:%Y%m%d-%H%M}"
+
+
+def snapshot_tags(settings: Settings, db: Database) -> dict[str, str]:
+    tags = dict(settings.snapshot_tags)
+    tags.update(
+        {
+            settings.owner_tag_key: settings.owner_tag_value,
+            SOURCE_TAG: db.identifier,
+            SOURCE_TYPE_TAG: str(db.kind),
+        }
+    )
+    return tags
+
+
+def has_our_prefix(settings: Settings, identifier: str) -> bool:
+    return identifier.startswith(f"{settings.snapshot_prefix}-")
+
+
+def is_owned(settings: Settings, snapshot: Snapshot) -> bool:
+    """Ours = manual snapshot with our name prefix AND our ownership tag. Nothing else is ever touched."""
+    return (
+        snapshot.snapshot_type == "manual"
+        and has_our_prefix(settings, snapshot.identifier)
+        and snapshot.tags.get(settings.owner_tag_key) == settings.owner_tag_value
+    )
+
+
+# --- copies ------------------------------------------------------------------------------------------
+
+
+def is_copy_in_flight(settings: Settings, snapshot: Snapshot) -> bool:
+    """A destination snapshot that counts against the 20-copies-in-progress limit (ours or anyone's)."""
+    if snapshot.status not in COPY_IN_FLIGHT_STATES:
+        return False
+    return snapshot.copied_from is not None or is_owned(settings, snapshot)
+
+
+def plan_copies(
+    settings: Settings,
+    source: Iterable[Snapshot],
+    destination: Iterable[Snapshot],
+    wanted_targets: set[str] | None = None,
+) -> CopyPlan:
+    """Owned, available source snapshots without a destination copy: start up to the limit, defer the rest.
+
+    Newest first, so the recovery point moves forward even when the limit holds some copies back.
+    """
+    destination = list(destination)
+    present = {(snap.kind, snap.identifier) for snap in destination}
+    in_flight = sum(1 for snap in destination if is_copy_in_flight(settings, snap))
+    missing = [
+        snap
+        for snap in source
+        if is_owned(settings, snap)
+        and snap.status == "available"
+        and (snap.kind, snap.identifier) not in present
+        and (wanted_targets is None or snap.target in wanted_targets)
+    ]
+    missing.sort(key=lambda s: (s.data_time or datetime.min, s.identifier), reverse=True)
+    room = max(0, settings.copy_concurrency_limit - in_flight)
+    return CopyPlan(start=missing[:room], defer=missing[room:], in_flight=in_flight)
+
+
+# --- retention ---------------------------------------------------------------------------------------
+
+
+def expired_snapshots(
+    settings: Settings,
+    snapshots: Iterable[Snapshot],
+    *,
+    retention_days: int,
+    now: datetime,
+    destination_copies: Iterable[Snapshot] | None = None,
+    wanted_targets: set[str] | None = None,
+) -> PruneDecision:
+    """Which owned snapshots to delete in one region, under the data-safety rules.
+
+    - only snapshots that are ours (prefix + ownership tag, manual), never automated ones;
+    - only `available` snapshots older than `retention_days`;
+    - never the newest `keep_last` available snapshots of a database (so never its newest copy);
+    - for source snapshots (`destination_copies` given): never before the copy is `available`.
+    """
+    cutoff = now - timedelta(days=retention_days)
+    copies = None
+    if destination_copies is not None:
+        copies = {(c.kind, c.identifier): c for c in destination_copies if is_owned(settings, c)}
+
+    by_target: dict[tuple[Kind, str], list[Snapshot]] = {}
+    for snap in snapshots:
+        if not is_owned(settings, snap) or snap.status != "available":
+            continue
+        if wanted_targets is not None and snap.target not in wanted_targets:
+            continue
+        by_target.setdefault((snap.kind, snap.target), []).append(snap)
+
+    delete: list[Snapshot] = []
+    protected: list[tuple[Snapshot, str]] = []
+    for group in by_target.values():
+        group.sort(key=lambda s: (s.data_time or datetime.min, s.identifier), reverse=True)
+        for position, snap in enumerate(group):
+            if snap.data_time is None or snap.data_time >= cutoff:
+                continue
+            if position < settings.keep_last:
+                protected.append((snap, f"one of the newest {settings.keep_last} available snapshots of {snap.target}"))
+                continue
+            if copies is not None:
+                copy = copies.get((snap.kind, snap.identifier))
+                if copy is None or copy.status != "available":
+                    state = "missing" if copy is None else copy.status
+                    protected.append((snap, f"its destination copy is not available yet ({state})"))
+                    continue
+            delete.append(snap)
+    return PruneDecision(delete=delete, protected=protected)
+
+
+# --- recovery point ----------------------------------------------------------------------------------
+
+
+def recovery_point_age(
+    settings: Settings,
+    databases: Iterable[Database],
+    destination: Iterable[Snapshot],
+    now: datetime,
+) -> dict[str, float]:
+    """Seconds since the newest available destination copy of each database was taken.
+
+    A database with no available copy counts from its own creation time: it has never been protected.
+    """
+    newest: dict[tuple[Kind, str], datetime] = {}
+    for snap in destination:
+        if snap.status != "available" or not is_owned(settings, snap) or snap.data_time is None:
+            continue
+        key = (snap.kind, snap.target)
+        if key not in newest or snap.data_time > newest[key]:
+            newest[key] = snap.data_time
+    ages: dict[str, float] = {}
+    for db in databases:
+        point = newest.get((db.kind, db.identifier)) or db.created
+        if point is not None:
+            ages[db.identifier] = max(0.0, (now - point).total_seconds())
+    return ages
+
+
+def quota_used_percent(quotas: Iterable[tuple[str, int, int]]) -> float | None:
+    """Highest ManualSnapshots / ManualClusterSnapshots use, in percent of the quota."""
+    values = [100.0 * used / maximum for name, used, maximum in quotas if maximum > 0]
+    return round(max(values), 2) if values else None

@@ -1,0 +1,116 @@
+"""Turn the event the function receives into a request. Pure: no AWS calls, no clock."""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from .decisions import Kind
+
+SNAPSHOT_CREATED_EVENTS: Mapping[tuple[str, str], Kind] = {
+    # (detail-type, EventID) of "manual snapshot created" in the RDS event reference
+    ("RDS DB Snapshot Event", "RDS-EVENT-0042"): Kind.INSTANCE,
+    ("RDS DB Cluster Snapshot Event", "RDS-EVENT-0075"): Kind.CLUSTER,
+}
+
+
+class InvalidEventError(ValueError):
+    """The event is malformed or names an unknown action; the message says what is wrong."""
+
+
+@dataclass(frozen=True)
+class ActionRequest:
+    """A scheduled or manual invocation: {"action": ..., "scheduled_time"?: ..., "targets"?: [...]}."""
+
+    action: str
+    scheduled_time: datetime
+    targets: tuple[str, ...] | None = None
+
+
+@dataclass(frozen=True)
+class SnapshotCreated:
+    """An aws.rds "manual snapshot created" event (instance or cluster)."""
+
+    kind: Kind
+    snapshot_identifier: str
+    snapshot_arn: str
+
+
+@dataclass(frozen=True)
+class IgnoredEvent:
+    """An RDS event this function does not act on (another EventID, another detail-type)."""
+
+    reason: str
+
+
+Request = ActionRequest | SnapshotCreated | IgnoredEvent
+
+
+def parse_time(value: str) -> datetime:
+    """ISO 8601 time as EventBridge Scheduler sends it (e.g. 2026-11-25T14:00:00Z), in UTC."""
+    parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=UTC)
+    return parsed.astimezone(UTC)
+
+
+def parse_event(event: Any, *, actions: Collection[str], now: datetime) -> Request:
+    """Classify the event. `actions` are the names the handler's dispatch table knows."""
+    if not isinstance(event, Mapping):
+        raise InvalidEventError(f"the event must be a JSON object, got {type(event).__name__}")
+    if event.get("source") == "aws.rds":
+        return _parse_rds_event(event)
+    if "action" not in event:
+        raise InvalidEventError(
+            'the event has no "action": send {"action": "backup"|"reconcile", "targets": [...]} '
+            "or an aws.rds snapshot event"
+        )
+    action = event["action"]
+    if action not in actions:
+        raise InvalidEventError(f"unknown action {action!r}; known actions: {', '.join(sorted(actions))}")
+    unknown = sorted(set(event) - {"action", "scheduled_time", "targets"})
+    if unknown:
+        raise InvalidEventError(
+            f"unknown event field(s) {', '.join(unknown)}; allowed: action, scheduled_time, targets"
+        )
+
+    scheduled = event.get("scheduled_time")
+    if scheduled is None:
+        when = now.astimezone(UTC)
+    elif isinstance(scheduled, str):
+        try:
+            when = parse_time(scheduled)
+        except ValueError as exc:
+            raise InvalidEventError(
+                f'"scheduled_time" must be an ISO 8601 time such as 2026-11-25T14:00:00Z, got {scheduled!r}'
+            ) from exc
+    else:
+        raise InvalidEventError(f'"scheduled_time" must be a string, got {type(scheduled).__name__}')
+
+    targets = event.get("targets")
+    if targets is not None:
+        if not isinstance(targets, list) or not all(isinstance(t, str) and t.strip() for t in targets):
+            raise InvalidEventError('"targets" must be a list of DB instance or cluster identifiers')
+        targets = tuple(dict.fromkeys(t.strip().lower() for t in targets))
+    return ActionRequest(action=action, scheduled_time=when.replace(second=0, microsecond=0), targets=targets)
+
+
+def _parse_rds_event(event: Mapping[str, Any]) -> Request:
+    detail = event.get("detail")
+    if not isinstance(detail, Mapping):
+        raise InvalidEventError('the aws.rds event has no "detail" object')
+    detail_type = event.get("detail-type", "")
+    event_id = detail.get("EventID", "")
+    kind = SNAPSHOT_CREATED_EVENTS.get((detail_type, event_id))
+    if kind is None:
+        return IgnoredEvent(
+            f"{detail_type or 'unknown detail-type'} {event_id or 'without EventID'} is not a "
+            "manual-snapshot-created event"
+        )
+    identifier = detail.get("SourceIdentifier")
+    arn = detail.get("SourceArn") or ""
+    if not isinstance(identifier, str) or not identifier:
+        raise InvalidEventError(f'the {detail_type} event has no "detail.SourceIdentifier"')
+    return SnapshotCreated(kind=kind, snapshot_identifier=identifier, snapshot_arn=arn)

@@ -1,0 +1,66 @@
+"""Lambda entry point: parse the event, build clients once, run the engine, print metrics, return or raise."""
+
+from __future__ import annotations
+
+import functools
+import os
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from .aws import CLIENTS, RdsGateway
+from .engine import Engine, Report
+from .errors import TargetFailuresError
+from .events import ActionRequest, IgnoredEvent, SnapshotCreated, parse_event
+from .logs import configure_logging
+from .metrics import print_emf
+from .settings import Settings, load_settings
+
+# The actions an invocation may name. Adding an action is one entry here.
+ACTIONS: dict[str, Callable[[Engine, ActionRequest], Report]] = {
+    "backup": Engine.backup,
+    "reconcile": Engine.reconcile,
+}
+
+_NO_DEADLINE_MS = 15 * 60 * 1000
+
+
+@functools.cache
+def current_settings() -> Settings:
+    """Validated once per container (cold start); a bad variable fails every invocation with its name."""
+    return load_settings(os.environ)
+
+
+def reset() -> None:
+    """Forget cached settings and clients (tests, or a changed environment)."""
+    current_settings.cache_clear()
+    CLIENTS.clear()
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def lambda_handler(event: Any, context: Any) -> dict[str, Any]:
+    settings = current_settings()
+    configure_logging(settings.log_level)
+    now = utcnow()
+    request = parse_event(event, actions=ACTIONS.keys(), now=now)
+    remaining_ms = getattr(context, "get_remaining_time_in_millis", None) or (lambda: _NO_DEADLINE_MS)
+    engine = Engine(settings, RdsGateway.from_settings(settings), now=now, remaining_ms=remaining_ms)
+
+    if isinstance(request, ActionRequest):
+        report = ACTIONS[request.action](engine, request)
+    elif isinstance(request, SnapshotCreated):
+        report = engine.copy_created(request)
+    else:
+        assert isinstance(request, IgnoredEvent)
+        report = engine.ignore(request)
+
+    print_emf(report.metrics, settings.metrics_namespace, settings.owner_tag_value, int(time.time() * 1000))
+    result = report.to_dict()
+    if report.failed:
+        failed = sorted({f"{o.target} ({o.operation}: {o.reason})" for o in report.outcomes if o.failed})
+        raise TargetFailuresError(f"{len(failed)} target operation(s) failed: " + "; ".join(failed))
+    return result

@@ -1,0 +1,214 @@
+"""Settings of the function: one frozen dataclass built from the environment at cold start."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+RESERVED_TAG_PREFIX = "rds-snapshot-dr:"
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+RETRY_MODES = ("standard", "adaptive")
+MAX_COPY_CONCURRENCY = 20  # AWS: 20 cross-region snapshot copies in progress per destination region
+
+_REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d+$")
+_KMS_KEY_ARN = re.compile(r"^arn:aws[a-z-]*:kms:(?P<region>[a-z0-9-]+):(?P<account>\d{12}):key/[A-Za-z0-9-]+$")
+_PREFIX = re.compile(r"^[a-z](?:[a-z0-9]|-(?!-))*$")
+_DB_IDENTIFIER = re.compile(r"^[a-zA-Z](?:[a-zA-Z0-9]|-(?!-)){0,62}$")
+
+
+class SettingsError(ValueError):
+    """One or more environment variables are missing or malformed; the message names each of them."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    source_region: str
+    destination_region: str
+    destination_kms_key_arn: str
+    snapshot_prefix: str
+    owner_tag_key: str
+    owner_tag_value: str
+    db_instance_identifiers: tuple[str, ...]
+    db_cluster_identifiers: tuple[str, ...]
+    selection_tags: Mapping[str, str]
+    snapshot_tags: Mapping[str, str]
+    source_retention_days: int
+    destination_retention_days: int
+    keep_last: int
+    copy_concurrency_limit: int
+    metrics_namespace: str
+    time_budget_reserve_ms: int
+    boto_max_attempts: int
+    boto_retry_mode: str
+    log_level: str
+
+
+class _Reader:
+    """Reads variables one by one and collects one error message per bad variable."""
+
+    def __init__(self, environ: Mapping[str, str]) -> None:
+        self.environ = environ
+        self.errors: list[str] = []
+
+    def fail(self, name: str, problem: str) -> None:
+        self.errors.append(f"{name}: {problem}")
+
+    def raw(self, name: str) -> str | None:
+        value = self.environ.get(name)
+        if value is None:
+            self.fail(name, "is not set (the Terraform module sets every variable of the function)")
+        return value
+
+    def text(self, name: str, *, pattern: re.Pattern[str] | None = None, hint: str = "", max_len: int = 0) -> str:
+        value = self.raw(name)
+        if value is None:
+            return ""
+        value = value.strip()
+        if not value:
+            self.fail(name, "must not be empty")
+        elif max_len and len(value) > max_len:
+            self.fail(name, f"must be at most {max_len} characters (got {len(value)})")
+        elif pattern is not None and not pattern.match(value):
+            self.fail(name, f"{hint} (got {value!r})")
+        return value
+
+    def integer(self, name: str, *, minimum: int, maximum: int | None = None) -> int:
+        value = self.raw(name)
+        if value is None:
+            return minimum
+        try:
+            number = int(value.strip())
+        except ValueError:
+            self.fail(name, f"must be a whole number (got {value!r})")
+            return minimum
+        if number < minimum or (maximum is not None and number > maximum):
+            bounds = f"between {minimum} and {maximum}" if maximum is not None else f"at least {minimum}"
+            self.fail(name, f"must be {bounds} (got {number})")
+        return number
+
+    def choice(self, name: str, choices: tuple[str, ...], *, upper: bool = False) -> str:
+        value = self.raw(name)
+        if value is None:
+            return choices[0]
+        value = value.strip().upper() if upper else value.strip()
+        if value not in choices:
+            self.fail(name, f"must be one of {', '.join(choices)} (got {value!r})")
+            return choices[0]
+        return value
+
+    def identifiers(self, name: str) -> tuple[str, ...]:
+        value = self.raw(name)
+        if value is None:
+            return ()
+        items = [item.strip().lower() for item in value.split(",") if item.strip()]
+        bad = [item for item in items if not _DB_IDENTIFIER.match(item) or item.endswith("-")]
+        if bad:
+            self.fail(
+                name,
+                "each identifier must start with a letter and contain 1-63 letters, digits or single hyphens, "
+                f"not ending in a hyphen (bad: {', '.join(bad)})",
+            )
+        return tuple(dict.fromkeys(items))
+
+    def tag_map(self, name: str) -> dict[str, str]:
+        value = self.raw(name)
+        if value is None:
+            return {}
+        try:
+            parsed = json.loads(value or "{}")
+        except json.JSONDecodeError as exc:
+            self.fail(name, f"must be a JSON object of string to string (not valid JSON: {exc.msg})")
+            return {}
+        if not isinstance(parsed, dict) or not all(
+            isinstance(k, str) and isinstance(v, str) for k, v in parsed.items()
+        ):
+            self.fail(name, 'must be a JSON object of string to string, e.g. {"team": "payments"}')
+            return {}
+        if any(not key for key in parsed):
+            self.fail(name, "tag keys must not be empty")
+        return parsed
+
+
+def load_settings(environ: Mapping[str, str]) -> Settings:
+    """Build the settings from the environment, or raise SettingsError naming every bad variable."""
+    r = _Reader(environ)
+    source_region = r.text("SOURCE_REGION", pattern=_REGION, hint="must be an AWS region name such as eu-west-1")
+    destination_region = r.text(
+        "DESTINATION_REGION", pattern=_REGION, hint="must be an AWS region name such as eu-central-1"
+    )
+    if source_region and source_region == destination_region:
+        r.fail("DESTINATION_REGION", f"must differ from SOURCE_REGION (both are {source_region!r})")
+
+    key_arn = r.text(
+        "DESTINATION_KMS_KEY_ARN",
+        pattern=_KMS_KEY_ARN,
+        hint="must be a KMS key ARN arn:<partition>:kms:<region>:<account>:key/<id>",
+    )
+    match = _KMS_KEY_ARN.match(key_arn)
+    if match and destination_region and match.group("region") != destination_region:
+        r.fail(
+            "DESTINATION_KMS_KEY_ARN",
+            f"must be a key in DESTINATION_REGION {destination_region} (the key is in {match.group('region')})",
+        )
+
+    prefix = r.text(
+        "SNAPSHOT_PREFIX",
+        pattern=_PREFIX,
+        hint="must start with a lowercase letter and contain lowercase letters, digits and single hyphens",
+        max_len=100,
+    )
+    if prefix.endswith("-"):
+        r.fail("SNAPSHOT_PREFIX", f"must not end with a hyphen (got {prefix!r})")
+
+    owner_key = r.text("OWNER_TAG_KEY", max_len=128)
+    owner_value = r.text("OWNER_TAG_VALUE", max_len=256)
+    instances = r.identifiers("DB_INSTANCE_IDENTIFIERS")
+    clusters = r.identifiers("DB_CLUSTER_IDENTIFIERS")
+    selection_tags = r.tag_map("SELECTION_TAGS")
+    snapshot_tags = r.tag_map("SNAPSHOT_TAGS")
+    clashing = sorted(key for key in snapshot_tags if key == owner_key or key.startswith((RESERVED_TAG_PREFIX, "aws:")))
+    if clashing:
+        r.fail(
+            "SNAPSHOT_TAGS",
+            f"must not set the keys the module uses itself ({owner_key!r}, '{RESERVED_TAG_PREFIX}*', 'aws:*'); "
+            f"remove {', '.join(clashing)}",
+        )
+
+    settings = Settings(
+        source_region=source_region,
+        destination_region=destination_region,
+        destination_kms_key_arn=key_arn,
+        snapshot_prefix=prefix,
+        owner_tag_key=owner_key,
+        owner_tag_value=owner_value,
+        db_instance_identifiers=instances,
+        db_cluster_identifiers=clusters,
+        selection_tags=selection_tags,
+        snapshot_tags=snapshot_tags,
+        source_retention_days=r.integer("SOURCE_RETENTION_DAYS", minimum=1),
+        destination_retention_days=r.integer("DESTINATION_RETENTION_DAYS", minimum=1),
+        keep_last=r.integer("KEEP_LAST", minimum=1),
+        copy_concurrency_limit=r.integer("COPY_CONCURRENCY_LIMIT", minimum=1, maximum=MAX_COPY_CONCURRENCY),
+        metrics_namespace=r.text("METRICS_NAMESPACE", max_len=255),
+        time_budget_reserve_ms=r.integer("TIME_BUDGET_RESERVE_MS", minimum=0),
+        boto_max_attempts=r.integer("BOTO_MAX_ATTEMPTS", minimum=1, maximum=10),
+        boto_retry_mode=r.choice("BOTO_RETRY_MODE", RETRY_MODES),
+        log_level=r.choice("LOG_LEVEL", LOG_LEVELS, upper=True),
+    )
+    if settings.metrics_namespace.startswith("AWS/"):
+        r.fail("METRICS_NAMESPACE", "must not start with 'AWS/' (reserved for AWS services)")
+    if (
+        "DB_INSTANCE_IDENTIFIERS" in environ
+        and "DB_CLUSTER_IDENTIFIERS" in environ
+        and "SELECTION_TAGS" in environ
+        and not (instances or clusters or selection_tags)
+    ):
+        r.fail(
+            "DB_INSTANCE_IDENTIFIERS",
+            "no targets: set at least one of DB_INSTANCE_IDENTIFIERS, DB_CLUSTER_IDENTIFIERS or SELECTION_TAGS",
+        )
+    if r.errors:
+        raise SettingsError("invalid function settings:\n  " + "\n  ".join(r.errors))
+    return settings

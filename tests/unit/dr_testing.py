@@ -1,0 +1,115 @@
+"""Helpers and constants for the unit tests (imported by name; conftest.py holds the fixtures)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from botocore.awsrequest import AWSResponse
+
+from rds_snapshot_dr.aws import CLIENTS
+
+SOURCE_REGION = "us-east-1"
+DESTINATION_REGION = "us-west-2"
+KEY_ARN = "arn:aws:kms:us-west-2:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+OWNER_KEY = "rds-snapshot-dr:owner"
+OWNER = "orders"
+EVENTS = Path(__file__).resolve().parent.parent / "events"
+
+BASE_ENV = {
+    "SOURCE_REGION": SOURCE_REGION,
+    "DESTINATION_REGION": DESTINATION_REGION,
+    "DESTINATION_KMS_KEY_ARN": KEY_ARN,
+    "SNAPSHOT_PREFIX": "dr",
+    "OWNER_TAG_KEY": OWNER_KEY,
+    "OWNER_TAG_VALUE": OWNER,
+    "DB_INSTANCE_IDENTIFIERS": "orders-db",
+    "DB_CLUSTER_IDENTIFIERS": "payments",
+    "SELECTION_TAGS": "{}",
+    "SNAPSHOT_TAGS": '{"team": "platform"}',
+    "SOURCE_RETENTION_DAYS": "7",
+    "DESTINATION_RETENTION_DAYS": "14",
+    "KEEP_LAST": "1",
+    "COPY_CONCURRENCY_LIMIT": "20",
+    "METRICS_NAMESPACE": "RdsSnapshotDr",
+    "TIME_BUDGET_RESERVE_MS": "10000",
+    "BOTO_MAX_ATTEMPTS": "3",
+    "BOTO_RETRY_MODE": "standard",
+    "LOG_LEVEL": "DEBUG",
+}
+
+
+def load_event(name: str) -> dict[str, Any]:
+    return json.loads((EVENTS / name).read_text())
+
+
+def engine_client(region: str) -> Any:
+    """The very client the engine will use (the factory caches it), for injecting errors or states."""
+    return CLIENTS.client("rds", region, BASE_ENV["BOTO_RETRY_MODE"], int(BASE_ENV["BOTO_MAX_ATTEMPTS"]))
+
+
+def inject_error(region: str, operation: str, code: str, message: str = "injected", times: int | None = None) -> None:
+    """Make `operation` on the engine's client in `region` fail with an AWS error code (what moto cannot do)."""
+    calls = {"n": 0}
+
+    def fail(**_: Any) -> tuple[AWSResponse, dict[str, Any]] | None:
+        calls["n"] += 1
+        if times is not None and calls["n"] > times:
+            return None
+        response = AWSResponse("https://rds.amazonaws.com", 400, {}, None)
+        return response, {"Error": {"Code": code, "Message": message}, "ResponseMetadata": {"HTTPStatusCode": 400}}
+
+    engine_client(region).meta.events.register_first(f"before-call.rds.{operation}", fail)
+
+
+def alter_response(region: str, operation: str, change: Callable[[dict[str, Any]], None]) -> None:
+    """Rewrite the parsed response of `operation` (e.g. to show a copy still in progress)."""
+
+    def after(parsed: dict[str, Any], **_: Any) -> None:
+        change(parsed)
+
+    engine_client(region).meta.events.register(f"after-call.rds.{operation}", after)
+
+
+def make_instance(client: Any, identifier: str, tags: dict[str, str] | None = None, cluster: str | None = None) -> None:
+    params: dict[str, Any] = {
+        "DBInstanceIdentifier": identifier,
+        "DBInstanceClass": "db.t3.micro",
+        "Tags": [{"Key": k, "Value": v} for k, v in (tags or {}).items()],
+    }
+    if cluster:
+        params.update(Engine="aurora-postgresql", DBClusterIdentifier=cluster)
+    else:
+        params.update(
+            Engine="postgres", MasterUsername="admin", MasterUserPassword="not-a-secret-1", AllocatedStorage=20
+        )
+    client.create_db_instance(**params)
+
+
+def make_cluster(client: Any, identifier: str, tags: dict[str, str] | None = None) -> None:
+    client.create_db_cluster(
+        DBClusterIdentifier=identifier,
+        Engine="aurora-postgresql",
+        MasterUsername="admin",
+        MasterUserPassword="not-a-secret-1",
+        Tags=[{"Key": k, "Value": v} for k, v in (tags or {}).items()],
+    )
+
+
+def owned_tags(target: str, kind: str = "instance", owner: str = OWNER) -> list[dict[str, str]]:
+    return [
+        {"Key": OWNER_KEY, "Value": owner},
+        {"Key": "rds-snapshot-dr:source", "Value": target},
+        {"Key": "rds-snapshot-dr:source-type", "Value": kind},
+    ]
+
+
+def instance_snapshots(client: Any) -> dict[str, dict[str, Any]]:
+    return {s["DBSnapshotIdentifier"]: s for s in client.describe_db_snapshots(SnapshotType="manual")["DBSnapshots"]}
+
+
+def cluster_snapshots(client: Any) -> dict[str, dict[str, Any]]:
+    items = client.describe_db_cluster_snapshots(SnapshotType="manual")["DBClusterSnapshots"]
+    return {s["DBClusterSnapshotIdentifier"]: s for s in items}

@@ -1,0 +1,154 @@
+"""The pure decisions, without AWS: ownership, names, retention rules, copy planning, recovery point."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from dr_testing import BASE_ENV
+
+from rds_snapshot_dr import decisions
+from rds_snapshot_dr.decisions import Database, Kind, Snapshot
+from rds_snapshot_dr.settings import load_settings
+
+NOW = datetime(2026, 11, 25, 14, 0, tzinfo=UTC)
+OURS = {"rds-snapshot-dr:owner": "orders", "rds-snapshot-dr:source": "orders-db"}
+
+
+@pytest.fixture
+def settings():
+    return load_settings({**BASE_ENV, "KEEP_LAST": "2"})
+
+
+def snap(
+    ident: str,
+    days_old: float,
+    *,
+    tags=OURS,
+    status="available",
+    kind=Kind.INSTANCE,
+    region="us-east-1",
+    snapshot_type="manual",
+    copied_from=None,
+) -> Snapshot:
+    return Snapshot(
+        kind=kind,
+        identifier=ident,
+        arn=f"arn:aws:rds:{region}:123456789012:snapshot:{ident}",
+        region=region,
+        status=status,
+        snapshot_type=snapshot_type,
+        created=NOW - timedelta(days=days_old),
+        tags=dict(tags),
+        database_identifier="orders-db",
+        copied_from=copied_from,
+    )
+
+
+def test_snapshot_name_comes_from_the_scheduled_time():
+    assert decisions.snapshot_name("dr", "orders-db", datetime(2026, 11, 25, 14, 0, 59, tzinfo=UTC)) == (
+        "dr-orders-db-20261125-1400"
+    )
+
+
+def test_owned_needs_prefix_and_ownership_tag_and_manual_type(settings):
+    assert decisions.is_owned(settings, snap("dr-orders-db-1", 1))
+    assert not decisions.is_owned(settings, snap("drx-orders-db-1", 1))
+    assert not decisions.is_owned(settings, snap("dr-orders-db-1", 1, tags={"rds-snapshot-dr:owner": "other"}))
+    assert not decisions.is_owned(settings, snap("dr-orders-db-1", 1, snapshot_type="automated"))
+
+
+def test_expired_source_snapshots_are_deleted_beyond_keep_last(settings):
+    source = [snap(f"dr-orders-db-{d}", d) for d in (1, 8, 9, 10)]
+    copies = [snap(s.identifier, 0, region="us-west-2") for s in source]
+
+    plan = decisions.expired_snapshots(settings, source, retention_days=7, now=NOW, destination_copies=copies)
+
+    assert [s.identifier for s in plan.delete] == ["dr-orders-db-9", "dr-orders-db-10"]
+    assert [s.identifier for s, _ in plan.protected] == ["dr-orders-db-8"]
+
+
+def test_source_is_kept_until_its_copy_is_available(settings):
+    source = [
+        snap("dr-orders-db-a", 1),
+        snap("dr-orders-db-b", 2),
+        snap("dr-orders-db-c", 30),
+        snap("dr-orders-db-d", 31),
+    ]
+    copies = [snap("dr-orders-db-c", 0, status="copying", region="us-west-2")]
+
+    plan = decisions.expired_snapshots(settings, source, retention_days=7, now=NOW, destination_copies=copies)
+
+    assert plan.delete == []
+    assert {s.identifier: why for s, why in plan.protected} == {
+        "dr-orders-db-c": "its destination copy is not available yet (copying)",
+        "dr-orders-db-d": "its destination copy is not available yet (missing)",
+    }
+
+
+def test_newest_available_copy_survives_however_old(settings):
+    destination = [snap("dr-orders-db-old", 900, region="us-west-2"), snap("dr-orders-db-new", 5, status="copying")]
+
+    plan = decisions.expired_snapshots(settings, destination, retention_days=1, now=NOW)
+
+    assert plan.delete == []
+
+
+def test_keep_last_counts_per_database_and_kind(settings):
+    other = {**OURS, "rds-snapshot-dr:source": "billing-db"}
+    snaps = [snap(f"dr-orders-db-{d}", d) for d in (10, 11, 12)] + [
+        snap(f"dr-billing-db-{d}", d, tags=other) for d in (10, 11)
+    ]
+
+    plan = decisions.expired_snapshots(settings, snaps, retention_days=7, now=NOW)
+
+    assert [s.identifier for s in plan.delete] == ["dr-orders-db-12"]
+
+
+def test_foreign_and_automated_snapshots_are_never_candidates(settings):
+    snaps = [
+        snap("dr-orders-db-1", 100, tags={"rds-snapshot-dr:owner": "other"}),
+        snap("rds:orders-db-2026-01-01", 100, tags={}, snapshot_type="automated"),
+        snap("orders-db-by-hand", 100, tags=OURS),
+    ]
+
+    assert decisions.expired_snapshots(settings, snaps, retention_days=1, now=NOW).delete == []
+
+
+def test_copies_in_flight_count_anyones_cross_region_copies(settings):
+    destination = [
+        snap("someone-elses", 0, tags={}, status="copying", copied_from="eu-west-1"),
+        snap("dr-orders-db-1", 0, status="pending"),
+        snap("dr-orders-db-2", 0),
+        snap("local-snapshot-being-taken", 0, tags={}, status="creating"),
+    ]
+    source = [snap("dr-orders-db-3", 0), snap("dr-orders-db-4", 1), snap("dr-orders-db-5", 2)]
+
+    plan = decisions.plan_copies(load_settings({**BASE_ENV, "COPY_CONCURRENCY_LIMIT": "3"}), source, destination)
+
+    assert plan.in_flight == 2
+    assert [s.identifier for s in plan.start] == ["dr-orders-db-3"]
+    assert [s.identifier for s in plan.defer] == ["dr-orders-db-4", "dr-orders-db-5"]
+
+
+def test_recovery_point_is_the_newest_available_copy_or_the_database_age(settings):
+    dbs = [
+        Database(Kind.INSTANCE, "orders-db", "available", created=NOW - timedelta(days=100)),
+        Database(Kind.INSTANCE, "new-db", "available", created=NOW - timedelta(hours=2)),
+    ]
+    destination = [snap("dr-orders-db-1", 1), snap("dr-orders-db-2", 0.5, status="copying")]
+
+    ages = decisions.recovery_point_age(settings, dbs, destination, NOW)
+
+    assert ages == {"orders-db": 86_400.0, "new-db": 7_200.0}
+
+
+def test_quota_percent_is_the_highest_of_both_kinds():
+    assert decisions.quota_used_percent([("ManualSnapshots", 50, 100), ("ManualClusterSnapshots", 3, 4)]) == 75.0
+    assert decisions.quota_used_percent([]) is None
+
+
+def test_can_snapshot_only_in_states_rds_accepts():
+    assert decisions.can_snapshot(Database(Kind.INSTANCE, "a", "storage-optimization"))
+    assert not decisions.can_snapshot(Database(Kind.INSTANCE, "a", "modifying"))
+    assert not decisions.can_snapshot(Database(Kind.CLUSTER, "a", "storage-optimization"))

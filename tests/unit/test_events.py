@@ -1,0 +1,72 @@
+"""Event parsing: scheduled, manual and RDS events; malformed events are clear errors."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+from dr_testing import load_event
+
+from rds_snapshot_dr.decisions import Kind
+from rds_snapshot_dr.events import ActionRequest, IgnoredEvent, InvalidEventError, SnapshotCreated, parse_event
+from rds_snapshot_dr.handler import ACTIONS
+
+NOW = datetime(2026, 11, 25, 14, 7, 31, 123, tzinfo=UTC)
+
+
+def parse(event):
+    return parse_event(event, actions=ACTIONS.keys(), now=NOW)
+
+
+def test_scheduled_backup_uses_the_scheduled_time():
+    assert parse(load_event("scheduled-backup.json")) == ActionRequest(
+        "backup", datetime(2026, 11, 25, 14, 0, tzinfo=UTC)
+    )
+
+
+def test_manual_invocation_without_time_uses_now_to_the_minute():
+    request = parse(load_event("manual-backup.json"))
+    assert request == ActionRequest("backup", datetime(2026, 11, 25, 14, 7, tzinfo=UTC), ("orders-db",))
+
+
+def test_scheduled_time_with_offset_is_converted_to_utc():
+    request = parse({"action": "backup", "scheduled_time": "2026-11-25T15:00:00+01:00"})
+    assert request.scheduled_time == datetime(2026, 11, 25, 14, 0, tzinfo=UTC)
+
+
+def test_snapshot_created_events_for_instances_and_clusters():
+    assert parse(load_event("manual-snapshot-created.json")) == SnapshotCreated(
+        Kind.INSTANCE,
+        "dr-orders-db-20261125-1400",
+        "arn:aws:rds:us-east-1:123456789012:snapshot:dr-orders-db-20261125-1400",
+    )
+    assert parse(load_event("manual-cluster-snapshot-created.json")).kind is Kind.CLUSTER
+
+
+@pytest.mark.parametrize(
+    "fixture", ["rds-db-snapshot-event-aws-sample.json", "rds-db-cluster-snapshot-event-aws-sample.json"]
+)
+def test_documented_sample_events_that_are_not_snapshot_created_are_ignored(fixture):
+    assert isinstance(parse(load_event(fixture)), IgnoredEvent)
+
+
+@pytest.mark.parametrize(
+    ("event", "message"),
+    [
+        ([], "JSON object"),
+        ({}, 'no "action"'),
+        ({"action": "restore"}, "unknown action 'restore'"),
+        ({"action": "backup", "scheduled_time": "yesterday"}, "ISO 8601"),
+        ({"action": "backup", "scheduled_time": 5}, "must be a string"),
+        ({"action": "backup", "targets": "orders-db"}, "list of DB"),
+        ({"action": "backup", "target": ["orders-db"]}, "unknown event field"),
+        ({"source": "aws.rds", "detail-type": "RDS DB Snapshot Event"}, '"detail"'),
+    ],
+)
+def test_malformed_event_is_a_clear_error(event, message):
+    with pytest.raises(InvalidEventError, match=message):
+        parse(event)
+
+
+def test_adding_an_action_is_one_dispatch_entry():
+    assert parse_event({"action": "preflight"}, actions=[*ACTIONS, "preflight"], now=NOW).action == "preflight"

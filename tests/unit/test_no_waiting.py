@@ -1,0 +1,44 @@
+"""The function never sleeps and never waits on a waiter: every invocation starts work and returns."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+from dr_testing import load_event, make_cluster, make_instance
+
+import rds_snapshot_dr
+from rds_snapshot_dr.handler import lambda_handler
+
+PACKAGE = Path(rds_snapshot_dr.__file__).parent
+FORBIDDEN = {"sleep", "get_waiter", "wait"}
+
+
+def test_package_source_never_calls_sleep_or_waiters():
+    offenders = []
+    for path in sorted(PACKAGE.glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            name = None
+            if isinstance(node, ast.Attribute):
+                name = node.attr
+            elif isinstance(node, ast.Name):
+                name = node.id
+            if name in FORBIDDEN:
+                offenders.append(f"{path.name}:{node.lineno} {name}")
+    assert offenders == []
+
+
+@pytest.mark.usefixtures("default_quotas")
+def test_a_full_cycle_never_sleeps(source, lambda_context, monkeypatch):
+    def no_sleep(seconds: float) -> None:
+        raise AssertionError(f"slept {seconds}s")
+
+    monkeypatch.setattr("time.sleep", no_sleep)
+    make_instance(source, "orders-db")
+    make_cluster(source, "payments")
+
+    lambda_handler(load_event("scheduled-backup.json"), lambda_context)
+    lambda_handler(load_event("manual-snapshot-created.json"), lambda_context)
+    lambda_handler(load_event("manual-cluster-snapshot-created.json"), lambda_context)
+    lambda_handler({"action": "reconcile"}, lambda_context)

@@ -1,0 +1,256 @@
+"""snapshot-created events: copy ours to the destination region, ignore everything else."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import pytest
+from botocore.stub import Stubber
+from dr_testing import (
+    DESTINATION_REGION,
+    SOURCE_REGION,
+    cluster_snapshots,
+    engine_client,
+    inject_error,
+    instance_snapshots,
+    load_event,
+    make_cluster,
+    make_instance,
+    owned_tags,
+)
+
+from rds_snapshot_dr.errors import TargetFailuresError
+from rds_snapshot_dr.handler import lambda_handler
+
+pytestmark = pytest.mark.usefixtures("aws")
+
+SNAPSHOT = "dr-orders-db-20261125-1400"
+CLUSTER_SNAPSHOT = "dr-payments-20261125-1400"
+
+
+def take_snapshot(source: Any, name: str = SNAPSHOT, tags: list[dict[str, str]] | None = None) -> str:
+    make_instance(source, "orders-db")
+    snap = source.create_db_snapshot(
+        DBInstanceIdentifier="orders-db",
+        DBSnapshotIdentifier=name,
+        Tags=owned_tags("orders-db") if tags is None else tags,
+    )
+    return snap["DBSnapshot"]["DBSnapshotArn"]
+
+
+def take_cluster_snapshot(source: Any) -> str:
+    make_cluster(source, "payments")
+    snap = source.create_db_cluster_snapshot(
+        DBClusterIdentifier="payments",
+        DBClusterSnapshotIdentifier=CLUSTER_SNAPSHOT,
+        Tags=owned_tags("payments", "cluster"),
+    )
+    return snap["DBClusterSnapshot"]["DBClusterSnapshotArn"]
+
+
+def test_instance_snapshot_created_event_starts_the_copy(source, destination, lambda_context, key_arn):
+    take_snapshot(source)
+
+    result = lambda_handler(load_event("manual-snapshot-created.json"), lambda_context)
+
+    copy_ = instance_snapshots(destination)[SNAPSHOT]
+    assert copy_["KmsKeyId"] == key_arn
+    assert {t["Key"]: t["Value"] for t in copy_["TagList"]}["rds-snapshot-dr:source"] == "orders-db"
+    assert result["metrics"]["CopiesStarted"] == 1
+    assert result["outcomes"][0]["outcome"] == "started"
+
+
+def test_cluster_snapshot_created_event_starts_the_copy(source, destination, lambda_context, key_arn):
+    take_cluster_snapshot(source)
+
+    lambda_handler(load_event("manual-cluster-snapshot-created.json"), lambda_context)
+
+    copy_ = cluster_snapshots(destination)[CLUSTER_SNAPSHOT]
+    assert copy_["KmsKeyId"] == key_arn
+    assert {t["Key"]: t["Value"] for t in copy_["TagList"]}["rds-snapshot-dr:source-type"] == "cluster"
+
+
+def test_duplicate_snapshot_event_starts_one_copy(source, destination, lambda_context):
+    take_snapshot(source)
+    event = load_event("manual-snapshot-created.json")
+
+    lambda_handler(event, lambda_context)
+    result = lambda_handler(event, lambda_context)
+
+    assert list(instance_snapshots(destination)) == [SNAPSHOT]
+    assert result["outcomes"][0]["outcome"] == "exists"
+    assert result["metrics"]["CopiesStarted"] == 0
+
+
+def test_copy_uses_full_source_arn_and_destination_key(source, lambda_context, key_arn):
+    arn = take_snapshot(source)
+    stub_destination = Stubber(engine_client(DESTINATION_REGION))
+    stub_destination.add_response("describe_db_snapshots", {"DBSnapshots": []}, {"SnapshotType": "manual"})
+    stub_destination.add_response(
+        "describe_db_cluster_snapshots", {"DBClusterSnapshots": []}, {"SnapshotType": "manual"}
+    )
+    stub_destination.add_response(
+        "copy_db_snapshot",
+        {"DBSnapshot": {"DBSnapshotIdentifier": SNAPSHOT, "Status": "pending", "SnapshotType": "manual"}},
+        {
+            "SourceDBSnapshotIdentifier": arn,
+            "TargetDBSnapshotIdentifier": SNAPSHOT,
+            "KmsKeyId": key_arn,
+            "CopyTags": True,
+            "SourceRegion": SOURCE_REGION,
+        },
+    )
+
+    with stub_destination:
+        lambda_handler(load_event("manual-snapshot-created.json"), lambda_context)
+
+    stub_destination.assert_no_pending_responses()
+    assert arn.startswith(f"arn:aws:rds:{SOURCE_REGION}:")
+    assert key_arn.split(":")[3] == DESTINATION_REGION
+
+
+def test_snapshot_without_our_ownership_tag_is_ignored(source, destination, lambda_context, caplog):
+    take_snapshot(source, tags=[{"Key": "rds-snapshot-dr:owner", "Value": "another-module"}])
+
+    result = lambda_handler(load_event("manual-snapshot-created.json"), lambda_context)
+
+    assert instance_snapshots(destination) == {}
+    assert result["outcomes"] == []
+    assert any(r.levelname == "DEBUG" and "ownership tag" in r.getMessage() for r in caplog.records)
+
+
+def test_snapshot_without_our_prefix_is_ignored(source, destination, lambda_context):
+    take_snapshot(source, name="nightly-orders-db")
+    event = load_event("manual-snapshot-created.json")
+    event["detail"]["SourceIdentifier"] = "nightly-orders-db"
+
+    result = lambda_handler(event, lambda_context)
+
+    assert instance_snapshots(destination) == {}
+    assert result["outcomes"] == []
+
+
+@pytest.mark.parametrize(
+    "fixture", ["rds-db-snapshot-event-aws-sample.json", "rds-db-cluster-snapshot-event-aws-sample.json"]
+)
+def test_other_rds_snapshot_events_are_ignored(destination, lambda_context, fixture):
+    result = lambda_handler(load_event(fixture), lambda_context)
+
+    assert result == {"action": "ignore", "outcomes": [], "metrics": result["metrics"]}
+    assert instance_snapshots(destination) == {}
+
+
+def test_event_for_a_deleted_snapshot_is_skipped(destination, lambda_context):
+    result = lambda_handler(load_event("manual-snapshot-created.json"), lambda_context)
+
+    assert result["outcomes"][0]["outcome"] == "skipped"
+
+
+def test_copy_deferred_when_destination_has_the_limit_of_copies_in_progress(source, destination, lambda_context, env):
+    env(COPY_CONCURRENCY_LIMIT="1")
+    make_instance(source, "other-db")
+    other = source.create_db_snapshot(DBInstanceIdentifier="other-db", DBSnapshotIdentifier="someone-elses-copy")
+    destination.copy_db_snapshot(
+        SourceDBSnapshotIdentifier=other["DBSnapshot"]["DBSnapshotArn"],
+        TargetDBSnapshotIdentifier="someone-elses-copy",
+        SourceRegion=SOURCE_REGION,
+    )
+    take_snapshot(source)
+
+    def still_copying(parsed: dict[str, Any]) -> None:
+        for snap in parsed.get("DBSnapshots", []):
+            snap.update(Status="copying", SourceRegion=SOURCE_REGION, PercentProgress=40)
+
+    from dr_testing import alter_response
+
+    alter_response(DESTINATION_REGION, "DescribeDBSnapshots", still_copying)
+
+    result = lambda_handler(load_event("manual-snapshot-created.json"), lambda_context)
+
+    assert result["outcomes"][0]["outcome"] == "deferred"
+    assert result["metrics"]["CopiesDeferred"] == 1
+    assert SNAPSHOT not in instance_snapshots(destination)
+
+
+def test_copy_refused_by_the_copy_limit_is_deferred_not_failed(source, destination, lambda_context):
+    take_snapshot(source)
+    inject_error(
+        DESTINATION_REGION,
+        "CopyDBSnapshot",
+        "SnapshotQuotaExceeded",
+        "Cannot copy more than 20 snapshots across regions",
+    )
+
+    result = lambda_handler(load_event("manual-snapshot-created.json"), lambda_context)
+
+    assert result["outcomes"][0]["outcome"] == "deferred"
+    assert result["metrics"]["CopiesDeferred"] == 1
+    assert result["metrics"]["TargetFailures"] == 0
+
+
+@pytest.mark.parametrize(
+    ("code", "expected"),
+    [
+        ("KMSKeyNotAccessibleFault", ":kms:us-west-2:"),
+        ("InvalidParameterValue", DESTINATION_REGION),
+        ("AccessDenied", "rds:CopyDBSnapshot"),
+        ("SnapshotQuotaExceeded", "Service Quotas"),
+    ],
+)
+def test_copy_errors_fail_the_target_and_say_what_to_fix(source, lambda_context, caplog, code, expected):
+    take_snapshot(source)
+    inject_error(DESTINATION_REGION, "CopyDBSnapshot", code, "Cannot create more than 100 manual snapshots")
+
+    with pytest.raises(TargetFailuresError):
+        lambda_handler(load_event("manual-snapshot-created.json"), lambda_context)
+
+    [failure] = [r for r in caplog.records if getattr(r, "outcome", "") == "failed"]
+    assert expected in failure.reason + failure.fix
+
+
+def test_cluster_copy_errors_use_the_cluster_fault_codes(source, lambda_context, caplog):
+    take_cluster_snapshot(source)
+    inject_error(DESTINATION_REGION, "CopyDBClusterSnapshot", "KMSKeyNotAccessibleFault", "key disabled")
+
+    with pytest.raises(TargetFailuresError, match="payments"):
+        lambda_handler(load_event("manual-cluster-snapshot-created.json"), lambda_context)
+
+
+def test_destination_listing_failure_is_reported_and_nothing_copied(source, destination, lambda_context):
+    take_snapshot(source)
+    inject_error(DESTINATION_REGION, "DescribeDBSnapshots", "Throttling", "slow down")
+
+    with pytest.raises(TargetFailuresError, match="throttled"):
+        lambda_handler(load_event("manual-snapshot-created.json"), lambda_context)
+    assert instance_snapshots(destination) == {}
+
+
+def test_copy_racing_an_earlier_copy_of_ours_is_idempotent(source, destination, lambda_context):
+    arn = take_snapshot(source)
+    destination.copy_db_snapshot(
+        SourceDBSnapshotIdentifier=arn, TargetDBSnapshotIdentifier=SNAPSHOT, CopyTags=True, SourceRegion=SOURCE_REGION
+    )
+    listings = {"n": 0}
+
+    def hide_first_listing(parsed: dict[str, Any]) -> None:
+        listings["n"] += 1
+        if listings["n"] == 1:  # the other invocation's copy appears only after our listing
+            parsed["DBSnapshots"] = []
+
+    from dr_testing import alter_response
+
+    alter_response(DESTINATION_REGION, "DescribeDBSnapshots", hide_first_listing)
+
+    result = lambda_handler(load_event("manual-snapshot-created.json"), lambda_context)
+
+    assert result["outcomes"][0]["outcome"] == "exists"
+    assert list(instance_snapshots(destination)) == [SNAPSHOT]
+
+
+def test_event_without_source_identifier_is_a_clear_error(lambda_context):
+    event = copy.deepcopy(load_event("manual-snapshot-created.json"))
+    del event["detail"]["SourceIdentifier"]
+
+    with pytest.raises(ValueError, match="SourceIdentifier"):
+        lambda_handler(event, lambda_context)
