@@ -1,0 +1,77 @@
+output "lambda_function_name" {
+  description = "Name of the function; `aws lambda invoke --function-name` takes it."
+  value       = aws_lambda_function.this.function_name
+}
+
+output "lambda_function_arn" {
+  description = "ARN of the function."
+  value       = aws_lambda_function.this.arn
+}
+
+output "lambda_role_arn" {
+  description = "ARN of the function's IAM role, for key policies or permission boundaries elsewhere."
+  value       = aws_iam_role.lambda.arn
+}
+
+output "log_group_name" {
+  description = "Name of the function's CloudWatch log group, where every failure is logged with its fix."
+  value       = aws_cloudwatch_log_group.lambda.name
+}
+
+output "kms_key_arn" {
+  description = "ARN of the destination-region KMS key every copy is encrypted with (created, or the `kms_key_arn` passed in)."
+  value       = local.kms_key_arn
+}
+
+output "sns_topic_arn" {
+  description = "ARN of the SNS topic the alarms notify (created, or the `sns_topic_arn` passed in)."
+  value       = local.sns_topic_arn
+}
+
+output "alarm_arns" {
+  description = "ARNs of the CloudWatch alarms by purpose: function_errors, target_failures, recovery_point_age, snapshot_quota, dead_letters."
+  value = {
+    function_errors    = aws_cloudwatch_metric_alarm.function_errors.arn
+    target_failures    = aws_cloudwatch_metric_alarm.target_failures.arn
+    recovery_point_age = aws_cloudwatch_metric_alarm.recovery_point_age.arn
+    snapshot_quota     = aws_cloudwatch_metric_alarm.snapshot_quota.arn
+    dead_letters       = aws_cloudwatch_metric_alarm.dead_letters.arn
+  }
+}
+
+output "schedule_arns" {
+  description = "ARNs of the EventBridge Scheduler schedules: backup and reconcile."
+  value = {
+    backup    = aws_scheduler_schedule.backup.arn
+    reconcile = aws_scheduler_schedule.reconcile.arn
+  }
+}
+
+output "event_rule_arn" {
+  description = "ARN of the EventBridge rule that passes this instance's \"snapshot created\" RDS events to the function."
+  value       = aws_cloudwatch_event_rule.snapshot_created.arn
+}
+
+output "dead_letter_queue_arn" {
+  description = "ARN of the SQS dead-letter queue of the function, the schedules and the event rule."
+  value       = aws_sqs_queue.dead_letter.arn
+}
+
+output "snapshot_prefix" {
+  description = "Prefix of every snapshot this instance creates (`<prefix>-<database>-<YYYYMMDD>-<HHMM>`)."
+  value       = local.snapshot_prefix
+}
+
+output "manual_invoke_commands" {
+  description = "AWS CLI commands that run each action on demand (backup, reconcile, preflight); add \"targets\": [\"<id>\"] to the payload to limit a run to some databases. The response is written to response.json."
+  value = {
+    for action in ["backup", "reconcile", "preflight"] : action => join(" ", [
+      "aws lambda invoke",
+      "--region ${local.source_region}",
+      "--function-name ${aws_lambda_function.this.function_name}",
+      "--cli-binary-format raw-in-base64-out",
+      "--payload '${jsonencode({ action = action })}'",
+      "response.json",
+    ])
+  }
+}

@@ -1,0 +1,172 @@
+################################################################################
+# What invokes the function: two schedules and the RDS "snapshot created" rule
+################################################################################
+
+locals {
+  # Scheduler substitutes <aws.scheduler.scheduled-time> in the input text. jsonencode writes "<" and
+  # ">" as \u003c / \u003e, which Scheduler would not recognise, so they are put back.
+  backup_input = replace(replace(jsonencode({
+    action         = "backup"
+    scheduled_time = "<aws.scheduler.scheduled-time>"
+  }), "\\u003c", "<"), "\\u003e", ">")
+
+  reconcile_input = jsonencode({ action = "reconcile" })
+}
+
+resource "aws_scheduler_schedule_group" "this" {
+  name = local.name
+  tags = local.tags
+}
+
+data "aws_iam_policy_document" "scheduler_assume_role" {
+  statement {
+    sid     = "SchedulerAssumeRole"
+    actions = ["sts:AssumeRole"]
+
+    principals {
+      type        = "Service"
+      identifiers = ["scheduler.amazonaws.com"]
+    }
+
+    # Only this instance's schedules, in this account.
+    condition {
+      test     = "StringEquals"
+      variable = "aws:SourceAccount"
+      values   = [local.account_id]
+    }
+
+    condition {
+      test     = "ArnEquals"
+      variable = "aws:SourceArn"
+      values   = [aws_scheduler_schedule_group.this.arn]
+    }
+  }
+}
+
+resource "aws_iam_role" "scheduler" {
+  name               = "${local.name}-scheduler"
+  description        = "rds-snapshot-dr ${var.name}: lets EventBridge Scheduler invoke the function."
+  assume_role_policy = data.aws_iam_policy_document.scheduler_assume_role.json
+  tags               = local.tags
+}
+
+data "aws_iam_policy_document" "scheduler" {
+  statement {
+    sid       = "InvokeFunction"
+    actions   = ["lambda:InvokeFunction"]
+    resources = [aws_lambda_function.this.arn]
+  }
+
+  statement {
+    sid       = "SendToDeadLetterQueue"
+    actions   = ["sqs:SendMessage"]
+    resources = [aws_sqs_queue.dead_letter.arn]
+  }
+}
+
+resource "aws_iam_role_policy" "scheduler" {
+  name   = "${local.name}-scheduler"
+  role   = aws_iam_role.scheduler.id
+  policy = data.aws_iam_policy_document.scheduler.json
+}
+
+resource "aws_scheduler_schedule" "backup" {
+  #checkov:skip=CKV_AWS_297:The schedule's input is {"action":"backup"} and a timestamp, nothing secret; Scheduler encrypts it with an AWS owned key.
+  name        = "${local.name}-backup"
+  group_name  = aws_scheduler_schedule_group.this.name
+  description = "rds-snapshot-dr ${var.name}: start a snapshot of every target."
+
+  schedule_expression          = var.schedule_expression
+  schedule_expression_timezone = var.schedule_timezone
+
+  # The snapshot name comes from the scheduled time, so the schedule must fire at that time.
+  flexible_time_window {
+    mode = "OFF"
+  }
+
+  target {
+    arn      = aws_lambda_function.this.arn
+    role_arn = aws_iam_role.scheduler.arn
+    input    = local.backup_input
+
+    retry_policy {
+      maximum_event_age_in_seconds = 3600
+      maximum_retry_attempts       = 3
+    }
+
+    dead_letter_config {
+      arn = aws_sqs_queue.dead_letter.arn
+    }
+  }
+}
+
+resource "aws_scheduler_schedule" "reconcile" {
+  #checkov:skip=CKV_AWS_297:The schedule's input is {"action":"reconcile"}, nothing secret; Scheduler encrypts it with an AWS owned key.
+  name        = "${local.name}-reconcile"
+  group_name  = aws_scheduler_schedule_group.this.name
+  description = "rds-snapshot-dr ${var.name}: copy what is missing, prune, publish the recovery-point age."
+
+  schedule_expression          = var.reconcile_schedule_expression
+  schedule_expression_timezone = var.schedule_timezone
+
+  flexible_time_window {
+    mode = "OFF"
+  }
+
+  target {
+    arn      = aws_lambda_function.this.arn
+    role_arn = aws_iam_role.scheduler.arn
+    input    = local.reconcile_input
+
+    retry_policy {
+      maximum_event_age_in_seconds = 3600
+      maximum_retry_attempts       = 3
+    }
+
+    dead_letter_config {
+      arn = aws_sqs_queue.dead_letter.arn
+    }
+  }
+}
+
+# RDS publishes "manual snapshot created" for instances (RDS-EVENT-0042) and clusters
+# (RDS-EVENT-0075); the rule only passes this instance's snapshots on, so their copy starts at once.
+# RDS delivers these events on a best-effort basis: the reconcile schedule catches any lost one.
+resource "aws_cloudwatch_event_rule" "snapshot_created" {
+  name        = "${local.name}-snapshots"
+  description = "rds-snapshot-dr ${var.name}: a snapshot named ${local.snapshot_prefix}-* is available; copy it to ${local.destination_region}."
+
+  event_pattern = jsonencode({
+    source      = ["aws.rds"]
+    detail-type = ["RDS DB Snapshot Event", "RDS DB Cluster Snapshot Event"]
+    detail = {
+      EventID          = ["RDS-EVENT-0042", "RDS-EVENT-0075"]
+      SourceIdentifier = [{ prefix = "${local.snapshot_prefix}-" }]
+    }
+  })
+
+  tags = local.tags
+}
+
+resource "aws_cloudwatch_event_target" "snapshot_created" {
+  rule      = aws_cloudwatch_event_rule.snapshot_created.name
+  target_id = "rds-snapshot-dr"
+  arn       = aws_lambda_function.this.arn
+
+  retry_policy {
+    maximum_event_age_in_seconds = 3600
+    maximum_retry_attempts       = 3
+  }
+
+  dead_letter_config {
+    arn = aws_sqs_queue.dead_letter.arn
+  }
+}
+
+resource "aws_lambda_permission" "snapshot_created" {
+  statement_id  = "AllowSnapshotCreatedRule"
+  action        = "lambda:InvokeFunction"
+  function_name = aws_lambda_function.this.function_name
+  principal     = "events.amazonaws.com"
+  source_arn    = aws_cloudwatch_event_rule.snapshot_created.arn
+}

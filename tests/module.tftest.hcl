@@ -1,0 +1,381 @@
+# Plan-level behaviour of the module with its defaults: the function's settings, its IAM policy,
+# schedules, event rule and alarms.
+
+mock_provider "aws" {
+  source          = "./tests/mocks/source"
+  override_during = plan
+}
+
+mock_provider "aws" {
+  alias           = "destination"
+  source          = "./tests/mocks/destination"
+  override_during = plan
+}
+
+variables {
+  name                    = "orders"
+  db_instance_identifiers = ["orders-db"]
+  db_cluster_identifiers  = ["inventory-aurora"]
+}
+
+run "environment_is_the_engine_settings_contract" {
+  command = plan
+
+  assert {
+    condition = toset(keys(aws_lambda_function.this.environment[0].variables)) == toset([
+      "SOURCE_REGION", "DESTINATION_REGION", "DESTINATION_KMS_KEY_ARN", "SNAPSHOT_PREFIX",
+      "OWNER_TAG_KEY", "OWNER_TAG_VALUE", "DB_INSTANCE_IDENTIFIERS", "DB_CLUSTER_IDENTIFIERS",
+      "SELECTION_TAGS", "SNAPSHOT_TAGS", "SOURCE_RETENTION_DAYS", "DESTINATION_RETENTION_DAYS",
+      "KEEP_LAST", "COPY_CONCURRENCY_LIMIT", "METRICS_NAMESPACE", "TIME_BUDGET_RESERVE_MS",
+      "BOTO_MAX_ATTEMPTS", "BOTO_RETRY_MODE", "LOG_LEVEL",
+    ])
+    error_message = "The function's environment must hold exactly the variables of the engine's settings contract."
+  }
+
+  assert {
+    condition = aws_lambda_function.this.environment[0].variables == tomap({
+      SOURCE_REGION              = "eu-west-1"
+      DESTINATION_REGION         = "eu-central-1"
+      DESTINATION_KMS_KEY_ARN    = "arn:aws:kms:eu-central-1:123456789012:key/00000000-0000-0000-0000-000000000002"
+      SNAPSHOT_PREFIX            = "dr-orders"
+      OWNER_TAG_KEY              = "rds-snapshot-dr:owner"
+      OWNER_TAG_VALUE            = "orders"
+      DB_INSTANCE_IDENTIFIERS    = "orders-db"
+      DB_CLUSTER_IDENTIFIERS     = "inventory-aurora"
+      SELECTION_TAGS             = "{}"
+      SNAPSHOT_TAGS              = "{}"
+      SOURCE_RETENTION_DAYS      = "7"
+      DESTINATION_RETENTION_DAYS = "14"
+      KEEP_LAST                  = "1"
+      COPY_CONCURRENCY_LIMIT     = "5"
+      METRICS_NAMESPACE          = "RdsSnapshotDr"
+      TIME_BUDGET_RESERVE_MS     = "10000"
+      BOTO_MAX_ATTEMPTS          = "5"
+      BOTO_RETRY_MODE            = "standard"
+      LOG_LEVEL                  = "INFO"
+    })
+    error_message = "The function's environment must carry the module's defaults, the regions of both providers and the created key."
+  }
+
+  assert {
+    condition     = aws_lambda_function.this.handler == "rds_snapshot_dr.handler.lambda_handler" && startswith(aws_lambda_function.this.runtime, "python3.1")
+    error_message = "The function must run the engine's handler on a Python 3.12+ runtime."
+  }
+
+  assert {
+    condition     = aws_lambda_function.this.logging_config[0].log_format == "JSON" && aws_lambda_function.this.tracing_config[0].mode == "Active"
+    error_message = "The function must log JSON and trace with X-Ray by default."
+  }
+
+  assert {
+    condition     = aws_lambda_function.this.dead_letter_config[0].target_arn == aws_sqs_queue.dead_letter.arn && aws_sqs_queue.dead_letter.sqs_managed_sse_enabled
+    error_message = "The function's dead letters must go to the encrypted queue."
+  }
+
+  assert {
+    condition     = aws_lambda_function_event_invoke_config.this.maximum_retry_attempts <= 2 && aws_lambda_function_event_invoke_config.this.maximum_event_age_in_seconds <= 21600
+    error_message = "Asynchronous retries and event age must be bounded."
+  }
+
+  assert {
+    condition     = aws_cloudwatch_log_group.lambda.retention_in_days == 365 && aws_cloudwatch_log_group.lambda.name == "/aws/lambda/orders-rds-snapshot-dr"
+    error_message = "The log group must be the function's own, with retention."
+  }
+}
+
+run "different_settings_reach_the_environment" {
+  command = plan
+
+  variables {
+    selection_tags         = { dr-tier = "gold" }
+    snapshot_tags          = { team = "payments" }
+    snapshot_prefix        = "nightly"
+    retention              = { source_days = 3, destination_days = 30, keep_last = 2 }
+    copy_concurrency_limit = 10
+    aws_api_retry_mode     = "adaptive"
+    log_level              = "DEBUG"
+    tracing_enabled        = false
+  }
+
+  assert {
+    condition     = aws_lambda_function.this.environment[0].variables["SELECTION_TAGS"] == "{\"dr-tier\":\"gold\"}" && aws_lambda_function.this.environment[0].variables["SNAPSHOT_TAGS"] == "{\"team\":\"payments\"}"
+    error_message = "Tags must reach the function as JSON objects."
+  }
+
+  assert {
+    condition = (
+      aws_lambda_function.this.environment[0].variables["SNAPSHOT_PREFIX"] == "nightly" &&
+      aws_lambda_function.this.environment[0].variables["SOURCE_RETENTION_DAYS"] == "3" &&
+      aws_lambda_function.this.environment[0].variables["DESTINATION_RETENTION_DAYS"] == "30" &&
+      aws_lambda_function.this.environment[0].variables["KEEP_LAST"] == "2" &&
+      aws_lambda_function.this.environment[0].variables["COPY_CONCURRENCY_LIMIT"] == "10" &&
+      aws_lambda_function.this.environment[0].variables["BOTO_RETRY_MODE"] == "adaptive" &&
+      aws_lambda_function.this.environment[0].variables["LOG_LEVEL"] == "DEBUG"
+    )
+    error_message = "Every setting must reach the function's environment as given."
+  }
+
+  assert {
+    condition     = aws_lambda_function.this.tracing_config[0].mode == "PassThrough" && !contains([for s in data.aws_iam_policy_document.lambda.statement : s.sid], "WriteTraces")
+    error_message = "With tracing off, the function neither traces nor may write traces."
+  }
+
+  assert {
+    condition     = jsondecode(aws_cloudwatch_event_rule.snapshot_created.event_pattern).detail.SourceIdentifier == [{ prefix = "nightly-" }]
+    error_message = "The event rule must only pass snapshots with this instance's prefix."
+  }
+
+  assert {
+    condition = contains(
+      one([for s in data.aws_iam_policy_document.lambda.statement : s.resources if s.sid == "CreateInstanceSnapshots"]),
+      "arn:aws:rds:eu-west-1:123456789012:db:*"
+    )
+    error_message = "With tag selection the databases are found at run time, so CreateDBSnapshot must cover the region's instances."
+  }
+}
+
+run "iam_policy_has_the_documented_actions" {
+  command = plan
+
+  assert {
+    condition = length(setsubtract([
+      "rds:CreateDBSnapshot", "rds:CreateDBClusterSnapshot", "rds:AddTagsToResource",
+      "rds:CopyDBSnapshot", "rds:CopyDBClusterSnapshot",
+      "rds:DescribeDBInstances", "rds:DescribeDBClusters", "rds:DescribeDBSnapshots",
+      "rds:DescribeDBClusterSnapshots", "rds:DescribeAccountAttributes", "rds:ListTagsForResource",
+      "rds:DeleteDBSnapshot", "rds:DeleteDBClusterSnapshot",
+      "kms:CreateGrant", "kms:DescribeKey", "kms:GetKeyPolicy", "kms:ListGrants", "kms:Decrypt", "kms:ReEncrypt*", "kms:GenerateDataKey*",
+      "logs:CreateLogStream", "logs:PutLogEvents", "sqs:SendMessage", "iam:SimulatePrincipalPolicy",
+      "xray:PutTraceSegments", "xray:PutTelemetryRecords",
+    ], flatten([for s in data.aws_iam_policy_document.lambda.statement : s.actions]))) == 0
+    error_message = "The function's policy must grant every action the engine calls."
+  }
+
+  assert {
+    condition     = length(distinct([for s in data.aws_iam_policy_document.lambda.statement : s.sid])) == length(data.aws_iam_policy_document.lambda.statement)
+    error_message = "Every statement needs its own sid saying its purpose."
+  }
+
+  assert {
+    # Resource "*" only on the statements whose comment says AWS offers nothing narrower.
+    condition = toset([
+      for s in data.aws_iam_policy_document.lambda.statement : s.sid
+      if contains(s.resources, "*") && length(coalesce(s.condition, [])) == 0
+    ]) == toset(["DescribeDatabasesAndSnapshots", "WriteTraces"])
+    error_message = "No statement may use an unconditioned Resource \"*\" except DescribeDatabasesAndSnapshots and WriteTraces."
+  }
+
+  assert {
+    condition = alltrue(flatten([
+      for s in data.aws_iam_policy_document.lambda.statement : [
+        for r in s.resources : !strcontains(r, ":snapshot:") && !strcontains(r, ":cluster-snapshot:") || strcontains(r, ":snapshot:dr-orders-") || strcontains(r, ":cluster-snapshot:dr-orders-")
+      ]
+    ]))
+    error_message = "Every snapshot ARN in the policy must be limited to this instance's prefix."
+  }
+
+  assert {
+    condition = toset(one([for s in data.aws_iam_policy_document.lambda.statement : s.resources if s.sid == "CreateInstanceSnapshots"])) == toset([
+      "arn:aws:rds:eu-west-1:123456789012:db:orders-db",
+      "arn:aws:rds:eu-west-1:123456789012:snapshot:dr-orders-*",
+    ])
+    error_message = "Without tag selection, CreateDBSnapshot must name exactly the listed instances and this instance's snapshots."
+  }
+
+  assert {
+    condition = toset(one([for s in data.aws_iam_policy_document.lambda.statement : s.resources if s.sid == "DeleteOwnSnapshots"])) == toset([
+      "arn:aws:rds:eu-west-1:123456789012:snapshot:dr-orders-*",
+      "arn:aws:rds:eu-west-1:123456789012:cluster-snapshot:dr-orders-*",
+      "arn:aws:rds:eu-central-1:123456789012:snapshot:dr-orders-*",
+      "arn:aws:rds:eu-central-1:123456789012:cluster-snapshot:dr-orders-*",
+    ])
+    error_message = "Deletion must be limited to this instance's snapshots in both regions."
+  }
+
+  assert {
+    condition = anytrue([
+      for s in data.aws_iam_policy_document.lambda.statement : anytrue([
+        for c in coalesce(s.condition, []) : c.variable == "aws:ResourceTag/rds-snapshot-dr:owner" && toset(c.values) == toset(["orders"])
+      ]) if s.sid == "DeleteOwnSnapshots"
+    ])
+    error_message = "Deletion must be conditioned on this instance's ownership tag."
+  }
+
+  assert {
+    condition = alltrue([
+      for s in data.aws_iam_policy_document.lambda.statement : anytrue([
+        for c in coalesce(s.condition, []) : c.variable == "kms:ViaService"
+      ]) && (!contains(s.actions, "kms:CreateGrant") || anytrue([for c in coalesce(s.condition, []) : c.variable == "kms:GrantIsForAWSResource" && toset(c.values) == toset(["true"])]) || s.sid == "UseSourceKeysThroughRds")
+      if length([for a in s.actions : a if startswith(a, "kms:") && !contains(["kms:DescribeKey", "kms:GetKeyPolicy", "kms:ListGrants"], a)]) > 0
+    ])
+    error_message = "KMS use must go through RDS (kms:ViaService), and CreateGrant on the destination key only for AWS resources."
+  }
+
+  assert {
+    condition = toset(one([for s in data.aws_iam_policy_document.lambda.statement : s.resources if s.sid == "UseDestinationKeyThroughRds"])) == toset([
+      "arn:aws:kms:eu-central-1:123456789012:key/00000000-0000-0000-0000-000000000002"
+    ])
+    error_message = "Destination-key use must be limited to the destination key."
+  }
+
+  assert {
+    condition     = toset(one([for s in data.aws_iam_policy_document.lambda.statement : s.resources if s.sid == "WriteOwnLogs"])) == toset(["arn:aws:logs:eu-west-1:123456789012:log-group:/aws/lambda/mock-rds-snapshot-dr:*"])
+    error_message = "Logs may only be written to the function's own log group."
+  }
+
+  assert {
+    condition     = toset(one([for s in data.aws_iam_policy_document.lambda.statement : s.resources if s.sid == "SimulateOwnPermissions"])) == toset([aws_iam_role.lambda.arn])
+    error_message = "The preflight may only simulate the function's own role."
+  }
+}
+
+run "schedules_and_event_rule" {
+  command = plan
+
+  assert {
+    condition     = jsondecode(aws_scheduler_schedule.backup.target[0].input) == { action = "backup", scheduled_time = "<aws.scheduler.scheduled-time>" } && strcontains(aws_scheduler_schedule.backup.target[0].input, "<aws.scheduler.scheduled-time>")
+    error_message = "The backup schedule must pass the scheduled time placeholder literally, for Scheduler to substitute."
+  }
+
+  assert {
+    condition     = aws_scheduler_schedule.backup.schedule_expression == "cron(0 3 * * ? *)" && aws_scheduler_schedule.backup.schedule_expression_timezone == "UTC" && aws_scheduler_schedule.backup.flexible_time_window[0].mode == "OFF"
+    error_message = "Backups run daily at 03:00 UTC by default, at the exact scheduled time."
+  }
+
+  assert {
+    condition     = jsondecode(aws_scheduler_schedule.reconcile.target[0].input) == { action = "reconcile" } && aws_scheduler_schedule.reconcile.schedule_expression == "rate(1 hour)"
+    error_message = "Reconcile runs hourly by default."
+  }
+
+  assert {
+    condition     = aws_scheduler_schedule.backup.target[0].retry_policy[0].maximum_retry_attempts > 0 && aws_scheduler_schedule.reconcile.target[0].retry_policy[0].maximum_retry_attempts > 0
+    error_message = "Both schedules must retry."
+  }
+
+  assert {
+    condition = jsondecode(aws_cloudwatch_event_rule.snapshot_created.event_pattern) == {
+      source        = ["aws.rds"]
+      "detail-type" = ["RDS DB Snapshot Event", "RDS DB Cluster Snapshot Event"]
+      detail = {
+        EventID          = ["RDS-EVENT-0042", "RDS-EVENT-0075"]
+        SourceIdentifier = [{ prefix = "dr-orders-" }]
+      }
+    }
+    error_message = "The event rule must match the contract's pattern."
+  }
+
+  assert {
+    condition     = aws_lambda_permission.snapshot_created.source_arn == aws_cloudwatch_event_rule.snapshot_created.arn && aws_lambda_permission.snapshot_created.principal == "events.amazonaws.com"
+    error_message = "Only the event rule may invoke the function through EventBridge."
+  }
+
+  assert {
+    condition     = toset(one([for s in data.aws_iam_policy_document.scheduler.statement : s.resources if s.sid == "InvokeFunction"])) == toset([aws_lambda_function.this.arn])
+    error_message = "The scheduler role may only invoke this function."
+  }
+}
+
+run "alarms_and_created_topic" {
+  command = plan
+
+  variables {
+    alarm_email_addresses = ["dba@example.com"]
+  }
+
+  assert {
+    condition     = length(aws_sns_topic.alarms) == 1 && aws_sns_topic.alarms[0].kms_master_key_id == aws_kms_key.alarms[0].arn && aws_kms_key.alarms[0].enable_key_rotation
+    error_message = "A created topic must be encrypted with its own rotating key."
+  }
+
+  assert {
+    condition = anytrue([
+      for s in data.aws_iam_policy_document.alarms_key[0].statement :
+      contains(flatten([for p in s.principals : p.identifiers]), "cloudwatch.amazonaws.com") && contains(s.actions, "kms:GenerateDataKey*") && contains(s.actions, "kms:Decrypt")
+    ])
+    error_message = "CloudWatch must be allowed to use the topic's key."
+  }
+
+  assert {
+    condition     = aws_cloudwatch_metric_alarm.recovery_point_age.treat_missing_data == "breaching" && aws_cloudwatch_metric_alarm.recovery_point_age.threshold == 30 * 3600 && aws_cloudwatch_metric_alarm.recovery_point_age.period == 3600
+    error_message = "The recovery-point alarm treats silence as breaching, in hours converted to seconds, over the reconcile interval."
+  }
+
+  assert {
+    condition     = aws_cloudwatch_metric_alarm.target_failures.namespace == "RdsSnapshotDr" && aws_cloudwatch_metric_alarm.target_failures.dimensions == tomap({ ModuleInstance = "orders" })
+    error_message = "The engine's metrics are read from its namespace and ModuleInstance dimension."
+  }
+
+  assert {
+    condition     = aws_cloudwatch_metric_alarm.dead_letters.metric_name == "ApproximateNumberOfMessagesVisible" && aws_cloudwatch_metric_alarm.function_errors.metric_name == "Errors"
+    error_message = "Dead letters and function errors are alarmed."
+  }
+
+  assert {
+    condition = alltrue([
+      for alarm in [
+        aws_cloudwatch_metric_alarm.function_errors, aws_cloudwatch_metric_alarm.target_failures,
+        aws_cloudwatch_metric_alarm.recovery_point_age, aws_cloudwatch_metric_alarm.dead_letters,
+        aws_cloudwatch_metric_alarm.snapshot_quota,
+      ] : alarm.alarm_actions == toset([aws_sns_topic.alarms[0].arn])
+    ])
+    error_message = "Every alarm notifies the topic."
+  }
+
+  assert {
+    condition     = aws_sns_topic_subscription.email["dba@example.com"].protocol == "email"
+    error_message = "Email addresses are subscribed to the topic."
+  }
+}
+
+run "existing_topic_replaces_the_created_one" {
+  command = plan
+
+  variables {
+    sns_topic_arn                 = "arn:aws:sns:eu-west-1:123456789012:platform-alerts"
+    reconcile_schedule_expression = "rate(30 minutes)"
+  }
+
+  assert {
+    condition     = length(aws_sns_topic.alarms) == 0 && length(aws_kms_key.alarms) == 0 && output.sns_topic_arn == "arn:aws:sns:eu-west-1:123456789012:platform-alerts"
+    error_message = "With sns_topic_arn, no topic or key is created and the alarms use the given topic."
+  }
+
+  assert {
+    condition     = aws_cloudwatch_metric_alarm.recovery_point_age.alarm_actions == toset(["arn:aws:sns:eu-west-1:123456789012:platform-alerts"]) && aws_cloudwatch_metric_alarm.recovery_point_age.period == 1800
+    error_message = "Alarms notify the given topic; the recovery-point period follows the reconcile rate."
+  }
+}
+
+run "tags_reach_taggable_resources" {
+  command = plan
+
+  variables {
+    tags = { cost-center = "42" }
+  }
+
+  assert {
+    condition = alltrue([
+      for tags in [
+        aws_lambda_function.this.tags, aws_iam_role.lambda.tags, aws_iam_role.scheduler.tags,
+        aws_cloudwatch_log_group.lambda.tags, aws_sqs_queue.dead_letter.tags, aws_sns_topic.alarms[0].tags,
+        aws_kms_key.alarms[0].tags, aws_cloudwatch_event_rule.snapshot_created.tags,
+        aws_scheduler_schedule_group.this.tags, aws_cloudwatch_metric_alarm.recovery_point_age.tags,
+      ] : tags["cost-center"] == "42" && tags["rds-snapshot-dr:instance"] == "orders"
+    ])
+    error_message = "The tags must reach every taggable resource."
+  }
+}
+
+run "outputs" {
+  command = plan
+
+  assert {
+    condition     = output.manual_invoke_commands["preflight"] == "aws lambda invoke --region eu-west-1 --function-name orders-rds-snapshot-dr --cli-binary-format raw-in-base64-out --payload '{\"action\":\"preflight\"}' response.json"
+    error_message = "The preflight command must be ready to paste."
+  }
+
+  assert {
+    condition     = toset(keys(output.alarm_arns)) == toset(["function_errors", "target_failures", "recovery_point_age", "snapshot_quota", "dead_letters"]) && toset(keys(output.schedule_arns)) == toset(["backup", "reconcile"])
+    error_message = "Alarm and schedule ARNs are output by purpose."
+  }
+}

@@ -1,0 +1,575 @@
+# Every bad input of the design's "Settings" is refused at plan, with a message a person can act on.
+# Each run changes one input of an otherwise valid configuration.
+
+mock_provider "aws" {
+  source          = "./tests/mocks/source"
+  override_during = plan
+}
+
+mock_provider "aws" {
+  alias           = "destination"
+  source          = "./tests/mocks/destination"
+  override_during = plan
+}
+
+variables {
+  name                    = "orders"
+  db_instance_identifiers = ["orders-db"]
+}
+
+run "valid_configuration_plans" {
+  command = plan
+}
+
+run "tag_selection_alone_is_enough" {
+  command = plan
+
+  variables {
+    db_instance_identifiers = []
+    selection_tags          = { dr-tier = "gold" }
+  }
+}
+
+# --- Targets -----------------------------------------------------------------------------------
+
+run "no_targets_at_all" {
+  command = plan
+
+  variables {
+    db_instance_identifiers = []
+    db_cluster_identifiers  = []
+    selection_tags          = {}
+  }
+
+  expect_failures = [var.db_instance_identifiers]
+}
+
+run "instance_identifier_starting_with_a_digit" {
+  command = plan
+
+  variables {
+    db_instance_identifiers = ["1orders"]
+  }
+
+  expect_failures = [var.db_instance_identifiers]
+}
+
+run "instance_identifier_with_double_hyphen" {
+  command = plan
+
+  variables {
+    db_instance_identifiers = ["orders--db"]
+  }
+
+  expect_failures = [var.db_instance_identifiers]
+}
+
+run "instance_identifier_with_trailing_hyphen" {
+  command = plan
+
+  variables {
+    db_instance_identifiers = ["orders-"]
+  }
+
+  expect_failures = [var.db_instance_identifiers]
+}
+
+run "instance_identifier_longer_than_63" {
+  command = plan
+
+  variables {
+    db_instance_identifiers = ["a123456789012345678901234567890123456789012345678901234567890123"]
+  }
+
+  expect_failures = [var.db_instance_identifiers]
+}
+
+run "instance_identifier_with_underscore" {
+  command = plan
+
+  variables {
+    db_instance_identifiers = ["orders_db"]
+  }
+
+  expect_failures = [var.db_instance_identifiers]
+}
+
+run "duplicate_instance_identifiers" {
+  command = plan
+
+  variables {
+    db_instance_identifiers = ["orders-db", "Orders-DB"]
+  }
+
+  expect_failures = [var.db_instance_identifiers]
+}
+
+run "invalid_cluster_identifier" {
+  command = plan
+
+  variables {
+    db_cluster_identifiers = ["inventory--aurora"]
+  }
+
+  expect_failures = [var.db_cluster_identifiers]
+}
+
+run "duplicate_cluster_identifiers" {
+  command = plan
+
+  variables {
+    db_cluster_identifiers = ["inventory", "inventory"]
+  }
+
+  expect_failures = [var.db_cluster_identifiers]
+}
+
+run "selection_tag_key_too_long" {
+  command = plan
+
+  variables {
+    selection_tags = { "${join("", [for i in range(130) : "k"])}" = "v" }
+  }
+
+  expect_failures = [var.selection_tags]
+}
+
+# --- Names -------------------------------------------------------------------------------------
+
+run "name_with_uppercase" {
+  command = plan
+
+  variables {
+    name = "Orders"
+  }
+
+  expect_failures = [var.name]
+}
+
+run "name_longer_than_32" {
+  command = plan
+
+  variables {
+    name = "a12345678901234567890123456789012"
+  }
+
+  expect_failures = [var.name]
+}
+
+run "snapshot_prefix_with_invalid_characters" {
+  command = plan
+
+  variables {
+    snapshot_prefix = "DR_orders"
+  }
+
+  expect_failures = [var.snapshot_prefix]
+}
+
+run "snapshot_prefix_ending_with_hyphen" {
+  command = plan
+
+  variables {
+    snapshot_prefix = "dr-"
+  }
+
+  expect_failures = [var.snapshot_prefix]
+}
+
+run "snapshot_name_would_pass_255_characters" {
+  command = plan
+
+  variables {
+    snapshot_prefix = "a${join("", [for i in range(100) : "b"])}"
+  }
+
+  expect_failures = [var.snapshot_prefix]
+}
+
+run "snapshot_tags_with_reserved_key" {
+  command = plan
+
+  variables {
+    snapshot_tags = { "rds-snapshot-dr:owner" = "someone-else" }
+  }
+
+  expect_failures = [var.snapshot_tags]
+}
+
+# --- Retention ---------------------------------------------------------------------------------
+
+run "source_retention_below_one" {
+  command = plan
+
+  variables {
+    retention = { source_days = 0 }
+  }
+
+  expect_failures = [var.retention]
+}
+
+run "destination_retention_below_one" {
+  command = plan
+
+  variables {
+    retention = { destination_days = 0 }
+  }
+
+  expect_failures = [var.retention]
+}
+
+run "keep_last_below_one" {
+  command = plan
+
+  variables {
+    retention = { keep_last = 0 }
+  }
+
+  expect_failures = [var.retention]
+}
+
+run "fractional_retention" {
+  command = plan
+
+  variables {
+    retention = { source_days = 1.5 }
+  }
+
+  expect_failures = [var.retention]
+}
+
+# --- Schedules ---------------------------------------------------------------------------------
+
+run "schedule_expression_without_function" {
+  command = plan
+
+  variables {
+    schedule_expression = "0 3 * * ? *"
+  }
+
+  expect_failures = [var.schedule_expression]
+}
+
+run "schedule_expression_cron_with_five_fields" {
+  command = plan
+
+  variables {
+    schedule_expression = "cron(0 3 * * ?)"
+  }
+
+  expect_failures = [var.schedule_expression]
+}
+
+run "schedule_expression_rate_with_bad_unit" {
+  command = plan
+
+  variables {
+    schedule_expression = "rate(1 week)"
+  }
+
+  expect_failures = [var.schedule_expression]
+}
+
+run "other_schedule_expressions_are_accepted" {
+  command = plan
+
+  variables {
+    schedule_expression           = "at(2026-12-24T18:00:00)"
+    reconcile_schedule_expression = "rate(15 minutes)"
+    schedule_timezone             = "America/Argentina/Buenos_Aires"
+  }
+}
+
+run "schedule_timezone_malformed" {
+  command = plan
+
+  variables {
+    schedule_timezone = "Europe Berlin"
+  }
+
+  expect_failures = [var.schedule_timezone]
+}
+
+run "reconcile_expression_at_is_refused" {
+  command = plan
+
+  variables {
+    reconcile_schedule_expression = "at(2026-12-24T18:00:00)"
+  }
+
+  expect_failures = [var.reconcile_schedule_expression]
+}
+
+run "reconcile_less_often_than_daily" {
+  command = plan
+
+  variables {
+    reconcile_schedule_expression = "rate(2 days)"
+  }
+
+  expect_failures = [var.reconcile_schedule_expression]
+}
+
+run "cron_reconcile_needs_an_alarm_period" {
+  command = plan
+
+  variables {
+    reconcile_schedule_expression = "cron(0 * * * ? *)"
+  }
+
+  expect_failures = [var.rpo_alarm_period_seconds]
+}
+
+run "cron_reconcile_with_an_alarm_period" {
+  command = plan
+
+  variables {
+    reconcile_schedule_expression = "cron(0 */2 * * ? *)"
+    rpo_alarm_period_seconds      = 7200
+  }
+
+  assert {
+    condition     = aws_cloudwatch_metric_alarm.recovery_point_age.period == 7200
+    error_message = "An explicit alarm period is used as given."
+  }
+}
+
+run "alarm_period_not_a_multiple_of_60" {
+  command = plan
+
+  variables {
+    rpo_alarm_period_seconds = 90
+  }
+
+  expect_failures = [var.rpo_alarm_period_seconds]
+}
+
+# --- Regions and keys --------------------------------------------------------------------------
+
+run "source_region_equals_destination_region" {
+  command = plan
+
+  override_data {
+    target = data.aws_region.destination
+    values = { name = "eu-west-1" }
+  }
+
+  expect_failures = [data.aws_region.destination]
+}
+
+run "destination_provider_in_another_account" {
+  command = plan
+
+  override_data {
+    target = data.aws_caller_identity.destination
+    values = { account_id = "999999999999" }
+  }
+
+  expect_failures = [data.aws_caller_identity.destination]
+}
+
+run "kms_key_from_the_wrong_region" {
+  command = plan
+
+  variables {
+    kms_key_arn = "arn:aws:kms:eu-west-1:123456789012:key/11111111-2222-3333-4444-555555555555"
+  }
+
+  expect_failures = [aws_kms_grant.lambda]
+}
+
+run "kms_key_alias_instead_of_key" {
+  command = plan
+
+  variables {
+    kms_key_arn = "arn:aws:kms:eu-central-1:123456789012:alias/dr"
+  }
+
+  expect_failures = [var.kms_key_arn]
+}
+
+run "cross_account_principal_malformed" {
+  command = plan
+
+  variables {
+    kms_key_cross_account_principals = ["arn:aws:iam::1111:root"]
+  }
+
+  expect_failures = [var.kms_key_cross_account_principals]
+}
+
+run "cross_account_principals_with_existing_key" {
+  command = plan
+
+  variables {
+    kms_key_arn                      = "arn:aws:kms:eu-central-1:123456789012:key/11111111-2222-3333-4444-555555555555"
+    kms_key_cross_account_principals = ["111122223333"]
+  }
+
+  expect_failures = [var.kms_key_cross_account_principals]
+}
+
+run "log_kms_key_malformed" {
+  command = plan
+
+  variables {
+    log_kms_key_arn = "my-key"
+  }
+
+  expect_failures = [var.log_kms_key_arn]
+}
+
+# --- Alarms ------------------------------------------------------------------------------------
+
+run "bad_email_address" {
+  command = plan
+
+  variables {
+    alarm_email_addresses = ["dba@example.com", "not-an-address"]
+  }
+
+  expect_failures = [var.alarm_email_addresses]
+}
+
+run "sns_topic_arn_malformed" {
+  command = plan
+
+  variables {
+    sns_topic_arn = "alerts"
+  }
+
+  expect_failures = [var.sns_topic_arn]
+}
+
+run "rpo_threshold_zero" {
+  command = plan
+
+  variables {
+    rpo_alarm_threshold = 0
+  }
+
+  expect_failures = [var.rpo_alarm_threshold]
+}
+
+run "quota_threshold_over_100" {
+  command = plan
+
+  variables {
+    snapshot_quota_alarm_threshold = 120
+  }
+
+  expect_failures = [var.snapshot_quota_alarm_threshold]
+}
+
+# --- Engine and function -----------------------------------------------------------------------
+
+run "copy_concurrency_over_the_aws_limit" {
+  command = plan
+
+  variables {
+    copy_concurrency_limit = 21
+  }
+
+  expect_failures = [var.copy_concurrency_limit]
+}
+
+run "metrics_namespace_reserved" {
+  command = plan
+
+  variables {
+    metrics_namespace = "AWS/RDS"
+  }
+
+  expect_failures = [var.metrics_namespace]
+}
+
+run "time_budget_reserve_longer_than_the_timeout" {
+  command = plan
+
+  variables {
+    lambda_timeout         = 60
+    time_budget_reserve_ms = 60000
+  }
+
+  expect_failures = [var.time_budget_reserve_ms]
+}
+
+run "boto_attempts_out_of_range" {
+  command = plan
+
+  variables {
+    aws_api_max_attempts = 11
+  }
+
+  expect_failures = [var.aws_api_max_attempts]
+}
+
+run "boto_retry_mode_unknown" {
+  command = plan
+
+  variables {
+    aws_api_retry_mode = "legacy"
+  }
+
+  expect_failures = [var.aws_api_retry_mode]
+}
+
+run "lambda_timeout_over_15_minutes" {
+  command = plan
+
+  variables {
+    lambda_timeout = 901
+  }
+
+  expect_failures = [var.lambda_timeout]
+}
+
+run "lambda_memory_below_128" {
+  command = plan
+
+  variables {
+    lambda_memory_size = 64
+  }
+
+  expect_failures = [var.lambda_memory_size]
+}
+
+run "reserved_concurrency_zero" {
+  command = plan
+
+  variables {
+    lambda_reserved_concurrent_executions = 0
+  }
+
+  expect_failures = [var.lambda_reserved_concurrent_executions]
+}
+
+run "log_retention_not_offered_by_cloudwatch" {
+  command = plan
+
+  variables {
+    log_retention_days = 10
+  }
+
+  expect_failures = [var.log_retention_days]
+}
+
+run "log_level_unknown" {
+  command = plan
+
+  variables {
+    log_level = "VERBOSE"
+  }
+
+  expect_failures = [var.log_level]
+}
+
+run "environment_over_4_kb" {
+  command = plan
+
+  variables {
+    db_instance_identifiers = [for i in range(80) : format("orders-db-%050d", i)]
+  }
+
+  expect_failures = [aws_lambda_function.this]
+}

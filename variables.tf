@@ -1,0 +1,437 @@
+################################################################################
+# Identity
+################################################################################
+
+variable "name" {
+  description = "Name of this module instance: lowercase letters, digits and hyphens, starting with a letter, at most 32 characters. It names every resource the module creates and is the value of the `rds-snapshot-dr:owner` tag that marks the snapshots this instance owns (and may delete). Changing it orphans existing snapshots: they are no longer pruned by this instance."
+  type        = string
+
+  validation {
+    condition     = can(regex("^[a-z][a-z0-9-]{0,31}$", var.name)) && !strcontains(var.name, "--") && !endswith(var.name, "-")
+    error_message = "name must be 1 to 32 characters: a lowercase letter first, then lowercase letters, digits or single hyphens, not ending with a hyphen (for example \"orders\")."
+  }
+}
+
+################################################################################
+# What to back up
+################################################################################
+
+variable "db_instance_identifiers" {
+  description = "Identifiers of the RDS DB instances to snapshot, in the source region (the default `aws` provider). May be empty when `db_cluster_identifiers` or `selection_tags` name the targets."
+  type        = list(string)
+  default     = []
+  nullable    = false
+
+  validation {
+    condition = alltrue([
+      for id in var.db_instance_identifiers :
+      can(regex("^[A-Za-z][A-Za-z0-9-]{0,62}$", id)) && !strcontains(id, "--") && !endswith(id, "-")
+    ])
+    error_message = "Every entry of db_instance_identifiers must be a valid DB instance identifier: 1 to 63 letters, digits or hyphens, starting with a letter, with no two consecutive hyphens and no trailing hyphen."
+  }
+
+  validation {
+    condition     = length(var.db_instance_identifiers) == length(distinct([for id in var.db_instance_identifiers : lower(id)]))
+    error_message = "db_instance_identifiers lists the same DB instance twice (identifiers are case-insensitive): remove the duplicate."
+  }
+
+  validation {
+    condition     = length(var.db_instance_identifiers) + length(var.db_cluster_identifiers) + length(var.selection_tags) > 0
+    error_message = "Nothing to back up: set db_instance_identifiers, db_cluster_identifiers or selection_tags (at least one must be non-empty)."
+  }
+}
+
+variable "db_cluster_identifiers" {
+  description = "Identifiers of the Aurora DB clusters to snapshot, in the source region. May be empty when `db_instance_identifiers` or `selection_tags` name the targets."
+  type        = list(string)
+  default     = []
+  nullable    = false
+
+  validation {
+    condition = alltrue([
+      for id in var.db_cluster_identifiers :
+      can(regex("^[A-Za-z][A-Za-z0-9-]{0,62}$", id)) && !strcontains(id, "--") && !endswith(id, "-")
+    ])
+    error_message = "Every entry of db_cluster_identifiers must be a valid DB cluster identifier: 1 to 63 letters, digits or hyphens, starting with a letter, with no two consecutive hyphens and no trailing hyphen."
+  }
+
+  validation {
+    condition     = length(var.db_cluster_identifiers) == length(distinct([for id in var.db_cluster_identifiers : lower(id)]))
+    error_message = "db_cluster_identifiers lists the same DB cluster twice (identifiers are case-insensitive): remove the duplicate."
+  }
+}
+
+variable "selection_tags" {
+  description = "Tags (key = value) that select targets: every DB instance and Aurora cluster in the source region carrying ALL of these tags is snapshotted too, in addition to the identifiers listed. Empty map = no tag selection."
+  type        = map(string)
+  default     = {}
+  nullable    = false
+
+  validation {
+    condition     = alltrue([for key, value in var.selection_tags : length(key) >= 1 && length(key) <= 128 && length(value) <= 256])
+    error_message = "selection_tags keys must be 1 to 128 characters and values at most 256 characters, as RDS tags are."
+  }
+}
+
+################################################################################
+# Snapshots
+################################################################################
+
+variable "snapshot_prefix" {
+  description = "Prefix of every snapshot name (`<prefix>-<database>-<YYYYMMDD>-<HHMM>`, the same in both regions). Only snapshots with this prefix AND this instance's owner tag are ever deleted. null = \"dr-<name>\"."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.snapshot_prefix == null || (can(regex("^[a-z][a-z0-9-]*$", var.snapshot_prefix)) && !strcontains(coalesce(var.snapshot_prefix, "x"), "--") && !endswith(coalesce(var.snapshot_prefix, "x"), "-"))
+    error_message = "snapshot_prefix must start with a lowercase letter and contain only lowercase letters, digits and single hyphens, not ending with a hyphen (RDS snapshot identifier rules)."
+  }
+
+  validation {
+    # <prefix> + "-" + up to 63 (longest DB identifier) + "-YYYYMMDD-HHMM" (14) must fit in 255;
+    # the engine's contract caps the prefix at 100 characters, well inside that.
+    condition     = var.snapshot_prefix == null || length(coalesce(var.snapshot_prefix, "x")) <= 100
+    error_message = "snapshot_prefix is longer than 100 characters: snapshot names (<prefix>-<63-character database id>-YYYYMMDD-HHMM) would pass the 255-character limit of RDS snapshot identifiers. Use a shorter prefix."
+  }
+}
+
+variable "snapshot_tags" {
+  description = "Extra tags put on every snapshot and copy, on top of the module's own `rds-snapshot-dr:*` tags."
+  type        = map(string)
+  default     = {}
+  nullable    = false
+
+  validation {
+    condition     = alltrue([for key in keys(var.snapshot_tags) : !startswith(key, "rds-snapshot-dr:") && !startswith(lower(key), "aws:")])
+    error_message = "snapshot_tags must not use keys starting with \"rds-snapshot-dr:\" (reserved for the module's ownership tags) or \"aws:\" (reserved by AWS)."
+  }
+
+  validation {
+    condition     = alltrue([for key, value in var.snapshot_tags : length(key) >= 1 && length(key) <= 128 && length(value) <= 256])
+    error_message = "snapshot_tags keys must be 1 to 128 characters and values at most 256 characters, as RDS tags are."
+  }
+}
+
+variable "retention" {
+  description = "How long owned snapshots are kept, in days, in each region (`source_days`, `destination_days`), and how many of the newest available snapshots of each database are kept in each region whatever their age (`keep_last`). A source snapshot is never deleted before its copy is available."
+  type = object({
+    source_days      = optional(number, 7)
+    destination_days = optional(number, 14)
+    keep_last        = optional(number, 1)
+  })
+  default  = {}
+  nullable = false
+
+  validation {
+    condition = alltrue([
+      for value in [var.retention.source_days, var.retention.destination_days, var.retention.keep_last] :
+      value != null && value >= 1 && floor(coalesce(value, 0)) == value
+    ])
+    error_message = "retention.source_days, retention.destination_days and retention.keep_last must be whole numbers of at least 1 (a retention of 0 would delete snapshots as soon as they exist)."
+  }
+}
+
+################################################################################
+# Schedules
+################################################################################
+
+variable "schedule_expression" {
+  description = "When backups run: an EventBridge Scheduler expression, `rate(...)`, `cron(...)` (six fields) or `at(...)`, evaluated in `schedule_timezone`. Default: every day at 03:00."
+  type        = string
+  default     = "cron(0 3 * * ? *)"
+  nullable    = false
+
+  validation {
+    condition     = can(regex("^(rate\\([1-9][0-9]* (minute|minutes|hour|hours|day|days)\\)|cron\\([^ ()]+( [^ ()]+){5}\\)|at\\([0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\\))$", var.schedule_expression))
+    error_message = "schedule_expression must be rate(<n> minutes|hours|days), cron(<minutes> <hours> <day-of-month> <month> <day-of-week> <year>) or at(yyyy-mm-ddThh:mm:ss), for example \"cron(0 3 * * ? *)\"."
+  }
+}
+
+variable "schedule_timezone" {
+  description = "IANA time zone in which `schedule_expression` is evaluated, for example \"Europe/Berlin\". Snapshot names always use UTC."
+  type        = string
+  default     = "UTC"
+  nullable    = false
+
+  validation {
+    condition     = can(regex("^[A-Za-z][A-Za-z0-9_+-]*(/[A-Za-z0-9_+-]+)*$", var.schedule_timezone))
+    error_message = "schedule_timezone must be an IANA time zone name such as \"UTC\" or \"Europe/Berlin\"."
+  }
+}
+
+variable "reconcile_schedule_expression" {
+  description = "When the reconcile pass runs (copies what events missed, prunes, publishes the recovery-point age): `rate(...)` or `cron(...)`. It also sets the period of the recovery-point alarm when it is a rate (see `rpo_alarm_period_seconds`). At most once a day."
+  type        = string
+  default     = "rate(1 hour)"
+  nullable    = false
+
+  validation {
+    condition     = can(regex("^(rate\\([1-9][0-9]* (minute|minutes|hour|hours|day|days)\\)|cron\\([^ ()]+( [^ ()]+){5}\\))$", var.reconcile_schedule_expression))
+    error_message = "reconcile_schedule_expression must be rate(<n> minutes|hours|days) or cron(<minutes> <hours> <day-of-month> <month> <day-of-week> <year>), for example \"rate(1 hour)\"."
+  }
+
+  validation {
+    # CloudWatch alarms on a metric cannot look further back than one day per period.
+    condition = !can(regex("^rate\\(", var.reconcile_schedule_expression)) || try(
+      tonumber(regex("^rate\\(([0-9]+) ", var.reconcile_schedule_expression)[0]) * lookup({ minute = 60, hour = 3600, day = 86400 }, trimsuffix(regex(" ([a-z]+)\\)$", var.reconcile_schedule_expression)[0], "s")) <= 86400,
+      false
+    )
+    error_message = "reconcile_schedule_expression must run at least once a day: the recovery-point alarm's period follows it and CloudWatch allows at most one day."
+  }
+}
+
+################################################################################
+# Destination KMS key
+################################################################################
+
+variable "kms_key_arn" {
+  description = "ARN of an existing KMS key in the destination region to encrypt every copy with (the module creates a grant for its function). null = the module creates a key through modules/destination-kms-key. Must be a key ARN (not an alias) in the region of the `aws.destination` provider."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.kms_key_arn == null || can(regex("^arn:aws[a-z-]*:kms:[a-z0-9-]+:[0-9]{12}:key/[A-Za-z0-9-]+$", coalesce(var.kms_key_arn, "x")))
+    error_message = "kms_key_arn must be a KMS key ARN such as arn:aws:kms:eu-central-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab (alias ARNs and key ids are not accepted)."
+  }
+}
+
+variable "kms_key_cross_account_principals" {
+  description = "AWS account ids or IAM principal ARNs of other accounts allowed to use the created destination key (to copy or restore snapshots shared with them). Only for the key the module creates: with `kms_key_arn`, edit that key's policy instead."
+  type        = list(string)
+  default     = []
+  nullable    = false
+
+  validation {
+    condition     = alltrue([for principal in var.kms_key_cross_account_principals : can(regex("^([0-9]{12}|arn:aws[a-z-]*:iam::[0-9]{12}:(root|role/.+|user/.+))$", principal))])
+    error_message = "Every entry of kms_key_cross_account_principals must be a 12-digit account id or an IAM ARN like arn:aws:iam::111122223333:root or arn:aws:iam::111122223333:role/name."
+  }
+
+  validation {
+    condition     = var.kms_key_arn == null || length(var.kms_key_cross_account_principals) == 0
+    error_message = "kms_key_cross_account_principals only applies to the key the module creates; with kms_key_arn set, grant the other accounts in that key's own policy and leave this list empty."
+  }
+}
+
+################################################################################
+# Alarms and notification
+################################################################################
+
+variable "sns_topic_arn" {
+  description = "ARN of an existing SNS topic in the source region for the alarms. Its encryption key must let cloudwatch.amazonaws.com use it and its policy must let CloudWatch alarms publish. null = the module creates a topic and its KMS key."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.sns_topic_arn == null || can(regex("^arn:aws[a-z-]*:sns:[a-z0-9-]+:[0-9]{12}:[A-Za-z0-9_-]{1,256}(\\.fifo)?$", coalesce(var.sns_topic_arn, "x")))
+    error_message = "sns_topic_arn must be an SNS topic ARN such as arn:aws:sns:eu-west-1:123456789012:alerts."
+  }
+}
+
+variable "alarm_email_addresses" {
+  description = "Email addresses subscribed to the alarm topic (created or passed in). Each address must confirm the subscription from the email AWS sends."
+  type        = list(string)
+  default     = []
+  nullable    = false
+
+  validation {
+    condition     = alltrue([for address in var.alarm_email_addresses : can(regex("^[^@\\s]+@[^@\\s]+\\.[^@\\s]+$", address))])
+    error_message = "Every entry of alarm_email_addresses must be an email address like team@example.com."
+  }
+}
+
+variable "rpo_alarm_threshold" {
+  description = "Recovery point objective, in HOURS: the alarm fires when the newest available copy of any database in the destination region is older than this. Leave room for one backup interval plus snapshot and copy time (default 30 h for daily backups)."
+  type        = number
+  default     = 30
+  nullable    = false
+
+  validation {
+    condition     = var.rpo_alarm_threshold > 0 && var.rpo_alarm_threshold <= 8760
+    error_message = "rpo_alarm_threshold is in hours and must be greater than 0 and at most 8760 (one year)."
+  }
+}
+
+variable "rpo_alarm_period_seconds" {
+  description = "Period of the recovery-point alarm, in seconds (multiple of 60, at most 86400). It must be at least the reconcile interval, since the metric is published once per reconcile run and a period without data counts as breaching. null = the interval of a `rate()` reconcile expression (required when that expression is a `cron()`)."
+  type        = number
+  default     = null
+
+  validation {
+    condition     = var.rpo_alarm_period_seconds == null || try(var.rpo_alarm_period_seconds >= 60 && var.rpo_alarm_period_seconds <= 86400 && var.rpo_alarm_period_seconds % 60 == 0, false)
+    error_message = "rpo_alarm_period_seconds must be a multiple of 60 between 60 and 86400."
+  }
+
+  validation {
+    condition     = var.rpo_alarm_period_seconds != null || can(regex("^rate\\(", var.reconcile_schedule_expression))
+    error_message = "Set rpo_alarm_period_seconds (at least the time between two reconcile runs) when reconcile_schedule_expression is a cron() expression: the module cannot derive the interval from it."
+  }
+}
+
+variable "snapshot_quota_alarm_threshold" {
+  description = "Percent of the manual snapshot quota (per region, for instances and for clusters) above which an alarm fires, before RDS refuses new snapshots with SnapshotQuotaExceeded."
+  type        = number
+  default     = 80
+  nullable    = false
+
+  validation {
+    condition     = var.snapshot_quota_alarm_threshold > 0 && var.snapshot_quota_alarm_threshold <= 100
+    error_message = "snapshot_quota_alarm_threshold is a percentage and must be greater than 0 and at most 100."
+  }
+}
+
+################################################################################
+# Engine tuning
+################################################################################
+
+variable "copy_concurrency_limit" {
+  description = "Most cross-region copies this instance keeps in flight in the destination region; further copies are deferred to the next reconcile run. AWS allows 20 per destination region for the whole account, so with several module instances keep the sum of their limits at or below 20."
+  type        = number
+  default     = 5
+  nullable    = false
+
+  validation {
+    condition     = var.copy_concurrency_limit >= 1 && var.copy_concurrency_limit <= 20 && floor(var.copy_concurrency_limit) == var.copy_concurrency_limit
+    error_message = "copy_concurrency_limit must be a whole number from 1 to 20 (AWS allows at most 20 cross-region snapshot copies in flight per destination region)."
+  }
+}
+
+variable "metrics_namespace" {
+  description = "CloudWatch namespace of the engine's metrics (TargetFailures, RecoveryPointAgeSeconds, ...); the alarms read from it. Metrics carry the dimension ModuleInstance = name."
+  type        = string
+  default     = "RdsSnapshotDr"
+  nullable    = false
+
+  validation {
+    condition     = can(regex("^[A-Za-z0-9._/#:-]{1,255}$", var.metrics_namespace)) && !startswith(var.metrics_namespace, "AWS/")
+    error_message = "metrics_namespace must be 1 to 255 letters, digits or . _ / # : - characters and must not start with \"AWS/\"."
+  }
+}
+
+variable "time_budget_reserve_ms" {
+  description = "Milliseconds of the function's timeout kept in reserve: when less than this remains, the function starts no new work and leaves the rest to the next run."
+  type        = number
+  default     = 10000
+  nullable    = false
+
+  validation {
+    condition     = var.time_budget_reserve_ms >= 0 && floor(var.time_budget_reserve_ms) == var.time_budget_reserve_ms && var.time_budget_reserve_ms < var.lambda_timeout * 1000
+    error_message = "time_budget_reserve_ms must be a whole number of milliseconds, at least 0 and less than lambda_timeout (in milliseconds)."
+  }
+}
+
+variable "aws_api_max_attempts" {
+  description = "Attempts per AWS API call, including the first, before the function gives up on throttling or transient errors (botocore retries)."
+  type        = number
+  default     = 5
+  nullable    = false
+
+  validation {
+    condition     = var.aws_api_max_attempts >= 1 && var.aws_api_max_attempts <= 10 && floor(var.aws_api_max_attempts) == var.aws_api_max_attempts
+    error_message = "aws_api_max_attempts must be a whole number from 1 to 10."
+  }
+}
+
+variable "aws_api_retry_mode" {
+  description = "botocore retry mode for AWS API calls: \"standard\" or \"adaptive\" (client-side rate limiting, for accounts that get throttled)."
+  type        = string
+  default     = "standard"
+  nullable    = false
+
+  validation {
+    condition     = contains(["standard", "adaptive"], var.aws_api_retry_mode)
+    error_message = "aws_api_retry_mode must be \"standard\" or \"adaptive\"."
+  }
+}
+
+################################################################################
+# Lambda function
+################################################################################
+
+variable "lambda_timeout" {
+  description = "Timeout of the function, in seconds. Each run only starts API calls (it never waits for a snapshot), so the default is generous."
+  type        = number
+  default     = 300
+  nullable    = false
+
+  validation {
+    condition     = var.lambda_timeout >= 10 && var.lambda_timeout <= 900 && floor(var.lambda_timeout) == var.lambda_timeout
+    error_message = "lambda_timeout must be a whole number of seconds from 10 to 900."
+  }
+}
+
+variable "lambda_memory_size" {
+  description = "Memory of the function, in MB."
+  type        = number
+  default     = 128
+  nullable    = false
+
+  validation {
+    condition     = var.lambda_memory_size >= 128 && var.lambda_memory_size <= 10240 && floor(var.lambda_memory_size) == var.lambda_memory_size
+    error_message = "lambda_memory_size must be a whole number of MB from 128 to 10240."
+  }
+}
+
+variable "lambda_reserved_concurrent_executions" {
+  description = "Concurrent executions reserved for (and capping) the function. -1 = no reservation (use the account's unreserved pool, for accounts with a low concurrency quota)."
+  type        = number
+  default     = 2
+  nullable    = false
+
+  validation {
+    condition     = var.lambda_reserved_concurrent_executions == -1 || (var.lambda_reserved_concurrent_executions >= 1 && floor(var.lambda_reserved_concurrent_executions) == var.lambda_reserved_concurrent_executions)
+    error_message = "lambda_reserved_concurrent_executions must be -1 (no reservation) or a whole number of at least 1 (0 would stop the function from ever running)."
+  }
+}
+
+variable "log_retention_days" {
+  description = "Retention of the function's CloudWatch log group, in days (one of the values CloudWatch Logs accepts)."
+  type        = number
+  default     = 365
+  nullable    = false
+
+  validation {
+    condition     = contains([1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653], var.log_retention_days)
+    error_message = "log_retention_days must be one of 1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288 or 3653."
+  }
+}
+
+variable "log_kms_key_arn" {
+  description = "ARN of a KMS key in the source region to encrypt the function's log group with (its policy must allow logs.<region>.amazonaws.com). null = CloudWatch Logs' default encryption."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.log_kms_key_arn == null || can(regex("^arn:aws[a-z-]*:kms:[a-z0-9-]+:[0-9]{12}:key/[A-Za-z0-9-]+$", coalesce(var.log_kms_key_arn, "x")))
+    error_message = "log_kms_key_arn must be a KMS key ARN such as arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab."
+  }
+}
+
+variable "tracing_enabled" {
+  description = "Whether the function sends X-Ray traces (Active tracing). false = PassThrough."
+  type        = bool
+  default     = true
+  nullable    = false
+}
+
+variable "log_level" {
+  description = "Log level of the function: DEBUG, INFO, WARNING or ERROR."
+  type        = string
+  default     = "INFO"
+  nullable    = false
+
+  validation {
+    condition     = contains(["DEBUG", "INFO", "WARNING", "ERROR"], var.log_level)
+    error_message = "log_level must be one of DEBUG, INFO, WARNING or ERROR."
+  }
+}
+
+################################################################################
+# Tags
+################################################################################
+
+variable "tags" {
+  description = "Tags added to every resource the module creates that AWS can tag (snapshots get `snapshot_tags` instead)."
+  type        = map(string)
+  default     = {}
+  nullable    = false
+}
