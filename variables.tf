@@ -59,6 +59,16 @@ variable "db_cluster_identifiers" {
     condition     = length(var.db_cluster_identifiers) == length(distinct([for id in var.db_cluster_identifiers : lower(id)]))
     error_message = "db_cluster_identifiers lists the same DB cluster twice (identifiers are case-insensitive): remove the duplicate."
   }
+
+  validation {
+    # RDS caps DB cluster snapshot identifiers at 63 characters (DB snapshots at 255):
+    # <prefix> + "-" + <cluster id> + "-YYYYMMDD-HHMM" (14) must fit.
+    condition = alltrue([
+      for id in var.db_cluster_identifiers :
+      length(coalesce(var.snapshot_prefix, "dr-${var.name}")) + 1 + length(id) + 14 <= 63
+    ])
+    error_message = "A cluster snapshot name (<snapshot_prefix>-<cluster id>-YYYYMMDD-HHMM) would pass the 63-character limit of RDS cluster snapshot identifiers: use a shorter snapshot_prefix (or name, from which it defaults)."
+  }
 }
 
 variable "selection_tags" {

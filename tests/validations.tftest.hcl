@@ -124,6 +124,25 @@ run "duplicate_cluster_identifiers" {
   expect_failures = [var.db_cluster_identifiers]
 }
 
+run "cluster_snapshot_name_over_63_characters" {
+  command = plan
+
+  variables {
+    # dr-orders (prefix, 9) + 1 + 40 + 14 = 64 > 63
+    db_cluster_identifiers = ["a${join("", [for i in range(39) : "b"])}"]
+  }
+
+  expect_failures = [var.db_cluster_identifiers]
+}
+
+run "cluster_snapshot_name_of_exactly_63_characters_is_accepted" {
+  command = plan
+
+  variables {
+    db_cluster_identifiers = ["a${join("", [for i in range(38) : "b"])}"]
+  }
+}
+
 run "selection_tag_key_too_long" {
   command = plan
 
