@@ -242,3 +242,86 @@ class RdsGateway:
             for quota in response.get("AccountQuotas", [])
             if quota.get("AccountQuotaName") in wanted
         ]
+
+
+# --- preflight and the command line: identity, KMS key, permissions, function settings -------------
+
+
+class AccountGateway:
+    """STS, IAM, KMS and Lambda calls of the preflight checklist and the command line."""
+
+    _call = RdsGateway._call  # the same error translation: botocore errors become AwsError
+
+    def __init__(self, factory: ClientFactory, retry_mode: str = "standard", max_attempts: int = 3) -> None:
+        self._factory = factory
+        self._retry = (retry_mode, max_attempts)
+
+    @classmethod
+    def from_settings(cls, settings: Any, factory: ClientFactory = CLIENTS) -> AccountGateway:
+        return cls(factory, settings.boto_retry_mode, settings.boto_max_attempts)
+
+    def _client(self, service: str, region: str) -> Any:
+        return self._factory.client(service, region, *self._retry)
+
+    def known_regions(self, service: str = "rds") -> set[str]:
+        """Regions botocore knows for `service`, in every partition (no AWS call: botocore's endpoint data)."""
+        session = self._factory.session
+        return {
+            region
+            for partition in session.get_available_partitions()
+            for region in session.get_available_regions(service, partition_name=partition)
+        }
+
+    def caller_arn(self, region: str) -> str:
+        with self._call("sts:GetCallerIdentity", region):
+            return self._client("sts", region).get_caller_identity()["Arn"]
+
+    def describe_key(self, key_arn: str, region: str) -> dict[str, Any]:
+        with self._call("kms:DescribeKey", region):
+            return self._client("kms", region).describe_key(KeyId=key_arn)["KeyMetadata"]
+
+    def key_policy(self, key_arn: str, region: str) -> str:
+        with self._call("kms:GetKeyPolicy", region):
+            return self._client("kms", region).get_key_policy(KeyId=key_arn, PolicyName="default")["Policy"]
+
+    def grants(self, key_arn: str, region: str) -> list[dict[str, Any]]:
+        client = self._client("kms", region)
+        items: list[dict[str, Any]] = []
+        with self._call("kms:ListGrants", region):
+            for page in client.get_paginator("list_grants").paginate(KeyId=key_arn):
+                items.extend(page.get("Grants", []))
+        return items
+
+    def simulate(
+        self, role_arn: str, action: str, resources: list[str], context: list[tuple[str, str, str]], region: str
+    ) -> list[str]:
+        """iam:SimulatePrincipalPolicy of one action on its resources: the decision per resource.
+
+        `context` holds (key, value, type) entries, e.g. ("kms:ViaService", "rds.eu-west-1.amazonaws.com", "string").
+        """
+        entries = [
+            {"ContextKeyName": key, "ContextKeyValues": [value], "ContextKeyType": kind} for key, value, kind in context
+        ]
+        decisions: list[str] = []
+        client = self._client("iam", region)
+        with self._call("iam:SimulatePrincipalPolicy", region):
+            for page in client.get_paginator("simulate_principal_policy").paginate(
+                PolicySourceArn=role_arn, ActionNames=[action], ResourceArns=resources, ContextEntries=entries
+            ):
+                for result in page.get("EvaluationResults", []):
+                    specific = result.get("ResourceSpecificResults") or []
+                    decisions.extend(r["EvalResourceDecision"] for r in specific)
+                    if not specific:
+                        decisions.append(result["EvalDecision"])
+        return decisions
+
+    def probe(self, service: str, region: str, method: str, action: str, **params: Any) -> None:
+        """The cheapest read call that proves one permission (raises AwsError when it is denied)."""
+        with self._call(action, region):
+            getattr(self._client(service, region), method)(**params)
+
+    def function_configuration(self, function_name: str, region: str | None) -> dict[str, Any]:
+        """The deployed function's configuration (its environment and role), with the caller's credentials."""
+        region = region or self._factory.session.region_name or ""
+        with self._call("lambda:GetFunctionConfiguration", region):
+            return self._client("lambda", region).get_function_configuration(FunctionName=function_name)

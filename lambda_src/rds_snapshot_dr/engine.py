@@ -337,23 +337,7 @@ class Engine:
         source = self._list(report, self.aws.source_region, kinds)
         destination = self._list(report, self.aws.destination_region, kinds)
         if source is not None and destination is not None:
-            plan = decisions.plan_copies(self.settings, source, destination, wanted)
-            pending = list(plan.start)
-            while pending:
-                if self.out_of_time():
-                    self._defer(report, pending, TIME_BUDGET_REASON)
-                    break
-                snap = pending.pop(0)
-                if not self._copy(report, snap):
-                    self._defer(report, pending, f"RDS refused more copies to {self.aws.destination_region}")
-                    break
-            if plan.defer:
-                self._defer(
-                    report,
-                    plan.defer,
-                    f"copy concurrency limit {self.settings.copy_concurrency_limit} reached "
-                    f"({plan.in_flight} in progress in {self.aws.destination_region})",
-                )
+            self._copy_missing(report, source, destination, wanted)
             self._prune(report, wanted, kinds=kinds, source=source, destination=destination)
 
         if destination is not None and selection is not None:
@@ -362,6 +346,41 @@ class Engine:
                 report.metrics.set("RecoveryPointAgeSeconds", round(max(ages.values()), 3))
         self._quota(report)
         return report
+
+    def copy_missing(self, request: ActionRequest) -> Report:
+        """Only the copy step of reconcile: start the copies of owned available snapshots that have none."""
+        report = Report("copy")
+        selection = self._discover(report, request.targets)
+        wanted = None
+        if request.targets is not None:
+            wanted = {db.identifier for db in selection.targets} if selection else set()
+        kinds = (Kind.INSTANCE, Kind.CLUSTER)
+        source = self._list(report, self.aws.source_region, kinds)
+        destination = self._list(report, self.aws.destination_region, kinds)
+        if source is not None and destination is not None:
+            self._copy_missing(report, source, destination, wanted)
+        return report
+
+    def _copy_missing(
+        self, report: Report, source: list[Snapshot], destination: list[Snapshot], wanted: set[str] | None
+    ) -> None:
+        plan = decisions.plan_copies(self.settings, source, destination, wanted)
+        pending = list(plan.start)
+        while pending:
+            if self.out_of_time():
+                self._defer(report, pending, TIME_BUDGET_REASON)
+                break
+            snap = pending.pop(0)
+            if not self._copy(report, snap):
+                self._defer(report, pending, f"RDS refused more copies to {self.aws.destination_region}")
+                break
+        if plan.defer:
+            self._defer(
+                report,
+                plan.defer,
+                f"copy concurrency limit {self.settings.copy_concurrency_limit} reached "
+                f"({plan.in_flight} in progress in {self.aws.destination_region})",
+            )
 
     def _prune(
         self,

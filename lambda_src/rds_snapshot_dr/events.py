@@ -64,7 +64,7 @@ def parse_event(event: Any, *, actions: Collection[str], now: datetime) -> Reque
         return _parse_rds_event(event)
     if "action" not in event:
         raise InvalidEventError(
-            'the event has no "action": send {"action": "backup"|"reconcile", "targets": [...]} '
+            'the event has no "action": send {"action": "backup"|"reconcile"|"preflight", "targets": [...]} '
             "or an aws.rds snapshot event"
         )
     action = event["action"]

@@ -15,12 +15,15 @@ from .errors import TargetFailuresError
 from .events import ActionRequest, IgnoredEvent, SnapshotCreated, parse_event
 from .logs import configure_logging
 from .metrics import print_emf
+from .preflight import PreflightReport
+from .preflight import run as preflight
 from .settings import Settings, load_settings
 
 # The actions an invocation may name. Adding an action is one entry here.
-ACTIONS: dict[str, Callable[[Engine, ActionRequest], Report]] = {
+ACTIONS: dict[str, Callable[[Engine, ActionRequest], Report | PreflightReport]] = {
     "backup": Engine.backup,
     "reconcile": Engine.reconcile,
+    "preflight": preflight,
 }
 
 _NO_DEADLINE_MS = 15 * 60 * 1000

@@ -13,11 +13,14 @@ from rds_snapshot_dr.handler import lambda_handler
 
 PACKAGE = Path(rds_snapshot_dr.__file__).parent
 FORBIDDEN = {"sleep", "get_waiter", "wait"}
+# cli.py is the workstation command line, never on the function's path (the handler does not import
+# it, see test_cli.py): its --wait follows snapshots to "available" and has to pause between checks.
+EXEMPT = {"cli.py"}
 
 
 def test_package_source_never_calls_sleep_or_waiters():
     offenders = []
-    for path in sorted(PACKAGE.glob("*.py")):
+    for path in sorted(p for p in PACKAGE.glob("*.py") if p.name not in EXEMPT):
         for node in ast.walk(ast.parse(path.read_text())):
             name = None
             if isinstance(node, ast.Attribute):

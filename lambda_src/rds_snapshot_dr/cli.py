@@ -1,0 +1,399 @@
+"""Command line for manual runs and backfills, from a workstation with the user's own credentials.
+
+    PYTHONPATH=lambda_src python -m rds_snapshot_dr backup --function-name rds-snapshot-dr-orders --wait
+
+Same engine and settings as the function: the settings come from the deployed function's
+configuration (--function-name), or from environment variables of the same names, and any flag
+overrides either. Unlike the function, the command line may wait: --wait follows each snapshot and
+copy it started to `available`. It never runs inside the function (the handler does not import it).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from typing import Any, TextIO
+
+from .aws import CLIENTS, AccountGateway, RdsGateway
+from .decisions import Database, Kind, Outcome, Snapshot
+from .engine import Engine, Report
+from .errors import AwsError
+from .events import ActionRequest, SnapshotCreated, parse_time
+from .logs import configure_logging
+from .preflight import FAIL, PreflightReport, preflight
+from .settings import Settings, SettingsError, load_settings
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+NO_DEADLINE_MS = 24 * 60 * 60 * 1000
+
+SETTING_NAMES = (
+    "SOURCE_REGION",
+    "DESTINATION_REGION",
+    "DESTINATION_KMS_KEY_ARN",
+    "SNAPSHOT_PREFIX",
+    "OWNER_TAG_KEY",
+    "OWNER_TAG_VALUE",
+    "DB_INSTANCE_IDENTIFIERS",
+    "DB_CLUSTER_IDENTIFIERS",
+    "SELECTION_TAGS",
+    "SNAPSHOT_TAGS",
+    "SOURCE_RETENTION_DAYS",
+    "DESTINATION_RETENTION_DAYS",
+    "KEEP_LAST",
+    "COPY_CONCURRENCY_LIMIT",
+    "METRICS_NAMESPACE",
+    "TIME_BUDGET_RESERVE_MS",
+    "BOTO_MAX_ATTEMPTS",
+    "BOTO_RETRY_MODE",
+    "LOG_LEVEL",
+)
+# What the module sets when a user gives no value; the rest (regions, key, prefix, owner, retention,
+# keep-last) has to come from the function, the environment or a flag.
+DEFAULTS = {
+    "OWNER_TAG_KEY": "rds-snapshot-dr:owner",
+    "DB_INSTANCE_IDENTIFIERS": "",
+    "DB_CLUSTER_IDENTIFIERS": "",
+    "SELECTION_TAGS": "{}",
+    "SNAPSHOT_TAGS": "{}",
+    "COPY_CONCURRENCY_LIMIT": "20",
+    "METRICS_NAMESPACE": "RdsSnapshotDr",
+    "TIME_BUDGET_RESERVE_MS": "0",
+    "BOTO_MAX_ATTEMPTS": "5",
+    "BOTO_RETRY_MODE": "standard",
+    "LOG_LEVEL": "WARNING",
+}
+DONE_STATES = frozenset({"available"})
+BROKEN_STATES = frozenset({"failed", "error", "deleting", "deleted", "incompatible-restore", "missing"})
+
+
+class CliGateway(RdsGateway):
+    """The engine's gateway, recording every snapshot and copy it starts and every deletion.
+
+    With `dry_run` the create, copy and delete calls are recorded and NOT sent: the engine makes the
+    same decisions, the reads are real, nothing changes in the account.
+    """
+
+    dry_run: bool = False
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.started: list[Snapshot] = []
+        self.deleted: list[Snapshot] = []
+
+    def create_snapshot(self, db: Database, identifier: str, tags: Mapping[str, str]) -> Snapshot:
+        if self.dry_run:
+            snap = Snapshot(db.kind, identifier, "", self.source_region, "dry-run", "manual", None, dict(tags))
+        else:
+            snap = super().create_snapshot(db, identifier, tags)
+        self.started.append(snap)
+        return snap
+
+    def copy_snapshot(self, source: Snapshot, kms_key_arn: str) -> Snapshot:
+        if self.dry_run:
+            snap = replace(source, region=self.destination_region, status="dry-run", arn="", copied_from=source.arn)
+        else:
+            snap = super().copy_snapshot(source, kms_key_arn)
+        self.started.append(snap)
+        return snap
+
+    def delete_snapshot(self, snapshot: Snapshot) -> None:
+        if not self.dry_run:
+            super().delete_snapshot(snapshot)
+        self.deleted.append(snapshot)
+
+
+@dataclass
+class Follower:
+    """Follows started snapshots and copies to `available` with describe calls, pausing between rounds."""
+
+    gateway: RdsGateway
+    pause: Callable[[float], None]
+    clock: Callable[[], float]
+    out: TextIO
+    poll_seconds: float
+    last: dict[tuple[str, str, str], Snapshot] = field(default_factory=dict)
+    pending: set[tuple[str, str, str]] = field(default_factory=set)
+
+    def add(self, snapshots: Sequence[Snapshot]) -> None:
+        for snap in snapshots:
+            key = (snap.region, str(snap.kind), snap.identifier)
+            self.last[key] = snap
+            self.pending.add(key)
+
+    def run(self) -> None:
+        began = self.clock()
+        shown: dict[tuple[str, str, str], tuple[str, int | None]] = {}
+        while self.pending:
+            for key in sorted(self.pending):
+                region, kind, identifier = key
+                try:
+                    current = self.gateway.find_snapshot(region, Kind(kind), identifier)
+                except AwsError as error:
+                    print(f"  ! {identifier} in {region}: {error.code}, will retry", file=self.out)
+                    continue
+                snap = current or replace(self.last[key], status="missing")
+                self.last[key] = snap
+                state = (snap.status, snap.percent_progress)
+                if shown.get(key) != state:
+                    shown[key] = state
+                    progress = f"{snap.percent_progress:>3}%" if snap.percent_progress is not None else "    "
+                    elapsed = _duration(self.clock() - began)
+                    print(f"  {elapsed:>7}  {identifier:<50} {region:<15} {snap.status:<12} {progress}", file=self.out)
+                if snap.status in DONE_STATES or snap.status in BROKEN_STATES:
+                    self.pending.discard(key)
+            done = len(self.last) - len(self.pending)
+            if self.pending:
+                print(f"  {done}/{len(self.last)} finished; next check in {self.poll_seconds:g}s", file=self.out)
+                self.pause(self.poll_seconds)
+
+    @property
+    def broken(self) -> list[Snapshot]:
+        return [s for s in self.last.values() if s.status in BROKEN_STATES]
+
+
+def _duration(seconds: float) -> str:
+    minutes, secs = divmod(int(seconds), 60)
+    return f"{minutes}m{secs:02d}s" if minutes else f"{secs}s"
+
+
+# --- arguments and settings ---------------------------------------------------------------------------
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    where = common.add_argument_group("settings source")
+    where.add_argument(
+        "--function-name",
+        help="read every setting from this deployed function's environment (lambda:GetFunctionConfiguration)",
+    )
+    where.add_argument("--region", help="region of the function (default: the AWS CLI's region)")
+    where.add_argument(
+        "--role-arn", help="the function's role, for preflight's permission check (default: read from the function)"
+    )
+    run = common.add_argument_group("run")
+    run.add_argument("--targets", help="comma-separated DB instance / cluster identifiers (default: every target)")
+    run.add_argument("--dry-run", action="store_true", help="show what would be created and deleted; change nothing")
+    run.add_argument(
+        "--wait",
+        dest="follow",
+        action="store_true",
+        help="follow each started snapshot and copy to available (Ctrl-C stops and lists unfinished work)",
+    )
+    run.add_argument("--poll-seconds", type=float, default=30.0, help="seconds between checks with --wait")
+    run.add_argument("--json", action="store_true", help="print the report as JSON instead of a table")
+    flags = common.add_argument_group("settings (override the function's or the environment's)")
+    for name in SETTING_NAMES:
+        flags.add_argument(f"--{name.lower().replace('_', '-')}", dest=f"setting_{name}", metavar="VALUE")
+
+    parser = argparse.ArgumentParser(
+        prog="python -m rds_snapshot_dr",
+        description="Run backup, copy, reconcile or preflight with the same engine and settings as the function.",
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+    backup = commands.add_parser("backup", parents=[common], help="start one snapshot per target")
+    backup.add_argument(
+        "--scheduled-time",
+        help="ISO 8601 time the snapshot names derive from (default: now); repeat a run's time to resume it",
+    )
+    copy = commands.add_parser(
+        "copy", parents=[common], help="copy owned available snapshots that have no copy yet (or --snapshot)"
+    )
+    copy.add_argument("--snapshot", help="copy this one source snapshot (instance or cluster snapshot identifier)")
+    commands.add_parser("reconcile", parents=[common], help="copy what has no copy, prune, measure")
+    commands.add_parser("preflight", parents=[common], help="run the troubleshooting checklist")
+    return parser
+
+
+def resolve_settings(args: argparse.Namespace, account: AccountGateway) -> tuple[Settings, str | None]:
+    """Defaults < the function's variables (or the environment) < flags. Returns the settings and the role."""
+    role = args.role_arn
+    if args.function_name:
+        config = account.function_configuration(args.function_name, args.region)
+        source = config.get("Environment", {}).get("Variables", {})
+        role = role or config.get("Role")
+    else:
+        source = {name: os.environ[name] for name in SETTING_NAMES if name in os.environ}
+    flags = {name: getattr(args, f"setting_{name}") for name in SETTING_NAMES}
+    merged = {**DEFAULTS, **source, **{k: v for k, v in flags.items() if v is not None}}
+    return load_settings(merged), role
+
+
+# --- output -------------------------------------------------------------------------------------------
+
+
+def _table(rows: list[list[str]], headers: list[str], out: TextIO) -> None:
+    widths = [max(len(str(row[i])) for row in [headers, *rows]) for i in range(len(headers))]
+    for row in [headers, *rows]:
+        print("  ".join(str(cell).ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip(), file=out)
+
+
+def print_report(report: Report, dry_run: bool, out: TextIO) -> None:
+    would = {"started": "would start", "deleted": "would delete"} if dry_run else {}
+    if dry_run:
+        print("DRY RUN: nothing was created, copied or deleted.", file=out)
+    if not report.outcomes:
+        print(f"{report.action}: nothing to do.", file=out)
+        return
+    rows = [
+        [o.target, o.kind, o.operation, would.get(o.outcome, o.outcome), o.snapshot, o.reason] for o in report.outcomes
+    ]
+    _table(rows, ["TARGET", "KIND", "OPERATION", "OUTCOME", "SNAPSHOT", "REASON"], out)
+    for o in report.outcomes:
+        if o.failed and o.fix:
+            print(f"fix for {o.target}: {o.fix}", file=out)
+
+
+def print_preflight(report: PreflightReport, out: TextIO) -> None:
+    _table([[c.status.upper(), c.check, c.detail] for c in report.checks], ["STATUS", "CHECK", "DETAIL"], out)
+    for c in report.checks:
+        if c.status != "pass" and c.fix:
+            print(f"fix for {c.check}: {c.fix}", file=out)
+    summary = report.to_dict()["summary"]
+    print(
+        f"preflight: {report.status} ({summary['pass']} pass, {summary['warn']} warn, {summary['fail']} fail)", file=out
+    )
+
+
+def print_final(follower: Follower, out: TextIO) -> None:
+    rows = [
+        [s.identifier, s.region, str(s.kind), s.status, "" if s.percent_progress is None else f"{s.percent_progress}%"]
+        for s in follower.last.values()
+    ]
+    _table(rows, ["SNAPSHOT", "REGION", "KIND", "STATUS", "PROGRESS"], out)
+
+
+def print_interrupted(gateway: CliGateway, follower: Follower | None, scheduled: datetime, out: TextIO) -> None:
+    print("\nInterrupted. Work already started in AWS goes on; nothing was rolled back.", file=out)
+    if follower is not None and follower.last:
+        unfinished = [follower.last[key] for key in sorted(follower.pending)]
+        finished = [s for key, s in follower.last.items() if key not in follower.pending]
+    else:
+        unfinished, finished = list(gateway.started), []
+    for title, items in (("Started and not yet finished", unfinished), ("Finished", finished)):
+        if items:
+            print(f"{title}:", file=out)
+            _table(
+                [[s.identifier, s.region, str(s.kind), s.status] for s in items],
+                ["SNAPSHOT", "REGION", "KIND", "LAST STATUS"],
+                out,
+            )
+    if gateway.deleted:
+        print("Deleted:", file=out)
+        for snap in gateway.deleted:
+            print(f"  {snap.identifier} ({snap.region})", file=out)
+    if not (unfinished or finished or gateway.deleted):
+        print("Nothing had been started.", file=out)
+    print(
+        f"Resume: run the same command with --scheduled-time {scheduled:%Y-%m-%dT%H:%MZ} (same snapshot names, so "
+        "existing snapshots count as done), or let the next reconcile copy what is missing.",
+        file=out,
+    )
+
+
+# --- main ---------------------------------------------------------------------------------------------
+
+
+def main(
+    argv: Sequence[str] | None = None,
+    *,
+    pause: Callable[[float], None] = time.sleep,
+    clock: Callable[[], float] = time.monotonic,
+    out: TextIO | None = None,
+    now: Callable[[], datetime] = lambda: datetime.now(UTC),
+) -> int:
+    out = out or sys.stdout
+    args = build_parser().parse_args(argv)
+    # The engine's JSON log lines go to stderr; the function's LOG_LEVEL is not used here (--log-level is).
+    configure_logging((args.setting_LOG_LEVEL or "WARNING").upper())
+    try:
+        settings, role = resolve_settings(args, AccountGateway(CLIENTS))
+        scheduled = parse_time(args.scheduled_time) if getattr(args, "scheduled_time", None) else now()
+    except (SettingsError, AwsError, ValueError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    scheduled = scheduled.replace(second=0, microsecond=0)
+    targets = tuple(t.strip().lower() for t in args.targets.split(",") if t.strip()) if args.targets else None
+    request = ActionRequest(action=args.command, scheduled_time=scheduled, targets=targets)
+
+    gateway = CliGateway.from_settings(settings)
+    assert isinstance(gateway, CliGateway)
+    gateway.dry_run = args.dry_run
+    engine = Engine(settings, gateway, now=now(), remaining_ms=lambda: NO_DEADLINE_MS)
+    follower: Follower | None = None
+    try:
+        if args.command == "preflight":
+            checks = preflight(
+                settings,
+                gateway,
+                AccountGateway.from_settings(settings),
+                now=engine.now,
+                requested=targets,
+                role_arn=role,
+            )
+            if args.json:
+                print(json.dumps(checks.to_dict(), indent=2), file=out)
+            else:
+                print_preflight(checks, out)
+            return EXIT_FAILED if checks.status == FAIL else EXIT_OK
+        report = _run(args, engine, gateway, request)
+        if args.json:
+            print(json.dumps(report.to_dict(), indent=2, default=str), file=out)
+        else:
+            print_report(report, args.dry_run, out)
+        code = EXIT_FAILED if report.failed else EXIT_OK
+        if args.follow and not args.dry_run and gateway.started:
+            print(f"\nFollowing {len(gateway.started)} snapshot(s) to available (Ctrl-C stops):", file=out)
+            follower = Follower(gateway, pause, clock, out, args.poll_seconds)
+            follower.add(gateway.started)
+            follower.run()
+            print("", file=out)
+            print_final(follower, out)
+            if follower.broken:
+                code = EXIT_FAILED
+        return code
+    except KeyboardInterrupt:
+        print_interrupted(gateway, follower, scheduled, out)
+        return EXIT_INTERRUPTED
+
+
+def _run(args: argparse.Namespace, engine: Engine, gateway: CliGateway, request: ActionRequest) -> Report:
+    if args.command == "backup":
+        return engine.backup(request)
+    if args.command == "reconcile":
+        return engine.reconcile(request)
+    if args.snapshot:
+        return _copy_named(engine, gateway, args.snapshot)
+    return engine.copy_missing(request)
+
+
+def _copy_named(engine: Engine, gateway: CliGateway, identifier: str) -> Report:
+    for kind in (Kind.INSTANCE, Kind.CLUSTER):
+        found = gateway.find_snapshot(gateway.source_region, kind, identifier)
+        if found is not None:
+            report = engine.copy_created(SnapshotCreated(kind, identifier, found.arn))
+            if not report.outcomes:
+                report = Report("copy")
+                report.outcomes.append(_not_ours(identifier, kind, engine.settings))
+            return report
+    report = Report("copy")
+    report.outcomes.append(_not_ours(identifier, "", engine.settings, missing=True))
+    return report
+
+
+def _not_ours(identifier: str, kind: str, settings: Settings, *, missing: bool = False) -> Outcome:
+    if missing:
+        reason = f"no DB snapshot or DB cluster snapshot named {identifier} in {settings.source_region}"
+    else:
+        reason = (
+            f"{identifier} is not a snapshot of this module instance (name prefix {settings.snapshot_prefix}- and "
+            f"tag {settings.owner_tag_key}={settings.owner_tag_value}); not copied"
+        )
+    return Outcome(
+        identifier, str(kind), "copy", "failed", identifier, reason, "Name a snapshot this module instance took."
+    )
