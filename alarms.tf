@@ -3,8 +3,9 @@
 ################################################################################
 
 locals {
-  create_sns_topic = var.sns_topic_arn == null
-  sns_topic_arn    = local.create_sns_topic ? aws_sns_topic.alarms[0].arn : var.sns_topic_arn
+  # What is created follows create_sns_topic, never the value of sns_topic_arn, which may be unknown
+  # at plan (a topic created in the same configuration).
+  sns_topic_arn = var.create_sns_topic ? aws_sns_topic.alarms[0].arn : var.sns_topic_arn
 
   # The recovery-point age is published once per reconcile run, so an alarm period shorter than the
   # reconcile interval would see empty periods, which count as breaching. The period follows a
@@ -18,12 +19,12 @@ locals {
   module_instance_dimension = { ModuleInstance = var.name }
 }
 
-# --- Topic (created unless sns_topic_arn is given) ----------------------------------------------
+# --- Topic (created unless create_sns_topic = false) ----------------------------------------------
 
 # Alarms cannot publish to a topic encrypted with the AWS managed SNS key, so the topic gets a
 # customer managed key whose policy lets CloudWatch use it.
 data "aws_iam_policy_document" "alarms_key" {
-  count = local.create_sns_topic ? 1 : 0
+  count = var.create_sns_topic ? 1 : 0
 
   #checkov:skip=CKV_AWS_109:A key policy's Resource "*" is the key itself; administration stays with the account.
   #checkov:skip=CKV_AWS_111:A key policy's Resource "*" is the key itself; CloudWatch may only encrypt for SNS.
@@ -53,7 +54,7 @@ data "aws_iam_policy_document" "alarms_key" {
 }
 
 resource "aws_kms_key" "alarms" {
-  count = local.create_sns_topic ? 1 : 0
+  count = var.create_sns_topic ? 1 : 0
 
   description             = "rds-snapshot-dr ${var.name}: encrypts the alarm topic."
   enable_key_rotation     = true
@@ -63,14 +64,14 @@ resource "aws_kms_key" "alarms" {
 }
 
 resource "aws_kms_alias" "alarms" {
-  count = local.create_sns_topic ? 1 : 0
+  count = var.create_sns_topic ? 1 : 0
 
   name          = "alias/${local.name}-alarms"
   target_key_id = aws_kms_key.alarms[0].key_id
 }
 
 resource "aws_sns_topic" "alarms" {
-  count = local.create_sns_topic ? 1 : 0
+  count = var.create_sns_topic ? 1 : 0
 
   name              = "${local.name}-alarms"
   kms_master_key_id = aws_kms_key.alarms[0].arn
@@ -78,7 +79,7 @@ resource "aws_sns_topic" "alarms" {
 }
 
 data "aws_iam_policy_document" "alarms_topic" {
-  count = local.create_sns_topic ? 1 : 0
+  count = var.create_sns_topic ? 1 : 0
 
   statement {
     sid = "AccountManagesTopic"
@@ -126,7 +127,7 @@ data "aws_iam_policy_document" "alarms_topic" {
 }
 
 resource "aws_sns_topic_policy" "alarms" {
-  count = local.create_sns_topic ? 1 : 0
+  count = var.create_sns_topic ? 1 : 0
 
   arn    = aws_sns_topic.alarms[0].arn
   policy = data.aws_iam_policy_document.alarms_topic[0].json

@@ -43,8 +43,9 @@ locals {
   snapshot_prefix = coalesce(var.snapshot_prefix, "dr-${var.name}")
   owner_tag_key   = "rds-snapshot-dr:owner"
 
-  create_kms_key = var.kms_key_arn == null
-  kms_key_arn    = local.create_kms_key ? module.destination_kms_key[0].key_arn : var.kms_key_arn
+  # What is created follows create_kms_key, never the value of kms_key_arn: that ARN may be unknown
+  # at plan (a key created in the same configuration), and count cannot depend on unknown values.
+  kms_key_arn = var.create_kms_key ? module.destination_kms_key[0].key_arn : var.kms_key_arn
 
   # The function's settings: exactly the engine's settings contract, every value a string.
   # All but the key ARN are known at plan (the ARN of a created key is not).

@@ -194,8 +194,27 @@ variable "reconcile_schedule_expression" {
 # Destination KMS key
 ################################################################################
 
+variable "create_kms_key" {
+  description = "Whether the module creates the destination KMS key (through modules/destination-kms-key). false = bring an existing key in `kms_key_arn`; the module then creates a grant on it for its function. Decides what is created, so it must be known at plan: a literal, not an expression over resources."
+  type        = bool
+  default     = true
+  nullable    = false
+
+  validation {
+    condition     = var.create_kms_key || var.kms_key_arn != null
+    error_message = "create_kms_key = false needs kms_key_arn: pass the ARN of the existing key in the destination region, or set create_kms_key = true to have the module create one."
+  }
+
+  # Both checks of the pair live here: validations of two variables that refer to each other
+  # would form a cycle.
+  validation {
+    condition     = !var.create_kms_key || var.kms_key_arn == null
+    error_message = "kms_key_arn is set but create_kms_key is true: set create_kms_key = false to use an existing key, or remove kms_key_arn to have the module create one."
+  }
+}
+
 variable "kms_key_arn" {
-  description = "ARN of an existing KMS key in the destination region to encrypt every copy with (the module creates a grant for its function). null = the module creates a key through modules/destination-kms-key. Must be a key ARN (not an alias) in the region of the `aws.destination` provider."
+  description = "ARN of the existing KMS key in the destination region to encrypt every copy with, when `create_kms_key` is false (the module creates a grant for its function). null = no existing key (`create_kms_key` must be true). Must be a key ARN (not an alias) in the region of the `aws.destination` provider. May be unknown at plan (a key created in the same configuration)."
   type        = string
   default     = null
 
@@ -206,7 +225,7 @@ variable "kms_key_arn" {
 }
 
 variable "kms_key_cross_account_principals" {
-  description = "AWS account ids or IAM principal ARNs of other accounts allowed to use the created destination key (to copy or restore snapshots shared with them). Only for the key the module creates: with `kms_key_arn`, edit that key's policy instead."
+  description = "AWS account ids or IAM principal ARNs of other accounts allowed to use the created destination key (to copy or restore snapshots shared with them). Only for the key the module creates (`create_kms_key` = true): for an existing key, edit that key's policy instead. Empty = none."
   type        = list(string)
   default     = []
   nullable    = false
@@ -217,8 +236,8 @@ variable "kms_key_cross_account_principals" {
   }
 
   validation {
-    condition     = var.kms_key_arn == null || length(var.kms_key_cross_account_principals) == 0
-    error_message = "kms_key_cross_account_principals only applies to the key the module creates; with kms_key_arn set, grant the other accounts in that key's own policy and leave this list empty."
+    condition     = var.create_kms_key || length(var.kms_key_cross_account_principals) == 0
+    error_message = "kms_key_cross_account_principals only applies to the key the module creates; with create_kms_key = false, grant the other accounts in the existing key's own policy and leave this list empty."
   }
 }
 
@@ -226,8 +245,26 @@ variable "kms_key_cross_account_principals" {
 # Alarms and notification
 ################################################################################
 
+variable "create_sns_topic" {
+  description = "Whether the module creates the alarm topic and its KMS key. false = bring an existing topic in `sns_topic_arn`. Decides what is created, so it must be known at plan: a literal, not an expression over resources."
+  type        = bool
+  default     = true
+  nullable    = false
+
+  validation {
+    condition     = var.create_sns_topic || var.sns_topic_arn != null
+    error_message = "create_sns_topic = false needs sns_topic_arn: pass the ARN of the existing alarm topic in the source region, or set create_sns_topic = true to have the module create one."
+  }
+
+  # Both checks of the pair live here (see create_kms_key).
+  validation {
+    condition     = !var.create_sns_topic || var.sns_topic_arn == null
+    error_message = "sns_topic_arn is set but create_sns_topic is true: set create_sns_topic = false to use an existing topic, or remove sns_topic_arn to have the module create one."
+  }
+}
+
 variable "sns_topic_arn" {
-  description = "ARN of an existing SNS topic in the source region for the alarms. Its encryption key must let cloudwatch.amazonaws.com use it and its policy must let CloudWatch alarms publish. null = the module creates a topic and its KMS key."
+  description = "ARN of the existing SNS topic in the source region for the alarms, when `create_sns_topic` is false. Its encryption key must let cloudwatch.amazonaws.com use it and its policy must let CloudWatch alarms publish. null = no existing topic (`create_sns_topic` must be true). May be unknown at plan (a topic created in the same configuration)."
   type        = string
   default     = null
 
@@ -238,7 +275,7 @@ variable "sns_topic_arn" {
 }
 
 variable "alarm_email_addresses" {
-  description = "Email addresses subscribed to the alarm topic (created or passed in). Each address must confirm the subscription from the email AWS sends."
+  description = "Email addresses subscribed to the alarm topic (created or passed in). Each address must confirm the subscription from the email AWS sends. The addresses key the subscriptions, so they must be known at plan (literals or variables, not attributes of resources)."
   type        = list(string)
   default     = []
   nullable    = false

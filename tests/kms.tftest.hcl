@@ -21,7 +21,7 @@ run "created_key_is_used_and_no_grant_is_made" {
 
   assert {
     condition     = length(module.destination_kms_key) == 1 && length(aws_kms_grant.lambda) == 0
-    error_message = "Without kms_key_arn the module creates a key and needs no grant."
+    error_message = "By default (create_kms_key = true) the module creates a key and needs no grant."
   }
 
   assert {
@@ -34,12 +34,13 @@ run "existing_key_gets_a_grant_for_the_function_role" {
   command = plan
 
   variables {
-    kms_key_arn = "arn:aws:kms:eu-central-1:123456789012:key/11111111-2222-3333-4444-555555555555"
+    create_kms_key = false
+    kms_key_arn    = "arn:aws:kms:eu-central-1:123456789012:key/11111111-2222-3333-4444-555555555555"
   }
 
   assert {
     condition     = length(module.destination_kms_key) == 0 && length(aws_kms_grant.lambda) == 1
-    error_message = "With kms_key_arn the module creates no key, only a grant."
+    error_message = "With create_kms_key = false the module creates no key, only a grant."
   }
 
   assert {

@@ -331,13 +331,14 @@ run "existing_topic_replaces_the_created_one" {
   command = plan
 
   variables {
+    create_sns_topic              = false
     sns_topic_arn                 = "arn:aws:sns:eu-west-1:123456789012:platform-alerts"
     reconcile_schedule_expression = "rate(30 minutes)"
   }
 
   assert {
     condition     = length(aws_sns_topic.alarms) == 0 && length(aws_kms_key.alarms) == 0 && output.sns_topic_arn == "arn:aws:sns:eu-west-1:123456789012:platform-alerts"
-    error_message = "With sns_topic_arn, no topic or key is created and the alarms use the given topic."
+    error_message = "With create_sns_topic = false, no topic or key is created and the alarms use the given topic."
   }
 
   assert {

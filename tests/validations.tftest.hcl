@@ -391,7 +391,8 @@ run "kms_key_from_the_wrong_region" {
   command = plan
 
   variables {
-    kms_key_arn = "arn:aws:kms:eu-west-1:123456789012:key/11111111-2222-3333-4444-555555555555"
+    create_kms_key = false
+    kms_key_arn    = "arn:aws:kms:eu-west-1:123456789012:key/11111111-2222-3333-4444-555555555555"
   }
 
   expect_failures = [aws_kms_grant.lambda]
@@ -401,7 +402,8 @@ run "kms_key_alias_instead_of_key" {
   command = plan
 
   variables {
-    kms_key_arn = "arn:aws:kms:eu-central-1:123456789012:alias/dr"
+    create_kms_key = false
+    kms_key_arn    = "arn:aws:kms:eu-central-1:123456789012:alias/dr"
   }
 
   expect_failures = [var.kms_key_arn]
@@ -421,11 +423,32 @@ run "cross_account_principals_with_existing_key" {
   command = plan
 
   variables {
+    create_kms_key                   = false
     kms_key_arn                      = "arn:aws:kms:eu-central-1:123456789012:key/11111111-2222-3333-4444-555555555555"
     kms_key_cross_account_principals = ["111122223333"]
   }
 
   expect_failures = [var.kms_key_cross_account_principals]
+}
+
+run "existing_key_requested_without_its_arn" {
+  command = plan
+
+  variables {
+    create_kms_key = false
+  }
+
+  expect_failures = [var.create_kms_key]
+}
+
+run "key_arn_given_while_the_module_creates_the_key" {
+  command = plan
+
+  variables {
+    kms_key_arn = "arn:aws:kms:eu-central-1:123456789012:key/11111111-2222-3333-4444-555555555555"
+  }
+
+  expect_failures = [var.create_kms_key]
 }
 
 run "log_kms_key_malformed" {
@@ -454,10 +477,31 @@ run "sns_topic_arn_malformed" {
   command = plan
 
   variables {
-    sns_topic_arn = "alerts"
+    create_sns_topic = false
+    sns_topic_arn    = "alerts"
   }
 
   expect_failures = [var.sns_topic_arn]
+}
+
+run "existing_topic_requested_without_its_arn" {
+  command = plan
+
+  variables {
+    create_sns_topic = false
+  }
+
+  expect_failures = [var.create_sns_topic]
+}
+
+run "topic_arn_given_while_the_module_creates_the_topic" {
+  command = plan
+
+  variables {
+    sns_topic_arn = "arn:aws:sns:eu-west-1:123456789012:platform-alerts"
+  }
+
+  expect_failures = [var.create_sns_topic]
 }
 
 run "rpo_threshold_zero" {

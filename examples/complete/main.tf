@@ -150,8 +150,11 @@ module "rds_snapshot_dr" {
   schedule_timezone             = "Europe/Berlin"
   reconcile_schedule_expression = "rate(30 minutes)"
 
-  # Existing key and topic.
+  # Existing key and topic. create_* = false says so at plan, when their ARNs are not known yet
+  # (they are created in this same configuration).
+  create_kms_key        = false
   kms_key_arn           = aws_kms_key.destination.arn
+  create_sns_topic      = false
   sns_topic_arn         = aws_sns_topic.alerts.arn
   alarm_email_addresses = var.alarm_email_addresses
 

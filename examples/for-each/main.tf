@@ -3,8 +3,8 @@
 # destination key.
 
 # The shared key names no function role in its policy: each module instance gets a grant on it
-# (kms_key_arn set), so adding a database never rewrites the key policy, and the key does not depend
-# on the module instances that depend on it.
+# (create_kms_key = false, kms_key_arn set), so adding a database never rewrites the key policy,
+# and the key does not depend on the module instances that depend on it.
 module "destination_key" {
   source = "../../modules/destination-kms-key"
 
@@ -28,7 +28,11 @@ module "rds_snapshot_dr" {
   db_instance_identifiers = each.value.db_instance_identifiers
   db_cluster_identifiers  = each.value.db_cluster_identifiers
   rpo_alarm_threshold     = each.value.rpo_alarm_threshold
-  kms_key_arn             = module.destination_key.key_arn
+
+  # The shared key: its ARN is unknown until it is created, so create_kms_key = false (a literal)
+  # tells the module at plan that it creates a grant, not a key.
+  create_kms_key = false
+  kms_key_arn    = module.destination_key.key_arn
 
   # AWS allows 20 cross-region copies in flight per destination region for the whole account:
   # share them out between the instances.
