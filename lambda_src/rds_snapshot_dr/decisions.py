@@ -8,13 +8,15 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 
 from .settings import Settings
 
 SOURCE_TAG = "rds-snapshot-dr:source"
 SOURCE_TYPE_TAG = "rds-snapshot-dr:source-type"
+ROUND_TAG = "rds-snapshot-dr:backup-round"  # set only by a full backup round: its YYYYMMDD-HHMM stamp
+ROUND_FORMAT = "%Y%m%d-%H%M"
 
 INSTANCE_SNAPSHOT_STATES = frozenset({"available", "storage-optimization"})
 CLUSTER_SNAPSHOT_STATES = frozenset({"available"})
@@ -95,6 +97,15 @@ class CopyPlan:
     start: list[Snapshot]
     defer: list[Snapshot]
     in_flight: int
+
+
+@dataclass(frozen=True)
+class MissedRound:
+    """The latest full backup round and the current targets that have no source snapshot of it."""
+
+    stamp: str  # YYYYMMDD-HHMM, as in the snapshot names of the round
+    scheduled_time: datetime
+    missing: list[Database]
 
 
 @dataclass(frozen=True)
@@ -211,12 +222,27 @@ def can_snapshot(db: Database) -> bool:
 # --- names, tags, ownership -------------------------------------------------------------------------
 
 
+def round_stamp(scheduled_time: datetime) -> str:
+    """The `YYYYMMDD-HHMM` of a scheduled time: the end of every snapshot name and the backup-round tag."""
+    return f"{scheduled_time:{ROUND_FORMAT}}"
+
+
+def parse_round_stamp(value: str) -> datetime | None:
+    """The UTC time of a backup-round tag value, or None when it is not a `YYYYMMDD-HHMM` stamp."""
+    try:
+        parsed = datetime.strptime(value, ROUND_FORMAT).replace(tzinfo=UTC)
+    except (TypeError, ValueError):
+        return None
+    return parsed if round_stamp(parsed) == value else None
+
+
 def snapshot_name(prefix: str, target: str, scheduled_time: datetime) -> str:
     """`<prefix>-<target>-<YYYYMMDD>-<HHMM>` from the scheduled (not the current) time, so retries collide."""
-    return f"{prefix}-{target}-{scheduled_time:%Y%m%d-%H%M}"
+    return f"{prefix}-{target}-{round_stamp(scheduled_time)}"
 
 
-def snapshot_tags(settings: Settings, db: Database) -> dict[str, str]:
+def snapshot_tags(settings: Settings, db: Database, backup_round: str | None = None) -> dict[str, str]:
+    """Tags of a new source snapshot; `backup_round` (a stamp) only for snapshots of a full backup round."""
     tags = dict(settings.snapshot_tags)
     tags.update(
         {
@@ -225,6 +251,8 @@ def snapshot_tags(settings: Settings, db: Database) -> dict[str, str]:
             SOURCE_TYPE_TAG: str(db.kind),
         }
     )
+    if backup_round is not None:
+        tags[ROUND_TAG] = backup_round
     return tags
 
 
@@ -275,6 +303,47 @@ def plan_copies(
     missing.sort(key=lambda s: (s.data_time or datetime.min, s.identifier), reverse=True)
     room = max(0, settings.copy_concurrency_limit - in_flight)
     return CopyPlan(start=missing[:room], defer=missing[room:], in_flight=in_flight)
+
+
+# --- backup rounds ------------------------------------------------------------------------------------
+
+
+def missed_in_latest_round(
+    settings: Settings,
+    databases: Iterable[Database],
+    source: Iterable[Snapshot],
+    now: datetime,
+) -> MissedRound | None:
+    """The targets that have no source snapshot of the latest full backup round, for reconcile to retake.
+
+    The latest round is the greatest backup-round tag among owned source snapshots (any status).
+    None when there is no round, or when it is older than the source retention (its snapshots may
+    be pruned by now, and a newer schedule run is overdue: that is the recovery point alarm's job).
+    A target has the round when an owned source snapshot of its kind carries the round's tag and
+    the target's source tag, or has exactly the name the round gives the target. Every target
+    without one is returned, whatever its state: the caller skips those that cannot be snapshotted.
+    """
+    owned = [snap for snap in source if is_owned(settings, snap)]
+    rounds = {
+        stamp: when
+        for stamp in {snap.tags.get(ROUND_TAG, "") for snap in owned}
+        if (when := parse_round_stamp(stamp)) is not None
+    }
+    if not rounds:
+        return None
+    stamp = max(rounds, key=lambda s: rounds[s])
+    when = rounds[stamp]
+    if when < now - timedelta(days=settings.source_retention_days):
+        return None
+    tagged = {(snap.kind, snap.target) for snap in owned if snap.tags.get(ROUND_TAG) == stamp}
+    named = {(snap.kind, snap.identifier) for snap in owned}
+    missing = [
+        db
+        for db in databases
+        if (db.kind, db.identifier) not in tagged
+        and (db.kind, snapshot_name(settings.snapshot_prefix, db.identifier, when)) not in named
+    ]
+    return MissedRound(stamp=stamp, scheduled_time=when, missing=missing)
 
 
 # --- retention ---------------------------------------------------------------------------------------

@@ -22,6 +22,11 @@ from .metrics import Metrics
 from .settings import Settings
 
 TIME_BUDGET_REASON = "time budget reserve reached; left for the next run (reconcile)"
+RETAKE_FIX = (
+    "Usually transient. When the database is available again, reconcile retakes the snapshot of the latest "
+    "full backup round; to take it now invoke the function with "
+    '{{"action": "backup", "targets": ["{target}"]}}.'
+)
 _LEVELS = {
     "failed": logging.ERROR,
     "deferred": logging.WARNING,
@@ -89,7 +94,15 @@ class Engine:
         return self.remaining_ms() < self.settings.time_budget_reserve_ms
 
     def _fail(
-        self, report: Report, error: AwsError, *, target: str, kind: str, operation: str, snapshot: str = ""
+        self,
+        report: Report,
+        error: AwsError,
+        *,
+        target: str,
+        kind: str,
+        operation: str,
+        snapshot: str = "",
+        note: str = "",
     ) -> None:
         c = classify(
             error,
@@ -98,7 +111,7 @@ class Engine:
             attempts=self.settings.boto_max_attempts,
         )
         outcome = {"exists": "exists", "gone": "skipped"}.get(c.outcome, c.outcome)
-        report.record(Outcome(target, str(kind), operation, outcome, snapshot, c.reason, c.fix))
+        report.record(Outcome(target, str(kind), operation, outcome, snapshot, _join(note, c.reason), c.fix))
 
     def _discover(self, report: Report, requested: Iterable[str] | None) -> TargetSelection | None:
         try:
@@ -127,23 +140,58 @@ class Engine:
     # --- backup ----------------------------------------------------------------------------------
 
     def backup(self, request: ActionRequest) -> Report:
-        """Start one manual snapshot per target whose state allows it, named from the scheduled time."""
+        """Start one manual snapshot per target whose state allows it, named from the scheduled time.
+
+        A backup of all targets (no `targets` subset) is a full backup round: its snapshots carry the
+        round's stamp, so reconcile can retake the ones the round missed.
+        """
         report = Report("backup")
         selection = self._discover(report, request.targets)
         if selection is None:
             return report
-        pruned_for_quota: set[Kind] = set()
-        for position, db in enumerate(selection.targets):
-            if self.out_of_time():
-                for rest in selection.targets[position:]:
-                    report.record(
-                        Outcome(rest.identifier, rest.kind, "snapshot", "deferred", reason=TIME_BUDGET_REASON)
-                    )
-                break
-            self._snapshot(report, db, request.scheduled_time, pruned_for_quota)
+        backup_round = decisions.round_stamp(request.scheduled_time) if request.targets is None else None
+        self._snapshot_all(report, selection.targets, request.scheduled_time, backup_round)
         return report
 
-    def _snapshot(self, report: Report, db: Database, scheduled: datetime, pruned_for_quota: set[Kind]) -> None:
+    def _snapshot_all(
+        self,
+        report: Report,
+        databases: list[Database],
+        scheduled: datetime,
+        backup_round: str | None,
+        note: str = "",
+        started: str = "",
+    ) -> None:
+        """Start the snapshot of each database in turn; defer the rest when the time budget runs out.
+
+        `note` prefixes the reason of every outcome (what this snapshot is for), `started` the one of a start.
+        """
+        pruned_for_quota: set[Kind] = set()
+        for position, db in enumerate(databases):
+            if self.out_of_time():
+                for rest in databases[position:]:
+                    name = decisions.snapshot_name(self.settings.snapshot_prefix, rest.identifier, scheduled)
+                    report.record(
+                        Outcome(
+                            rest.identifier, rest.kind, "snapshot", "deferred", name, _join(note, TIME_BUDGET_REASON)
+                        )
+                    )
+                break
+            self._snapshot(
+                report, db, scheduled, pruned_for_quota, backup_round=backup_round, note=note, started=started
+            )
+
+    def _snapshot(
+        self,
+        report: Report,
+        db: Database,
+        scheduled: datetime,
+        pruned_for_quota: set[Kind],
+        *,
+        backup_round: str | None = None,
+        note: str = "",
+        started: str = "",
+    ) -> None:
         name = decisions.snapshot_name(self.settings.snapshot_prefix, db.identifier, scheduled)
         if not decisions.can_snapshot(db):
             report.record(
@@ -153,9 +201,8 @@ class Engine:
                     "snapshot",
                     "skipped",
                     name,
-                    f"{db.kind} status is {db.status!r}; RDS takes a snapshot only when it is available",
-                    "Usually transient. The next scheduled backup takes the snapshot; to take it now invoke "
-                    'the function with {"action": "backup", "targets": ["' + db.identifier + '"]}.',
+                    _join(note, f"{db.kind} status is {db.status!r}; RDS takes a snapshot only when it is available"),
+                    RETAKE_FIX.format(target=db.identifier),
                 )
             )
             return
@@ -168,17 +215,20 @@ class Engine:
                     "snapshot",
                     "failed",
                     name,
-                    f"snapshot identifier is {len(name)} characters; RDS allows {limit} for a {db.kind} snapshot",
+                    _join(
+                        note,
+                        f"snapshot identifier is {len(name)} characters; RDS allows {limit} for a {db.kind} snapshot",
+                    ),
                     "Shorten snapshot_prefix.",
                 )
             )
             return
-        tags = decisions.snapshot_tags(self.settings, db)
+        tags = decisions.snapshot_tags(self.settings, db, backup_round)
         try:
             self.aws.create_snapshot(db, name, tags)
         except AwsError as error:
             if error.code in {"DBSnapshotAlreadyExists", "DBClusterSnapshotAlreadyExistsFault"}:
-                self._already_exists(report, db.kind, db.identifier, name, self.aws.source_region, "snapshot")
+                self._already_exists(report, db.kind, db.identifier, name, self.aws.source_region, "snapshot", note)
                 return
             if error.code == QUOTA and db.kind not in pruned_for_quota:
                 pruned_for_quota.add(db.kind)
@@ -198,26 +248,50 @@ class Engine:
                         self.aws.create_snapshot(db, name, tags)
                     except AwsError as retry_error:
                         self._fail(
-                            report, retry_error, target=db.identifier, kind=db.kind, operation="snapshot", snapshot=name
+                            report,
+                            retry_error,
+                            target=db.identifier,
+                            kind=db.kind,
+                            operation="snapshot",
+                            snapshot=name,
+                            note=note,
                         )
                         return
-                    report.record(Outcome(db.identifier, db.kind, "snapshot", "started", name, "started after pruning"))
+                    report.record(
+                        Outcome(
+                            db.identifier,
+                            db.kind,
+                            "snapshot",
+                            "started",
+                            name,
+                            _join(note, started, "started after pruning"),
+                        )
+                    )
                     return
-            self._fail(report, error, target=db.identifier, kind=db.kind, operation="snapshot", snapshot=name)
+            self._fail(
+                report, error, target=db.identifier, kind=db.kind, operation="snapshot", snapshot=name, note=note
+            )
             return
-        report.record(Outcome(db.identifier, db.kind, "snapshot", "started", name))
+        report.record(Outcome(db.identifier, db.kind, "snapshot", "started", name, _join(note, started)))
 
-    def _already_exists(self, report: Report, kind: Kind, target: str, name: str, region: str, operation: str) -> None:
+    def _already_exists(
+        self, report: Report, kind: Kind, target: str, name: str, region: str, operation: str, note: str = ""
+    ) -> None:
         """A snapshot with our name exists: success if it is ours (a retried event), failure if not."""
         try:
             existing = self.aws.find_snapshot(region, kind, name)
         except AwsError as error:
-            self._fail(report, error, target=target, kind=kind, operation=operation, snapshot=name)
+            self._fail(report, error, target=target, kind=kind, operation=operation, snapshot=name, note=note)
             return
         if existing is not None and decisions.is_owned(self.settings, existing):
             report.record(
                 Outcome(
-                    target, kind, operation, "exists", name, f"already exists in {region} (retried or duplicate event)"
+                    target,
+                    kind,
+                    operation,
+                    "exists",
+                    name,
+                    _join(note, f"already exists in {region} (retried or duplicate event)"),
                 )
             )
             return
@@ -228,7 +302,11 @@ class Engine:
                 operation,
                 "failed",
                 name,
-                f"a snapshot named {name} exists in {region} but does not carry this module instance's ownership tag",
+                _join(
+                    note,
+                    f"a snapshot named {name} exists in {region} but does not carry this module instance's "
+                    "ownership tag",
+                ),
                 "Another tool or module instance uses the same name. Give each module instance its own "
                 "snapshot_prefix, or rename/delete the foreign snapshot.",
             )
@@ -326,7 +404,8 @@ class Engine:
     # --- reconcile -------------------------------------------------------------------------------
 
     def reconcile(self, request: ActionRequest) -> Report:
-        """Copy what has no copy yet, prune expired snapshots, publish recovery point age and quota use."""
+        """Copy what has no copy yet, prune expired snapshots, retake what the latest backup round missed,
+        publish recovery point age and quota use."""
         report = Report("reconcile")
         selection = self._discover(report, request.targets)
         wanted = None
@@ -339,6 +418,8 @@ class Engine:
         if source is not None and destination is not None:
             self._copy_missing(report, source, destination, wanted)
             self._prune(report, wanted, kinds=kinds, source=source, destination=destination)
+        if source is not None and selection is not None:
+            self._retake_missed_round(report, selection.targets, source)
 
         if destination is not None and selection is not None:
             ages = decisions.recovery_point_age(self.settings, selection.targets, destination, self.now)
@@ -381,6 +462,19 @@ class Engine:
                 f"copy concurrency limit {self.settings.copy_concurrency_limit} reached "
                 f"({plan.in_flight} in progress in {self.aws.destination_region})",
             )
+
+    def _retake_missed_round(self, report: Report, databases: list[Database], source: list[Snapshot]) -> None:
+        """Take, under the round's own name and tags, the snapshots the latest full backup round missed.
+
+        Uses the source listing reconcile already has (no extra call) and the backup's own create path.
+        """
+        missed = decisions.missed_in_latest_round(self.settings, databases, source, self.now)
+        if missed is None or not missed.missing:
+            return
+        note = f"missed in backup round {missed.stamp}"
+        self._snapshot_all(
+            report, missed.missing, missed.scheduled_time, missed.stamp, note, started="retaken by reconcile"
+        )
 
     def _prune(
         self,
@@ -479,3 +573,8 @@ class Engine:
     def ignore(self, event: IgnoredEvent) -> Report:
         log_decision(logging.DEBUG, "event ignored", action="event", outcome="ignored", reason=event.reason)
         return Report("ignore")
+
+
+def _join(*parts: str) -> str:
+    """A reason from its non-empty parts, e.g. the context (a reconcile retaking a missed round) and what happened."""
+    return "; ".join(part for part in parts if part)

@@ -75,8 +75,9 @@ def classify(
         return Classified(
             "skipped",
             f"the database is not in a state that allows a snapshot ({detail})",
-            "Usually transient (modifying, backing-up, stopped). The next scheduled backup takes the snapshot; "
-            'to take it now invoke the function with {"action": "backup", "targets": ["<id>"]}.',
+            "Usually transient (modifying, backing-up, stopped). When the database is available again, reconcile "
+            "retakes the snapshot of the latest full backup round (under the round's name); to take it now invoke "
+            'the function with {"action": "backup", "targets": ["<id>"]}.',
         )
     if code in SNAPSHOT_NOT_READY:
         return Classified(

@@ -307,7 +307,7 @@ def _target_state(db: Database) -> Check:
         name,
         WARN,
         f"{db.kind} is {db.status!r}: a backup now would skip it (usually transient)",
-        "Wait until it is available; the next scheduled backup takes the snapshot.",
+        "Wait until it is available; reconcile then retakes a snapshot the latest backup round missed.",
     )
 
 

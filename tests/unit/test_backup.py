@@ -39,7 +39,7 @@ def test_backup_snapshots_named_instance_and_cluster_from_scheduled_time(source,
     assert outcomes(result) == {("orders-db", "snapshot"): "started", ("payments", "snapshot"): "started"}
 
 
-def test_backup_tags_snapshot_with_owner_source_and_user_tags(source, lambda_context):
+def test_backup_tags_snapshot_with_owner_source_round_and_user_tags(source, lambda_context):
     make_instance(source, "orders-db")
     make_cluster(source, "payments")
 
@@ -50,6 +50,7 @@ def test_backup_tags_snapshot_with_owner_source_and_user_tags(source, lambda_con
         OWNER_KEY: OWNER,
         "rds-snapshot-dr:source": "orders-db",
         "rds-snapshot-dr:source-type": "instance",
+        "rds-snapshot-dr:backup-round": "20261125-1400",
         "team": "platform",
     }
     cluster_tags = {t["Key"]: t["Value"] for t in cluster_snapshots(source)["dr-payments-20261125-1400"]["TagList"]}

@@ -152,3 +152,94 @@ def test_can_snapshot_only_in_states_rds_accepts():
     assert decisions.can_snapshot(Database(Kind.INSTANCE, "a", "storage-optimization"))
     assert not decisions.can_snapshot(Database(Kind.INSTANCE, "a", "modifying"))
     assert not decisions.can_snapshot(Database(Kind.CLUSTER, "a", "storage-optimization"))
+
+
+# --- backup rounds: what reconcile retakes -----------------------------------------------------------
+
+ROUND = "20261125-1400"
+ORDERS = Database(Kind.INSTANCE, "orders-db", "available")
+BILLING = Database(Kind.INSTANCE, "billing-db", "modifying")
+PAYMENTS = Database(Kind.CLUSTER, "payments", "available")
+
+
+def of_round(ident: str, target: str, stamp: str = ROUND, *, kind=Kind.INSTANCE, days_old=0.0, **extra) -> Snapshot:
+    tags = {**OURS, "rds-snapshot-dr:source": target, "rds-snapshot-dr:backup-round": stamp}
+    return snap(ident, days_old, tags=tags, kind=kind, **extra)
+
+
+def missed(settings, databases, source, now=NOW):
+    result = decisions.missed_in_latest_round(settings, databases, source, now)
+    return None if result is None else (result.stamp, [db.identifier for db in result.missing])
+
+
+def test_round_tag_only_on_snapshots_of_a_full_round(settings):
+    assert decisions.snapshot_tags(settings, ORDERS, ROUND)["rds-snapshot-dr:backup-round"] == ROUND
+    assert "rds-snapshot-dr:backup-round" not in decisions.snapshot_tags(settings, ORDERS)
+
+
+def test_round_stamp_matches_the_snapshot_name_and_parses_back():
+    when = datetime(2026, 11, 25, 14, 0, tzinfo=UTC)
+    assert decisions.round_stamp(when) == ROUND
+    assert decisions.parse_round_stamp(ROUND) == when
+    assert decisions.parse_round_stamp("2026-11-25") is None
+    assert decisions.parse_round_stamp("20261125-1400x") is None
+
+
+def test_no_round_without_a_round_tag(settings):
+    assert missed(settings, [ORDERS], [snap("dr-orders-db-20261125-1400", 0)]) is None
+
+
+def test_targets_without_a_snapshot_of_the_latest_round_are_missing_whatever_their_state(settings):
+    source = [
+        of_round("dr-orders-db-20261124-1400", "orders-db", "20261124-1400"),
+        of_round("dr-orders-db-20261125-1400", "orders-db"),
+    ]
+
+    assert missed(settings, [ORDERS, BILLING, PAYMENTS], source) == (ROUND, ["billing-db", "payments"])
+
+
+def test_a_complete_round_misses_nothing(settings):
+    source = [
+        of_round("dr-orders-db-20261125-1400", "orders-db", status="creating"),
+        of_round("dr-payments-20261125-1400", "payments", kind=Kind.CLUSTER),
+    ]
+
+    assert missed(settings, [ORDERS, PAYMENTS], source) == (ROUND, [])
+
+
+def test_the_exact_round_name_counts_even_without_the_round_tag(settings):
+    source = [of_round("dr-orders-db-20261125-1400", "orders-db"), snap("dr-billing-db-20261125-1400", 0)]
+
+    assert missed(settings, [ORDERS, BILLING], source) == (ROUND, [])
+
+
+def test_a_snapshot_of_the_same_name_but_other_kind_does_not_count(settings):
+    same_name_cluster = Database(Kind.CLUSTER, "orders-db", "available")
+    source = [of_round("dr-orders-db-20261125-1400", "orders-db")]
+
+    assert missed(settings, [ORDERS, same_name_cluster], source) == (ROUND, ["orders-db"])
+
+
+def test_foreign_snapshots_neither_make_a_round_nor_fill_one(settings):
+    foreign = {"rds-snapshot-dr:owner": "other", "rds-snapshot-dr:backup-round": "20261125-1500"}
+    source = [
+        of_round("dr-orders-db-20261125-1400", "orders-db"),
+        snap("dr-orders-db-20261125-1500", 0, tags=foreign),
+        snap("dr-billing-db-20261125-1400", 0, tags={"rds-snapshot-dr:owner": "other"}),
+    ]
+
+    assert missed(settings, [ORDERS, BILLING], source) == (ROUND, ["billing-db"])
+
+
+def test_a_round_older_than_the_source_retention_is_not_retaken(settings):
+    source = [of_round("dr-orders-db-20261125-1400", "orders-db")]
+    retention = settings.source_retention_days
+
+    assert missed(settings, [BILLING], source, NOW + timedelta(days=retention)) == (ROUND, ["billing-db"])
+    assert missed(settings, [BILLING], source, NOW + timedelta(days=retention, minutes=1)) is None
+
+
+def test_a_malformed_round_tag_is_ignored(settings):
+    source = [of_round("dr-orders-db-20261125-1400", "orders-db"), of_round("dr-x-1", "x", "not-a-stamp")]
+
+    assert missed(settings, [ORDERS, BILLING], source) == (ROUND, ["billing-db"])

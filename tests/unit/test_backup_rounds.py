@@ -1,0 +1,209 @@
+"""Backup rounds: reconcile retakes the snapshots the latest full backup round missed."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from dr_testing import (
+    OWNER,
+    OWNER_KEY,
+    SOURCE_REGION,
+    alter_response,
+    cluster_snapshots,
+    inject_error,
+    instance_snapshots,
+    load_event,
+    make_cluster,
+    make_instance,
+)
+
+from rds_snapshot_dr import handler
+from rds_snapshot_dr.engine import TIME_BUDGET_REASON
+from rds_snapshot_dr.handler import lambda_handler
+
+pytestmark = pytest.mark.usefixtures("default_quotas")
+
+ROUND = "20261125-1400"  # tests/events/scheduled-backup.json
+ROUND_TAG = "rds-snapshot-dr:backup-round"
+RECONCILE = {"action": "reconcile"}
+
+
+@pytest.fixture(autouse=True)
+def clock(monkeypatch: pytest.MonkeyPatch) -> Any:
+    """Pin the function's clock an hour after the round (retention is measured from it)."""
+
+    def set_clock(when: datetime) -> None:
+        monkeypatch.setattr(handler, "utcnow", lambda: when)
+
+    set_clock(datetime(2026, 11, 25, 15, 0, tzinfo=UTC))
+    return set_clock
+
+
+@pytest.fixture
+def statuses() -> dict[str, str]:
+    """DB instance status overrides seen by the function (moto cannot put an instance into `modifying`)."""
+    overrides: dict[str, str] = {}
+
+    def change(parsed: dict[str, Any]) -> None:
+        for item in parsed.get("DBInstances", []):
+            if item["DBInstanceIdentifier"] in overrides:
+                item["DBInstanceStatus"] = overrides[item["DBInstanceIdentifier"]]
+
+    alter_response(SOURCE_REGION, "DescribeDBInstances", change)
+    return overrides
+
+
+@pytest.fixture
+def fleet(source: Any, env: Any) -> None:
+    env(DB_INSTANCE_IDENTIFIERS="orders-db,billing-db", DB_CLUSTER_IDENTIFIERS="payments")
+    make_instance(source, "orders-db")
+    make_instance(source, "billing-db")
+    make_cluster(source, "payments")
+
+
+def tags_of(snapshot: dict[str, Any]) -> dict[str, str]:
+    return {t["Key"]: t["Value"] for t in snapshot["TagList"]}
+
+
+def snapshot_outcomes(result: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {o["target"]: o for o in result["outcomes"] if o["operation"] == "snapshot"}
+
+
+@pytest.mark.usefixtures("fleet")
+def test_target_modifying_at_backup_is_retaken_by_reconcile_with_the_rounds_name_and_tags(
+    source, lambda_context, statuses
+):
+    statuses["billing-db"] = "modifying"
+    backup = lambda_handler(load_event("scheduled-backup.json"), lambda_context)
+    assert snapshot_outcomes(backup)["billing-db"]["outcome"] == "skipped"
+    statuses.clear()  # the modification finished
+
+    result = lambda_handler(RECONCILE, lambda_context)
+
+    retaken = instance_snapshots(source)[f"dr-billing-db-{ROUND}"]
+    assert tags_of(retaken) == {
+        OWNER_KEY: OWNER,
+        "rds-snapshot-dr:source": "billing-db",
+        "rds-snapshot-dr:source-type": "instance",
+        ROUND_TAG: ROUND,
+        "team": "platform",
+    }
+    outcome = snapshot_outcomes(result)["billing-db"]
+    assert (outcome["outcome"], outcome["reason"]) == (
+        "started",
+        f"missed in backup round {ROUND}; retaken by reconcile",
+    )
+    assert result["metrics"]["SnapshotsStarted"] == 1
+
+
+@pytest.mark.parametrize(
+    ("operation", "code", "target"),
+    [
+        ("CreateDBSnapshot", "InvalidDBInstanceState", "billing-db"),  # the first instance target
+        ("CreateDBClusterSnapshot", "InvalidDBClusterStateFault", "payments"),
+    ],
+)
+@pytest.mark.usefixtures("fleet")
+def test_target_refused_with_invalid_state_at_backup_is_retaken(source, lambda_context, operation, code, target):
+    inject_error(SOURCE_REGION, operation, code, "the database is being modified", times=1)
+    lambda_handler(load_event("scheduled-backup.json"), lambda_context)
+    assert f"dr-{target}-{ROUND}" not in {**instance_snapshots(source), **cluster_snapshots(source)}
+
+    result = lambda_handler(RECONCILE, lambda_context)
+
+    assert f"dr-{target}-{ROUND}" in {**instance_snapshots(source), **cluster_snapshots(source)}
+    assert set(snapshot_outcomes(result)) == {target}
+
+
+@pytest.mark.usefixtures("fleet")
+def test_target_still_not_available_at_reconcile_stays_skipped(source, lambda_context, statuses):
+    statuses["billing-db"] = "modifying"
+    lambda_handler(load_event("scheduled-backup.json"), lambda_context)
+
+    result = lambda_handler(RECONCILE, lambda_context)
+
+    assert f"dr-billing-db-{ROUND}" not in instance_snapshots(source)
+    outcome = snapshot_outcomes(result)["billing-db"]
+    assert outcome["outcome"] == "skipped"
+    assert "reconcile retakes" in outcome["fix"]
+    assert result["metrics"]["TargetFailures"] == 0
+
+
+@pytest.mark.usefixtures("fleet")
+def test_subset_backup_makes_no_round_so_reconcile_takes_nothing_else(source, lambda_context):
+    lambda_handler({"action": "backup", "targets": ["orders-db"]}, lambda_context)
+
+    result = lambda_handler(RECONCILE, lambda_context)
+
+    [name] = instance_snapshots(source)
+    assert name.startswith("dr-orders-db-")
+    assert ROUND_TAG not in tags_of(instance_snapshots(source)[name])
+    assert cluster_snapshots(source) == {}
+    assert result["metrics"]["SnapshotsStarted"] == 0
+
+
+@pytest.mark.usefixtures("fleet")
+def test_complete_round_reconcile_creates_nothing(source, lambda_context):
+    lambda_handler(load_event("scheduled-backup.json"), lambda_context)
+
+    result = lambda_handler(RECONCILE, lambda_context)
+
+    assert set(instance_snapshots(source)) == {f"dr-orders-db-{ROUND}", f"dr-billing-db-{ROUND}"}
+    assert set(cluster_snapshots(source)) == {f"dr-payments-{ROUND}"}
+    assert result["metrics"]["SnapshotsStarted"] == 0
+    assert snapshot_outcomes(result) == {}
+
+
+@pytest.mark.usefixtures("fleet")
+def test_repeated_reconcile_retakes_once(source, lambda_context, statuses):
+    statuses["billing-db"] = "modifying"
+    lambda_handler(load_event("scheduled-backup.json"), lambda_context)
+    statuses.clear()
+
+    first = lambda_handler(RECONCILE, lambda_context)
+    second = lambda_handler(RECONCILE, lambda_context)
+
+    assert [n for n in instance_snapshots(source) if n.startswith("dr-billing-db-")] == [f"dr-billing-db-{ROUND}"]
+    assert (first["metrics"]["SnapshotsStarted"], second["metrics"]["SnapshotsStarted"]) == (1, 0)
+
+
+@pytest.mark.usefixtures("fleet")
+def test_target_added_after_the_round_is_taken_at_reconcile(source, lambda_context, env):
+    lambda_handler(load_event("scheduled-backup.json"), lambda_context)
+    make_instance(source, "ledger-db")
+    env(DB_INSTANCE_IDENTIFIERS="orders-db,billing-db,ledger-db")
+
+    result = lambda_handler(RECONCILE, lambda_context)
+
+    assert tags_of(instance_snapshots(source)[f"dr-ledger-db-{ROUND}"])[ROUND_TAG] == ROUND
+    assert result["metrics"]["SnapshotsStarted"] == 1
+
+
+@pytest.mark.usefixtures("fleet")
+def test_round_older_than_source_retention_is_not_retaken(source, lambda_context, statuses, clock):
+    statuses["billing-db"] = "modifying"
+    lambda_handler(load_event("scheduled-backup.json"), lambda_context)
+    statuses.clear()
+    clock(datetime(2026, 11, 25, 14, 0, tzinfo=UTC) + timedelta(days=7, minutes=1))  # SOURCE_RETENTION_DAYS=7
+
+    result = lambda_handler(RECONCILE, lambda_context)
+
+    assert not [n for n in instance_snapshots(source) if n.startswith("dr-billing-db-")]
+    assert result["metrics"]["SnapshotsStarted"] == 0
+
+
+@pytest.mark.usefixtures("fleet")
+def test_time_budget_exhausted_defers_the_retake(source, lambda_context, statuses):
+    statuses["billing-db"] = "modifying"
+    lambda_handler(load_event("scheduled-backup.json"), lambda_context)
+    statuses.clear()
+    lambda_context.remaining_ms = 1_000  # below TIME_BUDGET_RESERVE_MS=10000
+
+    result = lambda_handler(RECONCILE, lambda_context)
+
+    assert f"dr-billing-db-{ROUND}" not in instance_snapshots(source)
+    outcome = snapshot_outcomes(result)["billing-db"]
+    assert outcome["outcome"] == "deferred"
+    assert outcome["reason"] == f"missed in backup round {ROUND}; {TIME_BUDGET_REASON}"
