@@ -111,6 +111,7 @@ def snapshot_from_response(kind: Kind, item: Mapping[str, Any], region: str) -> 
             original_created=item.get("OriginalSnapshotCreateTime"),
             copied_from=item.get("SourceRegion") or None,
             percent_progress=item.get("PercentProgress"),
+            encrypted=item.get("Encrypted"),
         )
     return Snapshot(
         kind=kind,
@@ -124,6 +125,7 @@ def snapshot_from_response(kind: Kind, item: Mapping[str, Any], region: str) -> 
         database_identifier=item.get("DBClusterIdentifier", ""),
         copied_from=item.get("SourceDBClusterSnapshotArn") or None,
         percent_progress=item.get("PercentProgress"),
+        encrypted=item.get("StorageEncrypted"),
     )
 
 
@@ -219,7 +221,9 @@ class RdsGateway:
                 "SourceDBClusterSnapshotIdentifier": source.arn,
                 "TargetDBClusterSnapshotIdentifier": source.identifier,
             }
-        params.update({"KmsKeyId": kms_key_arn, "CopyTags": True, "SourceRegion": self.source_region})
+        params.update({"CopyTags": True, "SourceRegion": self.source_region})
+        if source.copy_takes_key:
+            params["KmsKeyId"] = kms_key_arn
         api = _KIND_API[source.kind]
         with self._call(f"rds:Copy{api['action']}", region):
             response = getattr(self._clients[region], api["copy"])(**params)

@@ -57,11 +57,22 @@ class Snapshot:
     original_created: datetime | None = None  # for a copy: when the source snapshot was taken
     copied_from: str | None = None  # for a cross-region copy: the source region or source snapshot ARN
     percent_progress: int | None = None
+    encrypted: bool | None = None  # None when the response does not say
 
     @property
     def target(self) -> str:
         """The database this snapshot belongs to (our source tag, else what RDS reports)."""
         return self.tags.get(SOURCE_TAG) or self.database_identifier
+
+    @property
+    def copy_takes_key(self) -> bool:
+        """Whether the cross-region copy may name a KMS key.
+
+        CopyDBSnapshot encrypts even an unencrypted snapshot under the key it is given, but
+        CopyDBClusterSnapshot refuses a key for an unencrypted cluster snapshot (Aurora cannot encrypt
+        on copy): such a copy stays unencrypted.
+        """
+        return not (self.kind is Kind.CLUSTER and self.encrypted is False)
 
     @property
     def data_time(self) -> datetime | None:

@@ -375,16 +375,19 @@ class Engine:
                 report, error, target=source.target, kind=source.kind, operation="copy", snapshot=source.identifier
             )
             return report.outcomes[-1].outcome != "deferred"
-        report.record(
-            Outcome(
-                source.target,
-                source.kind,
-                "copy",
-                "started",
-                source.identifier,
-                f"copy to {self.aws.destination_region} with key {self.settings.destination_kms_key_arn}",
+        if source.copy_takes_key:
+            reason = f"copy to {self.aws.destination_region} with key {self.settings.destination_kms_key_arn}"
+            fix = ""
+        else:
+            reason = (
+                f"copy to {self.aws.destination_region} UNENCRYPTED: the cluster snapshot is unencrypted and RDS "
+                "cannot encrypt a cluster snapshot on copy"
             )
-        )
+            fix = (
+                "Encrypt the cluster (restore it from an encrypted snapshot) to have its copies under "
+                "destination_kms_key_arn."
+            )
+        report.record(Outcome(source.target, source.kind, "copy", "started", source.identifier, reason, fix))
         return True
 
     def _defer(self, report: Report, snapshots: Iterable[Snapshot], reason: str) -> None:

@@ -88,12 +88,14 @@ def make_instance(client: Any, identifier: str, tags: dict[str, str] | None = No
     client.create_db_instance(**params)
 
 
-def make_cluster(client: Any, identifier: str, tags: dict[str, str] | None = None) -> None:
+def make_cluster(client: Any, identifier: str, tags: dict[str, str] | None = None, encrypted: bool = True) -> None:
+    """An Aurora cluster, encrypted unless told otherwise (an unencrypted cluster's copies cannot take a key)."""
     client.create_db_cluster(
         DBClusterIdentifier=identifier,
         Engine="aurora-postgresql",
         MasterUsername="admin",
         MasterUserPassword="not-a-secret-1",
+        StorageEncrypted=encrypted,
         Tags=[{"Key": k, "Value": v} for k, v in (tags or {}).items()],
     )
 

@@ -39,8 +39,8 @@ def take_snapshot(source: Any, name: str = SNAPSHOT, tags: list[dict[str, str]] 
     return snap["DBSnapshot"]["DBSnapshotArn"]
 
 
-def take_cluster_snapshot(source: Any) -> str:
-    make_cluster(source, "payments")
+def take_cluster_snapshot(source: Any, encrypted: bool = True) -> str:
+    make_cluster(source, "payments", encrypted=encrypted)
     snap = source.create_db_cluster_snapshot(
         DBClusterIdentifier="payments",
         DBClusterSnapshotIdentifier=CLUSTER_SNAPSHOT,
@@ -254,3 +254,64 @@ def test_event_without_source_identifier_is_a_clear_error(lambda_context):
 
     with pytest.raises(ValueError, match="SourceIdentifier"):
         lambda_handler(event, lambda_context)
+
+
+def stub_cluster_copy(expected: dict[str, Any]) -> Stubber:
+    stub_destination = Stubber(engine_client(DESTINATION_REGION))
+    stub_destination.add_response("describe_db_snapshots", {"DBSnapshots": []}, {"SnapshotType": "manual"})
+    stub_destination.add_response(
+        "describe_db_cluster_snapshots", {"DBClusterSnapshots": []}, {"SnapshotType": "manual"}
+    )
+    stub_destination.add_response(
+        "copy_db_cluster_snapshot",
+        {
+            "DBClusterSnapshot": {
+                "DBClusterSnapshotIdentifier": CLUSTER_SNAPSHOT,
+                "Status": "copying",
+                "SnapshotType": "manual",
+            }
+        },
+        expected,
+    )
+    return stub_destination
+
+
+def test_encrypted_cluster_snapshot_is_copied_under_the_destination_key(source, lambda_context, key_arn):
+    arn = take_cluster_snapshot(source)
+    stub_destination = stub_cluster_copy(
+        {
+            "SourceDBClusterSnapshotIdentifier": arn,
+            "TargetDBClusterSnapshotIdentifier": CLUSTER_SNAPSHOT,
+            "KmsKeyId": key_arn,
+            "CopyTags": True,
+            "SourceRegion": SOURCE_REGION,
+        }
+    )
+
+    with stub_destination:
+        result = lambda_handler(load_event("manual-cluster-snapshot-created.json"), lambda_context)
+
+    stub_destination.assert_no_pending_responses()
+    assert result["outcomes"][0]["outcome"] == "started"
+
+
+def test_unencrypted_cluster_snapshot_is_copied_without_a_key(source, lambda_context):
+    """CopyDBClusterSnapshot refuses a KmsKeyId for an unencrypted cluster snapshot (Aurora cannot encrypt
+    on copy), so the copy of an unencrypted cluster names no key instead of failing every time."""
+    arn = take_cluster_snapshot(source, encrypted=False)
+    stub_destination = stub_cluster_copy(
+        {
+            "SourceDBClusterSnapshotIdentifier": arn,
+            "TargetDBClusterSnapshotIdentifier": CLUSTER_SNAPSHOT,
+            "CopyTags": True,
+            "SourceRegion": SOURCE_REGION,
+        }
+    )
+
+    with stub_destination:
+        result = lambda_handler(load_event("manual-cluster-snapshot-created.json"), lambda_context)
+
+    stub_destination.assert_no_pending_responses()
+    outcome = result["outcomes"][0]
+    assert outcome["outcome"] == "started"
+    assert "unencrypted" in outcome["reason"]
