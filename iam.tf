@@ -109,12 +109,6 @@ data "aws_iam_policy_document" "lambda" {
     resources = ["*"]
   }
 
-  statement {
-    sid       = "ReadTags"
-    actions   = ["rds:ListTagsForResource"]
-    resources = concat(local.source_instance_arns, local.source_cluster_arns, local.source_snapshot_arns, local.destination_snapshot_arns)
-  }
-
   # --- Pruning -----------------------------------------------------------------------------------
 
   statement {

@@ -331,7 +331,7 @@ variable "snapshot_quota_alarm_threshold" {
 ################################################################################
 
 variable "copy_concurrency_limit" {
-  description = "Most cross-region copies this instance keeps in flight in the destination region; further copies are deferred to the next reconcile run. AWS allows 20 per destination region for the whole account, so with several module instances keep the sum of their limits at or below 20."
+  description = "Most cross-region copies this instance keeps in flight in the destination region; further copies are deferred to the next reconcile run. AWS allows 20 per destination region for the whole account: the function also never starts more than the account has left of those 20, and another instance's copies never count against this instance's share."
   type        = number
   default     = 5
   nullable    = false

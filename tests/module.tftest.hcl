@@ -142,7 +142,7 @@ run "iam_policy_has_the_documented_actions" {
       "rds:CreateDBSnapshot", "rds:CreateDBClusterSnapshot", "rds:AddTagsToResource",
       "rds:CopyDBSnapshot", "rds:CopyDBClusterSnapshot",
       "rds:DescribeDBInstances", "rds:DescribeDBClusters", "rds:DescribeDBSnapshots",
-      "rds:DescribeDBClusterSnapshots", "rds:DescribeAccountAttributes", "rds:ListTagsForResource",
+      "rds:DescribeDBClusterSnapshots", "rds:DescribeAccountAttributes",
       "rds:DeleteDBSnapshot", "rds:DeleteDBClusterSnapshot",
       "kms:CreateGrant", "kms:DescribeKey", "kms:GetKeyPolicy", "kms:ListGrants", "kms:Decrypt", "kms:ReEncrypt*", "kms:GenerateDataKey*",
       "logs:CreateLogStream", "logs:PutLogEvents", "sqs:SendMessage", "iam:SimulatePrincipalPolicy",

@@ -21,6 +21,8 @@ ROUND_FORMAT = "%Y%m%d-%H%M"
 INSTANCE_SNAPSHOT_STATES = frozenset({"available", "storage-optimization"})
 CLUSTER_SNAPSHOT_STATES = frozenset({"available"})
 COPY_IN_FLIGHT_STATES = frozenset({"pending", "copying", "creating"})
+# Cross-region snapshot copies AWS allows in progress per destination region, for the whole account.
+ACCOUNT_COPY_LIMIT = 20
 MAX_SNAPSHOT_ID_LENGTH = {"instance": 255, "cluster": 63}
 
 
@@ -107,7 +109,7 @@ class TargetSelection:
 class CopyPlan:
     start: list[Snapshot]
     defer: list[Snapshot]
-    in_flight: int
+    in_flight: int  # all cross-region copies in progress in the destination region, anyone's
 
 
 @dataclass(frozen=True)
@@ -298,11 +300,15 @@ def plan_copies(
 ) -> CopyPlan:
     """Owned, available source snapshots without a destination copy: start up to the limit, defer the rest.
 
+    The limit is this instance's COPY_CONCURRENCY_LIMIT minus its own copies in progress, and never more
+    than the account has left of the 20 copies AWS allows in progress per destination region.
+
     Newest first, so the recovery point moves forward even when the limit holds some copies back.
     """
     destination = list(destination)
     present = {(snap.kind, snap.identifier) for snap in destination}
-    in_flight = sum(1 for snap in destination if is_copy_in_flight(settings, snap))
+    in_flight = [snap for snap in destination if is_copy_in_flight(settings, snap)]
+    own_in_flight = sum(1 for snap in in_flight if is_owned(settings, snap))
     missing = [
         snap
         for snap in source
@@ -312,8 +318,10 @@ def plan_copies(
         and (wanted_targets is None or snap.target in wanted_targets)
     ]
     missing.sort(key=lambda s: (s.data_time or datetime.min, s.identifier), reverse=True)
-    room = max(0, settings.copy_concurrency_limit - in_flight)
-    return CopyPlan(start=missing[:room], defer=missing[room:], in_flight=in_flight)
+    # This instance's own share (COPY_CONCURRENCY_LIMIT), within what the account has left: another
+    # module instance's long copies must not hold this one back below its share, only the AWS limit may.
+    room = max(0, min(settings.copy_concurrency_limit - own_in_flight, ACCOUNT_COPY_LIMIT - len(in_flight)))
+    return CopyPlan(start=missing[:room], defer=missing[room:], in_flight=len(in_flight))
 
 
 # --- backup rounds ------------------------------------------------------------------------------------

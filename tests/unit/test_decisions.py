@@ -115,7 +115,7 @@ def test_foreign_and_automated_snapshots_are_never_candidates(settings):
     assert decisions.expired_snapshots(settings, snaps, retention_days=1, now=NOW).delete == []
 
 
-def test_copies_in_flight_count_anyones_cross_region_copies(settings):
+def test_copy_limit_counts_only_this_instances_copies_in_flight(settings):
     destination = [
         snap("someone-elses", 0, tags={}, status="copying", copied_from="eu-west-1"),
         snap("dr-orders-db-1", 0, status="pending"),
@@ -124,11 +124,22 @@ def test_copies_in_flight_count_anyones_cross_region_copies(settings):
     ]
     source = [snap("dr-orders-db-3", 0), snap("dr-orders-db-4", 1), snap("dr-orders-db-5", 2)]
 
-    plan = decisions.plan_copies(load_settings({**BASE_ENV, "COPY_CONCURRENCY_LIMIT": "3"}), source, destination)
+    plan = decisions.plan_copies(load_settings({**BASE_ENV, "COPY_CONCURRENCY_LIMIT": "2"}), source, destination)
 
-    assert plan.in_flight == 2
-    assert [s.identifier for s in plan.start] == ["dr-orders-db-3"]
+    assert plan.in_flight == 2  # anyone's cross-region copies: someone-elses and ours
+    assert [s.identifier for s in plan.start] == ["dr-orders-db-3"]  # our share of 2, one already in flight
     assert [s.identifier for s in plan.defer] == ["dr-orders-db-4", "dr-orders-db-5"]
+
+
+def test_copies_never_exceed_what_the_account_has_left_of_twenty(settings):
+    others = [snap(f"other-copy-{i}", 0, tags={}, status="copying", copied_from="eu-west-1") for i in range(18)]
+    source = [snap(f"dr-orders-db-{d}", d) for d in range(1, 6)]
+
+    plan = decisions.plan_copies(load_settings({**BASE_ENV, "COPY_CONCURRENCY_LIMIT": "5"}), source, others)
+
+    assert plan.in_flight == 18
+    assert [s.identifier for s in plan.start] == ["dr-orders-db-1", "dr-orders-db-2"]
+    assert len(plan.defer) == 3
 
 
 def test_recovery_point_is_the_newest_available_copy_or_the_database_age(settings):

@@ -147,7 +147,33 @@ def test_event_for_a_deleted_snapshot_is_skipped(destination, lambda_context):
     assert result["outcomes"][0]["outcome"] == "skipped"
 
 
-def test_copy_deferred_when_destination_has_the_limit_of_copies_in_progress(source, destination, lambda_context, env):
+def test_copy_deferred_when_this_instance_has_its_limit_of_copies_in_progress(source, destination, lambda_context, env):
+    env(COPY_CONCURRENCY_LIMIT="1")
+    earlier = take_snapshot(source, name="dr-orders-db-20261124-1400")
+    destination.copy_db_snapshot(
+        SourceDBSnapshotIdentifier=earlier,
+        TargetDBSnapshotIdentifier="dr-orders-db-20261124-1400",
+        SourceRegion=SOURCE_REGION,
+        CopyTags=True,
+    )
+    source.create_db_snapshot(
+        DBInstanceIdentifier="orders-db", DBSnapshotIdentifier=SNAPSHOT, Tags=owned_tags("orders-db")
+    )
+
+    from dr_testing import alter_response
+
+    alter_response(DESTINATION_REGION, "DescribeDBSnapshots", _still_copying)
+
+    result = lambda_handler(load_event("manual-snapshot-created.json"), lambda_context)
+
+    assert result["outcomes"][0]["outcome"] == "deferred"
+    assert result["metrics"]["CopiesDeferred"] == 1
+    assert SNAPSHOT not in instance_snapshots(destination)
+
+
+def test_another_owners_copies_in_progress_do_not_hold_back_this_instances_share(
+    source, destination, lambda_context, env
+):
     env(COPY_CONCURRENCY_LIMIT="1")
     make_instance(source, "other-db")
     other = source.create_db_snapshot(DBInstanceIdentifier="other-db", DBSnapshotIdentifier="someone-elses-copy")
@@ -158,19 +184,19 @@ def test_copy_deferred_when_destination_has_the_limit_of_copies_in_progress(sour
     )
     take_snapshot(source)
 
-    def still_copying(parsed: dict[str, Any]) -> None:
-        for snap in parsed.get("DBSnapshots", []):
-            snap.update(Status="copying", SourceRegion=SOURCE_REGION, PercentProgress=40)
-
     from dr_testing import alter_response
 
-    alter_response(DESTINATION_REGION, "DescribeDBSnapshots", still_copying)
+    alter_response(DESTINATION_REGION, "DescribeDBSnapshots", _still_copying)
 
     result = lambda_handler(load_event("manual-snapshot-created.json"), lambda_context)
 
-    assert result["outcomes"][0]["outcome"] == "deferred"
-    assert result["metrics"]["CopiesDeferred"] == 1
-    assert SNAPSHOT not in instance_snapshots(destination)
+    assert result["outcomes"][0]["outcome"] == "started"
+    assert SNAPSHOT in instance_snapshots(destination)
+
+
+def _still_copying(parsed: dict[str, Any]) -> None:
+    for snap in parsed.get("DBSnapshots", []):
+        snap.update(Status="copying", SourceRegion=SOURCE_REGION, PercentProgress=40)
 
 
 def test_copy_refused_by_the_copy_limit_is_deferred_not_failed(source, destination, lambda_context):
