@@ -1,0 +1,164 @@
+"""The stand-in itself: what the cycle test relies on, checked on its own and in seconds."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from stand_in import (
+    AGE_TAG,
+    KNOWN_EMULATOR_GAPS,
+    Aws,
+    _absolute_module_sources,
+    _provider_aliases,
+    delivered,
+    provider_override,
+    scheduler_event,
+    snapshot_created_event,
+    unexpected_plan_changes,
+)
+
+pytestmark = pytest.mark.integration
+
+RULE_PATTERN = json.dumps(
+    {
+        "source": ["aws.rds"],
+        "detail-type": ["RDS DB Snapshot Event", "RDS DB Cluster Snapshot Event"],
+        "detail": {"EventID": ["RDS-EVENT-0042", "RDS-EVENT-0075"], "SourceIdentifier": [{"prefix": "dr-orders-"}]},
+    }
+)
+NOW = datetime(2026, 11, 25, 14, 0, tzinfo=UTC)
+
+
+def _instance(aws: Aws, identifier: str, region: str = "eu-west-3") -> None:
+    aws.client("rds", region).create_db_instance(
+        DBInstanceIdentifier=identifier,
+        DBInstanceClass="db.t4g.micro",
+        Engine="postgres",
+        AllocatedStorage=20,
+        MasterUsername="dbadmin",
+        MasterUserPassword="not-a-secret-1",
+    )
+
+
+def test_server_answers_describe_account_attributes_per_region(aws: Aws) -> None:
+    _instance(aws, "quota-db")
+    aws.client("rds", "eu-west-3").create_db_snapshot(DBSnapshotIdentifier="quota-1", DBInstanceIdentifier="quota-db")
+
+    quotas = {
+        q["AccountQuotaName"]: (q["Used"], q["Max"])
+        for q in aws.client("rds", "eu-west-3").describe_account_attributes()["AccountQuotas"]
+    }
+
+    assert quotas["ManualSnapshots"] == (1, 100)
+    assert quotas["ManualClusterSnapshots"] == (0, 100)
+
+
+def test_snapshot_seeded_with_age_tag_is_dated_back(aws: Aws) -> None:
+    _instance(aws, "aged-db")
+    rds = aws.client("rds", "eu-west-3")
+
+    rds.create_db_snapshot(
+        DBSnapshotIdentifier="aged-1", DBInstanceIdentifier="aged-db", Tags=[{"Key": AGE_TAG, "Value": "40"}]
+    )
+
+    created = rds.describe_db_snapshots(DBSnapshotIdentifier="aged-1")["DBSnapshots"][0]["SnapshotCreateTime"]
+    assert datetime.now(UTC) - created > timedelta(days=39)
+
+
+def test_deployed_rule_pattern_delivers_own_snapshots_only() -> None:
+    ours = snapshot_created_event("instance", "dr-orders-orders-db-20261125-1400", "us-east-1", NOW)
+    ours_cluster = snapshot_created_event("cluster", "dr-orders-ledger-20261125-1400", "us-east-1", NOW)
+    foreign = snapshot_created_event("instance", "nightly-export-orders-db", "us-east-1", NOW)
+    automated = snapshot_created_event("instance", "rds:orders-db-2026-11-25-14-00", "us-east-1", NOW)
+
+    assert delivered([RULE_PATTERN], ours)
+    assert delivered([RULE_PATTERN], ours_cluster)
+    assert not delivered([RULE_PATTERN], foreign)
+    assert not delivered([RULE_PATTERN], automated)
+
+
+def test_scheduler_event_fills_in_the_scheduled_time() -> None:
+    raw = '{"action":"backup","scheduled_time":"<aws.scheduler.scheduled-time>"}'
+
+    assert scheduler_event(raw, NOW) == {"action": "backup", "scheduled_time": "2026-11-25T14:00:00Z"}
+
+
+def test_scheduler_event_leaves_an_escaped_placeholder_alone_as_aws_does() -> None:
+    # jsonencode() writes "<" as \u003c; Scheduler only replaces the literal placeholder.
+    raw = '{"action":"backup","scheduled_time":"\\u003caws.scheduler.scheduled-time\\u003e"}'
+
+    assert scheduler_event(raw, NOW)["scheduled_time"] == "<aws.scheduler.scheduled-time>"
+
+
+def test_copied_root_module_still_finds_the_module(tmp_path: Path) -> None:
+    origin = tmp_path / "examples" / "basic"
+    text = 'module "x" {\n  source = "../../"\n}\nmodule "k" {\n  source = "../../modules/destination-kms-key"\n}\n'
+
+    rewritten = _absolute_module_sources(text, origin)
+
+    assert f'source = "{tmp_path}"' in rewritten
+    assert f'source = "{tmp_path / "modules" / "destination-kms-key"}"' in rewritten
+
+
+def test_provider_override_covers_every_provider_configuration() -> None:
+    text = 'provider "aws" {\n  region = var.a\n}\n\nprovider "aws" {\n  alias  = "destination"\n  region = var.b\n}\n'
+
+    aliases = _provider_aliases([text])
+    override = provider_override("http://127.0.0.1:1234", aliases)
+
+    assert aliases == [None, "destination"]
+    assert override.count('provider "aws"') == 2
+    assert 'alias = "destination"' in override
+    assert 'lambda           = "http://127.0.0.1:1234"' in override
+
+
+def _plan(*changes: tuple) -> dict:
+    return {
+        "resource_changes": [
+            {
+                "address": address,
+                "type": kind,
+                "change": {
+                    "actions": actions,
+                    "before": before,
+                    "after": after,
+                    "after_unknown": rest[0] if rest else {},
+                },
+            }
+            for address, kind, actions, before, after, *rest in changes
+        ]
+    }
+
+
+def test_plan_check_allows_only_the_named_emulator_gaps() -> None:
+    (kind, attribute), _reason = next(iter(KNOWN_EMULATOR_GAPS.items()))
+    allowed = _plan(("module.m.aws_lambda_function.this", kind, ["update"], {attribute: []}, {attribute: [1]}))
+    drifted = _plan(("module.m.aws_lambda_function.this", kind, ["update"], {"timeout": 3}, {"timeout": 300}))
+    replaced = _plan(("module.m.aws_sqs_queue.dlq", "aws_sqs_queue", ["delete", "create"], {}, {}))
+
+    assert unexpected_plan_changes(allowed) == []
+    assert unexpected_plan_changes(drifted) == ["module.m.aws_lambda_function.this: timeout would change"]
+    assert unexpected_plan_changes(replaced) == ["module.m.aws_sqs_queue.dlq: delete/create"]
+
+
+def test_plan_check_allows_a_deferred_policy_only_next_to_a_gap_and_only_as_unknown() -> None:
+    (kind, attribute), _reason = next(iter(KNOWN_EMULATOR_GAPS.items()))
+    gap = ("module.m.aws_lambda_function.this", kind, ["update"], {attribute: []}, {attribute: [1]})
+    deferred = (
+        "module.m.aws_iam_role_policy.p",
+        "aws_iam_role_policy",
+        ["update"],
+        {"policy": "{}"},
+        {},
+        {"policy": True},
+    )
+    changed = ("module.m.aws_iam_role_policy.p", "aws_iam_role_policy", ["update"], {"policy": "{}"}, {"policy": "{1}"})
+
+    assert unexpected_plan_changes(_plan(gap, deferred)) == []
+    assert unexpected_plan_changes(_plan(deferred)) == [
+        "module.m.aws_iam_role_policy.p: policy would change (known after apply)"
+    ]
+    assert unexpected_plan_changes(_plan(gap, changed)) == ["module.m.aws_iam_role_policy.p: policy would change"]
