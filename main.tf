@@ -40,6 +40,10 @@ locals {
   source_region      = data.aws_region.source.name
   destination_region = data.aws_region.destination.name
 
+  # The function's ARN, known at plan: policies that name it then show no "(known after apply)"
+  # whenever the function itself changes.
+  function_arn = "arn:${local.partition}:lambda:${local.source_region}:${local.account_id}:function:${local.name}"
+
   snapshot_prefix = coalesce(var.snapshot_prefix, "dr-${var.name}")
   owner_tag_key   = "rds-snapshot-dr:owner"
 

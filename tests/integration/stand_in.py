@@ -80,14 +80,6 @@ KNOWN_EMULATOR_GAPS: dict[tuple[str, str], str] = {
 }
 
 
-# Knock-on effect of the gaps above: a policy document that names the function is read only at apply
-# time while the function has a pending change, so the policy it feeds shows "(known after apply)".
-# Allowed only as an unknown value (never a different concrete one), and only alongside a gap above.
-DEFERRED_BY_EMULATOR_GAPS: dict[tuple[str, str], str] = {
-    ("aws_iam_role_policy", "policy"): "policy document names the function, whose gap change defers its read",
-}
-
-
 def log(message: str) -> None:
     print(message, flush=True)
 
@@ -439,22 +431,21 @@ class Terraform:
         return [line for line in result.stdout.splitlines() if line.strip()]
 
 
-def _attribute_changes(change: dict[str, Any]) -> dict[str, bool]:
-    """Top-level attributes an update changes -> True when the new value is only known after apply."""
+def _attribute_changes(change: dict[str, Any]) -> list[str]:
+    """Top-level attributes an update changes, including those only known after apply."""
     before, after = change["change"].get("before"), change["change"].get("after")
     unknown = change["change"].get("after_unknown")
     if not isinstance(before, dict) or not isinstance(after, dict):
-        return {"(whole resource)": False}
+        return ["(whole resource)"]
     unknown = unknown if isinstance(unknown, dict) else {}
     keys = set(before) | set(after) | set(unknown)
-    return {key: unknown.get(key) is True for key in keys if before.get(key) != after.get(key) or unknown.get(key)}
+    return sorted(key for key in keys if before.get(key) != after.get(key) or unknown.get(key))
 
 
 def _classify_plan(plan: dict[str, Any]) -> tuple[list[str], list[str]]:
     """(unexpected changes, allow-listed changes with their reason) of a plan, as readable lines."""
     unexpected: list[str] = []
     allowed: list[str] = []
-    deferred: list[tuple[str, str, tuple[str, str]]] = []
     for change in plan.get("resource_changes", []):
         actions = change["change"]["actions"]
         if actions in (["no-op"], ["read"]):
@@ -462,19 +453,12 @@ def _classify_plan(plan: dict[str, Any]) -> tuple[list[str], list[str]]:
         if actions != ["update"]:
             unexpected.append(f"{change['address']}: {'/'.join(actions)}")
             continue
-        for attribute, only_unknown in sorted(_attribute_changes(change).items()):
+        for attribute in _attribute_changes(change):
             key = (change["type"], attribute)
             if key in KNOWN_EMULATOR_GAPS:
                 allowed.append(f"{change['address']}.{attribute}: {KNOWN_EMULATOR_GAPS[key]}")
-            elif key in DEFERRED_BY_EMULATOR_GAPS and only_unknown:
-                deferred.append((change["address"], attribute, key))
             else:
                 unexpected.append(f"{change['address']}: {attribute} would change")
-    for address, attribute, key in deferred:
-        if allowed:
-            allowed.append(f"{address}.{attribute}: {DEFERRED_BY_EMULATOR_GAPS[key]}")
-        else:
-            unexpected.append(f"{address}: {attribute} would change (known after apply)")
     return unexpected, allowed
 
 
