@@ -10,7 +10,8 @@
 
 RSD_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 RSD_CACHE="$RSD_ROOT/.cache"
-RSD_MIN_TERRAFORM="1.9.0"
+# The module needs Terraform >= 1.9; its `terraform test` suite (override_during in mocks) needs 1.11.
+RSD_MIN_TERRAFORM="1.11.0"
 
 rsd_init() {
   set -euo pipefail
