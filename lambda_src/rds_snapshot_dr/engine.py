@@ -33,6 +33,7 @@ _LEVELS = {
     "skipped": logging.INFO,
     "ignored": logging.DEBUG,
 }
+_BOTH_KINDS = (Kind.INSTANCE, Kind.CLUSTER)
 _COUNTERS = {("snapshot", "started"): "SnapshotsStarted", ("copy", "started"): "CopiesStarted"}
 _COUNTERS.update({("copy", "deferred"): "CopiesDeferred", ("delete", "deleted"): "SnapshotsDeleted"})
 
@@ -346,7 +347,7 @@ class Engine:
                 )
             )
             return report
-        destination = self._list(report, self.aws.destination_region, (Kind.INSTANCE, Kind.CLUSTER))
+        destination = self._list(report, self.aws.destination_region, _BOTH_KINDS)
         if destination is None:
             return report
         if any(s.kind is event.kind and s.identifier == ident for s in destination):
@@ -410,17 +411,10 @@ class Engine:
         """Copy what has no copy yet, prune expired snapshots, retake what the latest backup round missed,
         publish recovery point age and quota use."""
         report = Report("reconcile")
-        selection = self._discover(report, request.targets)
-        wanted = None
-        if request.targets is not None:
-            wanted = {db.identifier for db in selection.targets} if selection else set()
-
-        kinds = (Kind.INSTANCE, Kind.CLUSTER)
-        source = self._list(report, self.aws.source_region, kinds)
-        destination = self._list(report, self.aws.destination_region, kinds)
+        selection, wanted, source, destination = self._survey(report, request)
         if source is not None and destination is not None:
             self._copy_missing(report, source, destination, wanted)
-            self._prune(report, wanted, kinds=kinds, source=source, destination=destination)
+            self._prune(report, wanted, kinds=_BOTH_KINDS, source=source, destination=destination)
         if source is not None and selection is not None:
             self._retake_missed_round(report, selection.targets, source)
 
@@ -434,16 +428,23 @@ class Engine:
     def copy_missing(self, request: ActionRequest) -> Report:
         """Only the copy step of reconcile: start the copies of owned available snapshots that have none."""
         report = Report("copy")
+        _selection, wanted, source, destination = self._survey(report, request)
+        if source is not None and destination is not None:
+            self._copy_missing(report, source, destination, wanted)
+        return report
+
+    def _survey(
+        self, report: Report, request: ActionRequest
+    ) -> tuple[TargetSelection | None, set[str] | None, list[Snapshot] | None, list[Snapshot] | None]:
+        """Targets, the identifiers a `targets` subset limits the run to (None: all), and the owned-or-not
+        manual snapshots of both kinds in each region (None where listing failed)."""
         selection = self._discover(report, request.targets)
         wanted = None
         if request.targets is not None:
             wanted = {db.identifier for db in selection.targets} if selection else set()
-        kinds = (Kind.INSTANCE, Kind.CLUSTER)
-        source = self._list(report, self.aws.source_region, kinds)
-        destination = self._list(report, self.aws.destination_region, kinds)
-        if source is not None and destination is not None:
-            self._copy_missing(report, source, destination, wanted)
-        return report
+        source = self._list(report, self.aws.source_region, _BOTH_KINDS)
+        destination = self._list(report, self.aws.destination_region, _BOTH_KINDS)
+        return selection, wanted, source, destination
 
     def _copy_missing(
         self, report: Report, source: list[Snapshot], destination: list[Snapshot], wanted: set[str] | None
