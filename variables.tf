@@ -355,9 +355,9 @@ variable "metrics_namespace" {
 }
 
 variable "time_budget_reserve_ms" {
-  description = "Milliseconds of the function's timeout kept in reserve: when less than this remains, the function starts no new work and leaves the rest to the next run."
+  description = "Milliseconds of the function's timeout kept in reserve: when less than this remains, the function starts no new work and leaves the rest to the next run. The default leaves room for one AWS call with its retries (each attempt is bounded to 5 s to connect and 15 s to read)."
   type        = number
-  default     = 10000
+  default     = 30000
   nullable    = false
 
   validation {

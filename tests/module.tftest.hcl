@@ -49,7 +49,7 @@ run "environment_is_the_engine_settings_contract" {
       KEEP_LAST                  = "1"
       COPY_CONCURRENCY_LIMIT     = "5"
       METRICS_NAMESPACE          = "RdsSnapshotDr"
-      TIME_BUDGET_RESERVE_MS     = "10000"
+      TIME_BUDGET_RESERVE_MS     = "30000"
       BOTO_MAX_ATTEMPTS          = "5"
       BOTO_RETRY_MODE            = "standard"
       LOG_LEVEL                  = "INFO"

@@ -33,7 +33,15 @@ class ClientFactory:
 
     @functools.cache  # noqa: B019 - one factory per process; the cache is the point
     def client(self, service: str, region: str, retry_mode: str, max_attempts: int) -> Any:
-        config = Config(retries={"mode": retry_mode, "max_attempts": max_attempts}, user_agent_extra="rds-snapshot-dr")
+        # Bounded per attempt (botocore's default read timeout is 60 s), so one hung call cannot eat the
+        # time budget reserve; RDS control-plane calls answer in well under a second.
+        config = Config(
+            # total_max_attempts counts the first call too; botocore's max_attempts would count only retries.
+            retries={"mode": retry_mode, "total_max_attempts": max_attempts},
+            connect_timeout=5,
+            read_timeout=15,
+            user_agent_extra="rds-snapshot-dr",
+        )
         return self.session.client(service, region_name=region, config=config)
 
     def clear(self) -> None:

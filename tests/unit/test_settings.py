@@ -87,3 +87,14 @@ def test_handler_fails_with_the_variable_name_on_bad_settings(env, lambda_contex
 
     with pytest.raises(SettingsError, match="BOTO_RETRY_MODE"):
         handler.lambda_handler({"action": "reconcile"}, lambda_context)
+
+
+def test_aws_clients_retry_as_configured_and_bound_each_attempt():
+    from rds_snapshot_dr.aws import ClientFactory
+
+    client = ClientFactory().client("rds", "us-east-1", "adaptive", 3)
+
+    assert client.meta.config.retries["mode"] == "adaptive"
+    assert client.meta.config.retries["total_max_attempts"] == 3  # BOTO_MAX_ATTEMPTS counts the first call
+    assert client.meta.config.connect_timeout == 5
+    assert client.meta.config.read_timeout == 15
