@@ -308,40 +308,29 @@ _BARE = 'print(json.dumps({"maxrss_mb": peak_rss_mb()}))\n'
 
 # --- terraform plan -----------------------------------------------------------------------------------
 
-PROVIDERS = """
-locals {{
-  endpoint = "{endpoint}"
-}}
-
-provider "aws" {{
-  region                      = "eu-west-1"
+PROVIDER = """
+provider "aws" {{{alias}
+  region                      = "{region}"
   access_key                  = "benchmark"
   secret_key                  = "benchmark"
   skip_credentials_validation = true
   skip_metadata_api_check     = true
   skip_requesting_account_id  = true
   endpoints {{
-    sts = local.endpoint
-    iam = local.endpoint
-    kms = local.endpoint
-  }}
-}}
-
-provider "aws" {{
-  alias                       = "destination"
-  region                      = "eu-central-1"
-  access_key                  = "benchmark"
-  secret_key                  = "benchmark"
-  skip_credentials_validation = true
-  skip_metadata_api_check     = true
-  skip_requesting_account_id  = true
-  endpoints {{
-    sts = local.endpoint
-    iam = local.endpoint
-    kms = local.endpoint
+    sts = "{endpoint}"
+    iam = "{endpoint}"
+    kms = "{endpoint}"
   }}
 }}
 """
+
+
+def _providers(endpoint: str) -> str:
+    """The source (default) and destination provider configurations, both against the local server."""
+    source = PROVIDER.format(alias="", region="eu-west-1", endpoint=endpoint)
+    destination = PROVIDER.format(alias='\n  alias = "destination"', region="eu-central-1", endpoint=endpoint)
+    return source + destination
+
 
 BY_TAG = """
 module "rds_snapshot_dr" {{
@@ -412,7 +401,7 @@ def _plan(
         (work / "main.tf").write_text(BY_TAG.format(root=ROOT))
         (work / "versions.tf").write_text((ROOT / "examples" / "for-each" / "versions.tf").read_text())
         label = f"1 module instance selecting {size} databases by tag"
-    (work / "providers.tf").write_text(PROVIDERS.format(endpoint=endpoint))
+    (work / "providers.tf").write_text(_providers(endpoint))
     env = {**os.environ, "TF_IN_AUTOMATION": "1", "CHECKPOINT_DISABLE": "1"}
     subprocess.run(  # noqa: S603
         [terraform, "init", "-input=false", "-no-color"], cwd=work, env=env, check=True, capture_output=True
