@@ -2,21 +2,15 @@
 
 from __future__ import annotations
 
-import importlib.util
 import re
 import shutil
 import zipfile
 from pathlib import Path
 
+import build_package
+
 ROOT = Path(__file__).resolve().parents[2]
 DEPLOYED = ROOT / "dist" / "rds_snapshot_dr.zip"
-
-
-def _builder():
-    spec = importlib.util.spec_from_file_location("build_package", ROOT / "scripts" / "build_package.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def test_module_deploys_the_committed_package():
@@ -27,7 +21,7 @@ def test_module_deploys_the_committed_package():
 
 
 def test_fresh_build_is_byte_for_byte_the_deployed_package():
-    assert _builder().build() == DEPLOYED.read_bytes(), (
+    assert build_package.build() == DEPLOYED.read_bytes(), (
         "dist/rds_snapshot_dr.zip is stale: run python3 scripts/build_package.py and commit it"
     )
 
@@ -40,7 +34,7 @@ def test_build_does_not_depend_on_file_times_or_stray_caches(tmp_path):
     (source / "rds_snapshot_dr" / "__pycache__").mkdir(exist_ok=True)
     (source / "rds_snapshot_dr" / "__pycache__" / "handler.cpython-312.pyc").write_bytes(b"\0")
 
-    assert _builder().build(source) == DEPLOYED.read_bytes()
+    assert build_package.build(source) == DEPLOYED.read_bytes()
 
 
 def test_package_holds_only_the_handler_package_at_its_root():
