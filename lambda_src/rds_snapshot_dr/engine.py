@@ -15,7 +15,7 @@ from typing import Any
 from . import decisions
 from .aws import RdsGateway
 from .decisions import Database, Kind, Outcome, Snapshot, TargetSelection
-from .errors import QUOTA, AwsError, classify
+from .errors import ALREADY_EXISTS, QUOTA, AwsError, classify
 from .events import ActionRequest, IgnoredEvent, SnapshotCreated
 from .logs import log_decision
 from .metrics import Metrics
@@ -225,55 +225,51 @@ class Engine:
             )
             return
         tags = decisions.snapshot_tags(self.settings, db, backup_round)
+        after = ""
         try:
             self.aws.create_snapshot(db, name, tags)
         except AwsError as error:
-            if error.code in {"DBSnapshotAlreadyExists", "DBClusterSnapshotAlreadyExistsFault"}:
+            if error.code in ALREADY_EXISTS:
                 self._already_exists(report, db.kind, db.identifier, name, self.aws.source_region, "snapshot", note)
                 return
-            if error.code == QUOTA and db.kind not in pruned_for_quota:
-                pruned_for_quota.add(db.kind)
-                log_decision(
-                    logging.WARNING,
-                    "snapshot quota reached; pruning expired snapshots before one retry",
-                    action=report.action,
-                    target=db.identifier,
-                    kind=str(db.kind),
-                    operation="snapshot",
-                    reason=error.message,
+            if not (error.code == QUOTA and self._pruned_for_quota(report, db, error, pruned_for_quota)):
+                self._fail(
+                    report, error, target=db.identifier, kind=db.kind, operation="snapshot", snapshot=name, note=note
                 )
-                before = report.metrics.counts["SnapshotsDeleted"]
-                self._prune(report, None, kinds=(db.kind,))
-                if report.metrics.counts["SnapshotsDeleted"] > before:
-                    try:
-                        self.aws.create_snapshot(db, name, tags)
-                    except AwsError as retry_error:
-                        self._fail(
-                            report,
-                            retry_error,
-                            target=db.identifier,
-                            kind=db.kind,
-                            operation="snapshot",
-                            snapshot=name,
-                            note=note,
-                        )
-                        return
-                    report.record(
-                        Outcome(
-                            db.identifier,
-                            db.kind,
-                            "snapshot",
-                            "started",
-                            name,
-                            _join(note, started, "started after pruning"),
-                        )
-                    )
-                    return
-            self._fail(
-                report, error, target=db.identifier, kind=db.kind, operation="snapshot", snapshot=name, note=note
-            )
-            return
-        report.record(Outcome(db.identifier, db.kind, "snapshot", "started", name, _join(note, started)))
+                return
+            try:
+                self.aws.create_snapshot(db, name, tags)
+            except AwsError as retry_error:
+                self._fail(
+                    report,
+                    retry_error,
+                    target=db.identifier,
+                    kind=db.kind,
+                    operation="snapshot",
+                    snapshot=name,
+                    note=note,
+                )
+                return
+            after = "started after pruning"
+        report.record(Outcome(db.identifier, db.kind, "snapshot", "started", name, _join(note, started, after)))
+
+    def _pruned_for_quota(self, report: Report, db: Database, error: AwsError, pruned_for_quota: set[Kind]) -> bool:
+        """On SnapshotQuotaExceeded, prune expired snapshots of that kind once per run; True if any went."""
+        if db.kind in pruned_for_quota:
+            return False
+        pruned_for_quota.add(db.kind)
+        log_decision(
+            logging.WARNING,
+            "snapshot quota reached; pruning expired snapshots before one retry",
+            action=report.action,
+            target=db.identifier,
+            kind=str(db.kind),
+            operation="snapshot",
+            reason=error.message,
+        )
+        before = report.metrics.counts["SnapshotsDeleted"]
+        self._prune(report, None, kinds=(db.kind,))
+        return report.metrics.counts["SnapshotsDeleted"] > before
 
     def _already_exists(
         self, report: Report, kind: Kind, target: str, name: str, region: str, operation: str, note: str = ""
@@ -367,7 +363,7 @@ class Engine:
         try:
             self.aws.copy_snapshot(source, self.settings.destination_kms_key_arn)
         except AwsError as error:
-            if error.code in {"DBSnapshotAlreadyExists", "DBClusterSnapshotAlreadyExistsFault"}:
+            if error.code in ALREADY_EXISTS:
                 self._already_exists(
                     report, source.kind, source.target, source.identifier, self.aws.destination_region, "copy"
                 )
