@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import functools
 import os
-import time
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
+from . import clock
 from .aws import CLIENTS, RdsGateway
 from .engine import Engine, Report
 from .errors import TargetFailuresError
@@ -42,7 +42,7 @@ def reset() -> None:
 
 
 def utcnow() -> datetime:
-    return datetime.now(UTC)
+    return clock.CLOCK.now()
 
 
 def lambda_handler(event: Any, context: Any) -> dict[str, Any]:
@@ -61,7 +61,7 @@ def lambda_handler(event: Any, context: Any) -> dict[str, Any]:
         assert isinstance(request, IgnoredEvent)
         report = engine.ignore(request)
 
-    print_emf(report.metrics, settings.metrics_namespace, settings.owner_tag_value, int(time.time() * 1000))
+    print_emf(report.metrics, settings.metrics_namespace, settings.owner_tag_value, int(utcnow().timestamp() * 1000))
     result = report.to_dict()
     if report.failed:
         failed = sorted({f"{o.target} ({o.operation}: {o.reason})" for o in report.outcomes if o.failed})
