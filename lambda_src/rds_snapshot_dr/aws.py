@@ -48,7 +48,7 @@ class RateBudget:
     def acquire(self) -> None:
         """Take one token, pausing until there is one."""
         self._refill()
-        while self.tokens < 1:
+        while self.tokens < 1 - 1e-9:  # (a pause's rounding must not leave a sliver to wait for)
             shortfall = (1 - self.tokens) / self.rate  # seconds until the next token
             clock.CLOCK.pause(shortfall)
             self.paused_seconds += shortfall
