@@ -90,6 +90,7 @@ def portable_from_snapshot(kind: Kind, item: dict[str, Any]) -> dict[str, object
         "StorageType": item.get("StorageType"),
         "Port": item.get("Port") or None,
         "EnableIAMDatabaseAuthentication": item.get("IAMDatabaseAuthenticationEnabled"),
+        "KmsKeyId": item.get("KmsKeyId"),
     }
 
 
