@@ -11,7 +11,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from .decisions import SOURCE_TAG, Kind, Snapshot, is_owned
+from .decisions import PORTABLE_TAG, SOURCE_TAG, Kind, Snapshot, is_owned
 from .settings import Regional, Settings
 
 # Tags of a drill database: the module instance it belongs to (the tag the role's delete permission
@@ -21,9 +21,6 @@ DRILL_SOURCE_TAG = "rds-snapshot-dr:drill-source"
 DRILL_SNAPSHOT_TAG = "rds-snapshot-dr:drill-snapshot"
 DRILL_STARTED_TAG = "rds-snapshot-dr:drill-started"
 DRILL_STAMP = "%Y%m%d%H%M"
-# Written on each source snapshot at backup time: the portable settings a snapshot does not record
-# itself (instance class, Multi-AZ, deletion protection), for a restore while the source region is down.
-PORTABLE_TAG = "rds-snapshot-dr:portable"
 
 # Where a parameter's value came from, as --dry-run prints it.
 FROM_SOURCE = "source database"
@@ -118,16 +115,6 @@ def databases_with_copies(settings: Settings, copies: Iterable[Snapshot]) -> dic
 
 
 # --- portable settings ---------------------------------------------------------------------------
-
-
-def portable_tag_value(instance_class: str | None, multi_az: bool | None, deletion_protection: bool | None) -> str:
-    """The PORTABLE_TAG value: "class=db.r6g.large multi-az=true deletion-protection=true".
-
-    RDS tag values allow letters, digits, spaces and _ . : / = + - @ (RDS User Guide, "Tagging Amazon RDS
-    resources"), so the pairs are separated by spaces.
-    """
-    pairs = {"class": instance_class, "multi-az": multi_az, "deletion-protection": deletion_protection}
-    return " ".join(f"{k}={str(v).lower() if isinstance(v, bool) else v}" for k, v in pairs.items() if v is not None)
 
 
 def parse_portable_tag(value: str | None) -> dict[str, object]:

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 from dr_testing import BASE_ENV, OWNER, OWNER_KEY
 
-from rds_snapshot_dr import restore
+from rds_snapshot_dr import decisions, restore
 from rds_snapshot_dr.decisions import SOURCE_TAG, Kind, Snapshot
 from rds_snapshot_dr.restore import DrillRecord
 from rds_snapshot_dr.settings import Regional, load_settings
@@ -68,7 +68,7 @@ def test_portable_settings_prefer_the_source_then_the_copy_then_the_backup_tag()
 
 
 def test_portable_tag_round_trips_and_fits_rds_tag_values():
-    value = restore.portable_tag_value("db.r6g.large", False, True)
+    value = decisions.portable_tag_value("db.r6g.large", False, True)
 
     assert value == "class=db.r6g.large multi-az=false deletion-protection=true"
     assert restore.parse_portable_tag(value) == {
