@@ -168,15 +168,22 @@ class RestoreGateway:
             raise
         return True
 
-    def instance_class_offered(self, engine: str, engine_version: str | None, instance_class: str) -> bool:
-        """DescribeOrderableDBInstanceOptions: is the class offered for this engine (and version) in the DR region."""
+    def instance_class_offered(self, engine: str, engine_version: str | None, instance_class: str) -> bool | None:
+        """DescribeOrderableDBInstanceOptions: is the class offered for this engine (and version) in the DR region?
+
+        None when the region lists no orderable option for the engine at all (nothing to judge by).
+        """
         region = self.destination_region
+        client = self._rds(region)
         params: dict[str, Any] = {"Engine": engine, "DBInstanceClass": instance_class}
         if engine_version:
             params["EngineVersion"] = engine_version
         with self._call("rds:DescribeOrderableDBInstanceOptions", region):
-            pages = self._rds(region).get_paginator("describe_orderable_db_instance_options").paginate(**params)
-            return any(page.get("OrderableDBInstanceOptions") for page in pages)
+            pages = client.get_paginator("describe_orderable_db_instance_options").paginate(**params)
+            if any(page.get("OrderableDBInstanceOptions") for page in pages):
+                return True
+            listed = client.describe_orderable_db_instance_options(Engine=engine, MaxRecords=20)
+        return False if listed.get("OrderableDBInstanceOptions") else None
 
     def key_state(self, key_id: str) -> str:
         """KeyState of a KMS key in the DR region (Enabled, Disabled, PendingDeletion, ...)."""

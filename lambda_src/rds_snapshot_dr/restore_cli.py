@@ -148,11 +148,13 @@ def prepare(args: argparse.Namespace, settings: Settings, gateway: RestoreGatewa
             f"the source region did not answer and the DR copy does not record {', '.join(missing)}",
             " ".join(flag[m] for m in missing),
         )
-    check(plan, gateway, kind, attributes)
+    check(plan, gateway, kind, attributes, notes)
     return Prepared(plan, notes)
 
 
-def check(plan: RestorePlan, gateway: RestoreGateway, kind: Kind, attributes: dict[str, object]) -> None:
+def check(
+    plan: RestorePlan, gateway: RestoreGateway, kind: Kind, attributes: dict[str, object], notes: list[str]
+) -> None:
     """The usual failures, before any call that creates something."""
     region = gateway.destination_region
     values = {p.name: p.value for p in (*plan.params, *plan.writer)}
@@ -166,11 +168,10 @@ def check(plan: RestorePlan, gateway: RestoreGateway, kind: Kind, attributes: di
     engine = str(values.get("Engine") or values.get("(Engine)") or "")
     version = values.get("EngineVersion") or values.get("(EngineVersion)")
     instance_class = values.get("DBInstanceClass")
-    if (
-        engine
-        and instance_class
-        and not gateway.instance_class_offered(engine, str(version or ""), str(instance_class))
-    ):
+    offered = gateway.instance_class_offered(engine, str(version or ""), str(instance_class)) if engine else True
+    if offered is None:
+        notes.append(f"{region} lists no orderable options for {engine}: could not confirm {instance_class} is offered")
+    elif instance_class and not offered:
         raise RestoreError(
             f"instance class {instance_class} is not offered for {engine} {version or ''} in {region}".replace(
                 "  ", " "

@@ -45,15 +45,21 @@ def copy_of(source: Any, destination: Any, db: str, name: str, kind: str = "inst
 
 
 @pytest.fixture(autouse=True)
-def offered(aws: str) -> None:
-    """moto's DescribeOrderableDBInstanceOptions knows few engine versions: answer that the class is offered."""
-    from dr_testing import alter_response
+def offered(aws: str) -> set[str]:
+    """DescribeOrderableDBInstanceOptions answered from a set of classes (moto lists no option for postgres)."""
+    from botocore.awsrequest import AWSResponse
+    from dr_testing import engine_client
 
-    alter_response(
-        DESTINATION_REGION,
-        "DescribeOrderableDBInstanceOptions",
-        lambda parsed: parsed.update(OrderableDBInstanceOptions=[{"DBInstanceClass": "any"}]),
-    )
+    classes = {"db.t3.micro", "db.t4g.medium", "db.r6g.large"}
+
+    def answer(params: dict[str, Any], **_: Any) -> tuple[AWSResponse, dict[str, Any]]:
+        wanted = params.get("body", {}).get("DBInstanceClass")  # the serialized query request
+        listed = [c for c in sorted(classes) if wanted is None or c == wanted]
+        parsed = {"OrderableDBInstanceOptions": [{"DBInstanceClass": c} for c in listed]}
+        return AWSResponse("https://rds.amazonaws.com", 200, {}, None), {**parsed, "ResponseMetadata": {}}
+
+    engine_client(DESTINATION_REGION).meta.events.register("before-call.rds.DescribeOrderableDBInstanceOptions", answer)
+    return classes
 
 
 @pytest.fixture
@@ -131,12 +137,6 @@ def test_missing_subnet_group_in_the_dr_region_is_named(destination):
 
 @pytest.mark.usefixtures("orders")
 def test_instance_class_not_offered_in_the_dr_region_is_named(destination):
-    from dr_testing import alter_response
-
-    alter_response(
-        DESTINATION_REGION, "DescribeOrderableDBInstanceOptions", lambda p: p.update(OrderableDBInstanceOptions=[])
-    )
-
     code, out = run("--database", "orders-db", "--instance-class", "db.x2iedn.32xlarge")
 
     assert code == 1
