@@ -236,30 +236,6 @@ def test_reconcile_reports_a_fresh_recovery_point_and_quota_use(deployment: Depl
     assert 0 < metrics["ManualSnapshotQuotaUsedPercent"] < 100
 
 
-def test_second_plan_shows_no_change_but_the_known_emulator_gaps(deployment: Deployment) -> None:
-    exit_code, plan = deployment.terraform.plan()
-
-    assert unexpected_plan_changes(plan) == []
-    if exit_code == 0 or not planned_known_gaps(plan):
-        warnings.warn(
-            f"the plan shows none of the known emulator gaps {sorted(KNOWN_EMULATOR_GAPS)}: the allow-list may shrink",
-            stacklevel=1,
-        )
-
-
-def test_destroy_leaves_nothing_behind_but_the_recovery_points(deployment: Deployment) -> None:
-    estate = deployment.estate
-    deployment.terraform.destroy()
-    deployment.destroyed = True
-
-    assert deployment.terraform.state_resources() == []
-    assert leftovers(deployment.aws, [estate.source_region, estate.destination_region], {estate.storage_key_arn}) == []
-    # Removing the module must not remove the disaster-recovery copies it made.
-    destination = manual_snapshots(deployment.aws, estate.destination_region)
-    for database in expected_targets(deployment.aws, deployment.env):
-        assert deployment.owned_identifier(database) in destination
-
-
 # --- restore drill and the restore command ---------------------------------------------------------
 #
 # Gaps of the stand-in (moto), named so nobody reads more into these tests than they prove:
@@ -340,10 +316,33 @@ def test_restore_command_with_the_deployed_settings_restores_the_newest_copy(dep
         "--poll-seconds",
         "1",
     )
+    assert code == 0, out
     rds = deployment.aws.client("rds", deployment.estate.destination_region)
     [restored] = rds.describe_db_instances(DBInstanceIdentifier="ledger-dr")["DBInstances"]
-
-    assert code == 0, out
     assert f"from DR copy {deployment.owned_identifier(database)}" in out.splitlines()[0]
     assert restored["DBInstanceClass"] == "db.t4g.medium"  # the source's class, carried over
     assert f"endpoint: {restored['Endpoint']['Address']}" in out
+
+
+def test_second_plan_shows_no_change_but_the_known_emulator_gaps(deployment: Deployment) -> None:
+    exit_code, plan = deployment.terraform.plan()
+
+    assert unexpected_plan_changes(plan) == []
+    if exit_code == 0 or not planned_known_gaps(plan):
+        warnings.warn(
+            f"the plan shows none of the known emulator gaps {sorted(KNOWN_EMULATOR_GAPS)}: the allow-list may shrink",
+            stacklevel=1,
+        )
+
+
+def test_destroy_leaves_nothing_behind_but_the_recovery_points(deployment: Deployment) -> None:
+    estate = deployment.estate
+    deployment.terraform.destroy()
+    deployment.destroyed = True
+
+    assert deployment.terraform.state_resources() == []
+    assert leftovers(deployment.aws, [estate.source_region, estate.destination_region], {estate.storage_key_arn}) == []
+    # Removing the module must not remove the disaster-recovery copies it made.
+    destination = manual_snapshots(deployment.aws, estate.destination_region)
+    for database in expected_targets(deployment.aws, deployment.env):
+        assert deployment.owned_identifier(database) in destination
