@@ -76,6 +76,11 @@ output "manual_invoke_commands" {
   }
 }
 
+output "module_version" {
+  description = "Release of this module and of its function (semantic version, the `ref` you pinned without the `v`); the function logs it at cold start."
+  value       = local.module_version
+}
+
 output "drill" {
   description = "The restore drill (null when `restore_drill` is null): its schedule ARN, the SSM parameter holding each database's last drill, and the ARNs of its alarms (failures, overdue)."
   value = local.drill_enabled ? {

@@ -9,11 +9,5 @@ module "rds_snapshot_dr" {
   }
 
   name                    = "orders"
-  db_instance_identifiers = [var.db_instance_identifier]
-
-  # Opt-in restore drill: every Sunday 03:00 UTC, restore the newest DR copy in a small class,
-  # measure the time to restore, delete it. Costs about an hour of that class a week.
-  restore_drill = {
-    instance_class = "db.t4g.micro"
-  }
+  db_instance_identifiers = ["orders-db"]
 }
