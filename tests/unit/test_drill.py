@@ -8,7 +8,7 @@ from typing import Any
 
 import boto3
 import pytest
-from dr_testing import DESTINATION_REGION, OWNER, SOURCE_REGION, make_cluster, make_instance, owned_tags
+from dr_testing import DESTINATION_REGION, OWNER, SOURCE_REGION, alter_response, make_cluster, make_instance, owned_tags
 
 from rds_snapshot_dr import handler
 from rds_snapshot_dr.errors import TargetFailuresError
@@ -137,7 +137,6 @@ def test_only_one_drill_is_in_flight(source, destination, lambda_context, monkey
     at(monkeypatch, datetime(2026, 11, 25, 15, 0, tzinfo=UTC))
     lambda_handler({"action": "drill"}, lambda_context)
     # moto makes a restored instance available at once; show the first drill still restoring.
-    from dr_testing import alter_response
 
     def restoring(parsed: dict[str, Any]) -> None:
         for item in parsed.get("DBInstances", []):
@@ -158,7 +157,6 @@ def test_drill_past_its_lifetime_is_deleted_and_reported_failed(source, destinat
     copy_of(source, destination, "orders-db", "dr-orders-db-20261125-1400")
     start = at(monkeypatch, datetime(2026, 11, 25, 15, 0, tzinfo=UTC))
     lambda_handler({"action": "drill"}, lambda_context)
-    from dr_testing import alter_response
 
     def stuck(parsed: dict[str, Any]) -> None:
         for item in parsed.get("DBInstances", []):
