@@ -81,14 +81,14 @@ locals {
     RDS_API_REQUESTS_PER_SECOND    = tostring(var.rds_api_requests_per_second)
     RDS_API_CONCURRENT_INVOCATIONS = tostring(max(1, var.lambda_reserved_concurrent_executions))
   }
-  lambda_environment = merge(local.lambda_settings_known_at_plan, {
+  lambda_environment = merge(local.lambda_settings_known_at_plan, local.restore_environment, {
     DESTINATION_KMS_KEY_ARN = local.kms_key_arn
   })
 
   # Lambda allows 4 KB of environment variables. A created key's ARN is unknown at plan, so the
   # size counts the longest key ARN a partition can produce (128 characters) in its place, which
   # keeps the check at plan time.
-  lambda_environment_size = length(jsonencode(merge(local.lambda_settings_known_at_plan, {
+  lambda_environment_size = length(jsonencode(merge(local.lambda_settings_known_at_plan, local.restore_environment, {
     DESTINATION_KMS_KEY_ARN = format("%0128d", 0)
   })))
 }

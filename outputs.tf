@@ -80,3 +80,13 @@ output "module_version" {
   description = "Release of this module and of its function (semantic version, the `ref` you pinned without the `v`); the function logs it at cold start."
   value       = local.module_version
 }
+
+output "drill" {
+  description = "The restore drill (null when `restore_drill` is null): its schedule ARN, the SSM parameter holding each database's last drill, and the ARNs of its alarms (failures, overdue)."
+  value = local.drill_enabled ? {
+    schedule_arn         = aws_scheduler_schedule.drill[0].arn
+    state_parameter_name = aws_ssm_parameter.drill_state[0].name
+    failures_alarm_arn   = aws_cloudwatch_metric_alarm.drill_failures[0].arn
+    overdue_alarm_arn    = aws_cloudwatch_metric_alarm.drill_overdue[0].arn
+  } : null
+}

@@ -519,3 +519,80 @@ variable "tags" {
   default     = {}
   nullable    = false
 }
+
+################################################################################
+# Restore drill
+################################################################################
+
+variable "restore" {
+  description = "Regional settings of a restore in the destination (DR) region, used by the `restore` command and, unless it sets its own, by the restore drill. Each must already exist in the DR region. null or empty = RDS's default (the default VPC's subnet group and security group, the engine's default parameter and option groups). Every field can be overridden by a flag of the command."
+  type = object({
+    db_subnet_group_name            = optional(string)
+    vpc_security_group_ids          = optional(list(string), [])
+    db_parameter_group_name         = optional(string)
+    db_cluster_parameter_group_name = optional(string)
+    option_group_name               = optional(string)
+  })
+  default  = {}
+  nullable = false
+
+  validation {
+    condition     = alltrue([for id in var.restore.vpc_security_group_ids : can(regex("^sg-[0-9a-f]{8,17}$", id))])
+    error_message = "restore.vpc_security_group_ids must be security group IDs such as sg-0123456789abcdef0."
+  }
+
+  validation {
+    condition = alltrue([
+      for name in compact([var.restore.db_subnet_group_name, var.restore.db_parameter_group_name, var.restore.db_cluster_parameter_group_name, var.restore.option_group_name]) :
+      can(regex("^[A-Za-z][A-Za-z0-9._ -]{0,254}$", name))
+    ])
+    error_message = "restore: group names must start with a letter and hold at most 255 letters, digits, spaces, periods, underscores or hyphens."
+  }
+}
+
+variable "restore_drill" {
+  description = <<-EOT
+    Opt-in restore drill. null = no drill. On `schedule_expression` the function restores the newest DR copy of the next database in rotation (never drilled first, then the longest ago), one database per run and at most one drill in flight; the next reconcile measures the time to restore and deletes the drill database (no final snapshot).
+    `databases`: identifiers to drill ([] = every database with a DR copy). `instance_class`: class of the drill database (null = the source's; a small class keeps the drill cheap). `db_subnet_group_name` / `vpc_security_group_ids`: network in the DR region (null / [] = var.restore's). `max_lifetime_minutes`: a drill not available by then is deleted and reported failed (30 to 1440). `overdue_days`: alarm when a database has had no successful drill for this many days (1 to 365).
+  EOT
+  type = object({
+    schedule_expression    = optional(string, "cron(0 3 ? * SUN *)")
+    databases              = optional(list(string), [])
+    instance_class         = optional(string)
+    db_subnet_group_name   = optional(string)
+    vpc_security_group_ids = optional(list(string), [])
+    max_lifetime_minutes   = optional(number, 240)
+    overdue_days           = optional(number, 35)
+  })
+  default = null
+
+  validation {
+    condition     = var.restore_drill == null || can(regex("^(rate\\([1-9][0-9]* (minute|minutes|hour|hours|day|days)\\)|cron\\([^)]+\\))$", var.restore_drill.schedule_expression))
+    error_message = "restore_drill.schedule_expression must be an EventBridge Scheduler rate() or cron() expression, such as cron(0 3 ? * SUN *)."
+  }
+
+  validation {
+    condition     = var.restore_drill == null || alltrue([for id in try(var.restore_drill.databases, []) : can(regex("^[a-z][a-z0-9-]{0,62}$", id)) && !strcontains(id, "--") && !endswith(id, "-")])
+    error_message = "restore_drill.databases must be DB instance or cluster identifiers: a lowercase letter first, then up to 62 lowercase letters, digits or single hyphens."
+  }
+
+  validation {
+    condition     = var.restore_drill == null || try(var.restore_drill.instance_class, null) == null || can(regex("^db\\.[a-z0-9]+\\.[a-z0-9]+$", coalesce(try(var.restore_drill.instance_class, null), "x")))
+    error_message = "restore_drill.instance_class must be a DB instance class such as db.t4g.medium, or null for the source's class."
+  }
+
+  validation {
+    condition     = var.restore_drill == null || alltrue([for id in try(var.restore_drill.vpc_security_group_ids, []) : can(regex("^sg-[0-9a-f]{8,17}$", id))])
+    error_message = "restore_drill.vpc_security_group_ids must be security group IDs such as sg-0123456789abcdef0."
+  }
+
+  validation {
+    condition     = var.restore_drill == null || (try(var.restore_drill.max_lifetime_minutes, 0) >= 30 && try(var.restore_drill.max_lifetime_minutes, 0) <= 1440 && floor(try(var.restore_drill.max_lifetime_minutes, 0)) == try(var.restore_drill.max_lifetime_minutes, 0))
+    error_message = "restore_drill.max_lifetime_minutes must be a whole number from 30 to 1440: long enough for a restore, short enough that a stuck drill does not run up a bill."
+  }
+
+  validation {
+    condition     = var.restore_drill == null || (try(var.restore_drill.overdue_days, 0) >= 1 && try(var.restore_drill.overdue_days, 0) <= 365 && floor(try(var.restore_drill.overdue_days, 0)) == try(var.restore_drill.overdue_days, 0))
+    error_message = "restore_drill.overdue_days must be a whole number of days from 1 to 365."
+  }
+}

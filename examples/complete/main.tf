@@ -158,6 +158,15 @@ module "rds_snapshot_dr" {
   sns_topic_arn         = aws_sns_topic.alerts.arn
   alarm_email_addresses = var.alarm_email_addresses
 
+  # Restore drill: on Sundays one database after the other (never drilled first) is restored from its
+  # newest DR copy in a small class, measured and deleted; alarm when one has had no successful drill
+  # for 28 days (4 databases, one a week).
+  restore_drill = {
+    instance_class       = "db.t4g.medium"
+    max_lifetime_minutes = 180
+    overdue_days         = 28
+  }
+
   # Alarms: the newest copy may be at most 26 hours old; warn at 70 % of the snapshot quota.
   rpo_alarm_threshold            = 26
   snapshot_quota_alarm_threshold = 70

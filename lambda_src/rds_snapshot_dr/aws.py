@@ -160,6 +160,9 @@ def database_from_instance(item: Mapping[str, Any]) -> Database:
         tags=_tags(item.get("TagList")),
         created=item.get("InstanceCreateTime"),
         cluster_identifier=item.get("DBClusterIdentifier") or None,
+        instance_class=item.get("DBInstanceClass"),
+        multi_az=item.get("MultiAZ"),
+        deletion_protection=item.get("DeletionProtection"),
     )
 
 
@@ -170,6 +173,7 @@ def database_from_cluster(item: Mapping[str, Any]) -> Database:
         status=item.get("Status", ""),
         tags=_tags(item.get("TagList")),
         created=item.get("ClusterCreateTime"),
+        deletion_protection=item.get("DeletionProtection"),
     )
 
 

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any, TextIO
 
-from . import __version__
+from . import __version__, restore_cli
 from .aws import CLIENTS, AccountGateway, RdsGateway
 from .decisions import Database, Kind, Outcome, Snapshot
 from .engine import Engine, Report
@@ -56,6 +56,8 @@ SETTING_NAMES = (
     "BACKUP_SCHEDULE_EXPRESSION",
     "RDS_API_REQUESTS_PER_SECOND",
     "RDS_API_CONCURRENT_INVOCATIONS",
+    "RESTORE_SETTINGS",
+    "DRILL_SETTINGS",
 )
 # What the module sets when a user gives no value; the rest (regions, key, prefix, owner, retention,
 # keep-last) has to come from the function, the environment or a flag.
@@ -200,7 +202,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     parser = argparse.ArgumentParser(
         prog="python -m rds_snapshot_dr",
-        description="Run backup, copy, reconcile or preflight with the same engine and settings as the function.",
+        description="Run backup, copy, reconcile, preflight or restore with the function's engine and settings.",
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -215,6 +217,12 @@ def build_parser() -> argparse.ArgumentParser:
     copy.add_argument("--snapshot", help="copy this one source snapshot (instance or cluster snapshot identifier)")
     commands.add_parser("reconcile", parents=[common], help="copy what has no copy, prune, measure")
     commands.add_parser("preflight", parents=[common], help="run the troubleshooting checklist")
+    restore = commands.add_parser(
+        "restore",
+        parents=[common],
+        help="restore the newest (or a chosen) DR copy of a database in the destination region",
+    )
+    restore_cli.add_arguments(restore)
     return parser
 
 
@@ -331,6 +339,12 @@ def main(
 
     gateway = CliGateway.from_settings(settings)
     assert isinstance(gateway, CliGateway)
+    if args.command == "restore":
+        try:
+            return restore_cli.run(args, settings, gateway, out, pause=pause, clock=clock)
+        except KeyboardInterrupt:
+            print("\nInterrupted. A restore already started goes on in AWS; nothing was rolled back.", file=out)
+            return EXIT_INTERRUPTED
     gateway.dry_run = args.dry_run
     engine = Engine(settings, gateway, now=now(), remaining_ms=lambda: NO_DEADLINE_MS)
     follower: Follower | None = None

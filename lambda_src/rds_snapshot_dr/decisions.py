@@ -19,6 +19,10 @@ SOURCE_TAG = "rds-snapshot-dr:source"
 SOURCE_TYPE_TAG = "rds-snapshot-dr:source-type"
 ROUND_TAG = "rds-snapshot-dr:backup-round"  # set only by a full backup round: its YYYYMMDD-HHMM stamp
 ROUND_FORMAT = "%Y%m%d-%H%M"
+# Written on each source snapshot at backup time: the portable settings a snapshot does not record
+# itself (instance class, Multi-AZ, deletion protection), so a restore can use them while the source
+# region is down (CopyTags carries the tag to the DR copy).
+PORTABLE_TAG = "rds-snapshot-dr:portable"
 
 INSTANCE_SNAPSHOT_STATES = frozenset({"available", "storage-optimization"})
 CLUSTER_SNAPSHOT_STATES = frozenset({"available"})
@@ -43,6 +47,10 @@ class Database:
     tags: Mapping[str, str] = field(default_factory=dict)
     created: datetime | None = None
     cluster_identifier: str | None = None  # set on instances that are members of a DB cluster
+    # Portable settings a snapshot does not record itself (None where the response does not say).
+    instance_class: str | None = None
+    multi_az: bool | None = None
+    deletion_protection: bool | None = None
 
 
 @dataclass(frozen=True)
@@ -268,7 +276,20 @@ def snapshot_tags(settings: Settings, db: Database, backup_round: str | None = N
     )
     if backup_round is not None:
         tags[ROUND_TAG] = backup_round
+    portable = portable_tag_value(db.instance_class, db.multi_az, db.deletion_protection)
+    if portable:
+        tags[PORTABLE_TAG] = portable
     return tags
+
+
+def portable_tag_value(instance_class: str | None, multi_az: bool | None, deletion_protection: bool | None) -> str:
+    """The PORTABLE_TAG value: "class=db.r6g.large multi-az=true deletion-protection=true".
+
+    RDS tag values allow letters, digits, spaces and _ . : / = + - @ (RDS User Guide, "Tagging Amazon RDS
+    resources"), so the pairs are separated by spaces.
+    """
+    pairs = {"class": instance_class, "multi-az": multi_az, "deletion-protection": deletion_protection}
+    return " ".join(f"{k}={str(v).lower() if isinstance(v, bool) else v}" for k, v in pairs.items() if v is not None)
 
 
 def has_our_prefix(settings: Settings, identifier: str) -> bool:

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from . import __version__, clock
+from . import __version__, clock, drill
 from .aws import CLIENTS, RdsGateway
 from .engine import Engine, Report
 from .errors import TargetFailuresError
@@ -22,8 +22,9 @@ from .settings import Settings, load_settings
 # The actions an invocation may name. Adding an action is one entry here.
 ACTIONS: dict[str, Callable[[Engine, ActionRequest], Report | PreflightReport]] = {
     "backup": Engine.backup,
-    "reconcile": Engine.reconcile,
+    "reconcile": drill.reconcile,  # the engine's reconcile, then finish restore drills
     "preflight": preflight,
+    "drill": drill.drill,
 }
 
 _NO_DEADLINE_MS = 15 * 60 * 1000

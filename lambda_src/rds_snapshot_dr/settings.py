@@ -27,6 +27,29 @@ _SCHEDULE = re.compile(
 _DB_IDENTIFIER = re.compile(r"^[a-zA-Z](?:[a-zA-Z0-9]|-(?!-)){0,62}$")
 
 
+@dataclass(frozen=True)
+class Regional:
+    """What only exists per region: names and IDs in the DR region (None = RDS's default)."""
+
+    db_subnet_group_name: str | None = None
+    vpc_security_group_ids: tuple[str, ...] = ()
+    db_parameter_group_name: str | None = None
+    db_cluster_parameter_group_name: str | None = None
+    option_group_name: str | None = None
+
+
+@dataclass(frozen=True)
+class DrillSettings:
+    """The restore drill (DRILL_SETTINGS); absent when the drill is off."""
+
+    databases: tuple[str, ...]  # empty = every database with a DR copy
+    instance_class: str | None  # None = the source's class
+    regional: Regional
+    max_lifetime_minutes: int
+    overdue_days: int
+    state_parameter: str  # SSM parameter (source region) holding each database's last drill
+
+
 class SettingsError(ValueError):
     """One or more environment variables are missing or malformed; the message names each of them."""
 
@@ -55,6 +78,8 @@ class Settings:
     backup_schedule_expression: str  # the backup schedule, for the steady-state snapshot count
     rds_api_requests_per_second: float  # this module instance's RDS API budget, per region
     rds_api_concurrent_invocations: int  # how many invocations may share that budget at once
+    restore: Regional = Regional()
+    drill: DrillSettings | None = None
 
     @property
     def rds_api_rate_per_invocation(self) -> float:
@@ -167,6 +192,102 @@ class _Reader:
         return parsed
 
 
+_REGIONAL_KEYS = {
+    "db_subnet_group_name",
+    "vpc_security_group_ids",
+    "db_parameter_group_name",
+    "db_cluster_parameter_group_name",
+    "option_group_name",
+}
+_DRILL_KEYS = {"databases", "instance_class", "max_lifetime_minutes", "overdue_days", "state_parameter"}
+
+
+def _json_object(r: _Reader, name: str, allowed: set[str]) -> dict[str, object] | None:
+    """An optional JSON object variable: None when unset or empty."""
+    value = (r.environ.get(name) or "").strip()
+    if not value or value == "null":
+        return None
+    try:
+        parsed = json.loads(value)
+    except json.JSONDecodeError as exc:
+        r.fail(name, f"must be a JSON object (not valid JSON: {exc.msg})")
+        return None
+    if not isinstance(parsed, dict):
+        r.fail(name, "must be a JSON object")
+        return None
+    unknown = sorted(set(parsed) - allowed)
+    if unknown:
+        r.fail(name, f"unknown field(s) {', '.join(unknown)}; allowed: {', '.join(sorted(allowed))}")
+    return parsed
+
+
+def _regional(r: _Reader, name: str, parsed: Mapping[str, object]) -> Regional:
+    def text(key: str) -> str | None:
+        value = parsed.get(key)
+        if value is not None and not (isinstance(value, str) and value.strip()):
+            r.fail(name, f"{key} must be a non-empty string or null")
+            return None
+        return value.strip() if isinstance(value, str) else None
+
+    groups = parsed.get("vpc_security_group_ids") or []
+    if not isinstance(groups, list) or not all(isinstance(g, str) and g.startswith("sg-") for g in groups):
+        r.fail(name, "vpc_security_group_ids must be a list of security group IDs (sg-...)")
+        groups = []
+    return Regional(
+        db_subnet_group_name=text("db_subnet_group_name"),
+        vpc_security_group_ids=tuple(groups),
+        db_parameter_group_name=text("db_parameter_group_name"),
+        db_cluster_parameter_group_name=text("db_cluster_parameter_group_name"),
+        option_group_name=text("option_group_name"),
+    )
+
+
+def _drill(r: _Reader, restore: Regional) -> DrillSettings | None:
+    name = "DRILL_SETTINGS"
+    parsed = _json_object(r, name, _DRILL_KEYS | _REGIONAL_KEYS)
+    if parsed is None:
+        return None
+    regional = _regional(r, name, parsed)
+    # The drill's own network settings, else the restore's.
+    regional = Regional(
+        db_subnet_group_name=regional.db_subnet_group_name or restore.db_subnet_group_name,
+        vpc_security_group_ids=regional.vpc_security_group_ids or restore.vpc_security_group_ids,
+        db_parameter_group_name=regional.db_parameter_group_name or restore.db_parameter_group_name,
+        db_cluster_parameter_group_name=regional.db_cluster_parameter_group_name
+        or restore.db_cluster_parameter_group_name,
+        option_group_name=regional.option_group_name or restore.option_group_name,
+    )
+    databases = parsed.get("databases") or []
+    if not isinstance(databases, list) or not all(isinstance(d, str) and _DB_IDENTIFIER.match(d) for d in databases):
+        r.fail(name, "databases must be a list of DB instance / cluster identifiers")
+        databases = []
+    numbers = {}
+    for key, minimum in (("max_lifetime_minutes", 30), ("overdue_days", 1)):
+        value = parsed.get(key)
+        if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
+            r.fail(name, f"{key} must be a whole number of at least {minimum} (got {value!r})")
+            value = minimum
+        numbers[key] = value
+    state = parsed.get("state_parameter")
+    if not isinstance(state, str) or not state.startswith("/"):
+        r.fail(name, f"state_parameter must be an SSM parameter name starting with '/' (got {state!r})")
+        state = ""
+    instance_class = parsed.get("instance_class")
+    if instance_class is not None and not (isinstance(instance_class, str) and instance_class.startswith("db.")):
+        r.fail(
+            name, f"instance_class must be a DB instance class such as db.t4g.medium, or null (got {instance_class!r})"
+        )
+        instance_class = None
+    return DrillSettings(
+        databases=tuple(d.lower() for d in databases),
+        instance_class=instance_class,
+        regional=regional,
+        max_lifetime_minutes=numbers["max_lifetime_minutes"],
+        overdue_days=numbers["overdue_days"],
+        state_parameter=state,
+    )
+
+
 def load_settings(environ: Mapping[str, str]) -> Settings:
     """Build the settings from the environment, or raise SettingsError naming every bad variable."""
     r = _Reader(environ)
@@ -212,6 +333,10 @@ def load_settings(environ: Mapping[str, str]) -> Settings:
             f"remove {', '.join(clashing)}",
         )
 
+    restore_parsed = _json_object(r, "RESTORE_SETTINGS", _REGIONAL_KEYS)
+    restore = _regional(r, "RESTORE_SETTINGS", restore_parsed) if restore_parsed else Regional()
+    drill = _drill(r, restore)
+
     settings = Settings(
         source_region=source_region,
         destination_region=destination_region,
@@ -241,6 +366,8 @@ def load_settings(environ: Mapping[str, str]) -> Settings:
         # sustained rate (variable rds_api_requests_per_second).
         rds_api_requests_per_second=r.number("RDS_API_REQUESTS_PER_SECOND", above=0, maximum=RDS_BURST_REQUESTS),
         rds_api_concurrent_invocations=r.integer("RDS_API_CONCURRENT_INVOCATIONS", minimum=1),
+        restore=restore,
+        drill=drill,
     )
     if settings.metrics_namespace.startswith("AWS/"):
         r.fail("METRICS_NAMESPACE", "must not start with 'AWS/' (reserved for AWS services)")

@@ -69,6 +69,7 @@ TERRAFORM_ENDPOINTS = (
     "scheduler",
     "sns",
     "sqs",
+    "ssm",
     "sts",
 )
 
@@ -674,6 +675,11 @@ class Cycle:
     scheduled_time: datetime
     invocations: dict[str, list[Invocation]] = field(default_factory=dict)
     undelivered_events: list[dict[str, Any]] = field(default_factory=list)
+    # The restore drill (when the example enables it): the databases and snapshots of both regions
+    # before the drill, while the drill database exists, and after reconcile finished it.
+    drill_before: dict[str, dict[str, Any]] = field(default_factory=dict)
+    drill_during: dict[str, dict[str, Any]] = field(default_factory=dict)
+    drill_after: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     @property
     def outcomes(self) -> list[dict[str, Any]]:
@@ -727,7 +733,50 @@ def run_cycle(
         cycle.invocations["snapshot-created"] = [invoke(event) for event in to_deliver]
         progress("reconcile: the scheduler's reconcile input")
         cycle.invocations["reconcile"] = [invoke(scheduler_event(inputs["reconcile"], scheduled_time))]
+        if "drill" in inputs:
+            run_drill(aws, cycle, inputs, invoke, scheduled_time, progress)
     return cycle
+
+
+def rds_state(aws: Aws, regions: list[str]) -> dict[str, dict[str, Any]]:
+    """Every DB instance, DB cluster and manual snapshot of the regions: "<region> <kind>:<id>" -> tags (and class)."""
+    found: dict[str, dict[str, Any]] = {}
+    for region in regions:
+        rds = aws.client("rds", region)
+        for item in rds.describe_db_instances()["DBInstances"]:
+            found[f"{region} db:{item['DBInstanceIdentifier']}"] = {
+                "tags": tags_of(rds, item["DBInstanceArn"]),
+                "class": item.get("DBInstanceClass"),
+            }
+        for item in rds.describe_db_clusters()["DBClusters"]:
+            found[f"{region} cluster:{item['DBClusterIdentifier']}"] = {"tags": tags_of(rds, item["DBClusterArn"])}
+        for sid, snap in manual_snapshots(aws, region).items():
+            found[f"{region} snapshot:{sid}"] = {"tags": snap["tags"]}
+    return found
+
+
+def run_drill(
+    aws: Aws,
+    cycle: Cycle,
+    inputs: dict[str, str],
+    invoke: Callable[[dict[str, Any]], Invocation],
+    scheduled_time: datetime,
+    progress: Callable[[str], None],
+) -> None:
+    """The drill schedule's input, then the next reconcile, which measures and deletes the drill database.
+
+    The stand-in makes a restored database available at once and delivers no RDS event: the reconcile
+    finds it available (the module's route for the "available" state; see README).
+    """
+    env = cycle.function.environment
+    regions = [env["SOURCE_REGION"], env["DESTINATION_REGION"]]
+    cycle.drill_before = rds_state(aws, regions)
+    progress("drill: the scheduler's drill input (starts one restore, returns)")
+    cycle.invocations["drill"] = [invoke(scheduler_event(inputs["drill"], scheduled_time))]
+    cycle.drill_during = rds_state(aws, regions)
+    progress("reconcile: finds the drill database available, records its time to restore, deletes it")
+    cycle.invocations["drill-reconcile"] = [invoke(scheduler_event(inputs["reconcile"], scheduled_time))]
+    cycle.drill_after = rds_state(aws, regions)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -818,6 +867,7 @@ def leftovers(aws: Aws, regions: list[str], keep_key_arns: set[str]) -> list[str
             if g["Name"] != "default"
         ]
         left += [f"log group {g['logGroupName']}" for g in client("logs").describe_log_groups()["logGroups"]]
+        left += [f"ssm parameter {p['Name']}" for p in client("ssm").describe_parameters()["Parameters"]]
         kms = client("kms")
         for key in kms.list_keys()["Keys"]:
             metadata = kms.describe_key(KeyId=key["KeyId"])["KeyMetadata"]
@@ -902,7 +952,11 @@ def summary(aws: Aws, estate: Estate, cycle: Cycle) -> str:
     reported = metrics.get("metrics", {})
     if reported:
         lines.append("Reconcile metrics: " + ", ".join(f"{key}={value}" for key, value in sorted(reported.items())))
-    notable = [o for o in cycle.outcomes if o.get("outcome") not in ("started", "exists")]
+    drill = [o for o in cycle.outcomes if o.get("operation") == "drill"]
+    if drill:
+        lines.append("Restore drill:")
+        lines += [f"  [{o['action']}] {o['target']}: {o['outcome']} - {o['reason']}" for o in drill]
+    notable = [o for o in cycle.outcomes if o.get("outcome") not in ("started", "exists") and o not in drill]
     seen = {(o.get("operation"), o.get("snapshot"), o.get("outcome"), o.get("reason")) for o in notable}
     for decision in logged_decisions(cycle):  # e.g. "kept": expired but among the newest keep-last
         key = (decision.get("operation"), decision.get("snapshot"), decision.get("outcome"), decision.get("reason"))
@@ -928,6 +982,32 @@ def summary(aws: Aws, estate: Estate, cycle: Cycle) -> str:
 
 
 # --------------------------------------------------------------------------------------------------
+# The restore command, as an operator runs it on DR day (with the deployed function's settings)
+# --------------------------------------------------------------------------------------------------
+
+
+def run_restore_command(aws: Aws, function: DeployedFunction, *args: str) -> tuple[int, str, float]:
+    """`python -m rds_snapshot_dr restore --function-name <function> ...` against the stand-in.
+
+    Returns the exit code, what it printed and the wall-clock seconds it took.
+    """
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("AWS_")},
+        "AWS_ENDPOINT_URL": aws.endpoint,
+        "AWS_ACCESS_KEY_ID": "test",
+        "AWS_SECRET_ACCESS_KEY": "test",
+        "AWS_DEFAULT_REGION": function.region,
+        "PYTHONPATH": str(REPO / "lambda_src"),
+    }
+    command = [sys.executable, "-m", "rds_snapshot_dr", "restore", "--function-name", function.name, *args]
+    began = time.monotonic()
+    done = subprocess.run(  # noqa: S603 - our interpreter, our package, our arguments
+        command, env=env, capture_output=True, text=True, timeout=300, check=False
+    )
+    return done.returncode, done.stdout + done.stderr, time.monotonic() - began
+
+
+# --------------------------------------------------------------------------------------------------
 # scripts/demo
 # --------------------------------------------------------------------------------------------------
 
@@ -946,7 +1026,7 @@ def write_function_log(cycle: Cycle, path: Path) -> None:
 def demo(example: Path, keep_dir: Path) -> int:
     """The main job on the local stand-in, with a progress line per stage. Exit code 0 = success."""
     started = time.monotonic()
-    stages = 8
+    stages = 9
 
     def stage(number: int, text: str) -> None:
         log(f"[{number}/{stages}] {text}  ({time.monotonic() - started:4.0f}s)")
@@ -987,18 +1067,28 @@ def demo(example: Path, keep_dir: Path) -> int:
         stage(6, "summary")
         log(summary(aws, estate, cycle))
         failed = bool(cycle.errors)
+        database = sorted(expected_targets(aws, function.environment))[0]
+        stage(7, f"DR day: restore the newest DR copy of {database} with the command line")
+        for args in (["--dry-run"], ["--identifier", f"{database}-restored", "--wait", "--poll-seconds", "1"]):
+            log(
+                f"      $ python -m rds_snapshot_dr restore --function-name {function.name} --database {database} "
+                + " ".join(args)
+            )
+            code, output, _seconds = run_restore_command(aws, function, "--database", database, *args)
+            log("\n".join(f"      {line}" for line in output.rstrip().splitlines()))
+            failed = failed or code != 0
     except (Exception, KeyboardInterrupt) as error:  # report, then still tear down
         failed = True
         log(f"FAILED: {type(error).__name__}: {error}")
     finally:
         if terraform is not None and applied:
-            stage(7, "terraform destroy")
+            stage(8, "terraform destroy")
             try:
                 terraform.destroy()
             except Exception as error:
                 failed = True
                 log(f"FAILED: {error}")
-        stage(8, "stopping the stand-in")
+        stage(9, "stopping the stand-in")
         server.stop()
     verdict = "demo FAILED" if failed else "demo OK"
     log(f"{verdict} in {time.monotonic() - started:.0f}s (logs in {keep_dir.relative_to(REPO)})")

@@ -51,6 +51,7 @@ def test_backup_tags_snapshot_with_owner_source_round_and_user_tags(source, lamb
         "rds-snapshot-dr:source": "orders-db",
         "rds-snapshot-dr:source-type": "instance",
         "rds-snapshot-dr:backup-round": "20261125-1400",
+        "rds-snapshot-dr:portable": "class=db.t3.micro multi-az=false deletion-protection=false",
         "team": "platform",
     }
     cluster_tags = {t["Key"]: t["Value"] for t in cluster_snapshots(source)["dr-payments-20261125-1400"]["TagList"]}

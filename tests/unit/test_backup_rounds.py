@@ -88,6 +88,7 @@ def test_target_modifying_at_backup_is_retaken_by_reconcile_with_the_rounds_name
         "rds-snapshot-dr:source": "billing-db",
         "rds-snapshot-dr:source-type": "instance",
         ROUND_TAG: ROUND,
+        "rds-snapshot-dr:portable": "class=db.t3.micro multi-az=false deletion-protection=false",
         "team": "platform",
     }
     outcome = snapshot_outcomes(result)["billing-db"]

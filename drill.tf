@@ -1,0 +1,218 @@
+################################################################################
+# Restore drill (opt-in: var.restore_drill): schedule, state, permissions, alarms
+################################################################################
+
+locals {
+  drill_enabled = var.restore_drill != null
+
+  # Drill databases are named "drill-<name>-<YYYYMMDDHHMM>" (an Aurora writer adds "-w") and carry the
+  # tag rds-snapshot-dr:drill = <name>; the role may create only that name and delete only that tag.
+  drill_prefix        = "drill-${var.name}-"
+  drill_tag_key       = "rds-snapshot-dr:drill"
+  drill_instance_arns = ["${local.destination_rds_arn}:db:${local.drill_prefix}*"]
+  drill_cluster_arns  = ["${local.destination_rds_arn}:cluster:${local.drill_prefix}*"]
+
+  drill_state_parameter = "/rds-snapshot-dr/${var.name}/drill"
+
+  # The function's restore settings (only set when used, so a module without them keeps its environment).
+  restore_settings = {
+    db_subnet_group_name            = var.restore.db_subnet_group_name
+    vpc_security_group_ids          = var.restore.vpc_security_group_ids
+    db_parameter_group_name         = var.restore.db_parameter_group_name
+    db_cluster_parameter_group_name = var.restore.db_cluster_parameter_group_name
+    option_group_name               = var.restore.option_group_name
+  }
+  restore_is_default = alltrue([
+    var.restore.db_subnet_group_name == null,
+    length(var.restore.vpc_security_group_ids) == 0,
+    var.restore.db_parameter_group_name == null,
+    var.restore.db_cluster_parameter_group_name == null,
+    var.restore.option_group_name == null,
+  ])
+  restore_environment = merge(
+    local.restore_is_default ? {} : { RESTORE_SETTINGS = jsonencode(local.restore_settings) },
+    local.drill_enabled ? {
+      DRILL_SETTINGS = jsonencode({
+        databases              = var.restore_drill.databases
+        instance_class         = var.restore_drill.instance_class
+        db_subnet_group_name   = var.restore_drill.db_subnet_group_name
+        vpc_security_group_ids = var.restore_drill.vpc_security_group_ids
+        max_lifetime_minutes   = var.restore_drill.max_lifetime_minutes
+        overdue_days           = var.restore_drill.overdue_days
+        state_parameter        = local.drill_state_parameter
+      })
+    } : {},
+  )
+}
+
+# What the drill remembers between runs: each database's last successful drill and its time to restore
+# (the rotation and the overdue alarm read it). The function writes the value; Terraform only creates it.
+resource "aws_ssm_parameter" "drill_state" {
+  #checkov:skip=CKV2_AWS_34:The value is a list of database names and dates, nothing secret; a SecureString would need a KMS key for no gain.
+  count = local.drill_enabled ? 1 : 0
+
+  name        = local.drill_state_parameter
+  description = "rds-snapshot-dr ${var.name}: restore drill state (written by the function)."
+  type        = "String"
+  value       = "{}"
+  tags        = local.tags
+
+  lifecycle {
+    ignore_changes = [value]
+  }
+}
+
+resource "aws_scheduler_schedule" "drill" {
+  #checkov:skip=CKV_AWS_297:The schedule's input is {"action":"drill"}, nothing secret; Scheduler encrypts it with an AWS owned key.
+  count = local.drill_enabled ? 1 : 0
+
+  name        = "${local.name}-drill"
+  group_name  = aws_scheduler_schedule_group.this.name
+  description = "rds-snapshot-dr ${var.name}: restore the newest DR copy of the next database in ${local.destination_region}; reconcile measures and deletes it."
+
+  schedule_expression          = var.restore_drill.schedule_expression
+  schedule_expression_timezone = var.schedule_timezone
+
+  flexible_time_window {
+    mode                      = "FLEXIBLE"
+    maximum_window_in_minutes = 15
+  }
+
+  target {
+    arn      = aws_lambda_function.this.arn
+    role_arn = aws_iam_role.scheduler.arn
+    input    = jsonencode({ action = "drill" })
+
+    retry_policy {
+      maximum_event_age_in_seconds = 3600
+      maximum_retry_attempts       = 3
+    }
+
+    dead_letter_config {
+      arn = aws_sqs_queue.dead_letter.arn
+    }
+  }
+}
+
+# The drill's permissions, in their own policy so the base policy stays as it is without a drill.
+data "aws_iam_policy_document" "drill" {
+  count = local.drill_enabled ? 1 : 0
+
+  statement {
+    sid = "RestoreDrillDatabases"
+    actions = [
+      "rds:CreateDBInstance",
+      "rds:RestoreDBClusterFromSnapshot",
+      "rds:RestoreDBInstanceFromDBSnapshot",
+    ]
+    # A restore is authorised against the new database (only the drill's name), the DR copy (only this
+    # instance's snapshots) and the regional groups it names: any subnet, option, parameter and
+    # security group of the DR region, which the drill only references.
+    resources = concat(
+      local.drill_instance_arns,
+      local.drill_cluster_arns,
+      local.destination_snapshot_arns,
+      [
+        "${local.destination_rds_arn}:subgrp:*",
+        "${local.destination_rds_arn}:og:*",
+        "${local.destination_rds_arn}:pg:*",
+        "${local.destination_rds_arn}:cluster-pg:*",
+        "${local.destination_rds_arn}:secgrp:*",
+      ],
+    )
+  }
+
+  statement {
+    sid       = "TagDrillDatabases"
+    actions   = ["rds:AddTagsToResource"]
+    resources = concat(local.drill_instance_arns, local.drill_cluster_arns)
+  }
+
+  # Deletion: only databases with the drill's name AND its tag. rds:db-tag/<key> applies to DB instances
+  # and rds:cluster-tag/<key> to DB clusters (RDS User Guide, "Specifying conditions: Using custom tags",
+  # https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/UsingWithRDS.IAM.SpecifyingCustomTags.html;
+  # Service Authorization Reference, "Actions, resources, and condition keys for Amazon RDS": resource
+  # types db and cluster, https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazonrds.html).
+  statement {
+    sid       = "DeleteDrillInstances"
+    actions   = ["rds:DeleteDBInstance"]
+    resources = local.drill_instance_arns
+
+    condition {
+      test     = "StringEquals"
+      variable = "rds:db-tag/${local.drill_tag_key}"
+      values   = [var.name]
+    }
+  }
+
+  statement {
+    sid       = "DeleteDrillClusters"
+    actions   = ["rds:DeleteDBCluster"]
+    resources = local.drill_cluster_arns
+
+    condition {
+      test     = "StringEquals"
+      variable = "rds:cluster-tag/${local.drill_tag_key}"
+      values   = [var.name]
+    }
+  }
+
+  statement {
+    sid       = "KeepDrillState"
+    actions   = ["ssm:GetParameter", "ssm:PutParameter"]
+    resources = ["arn:${local.partition}:ssm:${local.source_region}:${local.account_id}:parameter${local.drill_state_parameter}"]
+  }
+}
+
+resource "aws_iam_role_policy" "drill" {
+  count = local.drill_enabled ? 1 : 0
+
+  name   = "${local.name}-drill"
+  role   = aws_iam_role.lambda.id
+  policy = data.aws_iam_policy_document.drill[0].json
+}
+
+resource "aws_cloudwatch_metric_alarm" "drill_failures" {
+  count = local.drill_enabled ? 1 : 0
+
+  alarm_name        = "${local.name}-drill-failures"
+  alarm_description = "rds-snapshot-dr ${var.name}: a restore drill in ${local.destination_region} failed (not available within ${var.restore_drill.max_lifetime_minutes} minutes, or ended in a failed state) and was deleted. The function's log names the database, the DR copy and the reason; restore that copy with the restore command to see why."
+
+  namespace   = var.metrics_namespace
+  metric_name = "DrillFailures"
+  dimensions  = local.module_instance_dimension
+  statistic   = "Sum"
+  period      = 300
+
+  comparison_operator = "GreaterThanThreshold"
+  threshold           = 0
+  evaluation_periods  = 1
+  treat_missing_data  = "notBreaching"
+
+  alarm_actions = [local.sns_topic_arn]
+  ok_actions    = [local.sns_topic_arn]
+  tags          = local.tags
+}
+
+resource "aws_cloudwatch_metric_alarm" "drill_overdue" {
+  count = local.drill_enabled ? 1 : 0
+
+  alarm_name        = "${local.name}-drill-overdue"
+  alarm_description = "rds-snapshot-dr ${var.name}: at least one database has had no successful restore drill for ${var.restore_drill.overdue_days} days, or reconcile stopped reporting. Its DR copy is not proven restorable: check the drill-failures alarm and the function's log."
+
+  namespace   = var.metrics_namespace
+  metric_name = "DrillOverdueDatabases"
+  dimensions  = local.module_instance_dimension
+  statistic   = "Maximum"
+  period      = local.rpo_alarm_period_seconds
+
+  comparison_operator = "GreaterThanThreshold"
+  threshold           = 0
+  evaluation_periods  = 1
+  # Silence is an alarm: reconcile publishes the count on every run while the drill is on.
+  treat_missing_data = "breaching"
+
+  alarm_actions = [local.sns_topic_arn]
+  ok_actions    = [local.sns_topic_arn]
+  tags          = local.tags
+}

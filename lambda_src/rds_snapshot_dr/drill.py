@@ -1,0 +1,364 @@
+"""The restore drill: restore the newest DR copy of the next database in rotation, and later measure and delete it.
+
+`start` (action "drill") begins one restore and returns; `finish` (run by every reconcile and every drill)
+finds drill databases that became available, records their time to restore, and deletes them, and deletes
+as failed any drill past its maximum lifetime. It never waits, never touches a snapshot, and deletes only a
+database that carries this module instance's drill tag AND drill name prefix.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+
+from . import restore
+from .aws_restore import RestoredDatabase, RestoreGateway
+from .decisions import Kind, Outcome, Snapshot
+from .engine import Engine, Report
+from .errors import NOT_READY, AwsError
+from .events import ActionRequest, parse_time
+from .logs import log_decision
+from .restore import DrillRecord, DrillState
+from .settings import DrillSettings, Settings
+
+READY = "available"
+# States a restore does not recover from (RDS User Guide, "Viewing Amazon RDS DB instance status").
+BROKEN = frozenset(
+    {
+        "failed",
+        "incompatible-restore",
+        "incompatible-parameters",
+        "incompatible-network",
+        "inaccessible-encryption-credentials",
+        "storage-full",
+    }
+)
+GONE = frozenset({"deleting"})
+
+
+def _count(report: Report, name: str, value: int = 1) -> None:
+    report.metrics.counts[name] = report.metrics.counts.get(name, 0) + value
+
+
+class Drill:
+    """One module instance's restore drill over the RDS gateway and the restore gateway."""
+
+    def __init__(self, settings: Settings, drill: DrillSettings, gateway: RestoreGateway, now: datetime) -> None:
+        self.settings = settings
+        self.drill = drill
+        self.aws = gateway
+        self.now = now
+
+    @classmethod
+    def for_engine(cls, engine: Engine) -> Drill | None:
+        if engine.settings.drill is None:
+            return None
+        gateway = RestoreGateway.from_settings(engine.settings, engine.aws)
+        return cls(engine.settings, engine.settings.drill, gateway, engine.now)
+
+    # --- start ---------------------------------------------------------------------------------
+
+    def start(self, report: Report) -> None:
+        """Finish what is done, then start one restore unless a drill is still in flight."""
+        state = self.aws.load_state(self.drill.state_parameter)
+        if state.enabled_since is None:
+            state.enabled_since = self.now
+        in_flight = self._finish(report, state)
+        if in_flight:
+            report.record(
+                Outcome(
+                    in_flight[0].tags.get(restore.DRILL_SOURCE_TAG, ""),
+                    str(in_flight[0].kind),
+                    "drill",
+                    "skipped",
+                    in_flight[0].identifier,
+                    "a drill is still in flight (at most one per module instance); reconcile finishes it",
+                )
+            )
+            self.aws.save_state(self.drill.state_parameter, state)
+            return
+        copies = self._copies(report)
+        if copies is None:
+            return
+        candidates = restore.databases_with_copies(self.settings, copies)
+        database = restore.next_in_rotation(list(candidates), state.records, self.drill.databases)
+        if database is None:
+            report.record(
+                Outcome(
+                    "*",
+                    "",
+                    "drill",
+                    "skipped",
+                    reason=f"no database has an available DR copy in {self.aws.destination_region} yet",
+                    fix="Nothing to do: the drill starts once the first copy is available.",
+                )
+            )
+            self.aws.save_state(self.drill.state_parameter, state)
+            return
+        self._start_one(report, database, candidates[database], copies)
+        self.aws.save_state(self.drill.state_parameter, state)
+
+    def _copies(self, report: Report) -> list[Snapshot] | None:
+        copies: list[Snapshot] = []
+        for kind in (Kind.INSTANCE, Kind.CLUSTER):
+            try:
+                copies.extend(self.aws.rds.list_manual_snapshots(self.aws.destination_region, kind))
+            except AwsError as error:
+                report.record(Outcome("*", str(kind), "drill", "failed", reason=str(error), fix=_fix(error)))
+                return None
+        return copies
+
+    def _start_one(self, report: Report, database: str, kind: Kind, copies: list[Snapshot]) -> None:
+        copy = restore.choose_copy(self.settings, copies, database)
+        assert copy is not None  # databases_with_copies only names databases with an available copy
+        identifier = restore.drill_identifier(self.settings, self.now)
+        try:
+            # The drill restores exactly as a restore with the source region down would: settings from the
+            # DR copy and its portable tag, never from the source database.
+            portable = restore.portable_settings(None, self.aws.copy_attributes(kind, copy.identifier), copy.tags)
+        except AwsError as error:
+            report.record(Outcome(database, str(kind), "drill", "failed", copy.identifier, str(error), _fix(error)))
+            return
+        overrides: dict[str, object] = {"MultiAZ": False, "DeletionProtection": False}
+        if self.drill.instance_class:
+            overrides["DBInstanceClass"] = self.drill.instance_class
+        plan = restore.plan_restore(
+            copy,
+            identifier,
+            portable,
+            {},
+            self.drill.regional,
+            overrides=overrides,
+            override_origin=restore.FROM_DRILL,
+            regional_origin=restore.FROM_DRILL,
+            extra_tags=restore.drill_tags(self.settings, copy, self.now),
+        )
+        missing = restore.missing_for_restore(plan)
+        if missing:
+            report.record(
+                Outcome(
+                    database,
+                    str(kind),
+                    "drill",
+                    "failed",
+                    copy.identifier,
+                    f"the DR copy does not say {', '.join(missing)}",
+                    "Set restore_drill.instance_class.",
+                )
+            )
+            return
+        try:
+            self.aws.restore(plan)
+        except AwsError as error:
+            report.record(Outcome(database, str(kind), "drill", "failed", copy.identifier, str(error), _fix(error)))
+            return
+        _count(report, "DrillsStarted")
+        writer = ""
+        if plan.kind is Kind.CLUSTER:
+            writer = self._create_writer(report, plan)
+        report.record(
+            Outcome(
+                database,
+                str(kind),
+                "drill",
+                "started",
+                copy.identifier,
+                f"restoring {identifier}{writer} in {self.aws.destination_region} from {copy.identifier}",
+            )
+        )
+
+    def _create_writer(self, report: Report, plan: restore.RestorePlan) -> str:
+        try:
+            self.aws.create_writer(plan)
+        except AwsError as error:
+            if error.code in NOT_READY:
+                return " (writer: created by reconcile once the cluster is available)"
+            raise
+        return f" with writer {restore.writer_identifier(plan.identifier)}"
+
+    # --- finish --------------------------------------------------------------------------------
+
+    def finish(self, report: Report) -> None:
+        """Reconcile's part: measure and delete finished drills, expire old ones, publish the overdue count."""
+        state = self.aws.load_state(self.drill.state_parameter)
+        if state.enabled_since is None:
+            state.enabled_since = self.now
+        self._finish(report, state)
+        copies = self._copies(report)
+        if copies is not None:
+            candidates = [
+                db
+                for db in restore.databases_with_copies(self.settings, copies)
+                if not self.drill.databases or db in self.drill.databases
+            ]
+            overdue = restore.overdue_databases(
+                candidates, state.records, self.now, timedelta(days=self.drill.overdue_days), state.enabled_since
+            )
+            report.metrics.set("DrillOverdueDatabases", len(overdue))
+            if overdue:
+                log_decision(
+                    logging.WARNING,
+                    "no successful restore drill within the overdue period",
+                    action=report.action,
+                    operation="drill",
+                    outcome="overdue",
+                    reason=", ".join(overdue),
+                )
+        self.aws.save_state(self.drill.state_parameter, state)
+
+    def _finish(self, report: Report, state: DrillState) -> list[RestoredDatabase]:
+        """Handle every drill database of this instance; return those still in flight."""
+        try:
+            everything = self.aws.destination_databases()
+        except AwsError as error:
+            report.record(Outcome("*", "", "drill", "failed", reason=str(error), fix=_fix(error)))
+            return []
+        instances = {d.identifier: d for d in everything if d.kind is Kind.INSTANCE}
+        drills = [
+            d
+            for d in everything
+            if restore.is_drill_database(self.settings, d.identifier, d.tags)
+            and not (d.kind is Kind.INSTANCE and d.cluster_identifier)
+        ]
+        in_flight: list[RestoredDatabase] = []
+        for db in drills:
+            if db.status in GONE:
+                continue
+            members = [instances[m] for m in db.members if m in instances]
+            if self._step(report, state, db, members):
+                in_flight.append(db)
+        return in_flight
+
+    def _step(self, report: Report, state: DrillState, db: RestoredDatabase, members: list[RestoredDatabase]) -> bool:
+        """One drill database: True while it is still restoring."""
+        source = db.tags.get(restore.DRILL_SOURCE_TAG, db.identifier)
+        snapshot = db.tags.get(restore.DRILL_SNAPSHOT_TAG, "")
+        try:
+            started = parse_time(db.tags[restore.DRILL_STARTED_TAG])
+        except (KeyError, ValueError):
+            started = self.now - timedelta(minutes=self.drill.max_lifetime_minutes + 1)
+        if db.kind is Kind.CLUSTER and db.status == READY and not members:
+            self._writer_for(report, db)
+            return True
+        statuses = [db.status, *(m.status for m in members)]
+        broken = [s for s in statuses if s in BROKEN]
+        if all(s == READY for s in statuses):
+            seconds = round((self.now - started).total_seconds(), 3)
+            if self._delete(report, db, members, source, snapshot):
+                record = state.records.get(source, DrillRecord())
+                state.records[source] = DrillRecord(self.now, seconds, record.last_failure)
+                _count(report, "DrillsSucceeded")
+                report.metrics.set_for_database(source, "DrillRestoreSeconds", seconds)
+                report.record(
+                    Outcome(
+                        source,
+                        str(db.kind),
+                        "drill",
+                        "measured",
+                        snapshot,
+                        f"{db.identifier} available {seconds:.0f}s after the restore started; deleted",
+                    )
+                )
+            return False
+        if broken or restore.past_lifetime(started, self.now, timedelta(minutes=self.drill.max_lifetime_minutes)):
+            why = (
+                f"status {', '.join(broken)}"
+                if broken
+                else f"still {db.status} after {self.drill.max_lifetime_minutes} minutes (maximum lifetime)"
+            )
+            self._delete(report, db, members, source, snapshot)
+            record = state.records.get(source, DrillRecord())
+            state.records[source] = DrillRecord(record.last_success, record.last_rto_seconds, self.now)
+            _count(report, "DrillFailures")
+            report.record(
+                Outcome(
+                    source,
+                    str(db.kind),
+                    "drill",
+                    "failed",
+                    snapshot,
+                    f"restore drill {db.identifier} failed: {why}; deleted",
+                    "Restore the same copy by hand (python -m rds_snapshot_dr restore --dry-run) to see why; check "
+                    "the DR region's subnet group, security groups and the destination key.",
+                )
+            )
+            return False
+        return True
+
+    def _writer_for(self, report: Report, db: RestoredDatabase) -> None:
+        """An available drill cluster without its writer (CreateDBInstance was refused while it was creating)."""
+        portable: dict[str, tuple[object, str]] = {"Engine": (db.engine, restore.FROM_SNAPSHOT)}
+        if self.drill.instance_class:
+            portable["DBInstanceClass"] = (self.drill.instance_class, restore.FROM_DRILL)
+        tags = {k: v for k, v in db.tags.items() if k.startswith("rds-snapshot-dr:")}
+        stub = Snapshot(Kind.CLUSTER, tags.get(restore.DRILL_SNAPSHOT_TAG, ""), "", "", READY, "manual", None)
+        plan = restore.plan_restore(stub, db.identifier, portable, {}, self.drill.regional, extra_tags=tags)
+        try:
+            self.aws.create_writer(plan)
+        except AwsError as error:
+            log_decision(logging.WARNING, "drill writer not created yet", action=report.action, reason=str(error))
+
+    def _delete(
+        self, report: Report, db: RestoredDatabase, members: list[RestoredDatabase], source: str, snapshot: str
+    ) -> bool:
+        """Delete a drill database (a cluster: its instances first). Checks name and tag again before each call."""
+        try:
+            for member in members:
+                if restore.is_drill_database(self.settings, member.identifier, member.tags):
+                    self.aws.delete_instance(member.identifier)
+            if not restore.is_drill_database(self.settings, db.identifier, db.tags):
+                return False
+            if db.kind is Kind.INSTANCE:
+                self.aws.delete_instance(db.identifier)
+            else:
+                self.aws.delete_cluster(db.identifier)
+        except AwsError as error:
+            report.record(
+                Outcome(
+                    source,
+                    str(db.kind),
+                    "drill",
+                    "failed",
+                    snapshot,
+                    f"could not delete drill database {db.identifier}: {error}",
+                    _fix(error),
+                )
+            )
+            return False
+        _count(report, "DrillDatabasesDeleted")
+        return True
+
+
+def _fix(error: AwsError) -> str:
+    if error.code in {"AccessDenied", "AccessDeniedException"}:
+        return f"Allow {error.action} to the function's role in {error.region} (restore_drill adds it)."
+    return "See the reason; the next drill or reconcile tries again."
+
+
+# --- the handler's actions ------------------------------------------------------------------------
+
+
+def drill(engine: Engine, request: ActionRequest) -> Report:
+    """Action "drill": start a restore drill of the next database in rotation (or say why not) and return."""
+    report = Report("drill")
+    runner = Drill.for_engine(engine)
+    if runner is None:
+        report.record(Outcome("*", "", "drill", "skipped", reason="the restore drill is off", fix="Set restore_drill."))
+        return report
+    try:
+        runner.start(report)
+    except AwsError as error:
+        report.record(Outcome("*", "", "drill", "failed", reason=str(error), fix=_fix(error)))
+    return report
+
+
+def reconcile(engine: Engine, request: ActionRequest) -> Report:
+    """Action "reconcile": the engine's reconcile, then finish the restore drills."""
+    report = engine.reconcile(request)
+    runner = Drill.for_engine(engine)
+    if runner is not None:
+        try:
+            runner.finish(report)
+        except AwsError as error:
+            report.record(Outcome("*", "", "drill", "failed", reason=str(error), fix=_fix(error)))
+    return report

@@ -1,0 +1,364 @@
+"""Decisions of the restore command and the restore drill: plain functions over plain data, no boto3.
+
+Which DR copy to restore, with which parameters and where each comes from, which database the drill
+takes next, whether a database is a drill database (and so may be deleted), and whether its drill is
+overdue or past its lifetime.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from .decisions import PORTABLE_TAG, SOURCE_TAG, Kind, Snapshot, is_owned
+from .settings import Regional, Settings
+
+# Tags of a drill database: the module instance it belongs to (the tag the role's delete permission
+# requires), the database it proves, the copy it was restored from and when the restore started.
+DRILL_TAG = "rds-snapshot-dr:drill"
+DRILL_SOURCE_TAG = "rds-snapshot-dr:drill-source"
+DRILL_SNAPSHOT_TAG = "rds-snapshot-dr:drill-snapshot"
+DRILL_STARTED_TAG = "rds-snapshot-dr:drill-started"
+DRILL_STAMP = "%Y%m%d%H%M"
+
+# Where a parameter's value came from, as --dry-run prints it.
+FROM_SOURCE = "source database"
+FROM_SNAPSHOT = "DR copy"
+FROM_TAG = f"DR copy tag {PORTABLE_TAG}"
+FROM_SETTINGS = "settings"
+FROM_FLAG = "flag"
+FROM_DRILL = "drill settings"
+FROM_RULE = "restore rule"
+
+# The portable settings, by the name the restore APIs give them.
+PORTABLE_FIELDS = (
+    "Engine",
+    "EngineVersion",
+    "DBInstanceClass",
+    "StorageType",
+    "MultiAZ",
+    "Port",
+    "DeletionProtection",
+    "EnableIAMDatabaseAuthentication",
+)
+_TAG_FIELDS = {"class": "DBInstanceClass", "multi-az": "MultiAZ", "deletion-protection": "DeletionProtection"}
+
+
+@dataclass(frozen=True)
+class Param:
+    name: str
+    value: object
+    origin: str
+
+
+@dataclass(frozen=True)
+class RestorePlan:
+    """The calls a restore makes: one restore call, and for a cluster the writer's CreateDBInstance."""
+
+    kind: Kind
+    database: str
+    snapshot: Snapshot
+    identifier: str
+    params: tuple[Param, ...]
+    writer: tuple[Param, ...] = ()
+
+    def api_params(self, params: Iterable[Param] | None = None) -> dict[str, object]:
+        """The parameters as the API takes them (informational ones, such as EngineVersion of an instance, left out)."""
+        return {p.name: p.value for p in (self.params if params is None else params) if not p.name.startswith("(")}
+
+
+@dataclass(frozen=True)
+class DrillRecord:
+    """What the drill remembers of one database: its last successful drill and last measured time to restore."""
+
+    last_success: datetime | None = None
+    last_rto_seconds: float | None = None
+    last_failure: datetime | None = None
+
+
+# --- which copy ----------------------------------------------------------------------------------
+
+
+def restorable_copies(settings: Settings, copies: Iterable[Snapshot], database: str) -> list[Snapshot]:
+    """Owned, available DR copies of `database`, oldest data first."""
+    mine = [
+        s for s in copies if s.target == database and s.status == "available" and is_owned(settings, s) and s.data_time
+    ]
+    return sorted(mine, key=lambda s: (s.data_time, s.identifier))
+
+
+def choose_copy(
+    settings: Settings,
+    copies: Iterable[Snapshot],
+    database: str,
+    *,
+    at: datetime | None = None,
+    name: str | None = None,
+) -> Snapshot | None:
+    """The copy to restore: the one named, else the newest whose data is not newer than `at`, else the newest."""
+    candidates = restorable_copies(settings, copies, database)
+    if name is not None:
+        return next((s for s in candidates if s.identifier == name), None)
+    if at is not None:
+        candidates = [s for s in candidates if s.data_time is not None and s.data_time <= at]
+    return candidates[-1] if candidates else None
+
+
+def databases_with_copies(settings: Settings, copies: Iterable[Snapshot]) -> dict[str, Kind]:
+    """Every database that has at least one restorable DR copy, with its kind (read from the copies alone)."""
+    found: dict[str, Kind] = {}
+    for snap in copies:
+        if snap.status == "available" and is_owned(settings, snap) and snap.tags.get(SOURCE_TAG):
+            found[snap.target] = snap.kind
+    return dict(sorted(found.items()))
+
+
+# --- portable settings ---------------------------------------------------------------------------
+
+
+def parse_portable_tag(value: str | None) -> dict[str, object]:
+    """Inverse of portable_tag_value; unknown or malformed pairs are ignored."""
+    found: dict[str, object] = {}
+    for pair in (value or "").split():
+        key, _, raw = pair.partition("=")
+        if key in _TAG_FIELDS and raw:
+            found[_TAG_FIELDS[key]] = raw == "true" if raw in ("true", "false") else raw
+    return found
+
+
+def portable_settings(
+    source: Mapping[str, object] | None, snapshot: Mapping[str, object], snapshot_tags: Mapping[str, str]
+) -> dict[str, tuple[object, str]]:
+    """Each portable setting with where it came from: the source database when its region answers, else the
+    DR copy's own attributes, else the portable tag written at backup time."""
+    layers = (
+        (FROM_TAG, parse_portable_tag(snapshot_tags.get(PORTABLE_TAG))),
+        (FROM_SNAPSHOT, snapshot),
+        (FROM_SOURCE, source or {}),
+    )
+    merged: dict[str, tuple[object, str]] = {}
+    for origin, values in layers:
+        for name in PORTABLE_FIELDS:
+            if values.get(name) is not None:
+                merged[name] = (values[name], origin)
+    return merged
+
+
+def carried_tags(tags: Mapping[str, str]) -> dict[str, str]:
+    """The source's tags a restored database keeps: all but AWS's own and this module's."""
+    return {k: v for k, v in tags.items() if not k.startswith(("aws:", "rds-snapshot-dr:"))}
+
+
+# --- parameters ----------------------------------------------------------------------------------
+
+
+def _pick(
+    name: str,
+    flag: object,
+    default: object,
+    default_origin: str,
+) -> Param | None:
+    if flag is not None and flag != ():
+        return Param(name, list(flag) if isinstance(flag, tuple) else flag, FROM_FLAG)
+    if default is not None and default != ():
+        return Param(name, list(default) if isinstance(default, tuple) else default, default_origin)
+    return None
+
+
+def plan_restore(
+    snapshot: Snapshot,
+    identifier: str,
+    portable: Mapping[str, tuple[object, str]],
+    source_tags: Mapping[str, str],
+    regional: Regional,
+    *,
+    overrides: Mapping[str, object] | None = None,
+    regional_flags: Regional | None = None,
+    regional_origin: str = FROM_SETTINGS,
+    override_origin: str = FROM_FLAG,
+    extra_tags: Mapping[str, str] | None = None,
+) -> RestorePlan:
+    """Every parameter of the restore (and of an Aurora cluster's writer), each with its origin.
+
+    `overrides` replace portable settings by API name (flags, or the drill's instance class and safety
+    settings); `regional_flags` replace the regional settings field by field.
+    """
+    overrides = dict(overrides or {})
+    flags = regional_flags or Regional()
+    values = {
+        name: (overrides[name], override_origin) if name in overrides else portable.get(name)
+        for name in PORTABLE_FIELDS
+    }
+
+    def portable_param(name: str, api_name: str | None = None) -> Param | None:
+        found = values.get(name)
+        return Param(api_name or name, found[0], found[1]) if found else None
+
+    subnet = _pick("DBSubnetGroupName", flags.db_subnet_group_name, regional.db_subnet_group_name, regional_origin)
+    groups = _pick(
+        "VpcSecurityGroupIds", flags.vpc_security_group_ids, regional.vpc_security_group_ids, regional_origin
+    )
+    tags = {**carried_tags(source_tags), **(extra_tags or {})}
+    tag_param = Param("Tags", [{"Key": k, "Value": v} for k, v in tags.items()], f"{FROM_SOURCE} tags")
+    if snapshot.kind is Kind.INSTANCE:
+        params = [
+            Param("DBInstanceIdentifier", identifier, FROM_RULE),
+            Param("DBSnapshotIdentifier", snapshot.identifier, FROM_SNAPSHOT),
+            portable_param("DBInstanceClass"),
+            portable_param("StorageType"),
+            portable_param("MultiAZ"),
+            portable_param("Port"),
+            portable_param("DeletionProtection"),
+            portable_param("EnableIAMDatabaseAuthentication"),
+            subnet,
+            groups,
+            _pick(
+                "DBParameterGroupName",
+                flags.db_parameter_group_name,
+                regional.db_parameter_group_name,
+                regional_origin,
+            ),
+            _pick("OptionGroupName", flags.option_group_name, regional.option_group_name, regional_origin),
+            Param("PubliclyAccessible", False, FROM_RULE),
+            tag_param,
+            portable_param("Engine", "(Engine)"),
+            portable_param("EngineVersion", "(EngineVersion)"),
+        ]
+        return RestorePlan(
+            snapshot.kind,
+            snapshot.target,
+            snapshot,
+            identifier,
+            tuple(p for p in params if p is not None),
+        )
+    params = [
+        Param("DBClusterIdentifier", identifier, FROM_RULE),
+        Param("SnapshotIdentifier", snapshot.identifier, FROM_SNAPSHOT),
+        portable_param("Engine"),
+        portable_param("EngineVersion"),
+        portable_param("StorageType"),
+        portable_param("Port"),
+        portable_param("DeletionProtection"),
+        portable_param("EnableIAMDatabaseAuthentication"),
+        subnet,
+        groups,
+        _pick(
+            "DBClusterParameterGroupName",
+            flags.db_cluster_parameter_group_name,
+            regional.db_cluster_parameter_group_name,
+            regional_origin,
+        ),
+        tag_param,
+    ]
+    writer = [
+        Param("DBInstanceIdentifier", writer_identifier(identifier), FROM_RULE),
+        Param("DBClusterIdentifier", identifier, FROM_RULE),
+        portable_param("Engine"),
+        portable_param("DBInstanceClass"),
+        _pick("DBParameterGroupName", flags.db_parameter_group_name, regional.db_parameter_group_name, regional_origin),
+        Param("PubliclyAccessible", False, FROM_RULE),
+        tag_param,
+    ]
+    return RestorePlan(
+        snapshot.kind,
+        snapshot.target,
+        snapshot,
+        identifier,
+        tuple(p for p in params if p is not None),
+        tuple(p for p in writer if p is not None),
+    )
+
+
+def writer_identifier(cluster_identifier: str) -> str:
+    """The writer instance of a restored Aurora cluster (a DB identifier has at most 63 characters)."""
+    return f"{cluster_identifier[:61]}-w"
+
+
+def missing_for_restore(plan: RestorePlan) -> list[str]:
+    """Parameters a restore cannot go without; the CLI names each with the flag that supplies it."""
+    names = {p.name for p in plan.params} | {p.name for p in plan.writer}
+    needed = ["DBInstanceClass"] if plan.kind is Kind.INSTANCE else ["Engine", "DBInstanceClass"]
+    return [name for name in needed if name not in names]
+
+
+# --- the drill -----------------------------------------------------------------------------------
+
+
+def drill_prefix(settings: Settings) -> str:
+    """Name prefix of this module instance's drill databases (the IAM policy allows nothing else)."""
+    return f"drill-{settings.owner_tag_value}-"
+
+
+def drill_identifier(settings: Settings, started: datetime) -> str:
+    """drill-<name>-<YYYYMMDDHHMM>: at most 6 + 32 + 1 + 12 = 51 characters, inside RDS's 63."""
+    return f"{drill_prefix(settings)}{started.strftime(DRILL_STAMP)}"
+
+
+def drill_tags(settings: Settings, snapshot: Snapshot, started: datetime) -> dict[str, str]:
+    return {
+        DRILL_TAG: settings.owner_tag_value,
+        DRILL_SOURCE_TAG: snapshot.target,
+        DRILL_SNAPSHOT_TAG: snapshot.identifier,
+        DRILL_STARTED_TAG: started.strftime("%Y-%m-%dT%H:%M:%SZ"),
+    }
+
+
+def is_drill_database(settings: Settings, identifier: str, tags: Mapping[str, str]) -> bool:
+    """A drill database of THIS module instance: its name prefix AND its drill tag. Only these are deleted."""
+    return identifier.startswith(drill_prefix(settings)) and tags.get(DRILL_TAG) == settings.owner_tag_value
+
+
+def next_in_rotation(
+    candidates: Sequence[str], records: Mapping[str, DrillRecord], allowed: Sequence[str] = ()
+) -> str | None:
+    """The database the drill takes next: never drilled first, then the oldest last success, ties by name."""
+    order = rotation_order(candidates, records, allowed)
+    return order[0] if order else None
+
+
+def rotation_order(
+    candidates: Sequence[str], records: Mapping[str, DrillRecord], allowed: Sequence[str] = ()
+) -> list[str]:
+    """All candidates in the order the drill takes them (never drilled first, then oldest success)."""
+    pool = [db for db in candidates if not allowed or db in allowed]
+    never = sorted(db for db in pool if records.get(db, DrillRecord()).last_success is None)
+    done = sorted(
+        (db for db in pool if records.get(db, DrillRecord()).last_success is not None),
+        key=lambda db: (records[db].last_success, db),
+    )
+    return never + done
+
+
+def drill_age(started: datetime, now: datetime) -> timedelta:
+    return now - started
+
+
+def past_lifetime(started: datetime, now: datetime, max_lifetime: timedelta) -> bool:
+    return now - started > max_lifetime
+
+
+def overdue_databases(
+    candidates: Iterable[str],
+    records: Mapping[str, DrillRecord],
+    now: datetime,
+    overdue_after: timedelta,
+    drill_enabled_since: datetime | None,
+) -> list[str]:
+    """Databases with no successful drill within `overdue_after`. A never-drilled database is overdue once
+    the drill has been on for that long (a new drill is not an alarm on its first day)."""
+    overdue = []
+    for db in sorted(set(candidates)):
+        last = records.get(db, DrillRecord()).last_success
+        since = last or drill_enabled_since
+        if since is None or now - since > overdue_after:
+            overdue.append(db)
+    return overdue
+
+
+@dataclass
+class DrillState:
+    """What the drill keeps between invocations (one small JSON document)."""
+
+    enabled_since: datetime | None = None
+    records: dict[str, DrillRecord] = field(default_factory=dict)

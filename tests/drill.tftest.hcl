@@ -1,0 +1,216 @@
+# The restore drill at plan: off by default, its validations, the schedule, and the IAM condition that
+# keeps the role away from every database that is not a drill database of this module instance.
+
+mock_provider "aws" {
+  source          = "./tests/mocks/source"
+  override_during = plan
+}
+
+mock_provider "aws" {
+  alias           = "destination"
+  source          = "./tests/mocks/destination"
+  override_during = plan
+}
+
+variables {
+  name                    = "orders"
+  db_instance_identifiers = ["orders-db"]
+  db_cluster_identifiers  = ["inventory-aurora"]
+}
+
+run "drill_is_off_by_default_and_changes_nothing" {
+  command = plan
+
+  assert {
+    condition = (
+      length(aws_scheduler_schedule.drill) == 0 && length(aws_iam_role_policy.drill) == 0 &&
+      length(aws_ssm_parameter.drill_state) == 0 && length(aws_cloudwatch_metric_alarm.drill_failures) == 0 &&
+      length(aws_cloudwatch_metric_alarm.drill_overdue) == 0
+    )
+    error_message = "Without restore_drill the module must create no drill resource."
+  }
+
+  assert {
+    condition     = !contains(keys(aws_lambda_function.this.environment[0].variables), "DRILL_SETTINGS") && !contains(keys(aws_lambda_function.this.environment[0].variables), "RESTORE_SETTINGS")
+    error_message = "Without restore settings or a drill the function's environment must stay as it was."
+  }
+}
+
+run "drill_schedule_settings_and_state" {
+  command = plan
+
+  variables {
+    restore = {
+      db_subnet_group_name   = "dr-private"
+      vpc_security_group_ids = ["sg-0123456789abcdef0"]
+    }
+    restore_drill = {
+      instance_class = "db.t4g.medium"
+      databases      = ["orders-db"]
+    }
+  }
+
+  assert {
+    condition     = aws_scheduler_schedule.drill[0].schedule_expression == "cron(0 3 ? * SUN *)" && jsondecode(aws_scheduler_schedule.drill[0].target[0].input) == { action = "drill" }
+    error_message = "The drill schedule must invoke the function with {\"action\": \"drill\"} weekly by default."
+  }
+
+  assert {
+    condition     = aws_scheduler_schedule.drill[0].target[0].arn == aws_lambda_function.this.arn && aws_scheduler_schedule.drill[0].target[0].dead_letter_config[0].arn == aws_sqs_queue.dead_letter.arn
+    error_message = "The drill schedule must target the function, with the dead-letter queue."
+  }
+
+  assert {
+    condition = jsondecode(aws_lambda_function.this.environment[0].variables["DRILL_SETTINGS"]) == {
+      databases              = ["orders-db"]
+      instance_class         = "db.t4g.medium"
+      db_subnet_group_name   = null
+      vpc_security_group_ids = []
+      max_lifetime_minutes   = 240
+      overdue_days           = 35
+      state_parameter        = "/rds-snapshot-dr/orders/drill"
+    }
+    error_message = "DRILL_SETTINGS must carry the drill variable and the state parameter's name."
+  }
+
+  assert {
+    condition     = jsondecode(aws_lambda_function.this.environment[0].variables["RESTORE_SETTINGS"]).db_subnet_group_name == "dr-private"
+    error_message = "RESTORE_SETTINGS must carry the restore variable."
+  }
+
+  assert {
+    condition     = aws_ssm_parameter.drill_state[0].name == "/rds-snapshot-dr/orders/drill" && aws_ssm_parameter.drill_state[0].type == "String"
+    error_message = "The drill's state must live in its own parameter."
+  }
+
+  assert {
+    condition     = aws_cloudwatch_metric_alarm.drill_overdue[0].metric_name == "DrillOverdueDatabases" && aws_cloudwatch_metric_alarm.drill_overdue[0].treat_missing_data == "breaching" && aws_cloudwatch_metric_alarm.drill_failures[0].metric_name == "DrillFailures"
+    error_message = "The drill must alarm on failures and on an overdue database (silence counts as overdue)."
+  }
+}
+
+run "drill_role_may_delete_only_tagged_drill_databases" {
+  command = plan
+
+  variables {
+    restore_drill = {}
+  }
+
+  assert {
+    condition = toset([for s in data.aws_iam_policy_document.drill[0].statement : s.sid]) == toset([
+      "RestoreDrillDatabases", "TagDrillDatabases", "DeleteDrillInstances", "DeleteDrillClusters", "KeepDrillState",
+    ])
+    error_message = "The drill policy must hold exactly its documented statements."
+  }
+
+  assert {
+    condition = length([
+      for s in data.aws_iam_policy_document.drill[0].statement : s
+      if s.sid == "DeleteDrillInstances" && toset(s.actions) == toset(["rds:DeleteDBInstance"]) &&
+      toset(s.resources) == toset(["arn:aws:rds:eu-central-1:123456789012:db:drill-orders-*"]) &&
+      length(s.condition) == 1 && alltrue([
+        for c in s.condition : c.test == "StringEquals" && c.variable == "rds:db-tag/rds-snapshot-dr:drill" && toset(c.values) == toset(["orders"])
+      ])
+    ]) == 1
+    error_message = "The role may delete only DB instances named drill-orders-* that carry rds-snapshot-dr:drill = orders."
+  }
+
+  assert {
+    condition = length([
+      for s in data.aws_iam_policy_document.drill[0].statement : s
+      if s.sid == "DeleteDrillClusters" && toset(s.actions) == toset(["rds:DeleteDBCluster"]) &&
+      toset(s.resources) == toset(["arn:aws:rds:eu-central-1:123456789012:cluster:drill-orders-*"]) &&
+      length(s.condition) == 1 && alltrue([
+        for c in s.condition : c.test == "StringEquals" && c.variable == "rds:cluster-tag/rds-snapshot-dr:drill" && toset(c.values) == toset(["orders"])
+      ])
+    ]) == 1
+    error_message = "The role may delete only DB clusters named drill-orders-* that carry rds-snapshot-dr:drill = orders."
+  }
+
+  assert {
+    condition = alltrue(flatten([
+      for s in data.aws_iam_policy_document.drill[0].statement : [
+        for a in s.actions : !startswith(a, "rds:Delete") || startswith(s.sid, "DeleteDrill")
+      ]
+    ]))
+    error_message = "No other drill statement may delete anything."
+  }
+
+  assert {
+    condition = alltrue([
+      for s in data.aws_iam_policy_document.drill[0].statement : alltrue([
+        for r in s.resources : !can(regex(":(db|cluster):", r)) || strcontains(r, ":db:drill-orders-") || strcontains(r, ":cluster:drill-orders-")
+      ])
+    ])
+    error_message = "Every drill statement that names a database must name only drill databases."
+  }
+
+  assert {
+    condition     = aws_iam_role_policy.drill[0].role == aws_iam_role.lambda.id
+    error_message = "The drill policy must be attached to the function's role."
+  }
+}
+
+run "drill_schedule_must_be_rate_or_cron" {
+  command = plan
+  variables {
+    restore_drill = { schedule_expression = "every sunday" }
+  }
+  expect_failures = [var.restore_drill]
+}
+
+run "drill_databases_must_be_identifiers" {
+  command = plan
+  variables {
+    restore_drill = { databases = ["Orders_DB"] }
+  }
+  expect_failures = [var.restore_drill]
+}
+
+run "drill_instance_class_must_be_a_class" {
+  command = plan
+  variables {
+    restore_drill = { instance_class = "t4g.medium" }
+  }
+  expect_failures = [var.restore_drill]
+}
+
+run "drill_security_groups_must_be_ids" {
+  command = plan
+  variables {
+    restore_drill = { vpc_security_group_ids = ["default"] }
+  }
+  expect_failures = [var.restore_drill]
+}
+
+run "drill_lifetime_is_bounded" {
+  command = plan
+  variables {
+    restore_drill = { max_lifetime_minutes = 10 }
+  }
+  expect_failures = [var.restore_drill]
+}
+
+run "drill_overdue_days_are_bounded" {
+  command = plan
+  variables {
+    restore_drill = { overdue_days = 0 }
+  }
+  expect_failures = [var.restore_drill]
+}
+
+run "restore_security_groups_must_be_ids" {
+  command = plan
+  variables {
+    restore = { vpc_security_group_ids = ["sg-x"] }
+  }
+  expect_failures = [var.restore]
+}
+
+run "restore_group_names_are_checked" {
+  command = plan
+  variables {
+    restore = { db_subnet_group_name = "-bad" }
+  }
+  expect_failures = [var.restore]
+}

@@ -1,0 +1,200 @@
+"""Decisions of restore and drill: which copy, which parameters from where, who is next, what may be deleted."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from dr_testing import BASE_ENV, OWNER, OWNER_KEY
+
+from rds_snapshot_dr import decisions, restore
+from rds_snapshot_dr.decisions import SOURCE_TAG, Kind, Snapshot
+from rds_snapshot_dr.restore import DrillRecord
+from rds_snapshot_dr.settings import Regional, load_settings
+
+SETTINGS = load_settings(BASE_ENV)
+T0 = datetime(2026, 11, 25, 14, 0, tzinfo=UTC)
+
+
+def copy(name: str, taken: datetime, db: str = "orders-db", status: str = "available", owner: str = OWNER) -> Snapshot:
+    return Snapshot(
+        Kind.INSTANCE,
+        name,
+        f"arn:aws:rds:us-west-2:123456789012:snapshot:{name}",
+        "us-west-2",
+        status,
+        "manual",
+        taken,
+        {OWNER_KEY: owner, SOURCE_TAG: db},
+    )
+
+
+COPIES = [
+    copy("dr-orders-db-20261123-1400", T0 - timedelta(days=2)),
+    copy("dr-orders-db-20261124-1400", T0 - timedelta(days=1)),
+    copy("dr-orders-db-20261125-1400", T0, status="copying"),
+    copy("dr-orders-db-20261125-1500", T0 + timedelta(hours=1), owner="someone-else"),
+]
+
+
+def test_newest_available_owned_copy_is_chosen():
+    assert restore.choose_copy(SETTINGS, COPIES, "orders-db").identifier == "dr-orders-db-20261124-1400"
+
+
+def test_copy_chosen_by_time_is_the_newest_not_newer_than_it():
+    chosen = restore.choose_copy(SETTINGS, COPIES, "orders-db", at=T0 - timedelta(days=1, minutes=1))
+
+    assert chosen.identifier == "dr-orders-db-20261123-1400"
+
+
+def test_copy_chosen_by_name_must_be_available_and_owned():
+    assert restore.choose_copy(SETTINGS, COPIES, "orders-db", name="dr-orders-db-20261125-1400") is None
+    assert restore.choose_copy(SETTINGS, COPIES, "orders-db", name="dr-orders-db-20261125-1500") is None
+    assert restore.choose_copy(SETTINGS, COPIES, "ledger-db") is None
+
+
+def test_portable_settings_prefer_the_source_then_the_copy_then_the_backup_tag():
+    tags = {restore.PORTABLE_TAG: "class=db.r6g.large multi-az=true deletion-protection=true"}
+    snapshot = {"Engine": "postgres", "EngineVersion": "16.4", "Port": 5432}
+
+    region_down = restore.portable_settings(None, snapshot, tags)
+    region_up = restore.portable_settings({"DBInstanceClass": "db.r7g.large", "Port": 6432}, snapshot, tags)
+
+    assert region_down["DBInstanceClass"] == ("db.r6g.large", restore.FROM_TAG)
+    assert region_down["MultiAZ"] == (True, restore.FROM_TAG)
+    assert region_down["Port"] == (5432, restore.FROM_SNAPSHOT)
+    assert region_up["DBInstanceClass"] == ("db.r7g.large", restore.FROM_SOURCE)
+    assert region_up["Port"] == (6432, restore.FROM_SOURCE)
+    assert region_up["Engine"] == ("postgres", restore.FROM_SNAPSHOT)
+
+
+def test_portable_tag_round_trips_and_fits_rds_tag_values():
+    value = decisions.portable_tag_value("db.r6g.large", False, True)
+
+    assert value == "class=db.r6g.large multi-az=false deletion-protection=true"
+    assert restore.parse_portable_tag(value) == {
+        "DBInstanceClass": "db.r6g.large",
+        "MultiAZ": False,
+        "DeletionProtection": True,
+    }
+    assert restore.parse_portable_tag("garbage class= =x") == {}
+
+
+def test_instance_plan_takes_regional_settings_and_flags_override_each():
+    portable = restore.portable_settings({"DBInstanceClass": "db.r6g.large", "MultiAZ": True}, {"Port": 5432}, {})
+    plan = restore.plan_restore(
+        COPIES[1],
+        "orders-db",
+        portable,
+        {"team": "orders", "aws:cloudformation:stack-name": "x", "rds-snapshot-dr:source": "orders-db"},
+        Regional(db_subnet_group_name="dr-private", vpc_security_group_ids=("sg-1",)),
+        overrides={"MultiAZ": False},
+        regional_flags=Regional(vpc_security_group_ids=("sg-2",)),
+    )
+    params = {p.name: (p.value, p.origin) for p in plan.params}
+
+    assert params["DBSnapshotIdentifier"] == ("dr-orders-db-20261124-1400", restore.FROM_SNAPSHOT)
+    assert params["DBInstanceClass"] == ("db.r6g.large", restore.FROM_SOURCE)
+    assert params["MultiAZ"] == (False, restore.FROM_FLAG)
+    assert params["DBSubnetGroupName"] == ("dr-private", restore.FROM_SETTINGS)
+    assert params["VpcSecurityGroupIds"] == (["sg-2"], restore.FROM_FLAG)
+    assert params["Tags"][0] == [{"Key": "team", "Value": "orders"}]
+    assert "(EngineVersion)" not in plan.api_params()
+    assert "DBParameterGroupName" not in params  # none set: RDS's default
+
+
+def test_cluster_plan_has_the_writer_with_the_source_class():
+    cluster_copy = Snapshot(Kind.CLUSTER, "dr-payments-20261125-1400", "", "us-west-2", "available", "manual", T0)
+    portable = restore.portable_settings({"DBInstanceClass": "db.r6g.large"}, {"Engine": "aurora-postgresql"}, {})
+
+    plan = restore.plan_restore(cluster_copy, "payments", portable, {}, Regional())
+
+    assert plan.api_params()["Engine"] == "aurora-postgresql"
+    assert plan.api_params(plan.writer) == {
+        "DBInstanceIdentifier": "payments-w",
+        "DBClusterIdentifier": "payments",
+        "Engine": "aurora-postgresql",
+        "DBInstanceClass": "db.r6g.large",
+        "PubliclyAccessible": False,
+        "Tags": [],
+    }
+    assert restore.missing_for_restore(plan) == []
+
+
+def test_a_plan_without_an_instance_class_says_so():
+    plan = restore.plan_restore(COPIES[1], "orders-db", restore.portable_settings(None, {}, {}), {}, Regional())
+
+    assert restore.missing_for_restore(plan) == ["DBInstanceClass"]
+
+
+def test_rotation_takes_never_drilled_first_then_the_oldest_success():
+    records = {"a-db": DrillRecord(T0 - timedelta(days=1)), "b-db": DrillRecord(T0 - timedelta(days=3))}
+
+    assert restore.rotation_order(["a-db", "b-db", "c-db"], records) == ["c-db", "b-db", "a-db"]
+    assert restore.next_in_rotation(["a-db", "b-db"], records) == "b-db"
+    assert restore.next_in_rotation(["a-db", "b-db"], records, allowed=["a-db"]) == "a-db"
+    assert restore.next_in_rotation([], records) is None
+
+
+def test_drill_database_needs_both_the_prefix_and_the_tag():
+    name = restore.drill_identifier(SETTINGS, T0)
+
+    assert name == f"drill-{OWNER}-202611251400"
+    assert restore.is_drill_database(SETTINGS, name, {restore.DRILL_TAG: OWNER})
+    assert not restore.is_drill_database(SETTINGS, name, {})
+    assert not restore.is_drill_database(SETTINGS, name, {restore.DRILL_TAG: "another-instance"})
+    assert not restore.is_drill_database(SETTINGS, "orders-db", {restore.DRILL_TAG: OWNER})
+
+
+def test_longest_drill_identifier_fits_rds_63_characters():
+    settings = load_settings({**BASE_ENV, "OWNER_TAG_VALUE": "x" * 32})
+    name = restore.drill_identifier(settings, T0)
+
+    assert len(restore.writer_identifier(name)) <= 63
+
+
+def test_overdue_counts_from_the_last_success_or_from_when_the_drill_was_enabled():
+    records = {"a-db": DrillRecord(T0 - timedelta(days=8)), "b-db": DrillRecord(T0 - timedelta(days=2))}
+    week = timedelta(days=7)
+
+    assert restore.overdue_databases(["a-db", "b-db", "c-db"], records, T0, week, T0 - timedelta(days=1)) == ["a-db"]
+    assert restore.overdue_databases(["a-db", "b-db", "c-db"], records, T0, week, T0 - timedelta(days=9)) == [
+        "a-db",
+        "c-db",
+    ]
+
+
+def test_past_lifetime():
+    assert restore.past_lifetime(T0, T0 + timedelta(minutes=241), timedelta(minutes=240))
+    assert not restore.past_lifetime(T0, T0 + timedelta(minutes=240), timedelta(minutes=240))
+
+
+def test_drill_settings_are_checked_at_cold_start_with_the_variable_named():
+    import json
+
+    import pytest
+
+    from rds_snapshot_dr.settings import SettingsError
+
+    bad = {"max_lifetime_minutes": 5, "overdue_days": 0, "state_parameter": "x", "instance_class": "r6g"}
+    with pytest.raises(SettingsError) as error:
+        load_settings({**BASE_ENV, "DRILL_SETTINGS": json.dumps(bad)})
+
+    message = str(error.value)
+    assert "DRILL_SETTINGS: max_lifetime_minutes must be a whole number of at least 30" in message
+    assert "DRILL_SETTINGS: overdue_days must be a whole number of at least 1" in message
+    assert "DRILL_SETTINGS: state_parameter must be an SSM parameter name" in message
+    assert "DRILL_SETTINGS: instance_class must be a DB instance class" in message
+
+
+def test_drill_takes_the_restore_network_unless_it_has_its_own():
+    drill = {"max_lifetime_minutes": 240, "overdue_days": 7, "state_parameter": "/x"}
+    env = {**BASE_ENV, "RESTORE_SETTINGS": '{"db_subnet_group_name": "dr-private"}'}
+
+    import json
+
+    assert (
+        load_settings({**env, "DRILL_SETTINGS": json.dumps(drill)}).drill.regional.db_subnet_group_name == "dr-private"
+    )
+    own = {**drill, "db_subnet_group_name": "drill-net"}
+    assert load_settings({**env, "DRILL_SETTINGS": json.dumps(own)}).drill.regional.db_subnet_group_name == "drill-net"
+    assert load_settings(BASE_ENV).drill is None
