@@ -326,6 +326,13 @@ variable "snapshot_quota_alarm_threshold" {
   }
 }
 
+variable "create_dashboard" {
+  description = "Whether the module creates a CloudWatch dashboard named like the function: recovery-point age against the RPO (worst database, and per database from the function's log), copies started/deferred/failed, snapshot quota use per region and kind, target failures, function errors and dead letters. false = no dashboard."
+  type        = bool
+  default     = true
+  nullable    = false
+}
+
 ################################################################################
 # Engine tuning
 ################################################################################
