@@ -304,6 +304,11 @@ class AccountGateway:
                 items.extend(page.get("Grants", []))
         return items
 
+    def role_arn(self, role_name: str, region: str) -> str:
+        """The role's full ARN, with its IAM path (an assumed-role ARN carries only the name)."""
+        with self._call("iam:GetRole", region):
+            return self._client("iam", region).get_role(RoleName=role_name)["Role"]["Arn"]
+
     def simulate(
         self, role_arn: str, action: str, resources: list[str], context: list[tuple[str, str, str]], region: str
     ) -> list[str]:
