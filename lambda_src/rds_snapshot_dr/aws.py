@@ -337,6 +337,10 @@ class AccountGateway:
         with self._call(action, region):
             getattr(self._client(service, region), method)(**params)
 
+    def default_region(self) -> str | None:
+        """The region the AWS SDK would use without one given (AWS_REGION, AWS_DEFAULT_REGION, the profile)."""
+        return self._factory.session.region_name
+
     def function_configuration(self, function_name: str, region: str | None) -> dict[str, Any]:
         """The deployed function's configuration (its environment and role), with the caller's credentials."""
         region = region or self._factory.session.region_name or ""
