@@ -358,9 +358,22 @@ def main(
     # The engine's JSON log lines go to stderr; the function's LOG_LEVEL is not used here (--log-level is).
     # By default a decision already shown as a row of the table is not logged again: each warning once.
     configure_logging((args.setting_LOG_LEVEL or "WARNING").upper())
-    logger.removeFilter(_not_a_table_row)
     if args.setting_LOG_LEVEL is None:
         logger.addFilter(_not_a_table_row)
+    try:
+        return _command(args, pause=pause, clock=clock, out=out, now=now)
+    finally:
+        logger.removeFilter(_not_a_table_row)
+
+
+def _command(
+    args: argparse.Namespace,
+    *,
+    pause: Callable[[float], None],
+    clock: Callable[[], float],
+    out: TextIO,
+    now: Callable[[], datetime],
+) -> int:
     try:
         scheduled = parse_scheduled_time(args.scheduled_time) if getattr(args, "scheduled_time", None) else now()
         settings, role = resolve_settings(args, AccountGateway(CLIENTS))

@@ -31,6 +31,7 @@ from dr_testing import (
 import rds_snapshot_dr
 from rds_snapshot_dr import cli
 from rds_snapshot_dr.aws import CLIENTS
+from rds_snapshot_dr.logs import log_decision
 
 NOW = datetime(2026, 11, 25, 14, 0, 30, tzinfo=UTC)
 LAMBDA_SRC = Path(cli.__file__).resolve().parents[1]
@@ -489,3 +490,13 @@ def test_version_flag_prints_the_release(capsys):
 
     assert exit_.value.code == 0
     assert capsys.readouterr().out.strip() == f"python -m rds_snapshot_dr {rds_snapshot_dr.__version__}"
+
+
+@pytest.mark.usefixtures("databases")
+def test_the_command_line_leaves_the_engine_logging_as_it_found_it(caplog):
+    run("backup")
+    caplog.clear()
+
+    log_decision(logging.WARNING, "copy deferred", target="orders-db", outcome="deferred")
+
+    assert [r.target for r in caplog.records] == ["orders-db"]
