@@ -47,10 +47,12 @@ data "aws_iam_policy_document" "lambda_assume_role" {
 }
 
 resource "aws_iam_role" "lambda" {
-  name               = local.name
-  description        = "rds-snapshot-dr ${var.name}: snapshots RDS databases and copies them to ${local.destination_region}."
-  assume_role_policy = data.aws_iam_policy_document.lambda_assume_role.json
-  tags               = local.tags
+  name                 = local.name
+  description          = "rds-snapshot-dr ${var.name}: snapshots RDS databases and copies them to ${local.destination_region}."
+  assume_role_policy   = data.aws_iam_policy_document.lambda_assume_role.json
+  path                 = var.iam_role_path
+  permissions_boundary = var.iam_role_permissions_boundary
+  tags                 = local.tags
 }
 
 data "aws_iam_policy_document" "lambda" {
@@ -191,7 +193,7 @@ data "aws_iam_policy_document" "lambda" {
 
   statement {
     sid       = "SimulateOwnPermissions"
-    actions   = ["iam:SimulatePrincipalPolicy"]
+    actions   = ["iam:GetRole", "iam:SimulatePrincipalPolicy"] # GetRole: the role's ARN with its path
     resources = [aws_iam_role.lambda.arn]
   }
 

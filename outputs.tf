@@ -76,6 +76,11 @@ output "manual_invoke_commands" {
   }
 }
 
+output "dashboard_arn" {
+  description = "ARN of the CloudWatch dashboard (named like the function), or null when create_dashboard = false."
+  value       = one(aws_cloudwatch_dashboard.this[*].dashboard_arn)
+}
+
 output "module_version" {
   description = "Release of this module and of its function (semantic version, the `ref` you pinned without the `v`); the function logs it at cold start."
   value       = local.module_version

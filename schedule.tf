@@ -44,10 +44,12 @@ data "aws_iam_policy_document" "scheduler_assume_role" {
 }
 
 resource "aws_iam_role" "scheduler" {
-  name               = "${local.name}-scheduler"
-  description        = "rds-snapshot-dr ${var.name}: lets EventBridge Scheduler invoke the function."
-  assume_role_policy = data.aws_iam_policy_document.scheduler_assume_role.json
-  tags               = local.tags
+  name                 = "${local.name}-scheduler"
+  description          = "rds-snapshot-dr ${var.name}: lets EventBridge Scheduler invoke the function."
+  assume_role_policy   = data.aws_iam_policy_document.scheduler_assume_role.json
+  path                 = var.iam_role_path
+  permissions_boundary = var.iam_role_permissions_boundary
+  tags                 = local.tags
 }
 
 data "aws_iam_policy_document" "scheduler" {

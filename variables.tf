@@ -344,6 +344,13 @@ variable "snapshot_quota_alarm_threshold" {
   }
 }
 
+variable "create_dashboard" {
+  description = "Whether the module creates a CloudWatch dashboard named like the function: recovery-point age against the RPO (worst database, and per database from the function's log), copies started/deferred/failed, snapshot quota use per region and kind, target failures, function errors and dead letters. false = no dashboard."
+  type        = bool
+  default     = true
+  nullable    = false
+}
+
 ################################################################################
 # Engine tuning
 ################################################################################
@@ -506,6 +513,37 @@ variable "log_level" {
   validation {
     condition     = contains(["DEBUG", "INFO", "WARNING", "ERROR"], var.log_level)
     error_message = "log_level must be one of DEBUG, INFO, WARNING or ERROR."
+  }
+}
+
+################################################################################
+# IAM
+################################################################################
+
+variable "iam_role_permissions_boundary" {
+  description = "ARN of an IAM managed policy set as the permissions boundary of every role the module creates (the function's role and the scheduler's role), for organisations that require one. The boundary must allow what the function's policy grants, or those calls fail with AccessDenied (preflight reports them). null = no boundary."
+  type        = string
+  default     = null
+
+  # Managed policy ARNs: arn:<partition>:iam::<account id or "aws">:policy/<path><name>
+  # (IAM User Guide, "IAM identifiers"; CreateRole PermissionsBoundary takes a policy ARN of 20 to 2048 characters).
+  validation {
+    condition     = var.iam_role_permissions_boundary == null || can(regex("^arn:aws[a-z-]*:iam::([0-9]{12}|aws):policy/[\\x{21}-\\x{7e}]+$", var.iam_role_permissions_boundary)) && try(length(var.iam_role_permissions_boundary) <= 2048, false)
+    error_message = "iam_role_permissions_boundary must be the ARN of an IAM managed policy, for example \"arn:aws:iam::123456789012:policy/platform-boundary\" (not a role ARN, not a policy name), or null."
+  }
+}
+
+variable "iam_role_path" {
+  description = "IAM path of every role the module creates, for example \"/platform/\" (role ARNs become arn:aws:iam::<account>:role/platform/<name>). \"/\" = no path."
+  type        = string
+  default     = "/"
+  nullable    = false
+
+  # CreateRole Path: "/" alone, or a string that begins and ends with "/" of ASCII characters from
+  # "!" (U+0021) to DEL (U+007F), at most 512 characters (IAM API Reference, CreateRole).
+  validation {
+    condition     = length(var.iam_role_path) <= 512 && can(regex("^/([\\x{21}-\\x{7f}]*/)?$", var.iam_role_path))
+    error_message = "iam_role_path must begin and end with \"/\" (\"/\" alone for none), at most 512 characters, with no spaces, for example \"/platform/\"."
   }
 }
 

@@ -151,7 +151,7 @@ run "iam_policy_has_the_documented_actions" {
       "rds:DescribeDBClusterSnapshots", "rds:DescribeAccountAttributes",
       "rds:DeleteDBSnapshot", "rds:DeleteDBClusterSnapshot",
       "kms:CreateGrant", "kms:DescribeKey", "kms:GetKeyPolicy", "kms:ListGrants", "kms:Decrypt", "kms:ReEncrypt*", "kms:GenerateDataKey*",
-      "logs:CreateLogStream", "logs:PutLogEvents", "sqs:SendMessage", "iam:SimulatePrincipalPolicy",
+      "logs:CreateLogStream", "logs:PutLogEvents", "sqs:SendMessage", "iam:GetRole", "iam:SimulatePrincipalPolicy",
       "xray:PutTraceSegments", "xray:PutTelemetryRecords",
     ], flatten([for s in data.aws_iam_policy_document.lambda.statement : s.actions]))) == 0
     error_message = "The function's policy must grant every action the engine calls."

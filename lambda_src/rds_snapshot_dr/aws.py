@@ -379,6 +379,11 @@ class AccountGateway:
                 items.extend(page.get("Grants", []))
         return items
 
+    def role_arn(self, role_name: str, region: str) -> str:
+        """The role's full ARN, with its IAM path (an assumed-role ARN carries only the name)."""
+        with self._call("iam:GetRole", region):
+            return self._client("iam", region).get_role(RoleName=role_name)["Role"]["Arn"]
+
     def simulate(
         self, role_arn: str, action: str, resources: list[str], context: list[tuple[str, str, str]], region: str
     ) -> list[str]:
@@ -406,6 +411,10 @@ class AccountGateway:
         """The cheapest read call that proves one permission (raises AwsError when it is denied)."""
         with self._call(action, region):
             getattr(self._client(service, region), method)(**params)
+
+    def default_region(self) -> str | None:
+        """The region the AWS SDK would use without one given (AWS_REGION, AWS_DEFAULT_REGION, the profile)."""
+        return self._factory.session.region_name
 
     def function_configuration(self, function_name: str, region: str | None) -> dict[str, Any]:
         """The deployed function's configuration (its environment and role), with the caller's credentials."""

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import sys
 import time
@@ -26,7 +27,7 @@ from .decisions import Database, Kind, Outcome, Snapshot
 from .engine import Engine, Report
 from .errors import AwsError
 from .events import ActionRequest, SnapshotCreated, parse_time
-from .logs import configure_logging
+from .logs import configure_logging, logger
 from .preflight import FAIL, PreflightReport, preflight
 from .settings import Settings, SettingsError, load_settings
 
@@ -187,18 +188,22 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run = common.add_argument_group("run")
     run.add_argument("--targets", help="comma-separated DB instance / cluster identifiers (default: every target)")
-    run.add_argument("--dry-run", action="store_true", help="show what would be created and deleted; change nothing")
-    run.add_argument(
+    run.add_argument("--json", action="store_true", help="print the report as JSON instead of a table")
+    flags = common.add_argument_group("settings (override the function's or the environment's)")
+    for name in SETTING_NAMES:
+        flags.add_argument(f"--{name.lower().replace('_', '-')}", dest=f"setting_{name}", metavar="VALUE")
+
+    # Only the subcommands that change something take these; preflight refuses them (it only reads).
+    acting = argparse.ArgumentParser(add_help=False)
+    change = acting.add_argument_group("changes")
+    change.add_argument("--dry-run", action="store_true", help="show what would be created and deleted; change nothing")
+    change.add_argument(
         "--wait",
         dest="follow",
         action="store_true",
         help="follow each started snapshot and copy to available (Ctrl-C stops and lists unfinished work)",
     )
-    run.add_argument("--poll-seconds", type=float, default=30.0, help="seconds between checks with --wait")
-    run.add_argument("--json", action="store_true", help="print the report as JSON instead of a table")
-    flags = common.add_argument_group("settings (override the function's or the environment's)")
-    for name in SETTING_NAMES:
-        flags.add_argument(f"--{name.lower().replace('_', '-')}", dest=f"setting_{name}", metavar="VALUE")
+    change.add_argument("--poll-seconds", type=float, default=30.0, help="seconds between checks with --wait")
 
     parser = argparse.ArgumentParser(
         prog="python -m rds_snapshot_dr",
@@ -206,38 +211,72 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
-    backup = commands.add_parser("backup", parents=[common], help="start one snapshot per target")
+    backup = commands.add_parser("backup", parents=[common, acting], help="start one snapshot per target")
     backup.add_argument(
         "--scheduled-time",
         help="ISO 8601 time the snapshot names derive from (default: now); repeat a run's time to resume it",
     )
     copy = commands.add_parser(
-        "copy", parents=[common], help="copy owned available snapshots that have no copy yet (or --snapshot)"
+        "copy", parents=[common, acting], help="copy owned available snapshots that have no copy yet (or --snapshot)"
     )
     copy.add_argument("--snapshot", help="copy this one source snapshot (instance or cluster snapshot identifier)")
-    commands.add_parser("reconcile", parents=[common], help="copy what has no copy, prune, measure")
-    commands.add_parser("preflight", parents=[common], help="run the troubleshooting checklist")
+    commands.add_parser("reconcile", parents=[common, acting], help="copy what has no copy, prune, measure")
+    commands.add_parser(
+        "preflight", parents=[common], help="run the troubleshooting checklist (reads only: no --dry-run or --wait)"
+    )
     restore = commands.add_parser(
         "restore",
-        parents=[common],
+        parents=[common, acting],
         help="restore the newest (or a chosen) DR copy of a database in the destination region",
     )
     restore_cli.add_arguments(restore)
     return parser
 
 
+class UsageError(ValueError):
+    """A command line that cannot run; the message names the flag or setting and the fix, on one line."""
+
+
+SCHEDULED_TIME_FORMAT = "ISO 8601, UTC unless an offset is given, e.g. 2026-11-25T14:00Z"
+
+
+def parse_scheduled_time(value: str) -> datetime:
+    try:
+        return parse_time(value)
+    except ValueError:
+        raise UsageError(f"--scheduled-time {value!r} is not a time: use {SCHEDULED_TIME_FORMAT}") from None
+
+
 def resolve_settings(args: argparse.Namespace, account: AccountGateway) -> tuple[Settings, str | None]:
     """Defaults < the function's variables (or the environment) < flags. Returns the settings and the role."""
     role = args.role_arn
+    flags = {name: getattr(args, f"setting_{name}") for name in SETTING_NAMES}
     if args.function_name:
+        if not (args.region or account.default_region()):
+            raise UsageError(
+                "no AWS region to find the function in: pass --region REGION (the function's region), "
+                "or set AWS_REGION or a region in your AWS profile"
+            )
         config = account.function_configuration(args.function_name, args.region)
         source = config.get("Environment", {}).get("Variables", {})
         role = role or config.get("Role")
     else:
         source = {name: os.environ[name] for name in SETTING_NAMES if name in os.environ}
-    flags = {name: getattr(args, f"setting_{name}") for name in SETTING_NAMES}
+        if not source and all(value is None for value in flags.values()):
+            raise UsageError(
+                "no settings: pass --function-name NAME (and --region) to read them from the deployed function, "
+                "or set them as environment variables (SOURCE_REGION, DESTINATION_KMS_KEY_ARN, ...) or flags"
+            )
     merged = {**DEFAULTS, **source, **{k: v for k, v in flags.items() if v is not None}}
-    return load_settings(merged), role
+    try:
+        return load_settings(merged), role
+    except SettingsError as error:
+        if args.function_name:
+            raise
+        raise SettingsError(
+            f"{error}\nRead every setting from the deployed function with --function-name NAME (and --region), "
+            "or set the ones above as environment variables or flags."
+        ) from None
 
 
 # --- output -------------------------------------------------------------------------------------------
@@ -315,6 +354,11 @@ def print_interrupted(gateway: CliGateway, follower: Follower | None, scheduled:
 # --- main ---------------------------------------------------------------------------------------------
 
 
+def _not_a_table_row(record: logging.LogRecord) -> bool:
+    """Decisions (outcomes and preflight checks) carry a target and are printed in the table already."""
+    return not getattr(record, "target", None)
+
+
 def main(
     argv: Sequence[str] | None = None,
     *,
@@ -326,10 +370,27 @@ def main(
     out = out or sys.stdout
     args = build_parser().parse_args(argv)
     # The engine's JSON log lines go to stderr; the function's LOG_LEVEL is not used here (--log-level is).
+    # By default a decision already shown as a row of the table is not logged again: each warning once.
     configure_logging((args.setting_LOG_LEVEL or "WARNING").upper())
+    if args.setting_LOG_LEVEL is None:
+        logger.addFilter(_not_a_table_row)
     try:
+        return _command(args, pause=pause, clock=clock, out=out, now=now)
+    finally:
+        logger.removeFilter(_not_a_table_row)
+
+
+def _command(
+    args: argparse.Namespace,
+    *,
+    pause: Callable[[float], None],
+    clock: Callable[[], float],
+    out: TextIO,
+    now: Callable[[], datetime],
+) -> int:
+    try:
+        scheduled = parse_scheduled_time(args.scheduled_time) if getattr(args, "scheduled_time", None) else now()
         settings, role = resolve_settings(args, AccountGateway(CLIENTS))
-        scheduled = parse_time(args.scheduled_time) if getattr(args, "scheduled_time", None) else now()
     except (SettingsError, AwsError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
         return EXIT_USAGE
@@ -345,7 +406,7 @@ def main(
         except KeyboardInterrupt:
             print("\nInterrupted. A restore already started goes on in AWS; nothing was rolled back.", file=out)
             return EXIT_INTERRUPTED
-    gateway.dry_run = args.dry_run
+    gateway.dry_run = getattr(args, "dry_run", False)
     engine = Engine(settings, gateway, now=now(), remaining_ms=lambda: NO_DEADLINE_MS)
     follower: Follower | None = None
     try:

@@ -248,7 +248,7 @@ class Drill:
                 record = state.records.get(source, DrillRecord())
                 state.records[source] = DrillRecord(self.now, seconds, record.last_failure)
                 _count(report, "DrillsSucceeded")
-                report.metrics.set_for_database(source, "DrillRestoreSeconds", seconds)
+                report.metrics.restore_seconds[source] = seconds
                 report.record(
                     Outcome(
                         source,

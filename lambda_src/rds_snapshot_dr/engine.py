@@ -18,7 +18,7 @@ from .decisions import Database, Kind, Outcome, Snapshot, TargetSelection
 from .errors import ALREADY_EXISTS, QUOTA, AwsError, classify
 from .events import ActionRequest, IgnoredEvent, SnapshotCreated
 from .logs import log_decision
-from .metrics import Metrics
+from .metrics import QUOTA_KINDS, Metrics, QuotaUse, RecoveryPoint
 from .settings import Settings
 
 TIME_BUDGET_REASON = "time budget reserve reached; left for the next run (reconcile)"
@@ -36,6 +36,7 @@ _LEVELS = {
 _BOTH_KINDS = (Kind.INSTANCE, Kind.CLUSTER)
 _COUNTERS = {("snapshot", "started"): "SnapshotsStarted", ("copy", "started"): "CopiesStarted"}
 _COUNTERS.update({("copy", "deferred"): "CopiesDeferred", ("delete", "deleted"): "SnapshotsDeleted"})
+_COUNTERS[("copy", "failed")] = "CopiesFailed"
 
 
 @dataclass
@@ -418,6 +419,11 @@ class Engine:
             ages = decisions.recovery_point_age(self.settings, selection.targets, destination, self.now)
             if ages:
                 report.metrics.set("RecoveryPointAgeSeconds", round(max(ages.values()), 3))
+            report.metrics.recovery_points = [
+                RecoveryPoint(db.identifier, db.kind.value, ages[db.identifier])
+                for db in selection.targets
+                if db.identifier in ages
+            ]
         self._quota(report)
         return report
 
@@ -553,7 +559,7 @@ class Engine:
         quotas: list[tuple[str, int, int]] = []
         for region in (self.aws.source_region, self.aws.destination_region):
             try:
-                quotas.extend(self.aws.manual_snapshot_quotas(region))
+                found = self.aws.manual_snapshot_quotas(region)
             except AwsError as error:
                 log_decision(
                     logging.WARNING,
@@ -564,6 +570,13 @@ class Engine:
                     reason=str(error),
                     fix=f"Allow rds:DescribeAccountAttributes to the function's role ({region}).",
                 )
+                continue
+            quotas.extend(found)
+            report.metrics.quotas.extend(
+                QuotaUse(region, QUOTA_KINDS[name], used, maximum)
+                for name, used, maximum in found
+                if name in QUOTA_KINDS
+            )
         percent = decisions.quota_used_percent(quotas)
         if percent is not None:
             report.metrics.set("ManualSnapshotQuotaUsedPercent", percent)

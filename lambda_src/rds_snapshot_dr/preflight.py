@@ -199,7 +199,13 @@ def _identity(report: PreflightReport, ctx: _Context) -> None:
         return
     assumed = _ASSUMED_ROLE.match(ctx.caller)
     if assumed:
-        ctx.role_arn = f"arn:{assumed.group('partition')}:iam::{assumed.group('account')}:role/{assumed.group('role')}"
+        # The assumed-role ARN names the role without its IAM path (iam_role_path); GetRole gives the
+        # full ARN that SimulatePrincipalPolicy needs. Without it, assume the root path "/".
+        partition, account, role = assumed.group("partition", "account", "role")
+        try:
+            ctx.role_arn = ctx.account.role_arn(role, ctx.settings.source_region)
+        except AwsError:
+            ctx.role_arn = f"arn:{partition}:iam::{account}:role/{role}"
         report.add(Check("identity", PASS, f"running as role {ctx.role_arn} (from {ctx.caller})"))
         return
     ctx.role_note = f"the caller {ctx.caller} is not an assumed role, so the function's role is unknown"

@@ -427,9 +427,21 @@ class Terraform:
     def destroy(self) -> None:
         self.run("destroy", "-auto-approve", "-input=false", "-no-color")
 
+    def managed_resources(self) -> list[str]:
+        """Addresses of the resources apply created: managed resources only, not data sources."""
+        shown = json.loads(self.run("show", "-json").stdout)
+        return managed_addresses(shown.get("values", {}).get("root_module", {}))
+
     def state_resources(self) -> list[str]:
         result = self.run("state", "list", ok_codes=(0, 1))
         return [line for line in result.stdout.splitlines() if line.strip()]
+
+
+def managed_addresses(module: dict[str, Any]) -> list[str]:
+    """Managed resource addresses of a `terraform show -json` module and its child modules (data sources
+    are read, not created, so `terraform state list` over-counts what apply made)."""
+    own = [r["address"] for r in module.get("resources", []) if r.get("mode") == "managed"]
+    return own + [address for child in module.get("child_modules", []) for address in managed_addresses(child)]
 
 
 def _attribute_changes(change: dict[str, Any]) -> list[str]:
@@ -1035,6 +1047,9 @@ def demo(example: Path, keep_dir: Path) -> int:
     terraform: Terraform | None = None
     applied = False
     failed = False
+    # Terraform's working copy and state: removed on every way out (success, failure, Ctrl-C, SIGTERM);
+    # what is worth keeping (logs) goes to keep_dir instead.
+    workdir = Path(tempfile.mkdtemp(prefix="rds-snapshot-dr-demo-"))
     server = MotoServer(keep_dir / "moto-server.log")
     try:
         stage(1, "starting the stand-in (moto server on 127.0.0.1)")
@@ -1048,14 +1063,13 @@ def demo(example: Path, keep_dir: Path) -> int:
             f"      instances {', '.join(estate.instances)}; cluster {', '.join(estate.clusters)};"
             f" foreign snapshot {estate.foreign_snapshot}"
         )
-        workdir = Path(tempfile.mkdtemp(prefix="rds-snapshot-dr-demo-"))
         terraform = Terraform(example, workdir, server.endpoint, estate.variables(), keep_dir / "terraform.log")
         stage(3, f"terraform init ({example.relative_to(REPO)})")
         terraform.init()
         stage(4, "terraform apply")
         applied = True
         terraform.apply()
-        log(f"      {len(terraform.state_resources())} resources")
+        log(f"      {len(terraform.managed_resources())} resources created")
         function = DeployedFunction.read(aws, estate.source_region, terraform.outputs()["lambda_function_name"])
         history = seed_history(aws, estate, function)
         log(f"      earlier runs' snapshots of {history.database}: {', '.join([*history.kept, history.expired])}")
@@ -1081,17 +1095,23 @@ def demo(example: Path, keep_dir: Path) -> int:
         failed = True
         log(f"FAILED: {type(error).__name__}: {error}")
     finally:
-        if terraform is not None and applied:
-            stage(8, "terraform destroy")
+        try:
+            if terraform is not None and applied:
+                stage(8, "terraform destroy")
+                try:
+                    terraform.destroy()
+                except Exception as error:
+                    failed = True
+                    log(f"FAILED: {error}")
+        finally:  # a second Ctrl-C during destroy still stops the server and removes the directory
             try:
-                terraform.destroy()
-            except Exception as error:
-                failed = True
-                log(f"FAILED: {error}")
-        stage(9, "stopping the stand-in")
-        server.stop()
+                stage(9, "stopping the stand-in")
+                server.stop()
+            finally:
+                shutil.rmtree(workdir, ignore_errors=True)
     verdict = "demo FAILED" if failed else "demo OK"
-    log(f"{verdict} in {time.monotonic() - started:.0f}s (logs in {keep_dir.relative_to(REPO)})")
+    shown_dir = keep_dir.relative_to(REPO) if keep_dir.is_relative_to(REPO) else keep_dir
+    log(f"{verdict} in {time.monotonic() - started:.0f}s (logs in {shown_dir})")
     return 1 if failed else 0
 
 
@@ -1107,7 +1127,15 @@ def _interrupt_on_sigterm() -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Run the module's main job on a local stand-in for AWS.")
     sub = parser.add_subparsers(dest="command", required=True)
-    run = sub.add_parser("demo", help="seed, apply, run backup -> events -> reconcile, report, destroy")
+    # scripts/demo runs `stand_in.py demo "$@"`: its help names scripts/demo, the command people type.
+    run = sub.add_parser(
+        "demo",
+        prog="scripts/demo",
+        help="seed, apply, run backup -> events -> reconcile, report, destroy",
+        description="The module's main job on a local stand-in for AWS (moto), no AWS account needed: seed "
+        "databases, terraform apply an example, run backup -> snapshot-created events -> reconcile, print "
+        "where every recovery point is, then terraform destroy and stop the stand-in.",
+    )
     run.add_argument("--example", default="examples/basic", help="root module to apply (default: examples/basic)")
     args = parser.parse_args(argv)
     _interrupt_on_sigterm()

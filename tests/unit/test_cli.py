@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import itertools
 import json
+import logging
 import subprocess
 import sys
 import zipfile
@@ -29,6 +30,8 @@ from dr_testing import (
 
 import rds_snapshot_dr
 from rds_snapshot_dr import cli
+from rds_snapshot_dr.aws import CLIENTS
+from rds_snapshot_dr.logs import log_decision
 
 NOW = datetime(2026, 11, 25, 14, 0, 30, tzinfo=UTC)
 LAMBDA_SRC = Path(cli.__file__).resolve().parents[1]
@@ -110,6 +113,103 @@ def test_missing_settings_exit_2_naming_the_variable(monkeypatch, capsys):
 
     assert code == 2
     assert "SOURCE_REGION" in capsys.readouterr().err
+
+
+def one_error_line(capsys: pytest.CaptureFixture[str]) -> str:
+    err = capsys.readouterr().err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    return lines[0]
+
+
+@pytest.mark.usefixtures("aws")
+def test_no_settings_at_all_point_at_function_name(monkeypatch, capsys):
+    for name in BASE_ENV:
+        monkeypatch.delenv(name)
+
+    code, _ = run("reconcile")
+
+    assert code == 2
+    line = one_error_line(capsys)
+    assert line.startswith("error: no settings: pass --function-name NAME")
+
+
+@pytest.mark.usefixtures("aws")
+def test_some_missing_settings_are_named_and_point_at_function_name(monkeypatch, capsys):
+    monkeypatch.delenv("SOURCE_REGION")
+    monkeypatch.delenv("DESTINATION_KMS_KEY_ARN")
+
+    code, _ = run("reconcile")
+
+    err = capsys.readouterr().err
+    assert code == 2
+    assert "SOURCE_REGION" in err
+    assert "DESTINATION_KMS_KEY_ARN" in err
+    assert err.strip().splitlines()[-1].startswith("Read every setting from the deployed function with --function-name")
+
+
+@pytest.mark.usefixtures("aws")
+def test_no_region_for_the_function_is_one_line_naming_region(monkeypatch, capsys, tmp_path):
+    for name in ("AWS_REGION", "AWS_DEFAULT_REGION"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-config"))
+    monkeypatch.setattr(CLIENTS, "_session", None)  # a session built without a region, as on a bare workstation
+
+    code, _ = run("preflight", "--function-name", "rds-snapshot-dr-orders")
+
+    assert code == 2
+    line = one_error_line(capsys)
+    assert "--region REGION" in line
+    assert "AWS_REGION" in line
+    assert "Invalid endpoint" not in line
+
+
+@pytest.mark.usefixtures("aws")
+@pytest.mark.parametrize("value", ["yesterday", "2026-13-01T00:00Z", "25/11/2026 14:00"])
+def test_bad_scheduled_time_is_one_line_naming_the_flag_and_format(capsys, value):
+    code, _ = run("backup", "--scheduled-time", value)
+
+    assert code == 2
+    line = one_error_line(capsys)
+    assert line == f"error: --scheduled-time {value!r} is not a time: use {cli.SCHEDULED_TIME_FORMAT}"
+
+
+@pytest.mark.parametrize("flag", ["--wait", "--dry-run", "--poll-seconds=5"])
+def test_preflight_refuses_flags_that_only_change_things(capsys, flag):
+    with pytest.raises(SystemExit) as exit_:
+        cli.main(["preflight", flag])
+
+    assert exit_.value.code == 2
+    assert f"unrecognized arguments: {flag}" in capsys.readouterr().err
+
+
+@pytest.mark.usefixtures("databases")
+def test_a_failed_target_is_shown_once_in_the_table_not_again_as_a_log_line(env, caplog):
+    env(DB_INSTANCE_IDENTIFIERS="orders-db,ghost-db")
+
+    code, output = run("backup")
+
+    assert code == 1
+    assert sum("ghost-db" in line for line in output.splitlines() if not line.startswith("fix for")) == 1
+    assert [r for r in caplog.records if getattr(r, "target", None) == "ghost-db"] == []
+
+
+@pytest.mark.usefixtures("databases")
+def test_log_level_flag_shows_the_decision_log_lines_too(env, caplog):
+    env(DB_INSTANCE_IDENTIFIERS="orders-db,ghost-db")
+
+    code, _ = run("backup", "--log-level", "WARNING")
+
+    assert code == 1
+    assert [r.outcome for r in caplog.records if getattr(r, "target", None) == "ghost-db"] == ["failed"]
+
+
+def test_warnings_that_are_no_table_row_are_still_logged():
+    row = logging.makeLogRecord({"msg": "copy deferred", "target": "orders-db", "outcome": "deferred"})
+    warning = logging.makeLogRecord({"msg": "manual snapshot quota unknown", "outcome": "skipped"})
+
+    assert cli._not_a_table_row(row) is False
+    assert cli._not_a_table_row(warning) is True
 
 
 # --- actions --------------------------------------------------------------------------------------
@@ -390,3 +490,13 @@ def test_version_flag_prints_the_release(capsys):
 
     assert exit_.value.code == 0
     assert capsys.readouterr().out.strip() == f"python -m rds_snapshot_dr {rds_snapshot_dr.__version__}"
+
+
+@pytest.mark.usefixtures("databases")
+def test_the_command_line_leaves_the_engine_logging_as_it_found_it(caplog):
+    run("backup")
+    caplog.clear()
+
+    log_decision(logging.WARNING, "copy deferred", target="orders-db", outcome="deferred")
+
+    assert [r.target for r in caplog.records] == ["orders-db"]

@@ -13,6 +13,7 @@ from dr_testing import DESTINATION_REGION, OWNER, SOURCE_REGION, alter_response,
 from rds_snapshot_dr import handler
 from rds_snapshot_dr.errors import TargetFailuresError
 from rds_snapshot_dr.handler import lambda_handler
+from rds_snapshot_dr.metrics import DRILL_PUBLISHED, PUBLISHED
 from rds_snapshot_dr.restore import DRILL_SNAPSHOT_TAG, DRILL_SOURCE_TAG, DRILL_TAG
 
 pytestmark = pytest.mark.usefixtures("default_quotas")
@@ -72,7 +73,7 @@ def drill_on(env: Any) -> None:
 
 @pytest.mark.usefixtures("drill_on")
 def test_drill_restores_the_newest_copy_then_reconcile_measures_and_deletes_it(
-    source, destination, lambda_context, monkeypatch
+    source, destination, lambda_context, monkeypatch, capsys
 ):
     make_instance(source, "orders-db")
     copy_of(source, destination, "orders-db", "dr-orders-db-20261124-1400")
@@ -105,6 +106,21 @@ def test_drill_restores_the_newest_copy_then_reconcile_measures_and_deletes_it(
     assert newest in names
     state = json.loads(boto3.client("ssm", region_name=SOURCE_REGION).get_parameter(Name=STATE)["Parameter"]["Value"])
     assert state["records"]["orders-db"]["rto_seconds"] == 1200.0
+    # Every drill metric printed is one the dashboard may show, and the time to restore is per module
+    # instance with the database as a log field (no metric per database).
+    documents = [json.loads(line) for line in capsys.readouterr().out.splitlines() if '"_aws"' in line]
+    emitted = {
+        (metric["Name"], tuple(dimensions))
+        for document in documents
+        for directive in document["_aws"]["CloudWatchMetrics"]
+        for dimensions in directive["Dimensions"]
+        for metric in directive["Metrics"]
+    }
+    assert emitted & DRILL_PUBLISHED == DRILL_PUBLISHED - {("DrillFailures", ("ModuleInstance",))}
+    assert emitted <= PUBLISHED
+    [restore_line] = [d for d in documents if "DrillRestoreSeconds" in d]
+    assert restore_line["Database"] == "orders-db"
+    assert restore_line["DrillRestoreSeconds"] == 1200.0
 
 
 @pytest.mark.usefixtures("drill_on")

@@ -451,6 +451,23 @@ def test_permissions_are_simulated_on_the_functions_own_role(lambda_context, key
 
 
 @pytest.mark.usefixtures("source", "default_quotas")
+def test_a_role_under_an_iam_path_is_simulated_by_its_full_arn(lambda_context):
+    """iam_role_path puts the role under a path that the assumed-role ARN does not show."""
+    trust = json.dumps({"Version": "2012-10-17", "Statement": []})
+    created = client("iam", SOURCE_REGION).create_role(
+        RoleName="rds-snapshot-dr-orders", Path="/platform/dr/", AssumeRolePolicyDocument=trust
+    )["Role"]["Arn"]
+    as_function_role()
+    seen = simulate()
+
+    result = lines(run(lambda_context))
+
+    assert created == f"arn:aws:iam::{ACCOUNT}:role/platform/dr/rds-snapshot-dr-orders"
+    assert {r["PolicySourceArn"] for r in seen} == {created}
+    assert created in result["identity"]["detail"]
+
+
+@pytest.mark.usefixtures("source", "default_quotas")
 def test_a_permission_the_role_lacks_fails_with_the_action_named(lambda_context):
     as_function_role()
     simulate(denied={"rds:CopyDBClusterSnapshot"})

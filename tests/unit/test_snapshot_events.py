@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import json
 from typing import Any
 
 import pytest
@@ -233,6 +234,17 @@ def test_copy_errors_fail_the_target_and_say_what_to_fix(source, lambda_context,
 
     [failure] = [r for r in caplog.records if getattr(r, "outcome", "") == "failed"]
     assert expected in failure.reason + failure.fix
+
+
+def test_a_failed_copy_is_counted_in_copies_failed(source, lambda_context, capsys):
+    take_snapshot(source)
+    inject_error(DESTINATION_REGION, "CopyDBSnapshot", "KMSKeyNotAccessibleFault", "key disabled")
+
+    with pytest.raises(TargetFailuresError):
+        lambda_handler(load_event("manual-snapshot-created.json"), lambda_context)
+
+    [emf] = [json.loads(line) for line in capsys.readouterr().out.splitlines() if '"_aws"' in line]
+    assert (emf["CopiesFailed"], emf["CopiesStarted"], emf["TargetFailures"]) == (1, 0, 1)
 
 
 def test_cluster_copy_errors_use_the_cluster_fault_codes(source, lambda_context, caplog):

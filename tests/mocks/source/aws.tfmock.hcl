@@ -85,3 +85,9 @@ mock_resource "aws_cloudwatch_metric_alarm" {
     arn = "arn:aws:cloudwatch:eu-west-1:123456789012:alarm:mock"
   }
 }
+
+mock_resource "aws_cloudwatch_dashboard" {
+  defaults = {
+    dashboard_arn = "arn:aws:cloudwatch::123456789012:dashboard/mock-rds-snapshot-dr"
+  }
+}
