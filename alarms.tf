@@ -5,7 +5,7 @@
 locals {
   # What is created follows create_sns_topic, never the value of sns_topic_arn, which may be unknown
   # at plan (a topic created in the same configuration).
-  sns_topic_arn = var.create_sns_topic ? aws_sns_topic.alarms[0].arn : var.sns_topic_arn
+  sns_topic_arn = local.create && var.create_sns_topic ? aws_sns_topic.alarms[0].arn : var.sns_topic_arn
 
   # The recovery-point age is published once per reconcile run, so an alarm period shorter than the
   # reconcile interval would see empty periods, which count as breaching. The period follows a
@@ -24,7 +24,7 @@ locals {
 # Alarms cannot publish to a topic encrypted with the AWS managed SNS key, so the topic gets a
 # customer managed key whose policy lets CloudWatch use it.
 data "aws_iam_policy_document" "alarms_key" {
-  count = var.create_sns_topic ? 1 : 0
+  count = local.create && var.create_sns_topic ? 1 : 0
 
   #checkov:skip=CKV_AWS_109:A key policy's Resource "*" is the key itself; administration stays with the account.
   #checkov:skip=CKV_AWS_111:A key policy's Resource "*" is the key itself; CloudWatch may only encrypt for SNS.
@@ -54,7 +54,7 @@ data "aws_iam_policy_document" "alarms_key" {
 }
 
 resource "aws_kms_key" "alarms" {
-  count = var.create_sns_topic ? 1 : 0
+  count = local.create && var.create_sns_topic ? 1 : 0
 
   description             = "rds-snapshot-dr ${var.name}: encrypts the alarm topic."
   enable_key_rotation     = true
@@ -64,14 +64,14 @@ resource "aws_kms_key" "alarms" {
 }
 
 resource "aws_kms_alias" "alarms" {
-  count = var.create_sns_topic ? 1 : 0
+  count = local.create && var.create_sns_topic ? 1 : 0
 
   name          = "alias/${local.name}-alarms"
   target_key_id = aws_kms_key.alarms[0].key_id
 }
 
 resource "aws_sns_topic" "alarms" {
-  count = var.create_sns_topic ? 1 : 0
+  count = local.create && var.create_sns_topic ? 1 : 0
 
   name              = "${local.name}-alarms"
   kms_master_key_id = aws_kms_key.alarms[0].arn
@@ -79,7 +79,7 @@ resource "aws_sns_topic" "alarms" {
 }
 
 data "aws_iam_policy_document" "alarms_topic" {
-  count = var.create_sns_topic ? 1 : 0
+  count = local.create && var.create_sns_topic ? 1 : 0
 
   statement {
     sid = "AccountManagesTopic"
@@ -127,14 +127,14 @@ data "aws_iam_policy_document" "alarms_topic" {
 }
 
 resource "aws_sns_topic_policy" "alarms" {
-  count = var.create_sns_topic ? 1 : 0
+  count = local.create && var.create_sns_topic ? 1 : 0
 
   arn    = aws_sns_topic.alarms[0].arn
   policy = data.aws_iam_policy_document.alarms_topic[0].json
 }
 
 resource "aws_sns_topic_subscription" "email" {
-  for_each = toset(var.alarm_email_addresses)
+  for_each = local.create ? toset(var.alarm_email_addresses) : toset([])
 
   topic_arn = local.sns_topic_arn
   protocol  = "email"
@@ -144,12 +144,14 @@ resource "aws_sns_topic_subscription" "email" {
 # --- Alarms ---------------------------------------------------------------------------------------
 
 resource "aws_cloudwatch_metric_alarm" "function_errors" {
+  count = local.create ? 1 : 0
+
   alarm_name        = "${local.name}-function-errors"
   alarm_description = "The rds-snapshot-dr function of ${var.name} failed (an invocation raised: a target failed, a setting is wrong or a permission is missing). Read the function's log for the error and its fix."
 
   namespace   = "AWS/Lambda"
   metric_name = "Errors"
-  dimensions  = { FunctionName = aws_lambda_function.this.function_name }
+  dimensions  = { FunctionName = aws_lambda_function.this[0].function_name }
   statistic   = "Sum"
   period      = 300
 
@@ -164,6 +166,8 @@ resource "aws_cloudwatch_metric_alarm" "function_errors" {
 }
 
 resource "aws_cloudwatch_metric_alarm" "target_failures" {
+  count = local.create ? 1 : 0
+
   alarm_name        = "${local.name}-target-failures"
   alarm_description = "rds-snapshot-dr ${var.name}: a snapshot, copy or deletion failed for at least one database. The function's log names the database, the reason and the fix."
 
@@ -184,6 +188,8 @@ resource "aws_cloudwatch_metric_alarm" "target_failures" {
 }
 
 resource "aws_cloudwatch_metric_alarm" "recovery_point_age" {
+  count = local.create ? 1 : 0
+
   alarm_name        = "${local.name}-recovery-point-age"
   alarm_description = "rds-snapshot-dr ${var.name}: the newest copy of a database in ${local.destination_region} is older than ${var.rpo_alarm_threshold} hours, or the reconcile run stopped reporting. Disaster recovery is not current: run the preflight action."
 
@@ -205,6 +211,8 @@ resource "aws_cloudwatch_metric_alarm" "recovery_point_age" {
 }
 
 resource "aws_cloudwatch_metric_alarm" "snapshot_quota" {
+  count = local.create ? 1 : 0
+
   alarm_name        = "${local.name}-snapshot-quota"
   alarm_description = "rds-snapshot-dr ${var.name}: manual snapshots use more than ${var.snapshot_quota_alarm_threshold}% of their quota in ${local.source_region} or ${local.destination_region}. Shorten retention, delete unneeded manual snapshots or ask for a higher quota before RDS refuses new snapshots."
 
@@ -226,12 +234,14 @@ resource "aws_cloudwatch_metric_alarm" "snapshot_quota" {
 }
 
 resource "aws_cloudwatch_metric_alarm" "dead_letters" {
+  count = local.create ? 1 : 0
+
   alarm_name        = "${local.name}-dead-letters"
-  alarm_description = "rds-snapshot-dr ${var.name}: an event could not be delivered to or processed by the function and is in the queue ${aws_sqs_queue.dead_letter.name}. Read the message, fix the cause, then delete it."
+  alarm_description = "rds-snapshot-dr ${var.name}: an event could not be delivered to or processed by the function and is in the queue ${aws_sqs_queue.dead_letter[0].name}. Read the message, fix the cause, then delete it."
 
   namespace   = "AWS/SQS"
   metric_name = "ApproximateNumberOfMessagesVisible"
-  dimensions  = { QueueName = aws_sqs_queue.dead_letter.name }
+  dimensions  = { QueueName = aws_sqs_queue.dead_letter[0].name }
   statistic   = "Maximum"
   period      = 300
 

@@ -54,7 +54,7 @@ locals {
   # The function prints one {"record": "recovery_point", ...} line per target at each reconcile
   # (rds_snapshot_dr.metrics.recovery_point_records): the newest of each, oldest first.
   recovery_point_query = join(" | ", [
-    "SOURCE '${aws_cloudwatch_log_group.lambda.name}'",
+    "SOURCE '${local.log_group_name}'",
     "filter record = \"recovery_point\"",
     "fields recovery_point_age_seconds / 3600 as age_hours, ${var.rpo_alarm_threshold} - recovery_point_age_seconds / 3600 as headroom_hours",
     "stats latest(age_hours) as age_h, latest(headroom_hours) as rpo_headroom_h by target, kind",
@@ -177,7 +177,7 @@ locals {
 }
 
 resource "aws_cloudwatch_dashboard" "this" {
-  count = var.create_dashboard ? 1 : 0
+  count = local.create && var.create_dashboard ? 1 : 0
 
   dashboard_name = local.name
   dashboard_body = jsonencode({ widgets = local.dashboard_widgets })

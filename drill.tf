@@ -49,7 +49,7 @@ locals {
 # (the rotation and the overdue alarm read it). The function writes the value; Terraform only creates it.
 resource "aws_ssm_parameter" "drill_state" {
   #checkov:skip=CKV2_AWS_34:The value is a list of database names and dates, nothing secret; a SecureString would need a KMS key for no gain.
-  count = local.drill_enabled ? 1 : 0
+  count = local.create && local.drill_enabled ? 1 : 0
 
   name        = local.drill_state_parameter
   description = "rds-snapshot-dr ${var.name}: restore drill state (written by the function)."
@@ -64,10 +64,10 @@ resource "aws_ssm_parameter" "drill_state" {
 
 resource "aws_scheduler_schedule" "drill" {
   #checkov:skip=CKV_AWS_297:The schedule's input is {"action":"drill"}, nothing secret; Scheduler encrypts it with an AWS owned key.
-  count = local.drill_enabled ? 1 : 0
+  count = local.create && local.drill_enabled ? 1 : 0
 
   name        = "${local.name}-drill"
-  group_name  = aws_scheduler_schedule_group.this.name
+  group_name  = aws_scheduler_schedule_group.this[0].name
   description = "rds-snapshot-dr ${var.name}: restore the newest DR copy of the next database in ${local.destination_region}; reconcile measures and deletes it."
 
   schedule_expression          = var.restore_drill.schedule_expression
@@ -79,8 +79,8 @@ resource "aws_scheduler_schedule" "drill" {
   }
 
   target {
-    arn      = aws_lambda_function.this.arn
-    role_arn = aws_iam_role.scheduler.arn
+    arn      = aws_lambda_function.this[0].arn
+    role_arn = aws_iam_role.scheduler[0].arn
     input    = jsonencode({ action = "drill" })
 
     retry_policy {
@@ -89,14 +89,14 @@ resource "aws_scheduler_schedule" "drill" {
     }
 
     dead_letter_config {
-      arn = aws_sqs_queue.dead_letter.arn
+      arn = aws_sqs_queue.dead_letter[0].arn
     }
   }
 }
 
 # The drill's permissions, in their own policy so the base policy stays as it is without a drill.
 data "aws_iam_policy_document" "drill" {
-  count = local.drill_enabled ? 1 : 0
+  count = local.create && local.drill_enabled ? 1 : 0
 
   statement {
     sid = "RestoreDrillDatabases"
@@ -165,15 +165,15 @@ data "aws_iam_policy_document" "drill" {
 }
 
 resource "aws_iam_role_policy" "drill" {
-  count = local.drill_enabled ? 1 : 0
+  count = local.create && local.drill_enabled ? 1 : 0
 
   name   = "${local.name}-drill"
-  role   = aws_iam_role.lambda.id
+  role   = aws_iam_role.lambda[0].id
   policy = data.aws_iam_policy_document.drill[0].json
 }
 
 resource "aws_cloudwatch_metric_alarm" "drill_failures" {
-  count = local.drill_enabled ? 1 : 0
+  count = local.create && local.drill_enabled ? 1 : 0
 
   alarm_name        = "${local.name}-drill-failures"
   alarm_description = "rds-snapshot-dr ${var.name}: a restore drill in ${local.destination_region} failed (not available within ${var.restore_drill.max_lifetime_minutes} minutes, or ended in a failed state) and was deleted. The function's log names the database, the DR copy and the reason; restore that copy with the restore command to see why."
@@ -195,7 +195,7 @@ resource "aws_cloudwatch_metric_alarm" "drill_failures" {
 }
 
 resource "aws_cloudwatch_metric_alarm" "drill_overdue" {
-  count = local.drill_enabled ? 1 : 0
+  count = local.create && local.drill_enabled ? 1 : 0
 
   alarm_name        = "${local.name}-drill-overdue"
   alarm_description = "rds-snapshot-dr ${var.name}: at least one database has had no successful restore drill for ${var.restore_drill.overdue_days} days, or reconcile stopped reporting. Its DR copy is not proven restorable: check the drill-failures alarm and the function's log."

@@ -35,6 +35,8 @@ locals {
 }
 
 data "aws_iam_policy_document" "lambda_assume_role" {
+  count = local.create ? 1 : 0
+
   statement {
     sid     = "LambdaAssumeRole"
     actions = ["sts:AssumeRole"]
@@ -47,15 +49,19 @@ data "aws_iam_policy_document" "lambda_assume_role" {
 }
 
 resource "aws_iam_role" "lambda" {
+  count = local.create ? 1 : 0
+
   name                 = local.name
   description          = "rds-snapshot-dr ${var.name}: snapshots RDS databases and copies them to ${local.destination_region}."
-  assume_role_policy   = data.aws_iam_policy_document.lambda_assume_role.json
+  assume_role_policy   = data.aws_iam_policy_document.lambda_assume_role[0].json
   path                 = var.iam_role_path
   permissions_boundary = var.iam_role_permissions_boundary
   tags                 = local.tags
 }
 
 data "aws_iam_policy_document" "lambda" {
+  count = local.create ? 1 : 0
+
   #checkov:skip=CKV_AWS_356:Resource "*" only on DescribeDatabasesAndSnapshots (listing calls and DescribeAccountAttributes, which AWS cannot narrow) and WriteTraces (X-Ray has no resource-level permissions); every other statement names its ARNs.
   # --- Snapshots in the source region ------------------------------------------------------------
 
@@ -194,7 +200,7 @@ data "aws_iam_policy_document" "lambda" {
   statement {
     sid       = "SimulateOwnPermissions"
     actions   = ["iam:GetRole", "iam:SimulatePrincipalPolicy"] # GetRole: the role's ARN with its path
-    resources = [aws_iam_role.lambda.arn]
+    resources = [aws_iam_role.lambda[0].arn]
   }
 
   # --- Logs, dead letters, traces ----------------------------------------------------------------
@@ -202,13 +208,13 @@ data "aws_iam_policy_document" "lambda" {
   statement {
     sid       = "WriteOwnLogs"
     actions   = ["logs:CreateLogStream", "logs:PutLogEvents"]
-    resources = ["${aws_cloudwatch_log_group.lambda.arn}:*"]
+    resources = ["${aws_cloudwatch_log_group.lambda[0].arn}:*"]
   }
 
   statement {
     sid       = "SendToDeadLetterQueue"
     actions   = ["sqs:SendMessage"]
-    resources = [aws_sqs_queue.dead_letter.arn]
+    resources = [aws_sqs_queue.dead_letter[0].arn]
   }
 
   dynamic "statement" {
@@ -224,7 +230,9 @@ data "aws_iam_policy_document" "lambda" {
 }
 
 resource "aws_iam_role_policy" "lambda" {
+  count = local.create ? 1 : 0
+
   name   = local.name
-  role   = aws_iam_role.lambda.id
-  policy = data.aws_iam_policy_document.lambda.json
+  role   = aws_iam_role.lambda[0].id
+  policy = data.aws_iam_policy_document.lambda[0].json
 }

@@ -6,14 +6,14 @@
 # (only the role's policy does), so there is no dependency cycle.
 module "destination_kms_key" {
   source = "./modules/destination-kms-key"
-  count  = var.create_kms_key ? 1 : 0
+  count  = local.create && var.create_kms_key ? 1 : 0
 
   providers = {
     aws = aws.destination
   }
 
   name                     = local.name
-  function_role_arns       = [aws_iam_role.lambda.arn]
+  function_role_arns       = [aws_iam_role.lambda[0].arn]
   cross_account_principals = var.kms_key_cross_account_principals
   tags                     = local.tags
 }
@@ -22,11 +22,11 @@ module "destination_kms_key" {
 # (it may predate the role, or be shared by many module instances).
 resource "aws_kms_grant" "lambda" {
   provider = aws.destination
-  count    = var.create_kms_key ? 0 : 1
+  count    = local.create && !var.create_kms_key ? 1 : 0
 
   name              = local.name
   key_id            = var.kms_key_arn
-  grantee_principal = aws_iam_role.lambda.arn
+  grantee_principal = aws_iam_role.lambda[0].arn
   operations = [
     "CreateGrant",
     "Decrypt",

@@ -27,6 +27,12 @@ data "aws_caller_identity" "destination" {
 }
 
 locals {
+  # The create switch: every resource's count (moved.tf keeps addresses of earlier releases).
+  create = var.create
+
+  # The function's log group, named as Lambda names it (lambda.tf creates it with retention).
+  log_group_name = "/aws/lambda/${local.name}"
+
   # The release of the module and its function (the VERSION file; lambda_src's __version__ equals it).
   module_version = trimspace(file("${path.module}/VERSION"))
 
@@ -52,7 +58,7 @@ locals {
 
   # What is created follows create_kms_key, never the value of kms_key_arn: that ARN may be unknown
   # at plan (a key created in the same configuration), and count cannot depend on unknown values.
-  kms_key_arn = var.create_kms_key ? module.destination_kms_key[0].key_arn : var.kms_key_arn
+  kms_key_arn = local.create && var.create_kms_key ? module.destination_kms_key[0].key_arn : var.kms_key_arn
 
   # The function's settings: exactly the engine's settings contract, every value a string.
   # All but the key ARN are known at plan (the ARN of a created key is not).

@@ -1,21 +1,21 @@
 output "lambda_function_name" {
   description = "Name of the function; `aws lambda invoke --function-name` takes it."
-  value       = aws_lambda_function.this.function_name
+  value       = one(aws_lambda_function.this[*].function_name)
 }
 
 output "lambda_function_arn" {
   description = "ARN of the function."
-  value       = aws_lambda_function.this.arn
+  value       = one(aws_lambda_function.this[*].arn)
 }
 
 output "lambda_role_arn" {
   description = "ARN of the function's IAM role, for key policies or permission boundaries elsewhere."
-  value       = aws_iam_role.lambda.arn
+  value       = one(aws_iam_role.lambda[*].arn)
 }
 
 output "log_group_name" {
   description = "Name of the function's CloudWatch log group, where every failure is logged with its fix."
-  value       = aws_cloudwatch_log_group.lambda.name
+  value       = one(aws_cloudwatch_log_group.lambda[*].name)
 }
 
 output "kms_key_arn" {
@@ -31,30 +31,30 @@ output "sns_topic_arn" {
 output "alarm_arns" {
   description = "ARNs of the CloudWatch alarms by purpose: function_errors, target_failures, recovery_point_age, snapshot_quota, dead_letters."
   value = {
-    function_errors    = aws_cloudwatch_metric_alarm.function_errors.arn
-    target_failures    = aws_cloudwatch_metric_alarm.target_failures.arn
-    recovery_point_age = aws_cloudwatch_metric_alarm.recovery_point_age.arn
-    snapshot_quota     = aws_cloudwatch_metric_alarm.snapshot_quota.arn
-    dead_letters       = aws_cloudwatch_metric_alarm.dead_letters.arn
+    function_errors    = one(aws_cloudwatch_metric_alarm.function_errors[*].arn)
+    target_failures    = one(aws_cloudwatch_metric_alarm.target_failures[*].arn)
+    recovery_point_age = one(aws_cloudwatch_metric_alarm.recovery_point_age[*].arn)
+    snapshot_quota     = one(aws_cloudwatch_metric_alarm.snapshot_quota[*].arn)
+    dead_letters       = one(aws_cloudwatch_metric_alarm.dead_letters[*].arn)
   }
 }
 
 output "schedule_arns" {
   description = "ARNs of the EventBridge Scheduler schedules: backup and reconcile."
   value = {
-    backup    = aws_scheduler_schedule.backup.arn
-    reconcile = aws_scheduler_schedule.reconcile.arn
+    backup    = one(aws_scheduler_schedule.backup[*].arn)
+    reconcile = one(aws_scheduler_schedule.reconcile[*].arn)
   }
 }
 
 output "event_rule_arn" {
   description = "ARN of the EventBridge rule that passes this instance's \"snapshot created\" RDS events to the function."
-  value       = aws_cloudwatch_event_rule.snapshot_created.arn
+  value       = one(aws_cloudwatch_event_rule.snapshot_created[*].arn)
 }
 
 output "dead_letter_queue_arn" {
   description = "ARN of the SQS dead-letter queue of the function, the schedules and the event rule."
-  value       = aws_sqs_queue.dead_letter.arn
+  value       = one(aws_sqs_queue.dead_letter[*].arn)
 }
 
 output "snapshot_prefix" {
@@ -64,16 +64,16 @@ output "snapshot_prefix" {
 
 output "manual_invoke_commands" {
   description = "AWS CLI commands that run each action on demand (backup, reconcile, preflight); add \"targets\": [\"<id>\"] to the payload to limit a run to some databases. The response is written to response.json."
-  value = {
+  value = local.create ? {
     for action in ["backup", "reconcile", "preflight"] : action => join(" ", [
       "aws lambda invoke",
       "--region ${local.source_region}",
-      "--function-name ${aws_lambda_function.this.function_name}",
+      "--function-name ${aws_lambda_function.this[0].function_name}",
       "--cli-binary-format raw-in-base64-out",
       "--payload '${jsonencode({ action = action })}'",
       "response.json",
     ])
-  }
+  } : {}
 }
 
 output "dashboard_arn" {
@@ -89,9 +89,9 @@ output "module_version" {
 output "drill" {
   description = "The restore drill (null when `restore_drill` is null): its schedule ARN, the SSM parameter holding each database's last drill, and the ARNs of its alarms (failures, overdue)."
   value = local.drill_enabled ? {
-    schedule_arn         = aws_scheduler_schedule.drill[0].arn
-    state_parameter_name = aws_ssm_parameter.drill_state[0].name
-    failures_alarm_arn   = aws_cloudwatch_metric_alarm.drill_failures[0].arn
-    overdue_alarm_arn    = aws_cloudwatch_metric_alarm.drill_overdue[0].arn
+    schedule_arn         = one(aws_scheduler_schedule.drill[*].arn)
+    state_parameter_name = one(aws_ssm_parameter.drill_state[*].name)
+    failures_alarm_arn   = one(aws_cloudwatch_metric_alarm.drill_failures[*].arn)
+    overdue_alarm_arn    = one(aws_cloudwatch_metric_alarm.drill_overdue[*].arn)
   } : null
 }

@@ -14,11 +14,15 @@ locals {
 }
 
 resource "aws_scheduler_schedule_group" "this" {
+  count = local.create ? 1 : 0
+
   name = local.name
   tags = local.tags
 }
 
 data "aws_iam_policy_document" "scheduler_assume_role" {
+  count = local.create ? 1 : 0
+
   statement {
     sid     = "SchedulerAssumeRole"
     actions = ["sts:AssumeRole"]
@@ -38,21 +42,25 @@ data "aws_iam_policy_document" "scheduler_assume_role" {
     condition {
       test     = "ArnEquals"
       variable = "aws:SourceArn"
-      values   = [aws_scheduler_schedule_group.this.arn]
+      values   = [aws_scheduler_schedule_group.this[0].arn]
     }
   }
 }
 
 resource "aws_iam_role" "scheduler" {
+  count = local.create ? 1 : 0
+
   name                 = "${local.name}-scheduler"
   description          = "rds-snapshot-dr ${var.name}: lets EventBridge Scheduler invoke the function."
-  assume_role_policy   = data.aws_iam_policy_document.scheduler_assume_role.json
+  assume_role_policy   = data.aws_iam_policy_document.scheduler_assume_role[0].json
   path                 = var.iam_role_path
   permissions_boundary = var.iam_role_permissions_boundary
   tags                 = local.tags
 }
 
 data "aws_iam_policy_document" "scheduler" {
+  count = local.create ? 1 : 0
+
   statement {
     sid       = "InvokeFunction"
     actions   = ["lambda:InvokeFunction"]
@@ -62,20 +70,24 @@ data "aws_iam_policy_document" "scheduler" {
   statement {
     sid       = "SendToDeadLetterQueue"
     actions   = ["sqs:SendMessage"]
-    resources = [aws_sqs_queue.dead_letter.arn]
+    resources = [aws_sqs_queue.dead_letter[0].arn]
   }
 }
 
 resource "aws_iam_role_policy" "scheduler" {
+  count = local.create ? 1 : 0
+
   name   = "${local.name}-scheduler"
-  role   = aws_iam_role.scheduler.id
-  policy = data.aws_iam_policy_document.scheduler.json
+  role   = aws_iam_role.scheduler[0].id
+  policy = data.aws_iam_policy_document.scheduler[0].json
 }
 
 resource "aws_scheduler_schedule" "backup" {
+  count = local.create ? 1 : 0
+
   #checkov:skip=CKV_AWS_297:The schedule's input is {"action":"backup"} and a timestamp, nothing secret; Scheduler encrypts it with an AWS owned key.
   name        = "${local.name}-backup"
-  group_name  = aws_scheduler_schedule_group.this.name
+  group_name  = aws_scheduler_schedule_group.this[0].name
   description = "rds-snapshot-dr ${var.name}: start a snapshot of every target."
 
   schedule_expression          = var.schedule_expression
@@ -87,8 +99,8 @@ resource "aws_scheduler_schedule" "backup" {
   }
 
   target {
-    arn      = aws_lambda_function.this.arn
-    role_arn = aws_iam_role.scheduler.arn
+    arn      = aws_lambda_function.this[0].arn
+    role_arn = aws_iam_role.scheduler[0].arn
     input    = local.backup_input
 
     retry_policy {
@@ -97,15 +109,17 @@ resource "aws_scheduler_schedule" "backup" {
     }
 
     dead_letter_config {
-      arn = aws_sqs_queue.dead_letter.arn
+      arn = aws_sqs_queue.dead_letter[0].arn
     }
   }
 }
 
 resource "aws_scheduler_schedule" "reconcile" {
+  count = local.create ? 1 : 0
+
   #checkov:skip=CKV_AWS_297:The schedule's input is {"action":"reconcile"}, nothing secret; Scheduler encrypts it with an AWS owned key.
   name        = "${local.name}-reconcile"
-  group_name  = aws_scheduler_schedule_group.this.name
+  group_name  = aws_scheduler_schedule_group.this[0].name
   description = "rds-snapshot-dr ${var.name}: copy what is missing, prune, publish the recovery-point age."
 
   schedule_expression          = var.reconcile_schedule_expression
@@ -116,8 +130,8 @@ resource "aws_scheduler_schedule" "reconcile" {
   }
 
   target {
-    arn      = aws_lambda_function.this.arn
-    role_arn = aws_iam_role.scheduler.arn
+    arn      = aws_lambda_function.this[0].arn
+    role_arn = aws_iam_role.scheduler[0].arn
     input    = local.reconcile_input
 
     retry_policy {
@@ -126,7 +140,7 @@ resource "aws_scheduler_schedule" "reconcile" {
     }
 
     dead_letter_config {
-      arn = aws_sqs_queue.dead_letter.arn
+      arn = aws_sqs_queue.dead_letter[0].arn
     }
   }
 }
@@ -135,6 +149,8 @@ resource "aws_scheduler_schedule" "reconcile" {
 # (RDS-EVENT-0075); the rule only passes this instance's snapshots on, so their copy starts at once.
 # RDS delivers these events on a best-effort basis: the reconcile schedule catches any lost one.
 resource "aws_cloudwatch_event_rule" "snapshot_created" {
+  count = local.create ? 1 : 0
+
   name        = "${local.name}-snapshots"
   description = "rds-snapshot-dr ${var.name}: a snapshot named ${local.snapshot_prefix}-* is available; copy it to ${local.destination_region}."
 
@@ -151,9 +167,11 @@ resource "aws_cloudwatch_event_rule" "snapshot_created" {
 }
 
 resource "aws_cloudwatch_event_target" "snapshot_created" {
-  rule      = aws_cloudwatch_event_rule.snapshot_created.name
+  count = local.create ? 1 : 0
+
+  rule      = aws_cloudwatch_event_rule.snapshot_created[0].name
   target_id = "rds-snapshot-dr"
-  arn       = aws_lambda_function.this.arn
+  arn       = aws_lambda_function.this[0].arn
 
   retry_policy {
     maximum_event_age_in_seconds = 3600
@@ -161,14 +179,16 @@ resource "aws_cloudwatch_event_target" "snapshot_created" {
   }
 
   dead_letter_config {
-    arn = aws_sqs_queue.dead_letter.arn
+    arn = aws_sqs_queue.dead_letter[0].arn
   }
 }
 
 resource "aws_lambda_permission" "snapshot_created" {
+  count = local.create ? 1 : 0
+
   statement_id  = "AllowSnapshotCreatedRule"
   action        = "lambda:InvokeFunction"
-  function_name = aws_lambda_function.this.function_name
+  function_name = aws_lambda_function.this[0].function_name
   principal     = "events.amazonaws.com"
-  source_arn    = aws_cloudwatch_event_rule.snapshot_created.arn
+  source_arn    = aws_cloudwatch_event_rule.snapshot_created[0].arn
 }

@@ -2,6 +2,13 @@
 # Identity
 ################################################################################
 
+variable "create" {
+  description = "Whether the module creates anything. false = it creates nothing and every output is null (ARNs, names) or empty, for switching a module block off in some environments without removing it. Turning it off on a deployed instance destroys the function, schedules, alarms, dashboard and a created key (scheduled for deletion); the snapshots stay (see \"Removing the module and what survives\" in the README). It sets the count of every resource, so it must be known at plan: a literal or a variable, not a value computed from resources in the same apply."
+  type        = bool
+  default     = true
+  nullable    = false
+}
+
 variable "name" {
   description = "Name of this module instance: lowercase letters, digits and hyphens, starting with a letter, at most 32 characters. It names every resource the module creates and is the value of the `rds-snapshot-dr:owner` tag that marks the snapshots this instance owns (and may delete). Changing it orphans existing snapshots: they are no longer pruned by this instance."
   type        = string

@@ -171,7 +171,7 @@ run "rate_budget_is_shared_by_the_reserved_invocations" {
   }
 
   assert {
-    condition     = aws_lambda_function.this.environment[0].variables["RDS_API_REQUESTS_PER_SECOND"] == "6" && aws_lambda_function.this.environment[0].variables["RDS_API_CONCURRENT_INVOCATIONS"] == "3"
+    condition     = aws_lambda_function.this[0].environment[0].variables["RDS_API_REQUESTS_PER_SECOND"] == "6" && aws_lambda_function.this[0].environment[0].variables["RDS_API_CONCURRENT_INVOCATIONS"] == "3"
     error_message = "The function gets the budget and the number of invocations that share it."
   }
 }

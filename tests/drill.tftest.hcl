@@ -31,7 +31,7 @@ run "drill_is_off_by_default_and_changes_nothing" {
   }
 
   assert {
-    condition     = !contains(keys(aws_lambda_function.this.environment[0].variables), "DRILL_SETTINGS") && !contains(keys(aws_lambda_function.this.environment[0].variables), "RESTORE_SETTINGS")
+    condition     = !contains(keys(aws_lambda_function.this[0].environment[0].variables), "DRILL_SETTINGS") && !contains(keys(aws_lambda_function.this[0].environment[0].variables), "RESTORE_SETTINGS")
     error_message = "Without restore settings or a drill the function's environment must stay as it was."
   }
 }
@@ -56,12 +56,12 @@ run "drill_schedule_settings_and_state" {
   }
 
   assert {
-    condition     = aws_scheduler_schedule.drill[0].target[0].arn == aws_lambda_function.this.arn && aws_scheduler_schedule.drill[0].target[0].dead_letter_config[0].arn == aws_sqs_queue.dead_letter.arn
+    condition     = aws_scheduler_schedule.drill[0].target[0].arn == aws_lambda_function.this[0].arn && aws_scheduler_schedule.drill[0].target[0].dead_letter_config[0].arn == aws_sqs_queue.dead_letter[0].arn
     error_message = "The drill schedule must target the function, with the dead-letter queue."
   }
 
   assert {
-    condition = jsondecode(aws_lambda_function.this.environment[0].variables["DRILL_SETTINGS"]) == {
+    condition = jsondecode(aws_lambda_function.this[0].environment[0].variables["DRILL_SETTINGS"]) == {
       databases              = ["orders-db"]
       instance_class         = "db.t4g.medium"
       db_subnet_group_name   = null
@@ -74,7 +74,7 @@ run "drill_schedule_settings_and_state" {
   }
 
   assert {
-    condition     = jsondecode(aws_lambda_function.this.environment[0].variables["RESTORE_SETTINGS"]).db_subnet_group_name == "dr-private"
+    condition     = jsondecode(aws_lambda_function.this[0].environment[0].variables["RESTORE_SETTINGS"]).db_subnet_group_name == "dr-private"
     error_message = "RESTORE_SETTINGS must carry the restore variable."
   }
 
@@ -146,7 +146,7 @@ run "drill_role_may_delete_only_tagged_drill_databases" {
   }
 
   assert {
-    condition     = aws_iam_role_policy.drill[0].role == aws_iam_role.lambda.id
+    condition     = aws_iam_role_policy.drill[0].role == aws_iam_role.lambda[0].id
     error_message = "The drill policy must be attached to the function's role."
   }
 }

@@ -22,7 +22,7 @@ run "roles_have_no_boundary_and_the_root_path_by_default" {
   command = plan
 
   assert {
-    condition     = alltrue([for role in [aws_iam_role.lambda, aws_iam_role.scheduler] : role.path == "/" && role.permissions_boundary == null])
+    condition     = alltrue([for role in [aws_iam_role.lambda[0], aws_iam_role.scheduler[0]] : role.path == "/" && role.permissions_boundary == null])
     error_message = "Without the inputs, roles have no boundary and the path \"/\"."
   }
 }
@@ -36,12 +36,12 @@ run "boundary_and_path_apply_to_every_role" {
   }
 
   assert {
-    condition     = aws_iam_role.lambda.permissions_boundary == "arn:aws:iam::123456789012:policy/platform/workload-boundary" && aws_iam_role.lambda.path == "/platform/dr/"
+    condition     = aws_iam_role.lambda[0].permissions_boundary == "arn:aws:iam::123456789012:policy/platform/workload-boundary" && aws_iam_role.lambda[0].path == "/platform/dr/"
     error_message = "The function's role takes the boundary and the path."
   }
 
   assert {
-    condition     = aws_iam_role.scheduler.permissions_boundary == "arn:aws:iam::123456789012:policy/platform/workload-boundary" && aws_iam_role.scheduler.path == "/platform/dr/"
+    condition     = aws_iam_role.scheduler[0].permissions_boundary == "arn:aws:iam::123456789012:policy/platform/workload-boundary" && aws_iam_role.scheduler[0].path == "/platform/dr/"
     error_message = "The scheduler's role takes the boundary and the path."
   }
 }

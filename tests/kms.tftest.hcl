@@ -44,7 +44,7 @@ run "existing_key_gets_a_grant_for_the_function_role" {
   }
 
   assert {
-    condition     = aws_kms_grant.lambda[0].key_id == var.kms_key_arn && aws_kms_grant.lambda[0].grantee_principal == aws_iam_role.lambda.arn
+    condition     = aws_kms_grant.lambda[0].key_id == var.kms_key_arn && aws_kms_grant.lambda[0].grantee_principal == aws_iam_role.lambda[0].arn
     error_message = "The grant is on the given key, for the function's role."
   }
 
@@ -54,7 +54,7 @@ run "existing_key_gets_a_grant_for_the_function_role" {
   }
 
   assert {
-    condition     = aws_lambda_function.this.environment[0].variables["DESTINATION_KMS_KEY_ARN"] == var.kms_key_arn && output.kms_key_arn == var.kms_key_arn
+    condition     = aws_lambda_function.this[0].environment[0].variables["DESTINATION_KMS_KEY_ARN"] == var.kms_key_arn && output.kms_key_arn == var.kms_key_arn
     error_message = "The function must copy with the given key."
   }
 }

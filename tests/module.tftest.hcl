@@ -22,7 +22,7 @@ run "environment_is_the_engine_settings_contract" {
   command = plan
 
   assert {
-    condition = toset(keys(aws_lambda_function.this.environment[0].variables)) == toset([
+    condition = toset(keys(aws_lambda_function.this[0].environment[0].variables)) == toset([
       "SOURCE_REGION", "DESTINATION_REGION", "DESTINATION_KMS_KEY_ARN", "SNAPSHOT_PREFIX",
       "OWNER_TAG_KEY", "OWNER_TAG_VALUE", "DB_INSTANCE_IDENTIFIERS", "DB_CLUSTER_IDENTIFIERS",
       "SELECTION_TAGS", "SNAPSHOT_TAGS", "SOURCE_RETENTION_DAYS", "DESTINATION_RETENTION_DAYS",
@@ -34,7 +34,7 @@ run "environment_is_the_engine_settings_contract" {
   }
 
   assert {
-    condition = aws_lambda_function.this.environment[0].variables == tomap({
+    condition = aws_lambda_function.this[0].environment[0].variables == tomap({
       SOURCE_REGION              = "eu-west-1"
       DESTINATION_REGION         = "eu-central-1"
       DESTINATION_KMS_KEY_ARN    = "arn:aws:kms:eu-central-1:123456789012:key/00000000-0000-0000-0000-000000000002"
@@ -64,27 +64,27 @@ run "environment_is_the_engine_settings_contract" {
   }
 
   assert {
-    condition     = aws_lambda_function.this.handler == "rds_snapshot_dr.handler.lambda_handler" && startswith(aws_lambda_function.this.runtime, "python3.1")
+    condition     = aws_lambda_function.this[0].handler == "rds_snapshot_dr.handler.lambda_handler" && startswith(aws_lambda_function.this[0].runtime, "python3.1")
     error_message = "The function must run the engine's handler on a Python 3.12+ runtime."
   }
 
   assert {
-    condition     = aws_lambda_function.this.logging_config[0].log_format == "JSON" && aws_lambda_function.this.tracing_config[0].mode == "Active"
+    condition     = aws_lambda_function.this[0].logging_config[0].log_format == "JSON" && aws_lambda_function.this[0].tracing_config[0].mode == "Active"
     error_message = "The function must log JSON and trace with X-Ray by default."
   }
 
   assert {
-    condition     = aws_lambda_function.this.dead_letter_config[0].target_arn == aws_sqs_queue.dead_letter.arn && aws_sqs_queue.dead_letter.sqs_managed_sse_enabled
+    condition     = aws_lambda_function.this[0].dead_letter_config[0].target_arn == aws_sqs_queue.dead_letter[0].arn && aws_sqs_queue.dead_letter[0].sqs_managed_sse_enabled
     error_message = "The function's dead letters must go to the encrypted queue."
   }
 
   assert {
-    condition     = aws_lambda_function_event_invoke_config.this.maximum_retry_attempts <= 2 && aws_lambda_function_event_invoke_config.this.maximum_event_age_in_seconds <= 21600
+    condition     = aws_lambda_function_event_invoke_config.this[0].maximum_retry_attempts <= 2 && aws_lambda_function_event_invoke_config.this[0].maximum_event_age_in_seconds <= 21600
     error_message = "Asynchronous retries and event age must be bounded."
   }
 
   assert {
-    condition     = aws_cloudwatch_log_group.lambda.retention_in_days == 365 && aws_cloudwatch_log_group.lambda.name == "/aws/lambda/orders-rds-snapshot-dr"
+    condition     = aws_cloudwatch_log_group.lambda[0].retention_in_days == 365 && aws_cloudwatch_log_group.lambda[0].name == "/aws/lambda/orders-rds-snapshot-dr"
     error_message = "The log group must be the function's own, with retention."
   }
 }
@@ -104,36 +104,36 @@ run "different_settings_reach_the_environment" {
   }
 
   assert {
-    condition     = aws_lambda_function.this.environment[0].variables["SELECTION_TAGS"] == "{\"dr-tier\":\"gold\"}" && aws_lambda_function.this.environment[0].variables["SNAPSHOT_TAGS"] == "{\"team\":\"payments\"}"
+    condition     = aws_lambda_function.this[0].environment[0].variables["SELECTION_TAGS"] == "{\"dr-tier\":\"gold\"}" && aws_lambda_function.this[0].environment[0].variables["SNAPSHOT_TAGS"] == "{\"team\":\"payments\"}"
     error_message = "Tags must reach the function as JSON objects."
   }
 
   assert {
     condition = (
-      aws_lambda_function.this.environment[0].variables["SNAPSHOT_PREFIX"] == "nightly" &&
-      aws_lambda_function.this.environment[0].variables["SOURCE_RETENTION_DAYS"] == "3" &&
-      aws_lambda_function.this.environment[0].variables["DESTINATION_RETENTION_DAYS"] == "30" &&
-      aws_lambda_function.this.environment[0].variables["KEEP_LAST"] == "2" &&
-      aws_lambda_function.this.environment[0].variables["COPY_CONCURRENCY_LIMIT"] == "10" &&
-      aws_lambda_function.this.environment[0].variables["BOTO_RETRY_MODE"] == "adaptive" &&
-      aws_lambda_function.this.environment[0].variables["LOG_LEVEL"] == "DEBUG"
+      aws_lambda_function.this[0].environment[0].variables["SNAPSHOT_PREFIX"] == "nightly" &&
+      aws_lambda_function.this[0].environment[0].variables["SOURCE_RETENTION_DAYS"] == "3" &&
+      aws_lambda_function.this[0].environment[0].variables["DESTINATION_RETENTION_DAYS"] == "30" &&
+      aws_lambda_function.this[0].environment[0].variables["KEEP_LAST"] == "2" &&
+      aws_lambda_function.this[0].environment[0].variables["COPY_CONCURRENCY_LIMIT"] == "10" &&
+      aws_lambda_function.this[0].environment[0].variables["BOTO_RETRY_MODE"] == "adaptive" &&
+      aws_lambda_function.this[0].environment[0].variables["LOG_LEVEL"] == "DEBUG"
     )
     error_message = "Every setting must reach the function's environment as given."
   }
 
   assert {
-    condition     = aws_lambda_function.this.tracing_config[0].mode == "PassThrough" && !contains([for s in data.aws_iam_policy_document.lambda.statement : s.sid], "WriteTraces")
+    condition     = aws_lambda_function.this[0].tracing_config[0].mode == "PassThrough" && !contains([for s in data.aws_iam_policy_document.lambda[0].statement : s.sid], "WriteTraces")
     error_message = "With tracing off, the function neither traces nor may write traces."
   }
 
   assert {
-    condition     = jsondecode(aws_cloudwatch_event_rule.snapshot_created.event_pattern).detail.SourceIdentifier == [{ prefix = "nightly-" }]
+    condition     = jsondecode(aws_cloudwatch_event_rule.snapshot_created[0].event_pattern).detail.SourceIdentifier == [{ prefix = "nightly-" }]
     error_message = "The event rule must only pass snapshots with this instance's prefix."
   }
 
   assert {
     condition = contains(
-      one([for s in data.aws_iam_policy_document.lambda.statement : s.resources if s.sid == "CreateInstanceSnapshots"]),
+      one([for s in data.aws_iam_policy_document.lambda[0].statement : s.resources if s.sid == "CreateInstanceSnapshots"]),
       "arn:aws:rds:eu-west-1:123456789012:db:*"
     )
     error_message = "With tag selection the databases are found at run time, so CreateDBSnapshot must cover the region's instances."
@@ -153,19 +153,19 @@ run "iam_policy_has_the_documented_actions" {
       "kms:CreateGrant", "kms:DescribeKey", "kms:GetKeyPolicy", "kms:ListGrants", "kms:Decrypt", "kms:ReEncrypt*", "kms:GenerateDataKey*",
       "logs:CreateLogStream", "logs:PutLogEvents", "sqs:SendMessage", "iam:GetRole", "iam:SimulatePrincipalPolicy",
       "xray:PutTraceSegments", "xray:PutTelemetryRecords",
-    ], flatten([for s in data.aws_iam_policy_document.lambda.statement : s.actions]))) == 0
+    ], flatten([for s in data.aws_iam_policy_document.lambda[0].statement : s.actions]))) == 0
     error_message = "The function's policy must grant every action the engine calls."
   }
 
   assert {
-    condition     = length(distinct([for s in data.aws_iam_policy_document.lambda.statement : s.sid])) == length(data.aws_iam_policy_document.lambda.statement)
+    condition     = length(distinct([for s in data.aws_iam_policy_document.lambda[0].statement : s.sid])) == length(data.aws_iam_policy_document.lambda[0].statement)
     error_message = "Every statement needs its own sid saying its purpose."
   }
 
   assert {
     # Resource "*" only on the statements whose comment says AWS offers nothing narrower.
     condition = toset([
-      for s in data.aws_iam_policy_document.lambda.statement : s.sid
+      for s in data.aws_iam_policy_document.lambda[0].statement : s.sid
       if contains(s.resources, "*") && length(coalesce(s.condition, [])) == 0
     ]) == toset(["DescribeDatabasesAndSnapshots", "WriteTraces"])
     error_message = "No statement may use an unconditioned Resource \"*\" except DescribeDatabasesAndSnapshots and WriteTraces."
@@ -173,7 +173,7 @@ run "iam_policy_has_the_documented_actions" {
 
   assert {
     condition = alltrue(flatten([
-      for s in data.aws_iam_policy_document.lambda.statement : [
+      for s in data.aws_iam_policy_document.lambda[0].statement : [
         for r in s.resources : !strcontains(r, ":snapshot:") && !strcontains(r, ":cluster-snapshot:") || strcontains(r, ":snapshot:dr-orders-") || strcontains(r, ":cluster-snapshot:dr-orders-")
       ]
     ]))
@@ -181,7 +181,7 @@ run "iam_policy_has_the_documented_actions" {
   }
 
   assert {
-    condition = toset(one([for s in data.aws_iam_policy_document.lambda.statement : s.resources if s.sid == "CreateInstanceSnapshots"])) == toset([
+    condition = toset(one([for s in data.aws_iam_policy_document.lambda[0].statement : s.resources if s.sid == "CreateInstanceSnapshots"])) == toset([
       "arn:aws:rds:eu-west-1:123456789012:db:orders-db",
       "arn:aws:rds:eu-west-1:123456789012:snapshot:dr-orders-*",
     ])
@@ -189,7 +189,7 @@ run "iam_policy_has_the_documented_actions" {
   }
 
   assert {
-    condition = toset(one([for s in data.aws_iam_policy_document.lambda.statement : s.resources if s.sid == "DeleteOwnSnapshots"])) == toset([
+    condition = toset(one([for s in data.aws_iam_policy_document.lambda[0].statement : s.resources if s.sid == "DeleteOwnSnapshots"])) == toset([
       "arn:aws:rds:eu-west-1:123456789012:snapshot:dr-orders-*",
       "arn:aws:rds:eu-west-1:123456789012:cluster-snapshot:dr-orders-*",
       "arn:aws:rds:eu-central-1:123456789012:snapshot:dr-orders-*",
@@ -200,7 +200,7 @@ run "iam_policy_has_the_documented_actions" {
 
   assert {
     condition = anytrue([
-      for s in data.aws_iam_policy_document.lambda.statement : anytrue([
+      for s in data.aws_iam_policy_document.lambda[0].statement : anytrue([
         for c in coalesce(s.condition, []) : c.variable == "aws:ResourceTag/rds-snapshot-dr:owner" && toset(c.values) == toset(["orders"])
       ]) if s.sid == "DeleteOwnSnapshots"
     ])
@@ -209,7 +209,7 @@ run "iam_policy_has_the_documented_actions" {
 
   assert {
     condition = alltrue([
-      for s in data.aws_iam_policy_document.lambda.statement : anytrue([
+      for s in data.aws_iam_policy_document.lambda[0].statement : anytrue([
         for c in coalesce(s.condition, []) : c.variable == "kms:ViaService"
       ]) && (!contains(s.actions, "kms:CreateGrant") || anytrue([for c in coalesce(s.condition, []) : c.variable == "kms:GrantIsForAWSResource" && toset(c.values) == toset(["true"])]) || s.sid == "UseSourceKeysThroughRds")
       if length([for a in s.actions : a if startswith(a, "kms:") && !contains(["kms:DescribeKey", "kms:GetKeyPolicy", "kms:ListGrants"], a)]) > 0
@@ -218,19 +218,19 @@ run "iam_policy_has_the_documented_actions" {
   }
 
   assert {
-    condition = toset(one([for s in data.aws_iam_policy_document.lambda.statement : s.resources if s.sid == "UseDestinationKeyThroughRds"])) == toset([
+    condition = toset(one([for s in data.aws_iam_policy_document.lambda[0].statement : s.resources if s.sid == "UseDestinationKeyThroughRds"])) == toset([
       "arn:aws:kms:eu-central-1:123456789012:key/00000000-0000-0000-0000-000000000002"
     ])
     error_message = "Destination-key use must be limited to the destination key."
   }
 
   assert {
-    condition     = toset(one([for s in data.aws_iam_policy_document.lambda.statement : s.resources if s.sid == "WriteOwnLogs"])) == toset(["arn:aws:logs:eu-west-1:123456789012:log-group:/aws/lambda/mock-rds-snapshot-dr:*"])
+    condition     = toset(one([for s in data.aws_iam_policy_document.lambda[0].statement : s.resources if s.sid == "WriteOwnLogs"])) == toset(["arn:aws:logs:eu-west-1:123456789012:log-group:/aws/lambda/mock-rds-snapshot-dr:*"])
     error_message = "Logs may only be written to the function's own log group."
   }
 
   assert {
-    condition     = toset(one([for s in data.aws_iam_policy_document.lambda.statement : s.resources if s.sid == "SimulateOwnPermissions"])) == toset([aws_iam_role.lambda.arn])
+    condition     = toset(one([for s in data.aws_iam_policy_document.lambda[0].statement : s.resources if s.sid == "SimulateOwnPermissions"])) == toset([aws_iam_role.lambda[0].arn])
     error_message = "The preflight may only simulate the function's own role."
   }
 }
@@ -239,27 +239,27 @@ run "schedules_and_event_rule" {
   command = plan
 
   assert {
-    condition     = jsondecode(aws_scheduler_schedule.backup.target[0].input) == { action = "backup", scheduled_time = "<aws.scheduler.scheduled-time>" } && strcontains(aws_scheduler_schedule.backup.target[0].input, "<aws.scheduler.scheduled-time>")
+    condition     = jsondecode(aws_scheduler_schedule.backup[0].target[0].input) == { action = "backup", scheduled_time = "<aws.scheduler.scheduled-time>" } && strcontains(aws_scheduler_schedule.backup[0].target[0].input, "<aws.scheduler.scheduled-time>")
     error_message = "The backup schedule must pass the scheduled time placeholder literally, for Scheduler to substitute."
   }
 
   assert {
-    condition     = aws_scheduler_schedule.backup.schedule_expression == "cron(0 3 * * ? *)" && aws_scheduler_schedule.backup.schedule_expression_timezone == "UTC" && aws_scheduler_schedule.backup.flexible_time_window[0].mode == "OFF"
+    condition     = aws_scheduler_schedule.backup[0].schedule_expression == "cron(0 3 * * ? *)" && aws_scheduler_schedule.backup[0].schedule_expression_timezone == "UTC" && aws_scheduler_schedule.backup[0].flexible_time_window[0].mode == "OFF"
     error_message = "Backups run daily at 03:00 UTC by default, at the exact scheduled time."
   }
 
   assert {
-    condition     = jsondecode(aws_scheduler_schedule.reconcile.target[0].input) == { action = "reconcile" } && aws_scheduler_schedule.reconcile.schedule_expression == "rate(1 hour)"
+    condition     = jsondecode(aws_scheduler_schedule.reconcile[0].target[0].input) == { action = "reconcile" } && aws_scheduler_schedule.reconcile[0].schedule_expression == "rate(1 hour)"
     error_message = "Reconcile runs hourly by default."
   }
 
   assert {
-    condition     = aws_scheduler_schedule.backup.target[0].retry_policy[0].maximum_retry_attempts > 0 && aws_scheduler_schedule.reconcile.target[0].retry_policy[0].maximum_retry_attempts > 0
+    condition     = aws_scheduler_schedule.backup[0].target[0].retry_policy[0].maximum_retry_attempts > 0 && aws_scheduler_schedule.reconcile[0].target[0].retry_policy[0].maximum_retry_attempts > 0
     error_message = "Both schedules must retry."
   }
 
   assert {
-    condition = jsondecode(aws_cloudwatch_event_rule.snapshot_created.event_pattern) == {
+    condition = jsondecode(aws_cloudwatch_event_rule.snapshot_created[0].event_pattern) == {
       source        = ["aws.rds"]
       "detail-type" = ["RDS DB Snapshot Event", "RDS DB Cluster Snapshot Event"]
       detail = {
@@ -271,14 +271,14 @@ run "schedules_and_event_rule" {
   }
 
   assert {
-    condition     = aws_lambda_permission.snapshot_created.source_arn == aws_cloudwatch_event_rule.snapshot_created.arn && aws_lambda_permission.snapshot_created.principal == "events.amazonaws.com"
+    condition     = aws_lambda_permission.snapshot_created[0].source_arn == aws_cloudwatch_event_rule.snapshot_created[0].arn && aws_lambda_permission.snapshot_created[0].principal == "events.amazonaws.com"
     error_message = "Only the event rule may invoke the function through EventBridge."
   }
 
   assert {
     # The policy names the function by an ARN built at plan (so it never shows "known after apply"):
     # it must be exactly the ARN Lambda gives a function of that name in this region and account.
-    condition     = toset(one([for s in data.aws_iam_policy_document.scheduler.statement : s.resources if s.sid == "InvokeFunction"])) == toset(["arn:aws:lambda:eu-west-1:123456789012:function:${aws_lambda_function.this.function_name}"])
+    condition     = toset(one([for s in data.aws_iam_policy_document.scheduler[0].statement : s.resources if s.sid == "InvokeFunction"])) == toset(["arn:aws:lambda:eu-west-1:123456789012:function:${aws_lambda_function.this[0].function_name}"])
     error_message = "The scheduler role may only invoke this function."
   }
 }
@@ -304,26 +304,26 @@ run "alarms_and_created_topic" {
   }
 
   assert {
-    condition     = aws_cloudwatch_metric_alarm.recovery_point_age.treat_missing_data == "breaching" && aws_cloudwatch_metric_alarm.recovery_point_age.threshold == 30 * 3600 && aws_cloudwatch_metric_alarm.recovery_point_age.period == 3600
+    condition     = aws_cloudwatch_metric_alarm.recovery_point_age[0].treat_missing_data == "breaching" && aws_cloudwatch_metric_alarm.recovery_point_age[0].threshold == 30 * 3600 && aws_cloudwatch_metric_alarm.recovery_point_age[0].period == 3600
     error_message = "The recovery-point alarm treats silence as breaching, in hours converted to seconds, over the reconcile interval."
   }
 
   assert {
-    condition     = aws_cloudwatch_metric_alarm.target_failures.namespace == "RdsSnapshotDr" && aws_cloudwatch_metric_alarm.target_failures.dimensions == tomap({ ModuleInstance = "orders" })
+    condition     = aws_cloudwatch_metric_alarm.target_failures[0].namespace == "RdsSnapshotDr" && aws_cloudwatch_metric_alarm.target_failures[0].dimensions == tomap({ ModuleInstance = "orders" })
     error_message = "The engine's metrics are read from its namespace and ModuleInstance dimension."
   }
 
   assert {
-    condition     = aws_cloudwatch_metric_alarm.dead_letters.metric_name == "ApproximateNumberOfMessagesVisible" && aws_cloudwatch_metric_alarm.function_errors.metric_name == "Errors"
+    condition     = aws_cloudwatch_metric_alarm.dead_letters[0].metric_name == "ApproximateNumberOfMessagesVisible" && aws_cloudwatch_metric_alarm.function_errors[0].metric_name == "Errors"
     error_message = "Dead letters and function errors are alarmed."
   }
 
   assert {
     condition = alltrue([
       for alarm in [
-        aws_cloudwatch_metric_alarm.function_errors, aws_cloudwatch_metric_alarm.target_failures,
-        aws_cloudwatch_metric_alarm.recovery_point_age, aws_cloudwatch_metric_alarm.dead_letters,
-        aws_cloudwatch_metric_alarm.snapshot_quota,
+        aws_cloudwatch_metric_alarm.function_errors[0], aws_cloudwatch_metric_alarm.target_failures[0],
+        aws_cloudwatch_metric_alarm.recovery_point_age[0], aws_cloudwatch_metric_alarm.dead_letters[0],
+        aws_cloudwatch_metric_alarm.snapshot_quota[0],
       ] : alarm.alarm_actions == toset([aws_sns_topic.alarms[0].arn])
     ])
     error_message = "Every alarm notifies the topic."
@@ -350,7 +350,7 @@ run "existing_topic_replaces_the_created_one" {
   }
 
   assert {
-    condition     = aws_cloudwatch_metric_alarm.recovery_point_age.alarm_actions == toset(["arn:aws:sns:eu-west-1:123456789012:platform-alerts"]) && aws_cloudwatch_metric_alarm.recovery_point_age.period == 1800
+    condition     = aws_cloudwatch_metric_alarm.recovery_point_age[0].alarm_actions == toset(["arn:aws:sns:eu-west-1:123456789012:platform-alerts"]) && aws_cloudwatch_metric_alarm.recovery_point_age[0].period == 1800
     error_message = "Alarms notify the given topic; the recovery-point period follows the reconcile rate."
   }
 }
@@ -365,10 +365,10 @@ run "tags_reach_taggable_resources" {
   assert {
     condition = alltrue([
       for tags in [
-        aws_lambda_function.this.tags, aws_iam_role.lambda.tags, aws_iam_role.scheduler.tags,
-        aws_cloudwatch_log_group.lambda.tags, aws_sqs_queue.dead_letter.tags, aws_sns_topic.alarms[0].tags,
-        aws_kms_key.alarms[0].tags, aws_cloudwatch_event_rule.snapshot_created.tags,
-        aws_scheduler_schedule_group.this.tags, aws_cloudwatch_metric_alarm.recovery_point_age.tags,
+        aws_lambda_function.this[0].tags, aws_iam_role.lambda[0].tags, aws_iam_role.scheduler[0].tags,
+        aws_cloudwatch_log_group.lambda[0].tags, aws_sqs_queue.dead_letter[0].tags, aws_sns_topic.alarms[0].tags,
+        aws_kms_key.alarms[0].tags, aws_cloudwatch_event_rule.snapshot_created[0].tags,
+        aws_scheduler_schedule_group.this[0].tags, aws_cloudwatch_metric_alarm.recovery_point_age[0].tags,
       ] : tags["cost-center"] == "42" && tags["rds-snapshot-dr:instance"] == "orders"
     ])
     error_message = "The tags must reach every taggable resource."
@@ -398,7 +398,7 @@ run "module_version_is_the_release_in_the_version_file" {
   }
 
   assert {
-    condition     = startswith(aws_lambda_function.this.description, "rds-snapshot-dr ${output.module_version} orders:")
+    condition     = startswith(aws_lambda_function.this[0].description, "rds-snapshot-dr ${output.module_version} orders:")
     error_message = "The function's description names the release, so the console shows which version runs."
   }
 }

@@ -348,7 +348,7 @@ run "cron_reconcile_with_an_alarm_period" {
   }
 
   assert {
-    condition     = aws_cloudwatch_metric_alarm.recovery_point_age.period == 7200
+    condition     = aws_cloudwatch_metric_alarm.recovery_point_age[0].period == 7200
     error_message = "An explicit alarm period is used as given."
   }
 }
@@ -635,5 +635,5 @@ run "environment_over_4_kb" {
     manual_snapshot_quota   = { instance = 2000 } # 80 databases: only the environment's size is at stake here
   }
 
-  expect_failures = [aws_lambda_function.this]
+  expect_failures = [aws_lambda_function.this[0]]
 }
