@@ -27,8 +27,13 @@ INSTANCE_SNAPSHOT_STATES = frozenset({"available", "storage-optimization"})
 CLUSTER_SNAPSHOT_STATES = frozenset({"available"})
 COPY_IN_FLIGHT_STATES = frozenset({"pending", "copying", "creating"})
 COPY_FAILED_STATES = frozenset({"failed", "incompatible-parameters", "incompatible-restore"})
-# Cross-region snapshot copies AWS allows in progress per destination region, for the whole account.
+# Cross-region snapshot copies AWS allows in progress per destination region, for the whole account:
+# 20 DB snapshots (RDS User Guide, "Copying a DB snapshot"); 5 DB cluster snapshots ("You can have up to
+# five snapshot copy requests in progress to a single destination Region per account": Aurora User Guide,
+# "Copying a DB cluster snapshot", Limitations,
+# https://docs.aws.amazon.com/AmazonRDS/latest/AuroraUserGuide/USER_CopySnapshot.html).
 ACCOUNT_COPY_LIMIT = 20
+ACCOUNT_CLUSTER_COPY_LIMIT = 5
 # The earliest time there is: the sort key of a snapshot without a date (aware, like every time here).
 _NO_TIME = datetime.min.replace(tzinfo=UTC)
 MAX_SNAPSHOT_ID_LENGTH = {"instance": 255, "cluster": 63}
@@ -470,7 +475,8 @@ def plan_copies(
     A foreign snapshot with our name: report it. In flight or available: nothing to do.
 
     The limit is this instance's COPY_CONCURRENCY_LIMIT minus its own copies in progress, and never more
-    than the account has left of the copies AWS allows in progress per destination region.
+    than the account has left of the copies AWS allows in progress per destination region: 20 instance
+    snapshots and, counted on their own, 5 cluster snapshots.
     Newest first (by the scheduled time in the name), so the recovery point moves forward even when the
     limit holds some copies back. With `now`, a source already past the destination retention is not
     copied when the destination holds a newer available copy of its database: that copy would only be
@@ -512,12 +518,26 @@ def plan_copies(
         elif state is CopyState.FOREIGN:
             foreign.append(snap)
     missing.sort(key=lambda s: (sort_time(s.data_time), s.identifier), reverse=True)
-    # This instance's own share (COPY_CONCURRENCY_LIMIT), within what the account has left: another
-    # module instance's long copies must not hold this one back below its share, only the AWS limit may.
-    room = max(0, min(settings.copy_concurrency_limit - own_in_flight, ACCOUNT_COPY_LIMIT - len(in_flight)))
+    # This instance's own share (COPY_CONCURRENCY_LIMIT), within what the account has left of each kind's
+    # limit: another module instance's long copies must not hold this one back below its share, only the
+    # AWS limits may.
+    own_room = settings.copy_concurrency_limit - own_in_flight
+    kind_room = {
+        Kind.INSTANCE: ACCOUNT_COPY_LIMIT - sum(1 for snap in in_flight if snap.kind is Kind.INSTANCE),
+        Kind.CLUSTER: ACCOUNT_CLUSTER_COPY_LIMIT - sum(1 for snap in in_flight if snap.kind is Kind.CLUSTER),
+    }
+    start: list[Snapshot] = []
+    defer: list[Snapshot] = []
+    for snap in missing:
+        if own_room > 0 and kind_room[snap.kind] > 0:
+            start.append(snap)
+            own_room -= 1
+            kind_room[snap.kind] -= 1
+        else:
+            defer.append(snap)
     return CopyPlan(
-        start=missing[:room],
-        defer=missing[room:],
+        start=start,
+        defer=defer,
         in_flight=len(in_flight),
         failed=failed,
         foreign=foreign,

@@ -354,3 +354,17 @@ def test_sorting_never_compares_naive_and_aware_times():
     keys = sorted([decisions.sort_time(None), decisions.sort_time(naive), decisions.sort_time(NOW)])
     assert keys[0].tzinfo is not None
     assert keys[-1] == NOW
+
+
+def test_cluster_copies_count_against_their_own_limit_of_five(settings):
+    cluster_tags = {**OURS, "rds-snapshot-dr:source": "payments"}
+    others = [
+        snap(f"other-{i}", 0, tags={}, status="copying", copied_from="eu-west-1", kind=Kind.CLUSTER) for i in range(4)
+    ]
+    clusters = [snap(name(d, "payments"), d, tags=cluster_tags, kind=Kind.CLUSTER) for d in (1, 2)]
+    instances = [snap(name(d), d) for d in (1, 2)]
+
+    plan = decisions.plan_copies(settings, clusters + instances, others)
+
+    assert [s.identifier for s in plan.start] == [name(1, "payments"), name(1), name(2)]
+    assert [s.identifier for s in plan.defer] == [name(2, "payments")]
