@@ -26,7 +26,7 @@ run "environment_is_the_engine_settings_contract" {
       "SOURCE_REGION", "DESTINATION_REGION", "DESTINATION_KMS_KEY_ARN", "SNAPSHOT_PREFIX",
       "OWNER_TAG_KEY", "OWNER_TAG_VALUE", "DB_INSTANCE_IDENTIFIERS", "DB_CLUSTER_IDENTIFIERS",
       "SELECTION_TAGS", "SNAPSHOT_TAGS", "SOURCE_RETENTION_DAYS", "DESTINATION_RETENTION_DAYS",
-      "KEEP_LAST", "COPY_CONCURRENCY_LIMIT", "METRICS_NAMESPACE", "TIME_BUDGET_RESERVE_MS",
+      "KEEP_LAST", "COPY_CONCURRENCY_LIMIT", "COPY_MAX_ATTEMPTS", "METRICS_NAMESPACE", "TIME_BUDGET_RESERVE_MS",
       "BOTO_MAX_ATTEMPTS", "BOTO_RETRY_MODE", "LOG_LEVEL",
     ])
     error_message = "The function's environment must hold exactly the variables of the engine's settings contract."
@@ -48,6 +48,7 @@ run "environment_is_the_engine_settings_contract" {
       DESTINATION_RETENTION_DAYS = "14"
       KEEP_LAST                  = "1"
       COPY_CONCURRENCY_LIMIT     = "5"
+      COPY_MAX_ATTEMPTS          = "3"
       METRICS_NAMESPACE          = "RdsSnapshotDr"
       TIME_BUDGET_RESERVE_MS     = "30000"
       BOTO_MAX_ATTEMPTS          = "5"

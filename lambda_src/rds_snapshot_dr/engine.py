@@ -13,10 +13,10 @@ from datetime import datetime
 from typing import Any
 
 from . import decisions
-from .aws import RdsGateway
+from .aws import LOOKUP_BATCH, RdsGateway
 from .decisions import CopyState, Database, Kind, Outcome, Snapshot, TargetSelection
 from .errors import ALREADY_EXISTS, QUOTA, AwsError, classify, is_copy_limit
-from .events import ActionRequest, IgnoredEvent, SnapshotCreated
+from .events import ActionRequest, CopyFinished, IgnoredEvent, SnapshotCreated
 from .logs import log_decision
 from .metrics import Metrics
 from .settings import Settings
@@ -685,6 +685,70 @@ class Engine:
         percent = decisions.quota_used_percent(quotas)
         if percent is not None:
             report.metrics.set("ManualSnapshotQuotaUsedPercent", percent)
+
+    # --- cross-region copy finished (event from the destination region) -------------------------------
+
+    def copy_finished(self, event: CopyFinished) -> Report:
+        """A cross-region copy finished (RDS-EVENT-0060) or was canceled/failed (RDS-EVENT-0061) in the
+        destination: a copy slot is free, so start the next waiting copy now rather than at reconcile.
+
+        A failed copy is handled as reconcile does (report, count on the source, delete). Then at most one
+        copy starts, which keeps this instance's copies in flight where they were. Calls: the source listing
+        of that kind once, one destination lookup per 100 waiting databases until one without a copy is
+        found, and the copy; never a destination listing. A refused copy is deferred, as on the event path.
+        """
+        report = Report("copy-finished")
+        ident = event.snapshot_identifier
+        region = self.aws.destination_region
+        if (event.region and event.region != region) or not decisions.has_our_prefix(self.settings, ident):
+            log_decision(
+                logging.DEBUG,
+                "not a copy of ours into the destination region",
+                action="copy-finished",
+                snapshot=ident,
+                region=event.region,
+                outcome="ignored",
+            )
+            return report
+        if event.failed:
+            self._copy_ended_failed(report, event)
+        # Not the copy that just ended: a failed one is retried by reconcile, once its deletion is done.
+        self._start_next_copy(report, event.kind, exclude=ident)
+        return report
+
+    def _copy_ended_failed(self, report: Report, event: CopyFinished) -> None:
+        ident = event.snapshot_identifier
+        try:
+            copy = self.aws.find_snapshot(self.aws.destination_region, event.kind, ident)
+            if decisions.copy_state(self.settings, copy) is not CopyState.FAILED or copy is None:
+                return  # gone, retried already, or not ours: reconcile has the full picture
+            source = self.aws.find_snapshot(self.aws.source_region, event.kind, ident)
+        except AwsError as error:
+            self._fail(report, error, target=ident, kind=event.kind, operation="copy", snapshot=ident)
+            return
+        if source is None or not decisions.is_owned(self.settings, source):
+            return
+        self._remove_failed_copy(report, source, copy)
+
+    def _start_next_copy(self, report: Report, kind: Kind, exclude: str) -> None:
+        if self.out_of_time():
+            return
+        try:
+            source = self.aws.list_manual_snapshots(self.aws.source_region, kind)
+            candidates = decisions.waiting_copy_candidates(
+                self.settings, [s for s in source if s.identifier != exclude]
+            )
+            for start in range(0, len(candidates), LOOKUP_BATCH):
+                batch = candidates[start : start + LOOKUP_BATCH]
+                found = self.aws.find_snapshots(self.aws.destination_region, kind, [s.identifier for s in batch])
+                waiting = decisions.first_without_copy(batch, found)
+                if waiting is not None:
+                    self._copy(report, waiting, pruned_for_quota=None)
+                    return
+        except AwsError as error:
+            self._fail(report, error, target="*", kind=kind, operation="discover")
+            return
+        log_decision(logging.INFO, "no copy waiting", action=report.action, kind=str(kind), outcome="skipped")
 
     # --- other events ----------------------------------------------------------------------------
 
