@@ -43,7 +43,7 @@ data "aws_iam_policy_document" "dead_letter" {
     condition {
       test     = "ArnEquals"
       variable = "aws:SourceArn"
-      values   = [aws_cloudwatch_event_rule.snapshot_created[0].arn]
+      values   = [aws_cloudwatch_event_rule.snapshot_created[0].arn, aws_cloudwatch_event_rule.copy_finished[0].arn]
     }
   }
 }
@@ -97,8 +97,8 @@ resource "aws_lambda_function" "this" {
   # The role's policy must exist before the first invocation, and the log group before the
   # function so that Lambda never creates one without retention.
   depends_on = [
-    aws_iam_role_policy.lambda,
-    aws_cloudwatch_log_group.lambda,
+    aws_iam_role_policy.lambda[0],
+    aws_cloudwatch_log_group.lambda[0],
   ]
 
   lifecycle {

@@ -68,7 +68,7 @@ output "manual_invoke_commands" {
     for action in ["backup", "reconcile", "preflight"] : action => join(" ", [
       "aws lambda invoke",
       "--region ${local.source_region}",
-      "--function-name ${aws_lambda_function.this[0].function_name}",
+      "--function-name ${one(aws_lambda_function.this[*].function_name)}",
       "--cli-binary-format raw-in-base64-out",
       "--payload '${jsonencode({ action = action })}'",
       "response.json",

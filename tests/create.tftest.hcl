@@ -45,6 +45,13 @@ run "create_false_plans_nothing" {
       length(aws_iam_role_policy.drill) == 0,
       length(aws_cloudwatch_metric_alarm.drill_failures) == 0,
       length(aws_cloudwatch_metric_alarm.drill_overdue) == 0,
+      length(aws_cloudwatch_event_rule.copy_finished_destination) == 0,
+      length(aws_iam_role.copy_events) == 0,
+      length(aws_iam_role_policy.copy_events) == 0,
+      length(aws_cloudwatch_event_target.copy_finished_forward) == 0,
+      length(aws_cloudwatch_event_rule.copy_finished) == 0,
+      length(aws_cloudwatch_event_target.copy_finished) == 0,
+      length(aws_lambda_permission.copy_finished) == 0,
       length(aws_iam_role.lambda) == 0,
       length(aws_iam_role_policy.lambda) == 0,
       length(aws_kms_grant.lambda) == 0,
@@ -84,7 +91,7 @@ run "create_false_with_an_existing_key_and_topic_plans_nothing" {
   }
 
   assert {
-    condition     = length(aws_kms_grant.lambda) == 0 && length(aws_lambda_function.this) == 0 && length(aws_sns_topic.alarms) == 0
+    condition     = length(aws_kms_grant.lambda) == 0 && length(aws_lambda_function.this[0]) == 0 && length(aws_sns_topic.alarms) == 0
     error_message = "With create = false not even the grant on an existing key is created."
   }
 }
@@ -93,7 +100,7 @@ run "create_true_is_the_default_and_creates_the_function" {
   command = plan
 
   assert {
-    condition     = length(aws_lambda_function.this) == 1 && length(aws_scheduler_schedule.backup) == 1 && length(aws_scheduler_schedule.drill) == 1 && length(aws_sns_topic_subscription.email) == 1
+    condition     = length(aws_lambda_function.this[0]) == 1 && length(aws_scheduler_schedule.backup[0]) == 1 && length(aws_scheduler_schedule.drill) == 1 && length(aws_sns_topic_subscription.email) == 1
     error_message = "By default the module creates the function, its schedules and the subscriptions."
   }
 }

@@ -6,6 +6,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from typing import Any
 
 import boto3
@@ -119,6 +120,8 @@ class ClientFactory:
 
 
 CLIENTS = ClientFactory()
+# Identifiers looked up per DescribeDB*Snapshots call: one page (MaxRecords is at most 100, RDS API Reference).
+LOOKUP_BATCH = 100
 
 _KIND_API = {
     Kind.INSTANCE: {
@@ -144,6 +147,19 @@ _KIND_API = {
 }
 
 
+def _time(value: Any) -> datetime | None:
+    """A response time as an aware UTC datetime; None when absent (RDS omits SnapshotCreateTime while
+    it creates the snapshot) or unreadable. Never a naive time: every comparison in the package is aware."""
+    if isinstance(value, str):
+        try:
+            value = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            return None
+    if not isinstance(value, datetime):
+        return None
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+
+
 def _tags(tag_list: Any) -> dict[str, str]:
     return {tag["Key"]: tag.get("Value", "") for tag in tag_list or []}
 
@@ -158,7 +174,7 @@ def database_from_instance(item: Mapping[str, Any]) -> Database:
         identifier=item["DBInstanceIdentifier"],
         status=item.get("DBInstanceStatus", ""),
         tags=_tags(item.get("TagList")),
-        created=item.get("InstanceCreateTime"),
+        created=_time(item.get("InstanceCreateTime")),
         cluster_identifier=item.get("DBClusterIdentifier") or None,
         instance_class=item.get("DBInstanceClass"),
         multi_az=item.get("MultiAZ"),
@@ -172,7 +188,7 @@ def database_from_cluster(item: Mapping[str, Any]) -> Database:
         identifier=item["DBClusterIdentifier"],
         status=item.get("Status", ""),
         tags=_tags(item.get("TagList")),
-        created=item.get("ClusterCreateTime"),
+        created=_time(item.get("ClusterCreateTime")),
         deletion_protection=item.get("DeletionProtection"),
     )
 
@@ -186,10 +202,10 @@ def snapshot_from_response(kind: Kind, item: Mapping[str, Any], region: str) -> 
             region=region,
             status=item.get("Status", ""),
             snapshot_type=item.get("SnapshotType", ""),
-            created=item.get("SnapshotCreateTime"),
+            created=_time(item.get("SnapshotCreateTime")),
             tags=_tags(item.get("TagList")),
             database_identifier=item.get("DBInstanceIdentifier", ""),
-            original_created=item.get("OriginalSnapshotCreateTime"),
+            original_created=_time(item.get("OriginalSnapshotCreateTime")),
             copied_from=item.get("SourceRegion") or None,
             percent_progress=item.get("PercentProgress"),
             encrypted=item.get("Encrypted"),
@@ -201,7 +217,7 @@ def snapshot_from_response(kind: Kind, item: Mapping[str, Any], region: str) -> 
         region=region,
         status=item.get("Status", ""),
         snapshot_type=item.get("SnapshotType", ""),
-        created=item.get("SnapshotCreateTime"),
+        created=_time(item.get("SnapshotCreateTime")),
         tags=_tags(item.get("TagList")),
         database_identifier=item.get("DBClusterIdentifier", ""),
         copied_from=item.get("SourceDBClusterSnapshotArn") or None,
@@ -267,7 +283,8 @@ class RdsGateway:
         items = self._paginate(
             region, api["describe"], api["list_key"], f"rds:Describe{api['action']}s", SnapshotType="manual"
         )
-        return [snapshot_from_response(kind, item, region) for item in items]
+        # An item without an identifier cannot be acted on (nor be ours): one odd item never stops a run.
+        return [snapshot_from_response(kind, item, region) for item in items if item.get(api["id_param"])]
 
     def find_snapshot(self, region: str, kind: Kind, identifier: str) -> Snapshot | None:
         api = _KIND_API[kind]
@@ -280,6 +297,23 @@ class RdsGateway:
             raise
         items = response.get(api["list_key"], [])
         return snapshot_from_response(kind, items[0], region) if items else None
+
+    def find_snapshots(self, region: str, kind: Kind, identifiers: list[str]) -> list[Snapshot]:
+        """The snapshots of `kind` in `region` with these identifiers (those that exist), in one call per 100."""
+        api = _KIND_API[kind]
+        name = "db-snapshot-id" if kind is Kind.INSTANCE else "db-cluster-snapshot-id"
+        found: list[Snapshot] = []
+        for start in range(0, len(identifiers), LOOKUP_BATCH):
+            batch = identifiers[start : start + LOOKUP_BATCH]
+            items = self._paginate(
+                region,
+                api["describe"],
+                api["list_key"],
+                f"rds:Describe{api['action']}s",
+                Filters=[{"Name": name, "Values": batch}],
+            )
+            found.extend(snapshot_from_response(kind, item, region) for item in items if item.get(api["id_param"]))
+        return found
 
     def create_snapshot(self, db: Database, identifier: str, tags: Mapping[str, str]) -> Snapshot:
         api = _KIND_API[db.kind]
@@ -311,6 +345,11 @@ class RdsGateway:
         with self._call(f"rds:Copy{api['action']}", region):
             response = getattr(self._clients[region], api["copy"])(**params)
         return snapshot_from_response(source.kind, response[api["result"]], region)
+
+    def tag_snapshot(self, snapshot: Snapshot, tags: Mapping[str, str]) -> None:
+        """Add or overwrite tags on one snapshot (by its ARN, in its own region)."""
+        with self._call("rds:AddTagsToResource", snapshot.region):
+            self._clients[snapshot.region].add_tags_to_resource(ResourceName=snapshot.arn, Tags=_tag_list(tags))
 
     def delete_snapshot(self, snapshot: Snapshot) -> None:
         api = _KIND_API[snapshot.kind]
