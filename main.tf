@@ -72,6 +72,11 @@ locals {
     BOTO_MAX_ATTEMPTS          = tostring(var.aws_api_max_attempts)
     BOTO_RETRY_MODE            = var.aws_api_retry_mode
     LOG_LEVEL                  = var.log_level
+    BACKUP_SCHEDULE_EXPRESSION = var.schedule_expression
+    # The budget is shared by the function's concurrent invocations; without a reservation (-1)
+    # their number has no cap, and each invocation keeps to the whole budget.
+    RDS_API_REQUESTS_PER_SECOND    = tostring(var.rds_api_requests_per_second)
+    RDS_API_CONCURRENT_INVOCATIONS = tostring(max(1, var.lambda_reserved_concurrent_executions))
   }
   lambda_environment = merge(local.lambda_settings_known_at_plan, {
     DESTINATION_KMS_KEY_ARN = local.kms_key_arn

@@ -52,6 +52,9 @@ SETTING_NAMES = (
     "BOTO_MAX_ATTEMPTS",
     "BOTO_RETRY_MODE",
     "LOG_LEVEL",
+    "BACKUP_SCHEDULE_EXPRESSION",
+    "RDS_API_REQUESTS_PER_SECOND",
+    "RDS_API_CONCURRENT_INVOCATIONS",
 )
 # What the module sets when a user gives no value; the rest (regions, key, prefix, owner, retention,
 # keep-last) has to come from the function, the environment or a flag.
@@ -67,6 +70,9 @@ DEFAULTS = {
     "BOTO_MAX_ATTEMPTS": "5",
     "BOTO_RETRY_MODE": "standard",
     "LOG_LEVEL": "WARNING",
+    "BACKUP_SCHEDULE_EXPRESSION": "cron(0 3 * * ? *)",
+    "RDS_API_REQUESTS_PER_SECOND": "4",
+    "RDS_API_CONCURRENT_INVOCATIONS": "1",
 }
 DONE_STATES = frozenset({"available"})
 BROKEN_STATES = frozenset({"failed", "error", "deleting", "deleted", "incompatible-restore", "missing"})
