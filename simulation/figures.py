@@ -25,8 +25,9 @@ def figures(run: Run) -> dict[str, Any]:
     ages = [age for _t, _db, age, _exempt in run.rpo_samples]
     event_calls = [inv.calls for inv in run.invocations if inv.trigger == "event"]
     # The backup round: the scheduled invocation's time and calls, and what its rate budget allows:
-    # calls / budget plus one call's latency. Without a budget setting the account's sustained rate
-    # (12 requests per second) is the budget.
+    # calls / budget plus one call's latency. The budget is one invocation's share of the module's
+    # RDS_API_REQUESTS_PER_SECOND; without that setting (an engine before it), the account's sustained
+    # rate (12 requests per second).
     budget = run.rate_budget or 12.0
     rounds = [(end - start, calls_, deferred) for start, end, calls_, deferred in run.backup_rounds]
     worst_round = max(rounds, default=(0.0, 0, 0))

@@ -59,6 +59,9 @@ BASE_ENVIRONMENT = {
     "TIME_BUDGET_RESERVE_MS": "30000",
     "BOTO_MAX_ATTEMPTS": "5",
     "BOTO_RETRY_MODE": "standard",
+    "BACKUP_SCHEDULE_EXPRESSION": "cron(0 3 * * ? *)",
+    "RDS_API_REQUESTS_PER_SECOND": "4",  # variable rds_api_requests_per_second
+    "RDS_API_CONCURRENT_INVOCATIONS": "2",  # max(1, lambda_reserved_concurrent_executions)
     # WARNING, not the module's INFO: the harness reads failed and deferred outcomes only, and the
     # simulation runs faster without a log line per kept snapshot.
     "LOG_LEVEL": "WARNING",
@@ -173,7 +176,11 @@ class Simulation:
         self.rng = random.Random(scenario.seed)
         self.kernel = Kernel()
         self.timing = Timing()
-        self.environment = {**BASE_ENVIRONMENT, **dict(scenario.settings)}
+        self.environment = {
+            **BASE_ENVIRONMENT,
+            "RDS_API_CONCURRENT_INVOCATIONS": str(max(1, scenario.lambda_config.reserved_concurrency)),
+            **dict(scenario.settings),
+        }
         session = boto3.session.Session(region_name=SOURCE)
         model = session._session.get_service_model("rds")
         shapes = {
@@ -615,12 +622,9 @@ class Simulation:
             )
             for db in self.databases
         }
-        budget = None
-        for name in dir(settings):
-            if "rate" in name and "budget" in name:
-                value = getattr(settings, name)
-                if isinstance(value, (int, float)) and value > 0:
-                    budget = float(value)
+        # The rate one invocation keeps to (one invocation runs a backup round); None when the engine
+        # has no rate budget setting.
+        budget = getattr(settings, "rds_api_rate_per_invocation", None)
         return Run(
             scenario=self.scenario,
             days=self.scenario.days,
