@@ -27,6 +27,9 @@ data "aws_caller_identity" "destination" {
 }
 
 locals {
+  # The release of the module and its function (the VERSION file; lambda_src's __version__ equals it).
+  module_version = trimspace(file("${path.module}/VERSION"))
+
   # Resource names: "<name>-rds-snapshot-dr[-suffix]"; name is at most 32 characters, so every
   # derived name stays inside IAM's 64-character limit.
   name = "${var.name}-rds-snapshot-dr"

@@ -388,3 +388,17 @@ run "outputs" {
     error_message = "Alarm and schedule ARNs are output by purpose."
   }
 }
+
+run "module_version_is_the_release_in_the_version_file" {
+  command = plan
+
+  assert {
+    condition     = output.module_version == trimspace(file("VERSION")) && can(regex("^[0-9]+\\.[0-9]+\\.[0-9]+", output.module_version))
+    error_message = "module_version must be the semantic version in the VERSION file."
+  }
+
+  assert {
+    condition     = startswith(aws_lambda_function.this.description, "rds-snapshot-dr ${output.module_version} orders:")
+    error_message = "The function's description names the release, so the console shows which version runs."
+  }
+}

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any, TextIO
 
+from . import __version__
 from .aws import CLIENTS, AccountGateway, RdsGateway
 from .decisions import Database, Kind, Outcome, Snapshot
 from .engine import Engine, Report
@@ -201,6 +202,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="python -m rds_snapshot_dr",
         description="Run backup, copy, reconcile or preflight with the same engine and settings as the function.",
     )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
     backup = commands.add_parser("backup", parents=[common], help="start one snapshot per target")
     backup.add_argument(
