@@ -15,15 +15,16 @@ from __future__ import annotations
 
 import argparse
 import json
+import multiprocessing
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT / "lambda_src"), str(ROOT)]
 
-from simulation import fleet, invariants  # noqa: E402
-from simulation.figures import figures  # noqa: E402
+from simulation import play  # noqa: E402
 from simulation.scenarios import QUICK, SCENARIOS  # noqa: E402
 
 TABLE = (
@@ -58,6 +59,7 @@ def main(argv: list[str] | None = None) -> int:
         "--quick", action="store_true", help=f"every scenario at {QUICK['databases']} databases, {QUICK['days']} days"
     )
     parser.add_argument("--json", action="store_true", help="one JSON object per line per run")
+    parser.add_argument("--jobs", type=int, default=1, help="runs at once, in separate processes (default 1)")
     args = parser.parse_args(argv)
 
     names = args.scenario or list(SCENARIOS)
@@ -68,16 +70,10 @@ def main(argv: list[str] | None = None) -> int:
         sizes = [int(x) for x in (args.databases or "10,100,1000").split(",")]
         days = args.days or 30
 
+    runs = [(name, size, days, args.seed) for size in sizes for name in names]
     all_held = True
-    for size in sizes:
-        for name in names:
-            scenario = SCENARIOS[name].sized(size, days, args.seed)
-            began = time.monotonic()
-            run = fleet.run(scenario)
-            result = figures(run)
-            verdicts = invariants.check(run)
-            result["invariants_broken"] = {k: v for k, v in verdicts.items() if v}
-            result["wall_seconds"] = round(time.monotonic() - began, 1)
+    with multiprocessing.get_context("spawn").Pool(max(1, args.jobs)) as pool:
+        for result in pool.imap(_one, runs):
             all_held &= not result["invariants_broken"]
             if args.json:
                 print(json.dumps(result), flush=True)
@@ -86,7 +82,16 @@ def main(argv: list[str] | None = None) -> int:
     return 0 if all_held else 1
 
 
-def print_table(result: dict) -> None:
+def _one(run: tuple[str, int, int, int | None]) -> dict[str, Any]:
+    name, size, days, seed = run
+    began = time.monotonic()
+    result, verdicts = play(name, size, days, seed)
+    result["invariants_broken"] = {k: v for k, v in verdicts.items() if v}
+    result["wall_seconds"] = round(time.monotonic() - began, 1)
+    return result
+
+
+def print_table(result: dict[str, Any]) -> None:
     print(
         f"\n== {result['scenario']}: {result['databases']} databases, {result['days']} days "
         f"(seed {result['seed']}, {result['wall_seconds']} s)"

@@ -34,11 +34,13 @@ class Kernel:
         self._seq = itertools.count()
         self._main = threading.Semaphore(0)
         self.current: Task | None = None
+        self.until = 0.0
 
     def at(self, t: float, action: Callable[[], None]) -> None:
         heapq.heappush(self._heap, (max(t, self.now), next(self._seq), action))
 
     def run(self, until: float) -> None:
+        self.until = until
         heap = self._heap
         while heap and heap[0][0] <= until:
             t, _, action = heapq.heappop(heap)
@@ -103,6 +105,11 @@ class Task:
         kernel.current = None
 
     def wait_until(self, t: float) -> None:
+        kernel = self.kernel
+        heap = kernel._heap
+        if t <= self.deadline and t <= kernel.until and (not heap or heap[0][0] > t):
+            kernel.now = t  # nothing else is due before then: no need to hand over
+            return
         timed_out = t > self.deadline
         self.kernel.at(min(t, self.deadline), self._resume)
         self.kernel._main.release()

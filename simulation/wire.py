@@ -181,12 +181,13 @@ def _fast_timestamp(value: str) -> datetime:
     return _default_timestamp_parser(value)
 
 
-def _copy(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {k: _copy(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_copy(v) for v in value]
-    return value
+def _copy(parsed: dict[str, Any]) -> dict[str, Any]:
+    """A fresh top level (botocore adds response metadata to it) and fresh lists; the items in the lists
+    are shared, as nothing after the parser changes a listed item."""
+    fresh = {key: list(value) if isinstance(value, list) else value for key, value in parsed.items()}
+    if "ResponseMetadata" in fresh:
+        fresh["ResponseMetadata"] = dict(fresh["ResponseMetadata"])
+    return fresh
 
 
 def _remembering(parse: Callable[..., Any]) -> Callable[..., Any]:
