@@ -165,7 +165,7 @@ resource "aws_cloudwatch_metric_alarm" "function_errors" {
 
 resource "aws_cloudwatch_metric_alarm" "target_failures" {
   alarm_name        = "${local.name}-target-failures"
-  alarm_description = "rds-snapshot-dr ${var.name}: a snapshot, copy or deletion failed for at least one database. The function's log names the database, the reason and the fix."
+  alarm_description = "rds-snapshot-dr ${var.name}: a snapshot, copy or deletion failed for at least one database, including a cross-region copy that ended failed in the destination (metric CopiesFailed; reported on every reconcile run until it is retried or copy_max_attempts is reached and fixed). The function's log names the database, the reason and the fix."
 
   namespace   = var.metrics_namespace
   metric_name = "TargetFailures"

@@ -70,6 +70,7 @@ locals {
     DESTINATION_RETENTION_DAYS = tostring(var.retention.destination_days)
     KEEP_LAST                  = tostring(var.retention.keep_last)
     COPY_CONCURRENCY_LIMIT     = tostring(var.copy_concurrency_limit)
+    COPY_MAX_ATTEMPTS          = tostring(var.copy_max_attempts)
     METRICS_NAMESPACE          = var.metrics_namespace
     TIME_BUDGET_RESERVE_MS     = tostring(var.time_budget_reserve_ms)
     BOTO_MAX_ATTEMPTS          = tostring(var.aws_api_max_attempts)

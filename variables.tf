@@ -379,6 +379,18 @@ variable "copy_concurrency_limit" {
   }
 }
 
+variable "copy_max_attempts" {
+  description = "Copies of one snapshot the function starts in the destination region before it gives up on it: a copy that ends `failed` is reported (outcome failed, metric CopiesFailed), deleted and retried at the next reconcile run until this many copies have failed; then it stays failed, reported on every reconcile run, and its source snapshot is kept. The count lives in the tag rds-snapshot-dr:copy-failures on the source snapshot."
+  type        = number
+  default     = 3
+  nullable    = false
+
+  validation {
+    condition     = var.copy_max_attempts >= 1 && var.copy_max_attempts <= 10 && floor(var.copy_max_attempts) == var.copy_max_attempts
+    error_message = "copy_max_attempts must be a whole number from 1 to 10."
+  }
+}
+
 variable "metrics_namespace" {
   description = "CloudWatch namespace of the engine's metrics (TargetFailures, RecoveryPointAgeSeconds, ...); the alarms read from it. Metrics carry the dimension ModuleInstance = name."
   type        = string

@@ -536,6 +536,26 @@ run "copy_concurrency_over_the_aws_limit" {
   expect_failures = [var.copy_concurrency_limit]
 }
 
+run "copy_max_attempts_zero" {
+  command = plan
+
+  variables {
+    copy_max_attempts = 0
+  }
+
+  expect_failures = [var.copy_max_attempts]
+}
+
+run "copy_max_attempts_fractional" {
+  command = plan
+
+  variables {
+    copy_max_attempts = 2.5
+  }
+
+  expect_failures = [var.copy_max_attempts]
+}
+
 run "metrics_namespace_reserved" {
   command = plan
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from typing import Any
 
 import boto3
@@ -144,6 +145,19 @@ _KIND_API = {
 }
 
 
+def _time(value: Any) -> datetime | None:
+    """A response time as an aware UTC datetime; None when absent (RDS omits SnapshotCreateTime while
+    it creates the snapshot) or unreadable. Never a naive time: every comparison in the package is aware."""
+    if isinstance(value, str):
+        try:
+            value = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            return None
+    if not isinstance(value, datetime):
+        return None
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+
+
 def _tags(tag_list: Any) -> dict[str, str]:
     return {tag["Key"]: tag.get("Value", "") for tag in tag_list or []}
 
@@ -158,7 +172,7 @@ def database_from_instance(item: Mapping[str, Any]) -> Database:
         identifier=item["DBInstanceIdentifier"],
         status=item.get("DBInstanceStatus", ""),
         tags=_tags(item.get("TagList")),
-        created=item.get("InstanceCreateTime"),
+        created=_time(item.get("InstanceCreateTime")),
         cluster_identifier=item.get("DBClusterIdentifier") or None,
     )
 
@@ -169,7 +183,7 @@ def database_from_cluster(item: Mapping[str, Any]) -> Database:
         identifier=item["DBClusterIdentifier"],
         status=item.get("Status", ""),
         tags=_tags(item.get("TagList")),
-        created=item.get("ClusterCreateTime"),
+        created=_time(item.get("ClusterCreateTime")),
     )
 
 
@@ -182,10 +196,10 @@ def snapshot_from_response(kind: Kind, item: Mapping[str, Any], region: str) -> 
             region=region,
             status=item.get("Status", ""),
             snapshot_type=item.get("SnapshotType", ""),
-            created=item.get("SnapshotCreateTime"),
+            created=_time(item.get("SnapshotCreateTime")),
             tags=_tags(item.get("TagList")),
             database_identifier=item.get("DBInstanceIdentifier", ""),
-            original_created=item.get("OriginalSnapshotCreateTime"),
+            original_created=_time(item.get("OriginalSnapshotCreateTime")),
             copied_from=item.get("SourceRegion") or None,
             percent_progress=item.get("PercentProgress"),
             encrypted=item.get("Encrypted"),
@@ -197,7 +211,7 @@ def snapshot_from_response(kind: Kind, item: Mapping[str, Any], region: str) -> 
         region=region,
         status=item.get("Status", ""),
         snapshot_type=item.get("SnapshotType", ""),
-        created=item.get("SnapshotCreateTime"),
+        created=_time(item.get("SnapshotCreateTime")),
         tags=_tags(item.get("TagList")),
         database_identifier=item.get("DBClusterIdentifier", ""),
         copied_from=item.get("SourceDBClusterSnapshotArn") or None,
@@ -263,7 +277,8 @@ class RdsGateway:
         items = self._paginate(
             region, api["describe"], api["list_key"], f"rds:Describe{api['action']}s", SnapshotType="manual"
         )
-        return [snapshot_from_response(kind, item, region) for item in items]
+        # An item without an identifier cannot be acted on (nor be ours): one odd item never stops a run.
+        return [snapshot_from_response(kind, item, region) for item in items if item.get(api["id_param"])]
 
     def find_snapshot(self, region: str, kind: Kind, identifier: str) -> Snapshot | None:
         api = _KIND_API[kind]
@@ -307,6 +322,11 @@ class RdsGateway:
         with self._call(f"rds:Copy{api['action']}", region):
             response = getattr(self._clients[region], api["copy"])(**params)
         return snapshot_from_response(source.kind, response[api["result"]], region)
+
+    def tag_snapshot(self, snapshot: Snapshot, tags: Mapping[str, str]) -> None:
+        """Add or overwrite tags on one snapshot (by its ARN, in its own region)."""
+        with self._call("rds:AddTagsToResource", snapshot.region):
+            self._clients[snapshot.region].add_tags_to_resource(ResourceName=snapshot.arn, Tags=_tag_list(tags))
 
     def delete_snapshot(self, snapshot: Snapshot) -> None:
         api = _KIND_API[snapshot.kind]

@@ -48,6 +48,7 @@ SETTING_NAMES = (
     "DESTINATION_RETENTION_DAYS",
     "KEEP_LAST",
     "COPY_CONCURRENCY_LIMIT",
+    "COPY_MAX_ATTEMPTS",
     "METRICS_NAMESPACE",
     "TIME_BUDGET_RESERVE_MS",
     "BOTO_MAX_ATTEMPTS",
@@ -66,6 +67,7 @@ DEFAULTS = {
     "SELECTION_TAGS": "{}",
     "SNAPSHOT_TAGS": "{}",
     "COPY_CONCURRENCY_LIMIT": "20",
+    "COPY_MAX_ATTEMPTS": "3",
     "METRICS_NAMESPACE": "RdsSnapshotDr",
     "TIME_BUDGET_RESERVE_MS": "0",
     "BOTO_MAX_ATTEMPTS": "5",
@@ -108,6 +110,10 @@ class CliGateway(RdsGateway):
             snap = super().copy_snapshot(source, kms_key_arn)
         self.started.append(snap)
         return snap
+
+    def tag_snapshot(self, snapshot: Snapshot, tags: Mapping[str, str]) -> None:
+        if not self.dry_run:
+            super().tag_snapshot(snapshot, tags)
 
     def delete_snapshot(self, snapshot: Snapshot) -> None:
         if not self.dry_run:

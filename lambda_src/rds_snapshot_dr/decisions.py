@@ -18,13 +18,25 @@ from .settings import Settings
 SOURCE_TAG = "rds-snapshot-dr:source"
 SOURCE_TYPE_TAG = "rds-snapshot-dr:source-type"
 ROUND_TAG = "rds-snapshot-dr:backup-round"  # set only by a full backup round: its YYYYMMDD-HHMM stamp
+# On a source snapshot: how many of its cross-region copies ended `failed` (the engine sets it before it
+# deletes the failed copy). CopyTags carries it to the next copy, which is harmless.
+COPY_FAILURES_TAG = "rds-snapshot-dr:copy-failures"
 ROUND_FORMAT = "%Y%m%d-%H%M"
+_TRAILING_STAMP = re.compile(r"-(\d{8}-\d{4})$")
 
 INSTANCE_SNAPSHOT_STATES = frozenset({"available", "storage-optimization"})
 CLUSTER_SNAPSHOT_STATES = frozenset({"available"})
 COPY_IN_FLIGHT_STATES = frozenset({"pending", "copying", "creating"})
-# Cross-region snapshot copies AWS allows in progress per destination region, for the whole account.
+COPY_FAILED_STATES = frozenset({"failed", "incompatible-parameters", "incompatible-restore"})
+# Cross-region snapshot copies AWS allows in progress per destination region, for the whole account:
+# 20 DB snapshots (RDS User Guide, "Copying a DB snapshot"); 5 DB cluster snapshots ("You can have up to
+# five snapshot copy requests in progress to a single destination Region per account": Aurora User Guide,
+# "Copying a DB cluster snapshot", Limitations,
+# https://docs.aws.amazon.com/AmazonRDS/latest/AuroraUserGuide/USER_CopySnapshot.html).
 ACCOUNT_COPY_LIMIT = 20
+ACCOUNT_CLUSTER_COPY_LIMIT = 5
+# The earliest time there is: the sort key of a snapshot without a date (aware, like every time here).
+_NO_TIME = datetime.min.replace(tzinfo=UTC)
 MAX_SNAPSHOT_ID_LENGTH = {"instance": 255, "cluster": 63}
 
 
@@ -80,8 +92,20 @@ class Snapshot:
 
     @property
     def data_time(self) -> datetime | None:
-        """The point in time the snapshot's data is from (a copy keeps its source's time)."""
-        return self.original_created or self.created
+        """When the snapshot's data was taken.
+
+        For a snapshot the module named (`...-<YYYYMMDD>-<HHMM>`), the scheduled time stamped in its name:
+        the same in both regions and for both kinds, whenever the copy was made (cluster snapshot copies
+        carry no OriginalSnapshotCreateTime, so their own create time is when the copy was made). For any
+        other snapshot, what RDS reports (None while RDS is still creating it).
+        """
+        return stamp_of(self.identifier) or self.original_created or self.created
+
+    @property
+    def copy_failures(self) -> int:
+        """How many cross-region copies of this (source) snapshot ended `failed` so far."""
+        value = self.tags.get(COPY_FAILURES_TAG, "")
+        return int(value) if value.isdigit() else 0
 
 
 @dataclass(frozen=True)
@@ -112,6 +136,9 @@ class CopyPlan:
     start: list[Snapshot]
     defer: list[Snapshot]
     in_flight: int  # all cross-region copies in progress in the destination region, anyone's
+    failed: list[tuple[Snapshot, Snapshot]] = field(default_factory=list)  # (source, its failed copy)
+    foreign: list[Snapshot] = field(default_factory=list)  # sources whose name a foreign snapshot holds
+    exhausted: list[Snapshot] = field(default_factory=list)  # sources with no copy attempt left
 
 
 @dataclass(frozen=True)
@@ -251,6 +278,19 @@ def parse_round_stamp(value: str) -> datetime | None:
     return parsed if round_stamp(parsed) == value else None
 
 
+def stamp_of(identifier: str) -> datetime | None:
+    """The scheduled time of the `-YYYYMMDD-HHMM` stamp that ends a snapshot name, or None."""
+    match = _TRAILING_STAMP.search(identifier)
+    return parse_round_stamp(match.group(1)) if match else None
+
+
+def sort_time(value: datetime | None) -> datetime:
+    """A sort key for an optional time: None sorts first, and a naive time (never expected) counts as UTC."""
+    if value is None:
+        return _NO_TIME
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+
+
 def snapshot_name(prefix: str, target: str, scheduled_time: datetime) -> str:
     """`<prefix>-<target>-<YYYYMMDD>-<HHMM>` from the scheduled (not the current) time, so retries collide."""
     return f"{prefix}-{target}-{round_stamp(scheduled_time)}"
@@ -275,20 +315,148 @@ def has_our_prefix(settings: Settings, identifier: str) -> bool:
     return identifier.startswith(f"{settings.snapshot_prefix}-")
 
 
+def has_our_name(settings: Settings, snapshot: Snapshot) -> bool:
+    """The exact name the module gives: `<prefix>-<database>-<YYYYMMDD>-<HHMM>`, nothing before or after.
+
+    The database is the one the snapshot belongs to (our source tag, else what RDS reports), so a copy
+    named ours plus a suffix (`...-1400-legal-hold`) is not ours, even with our tags copied onto it.
+    """
+    head = f"{settings.snapshot_prefix}-{snapshot.target}-"
+    return snapshot.identifier.startswith(head) and parse_round_stamp(snapshot.identifier[len(head) :]) is not None
+
+
 def is_owned(settings: Settings, snapshot: Snapshot) -> bool:
-    """Ours = manual snapshot with our name prefix AND our ownership tag. Nothing else is ever touched."""
+    """Ours = manual snapshot with our ownership tag AND the exact name the module gives.
+
+    "Copy tags" carries our tags to anyone's copy of our snapshots, so a tag alone proves nothing.
+    Nothing that is not ours is ever touched.
+    """
     return (
         snapshot.snapshot_type == "manual"
-        and has_our_prefix(settings, snapshot.identifier)
         and snapshot.tags.get(settings.owner_tag_key) == settings.owner_tag_value
+        and has_our_name(settings, snapshot)
     )
 
 
 # --- copies ------------------------------------------------------------------------------------------
 
 
+FOREIGN_NAME_FIX = (
+    "Another tool or module instance uses the same name. Give each module instance its own "
+    "snapshot_prefix, or rename/delete the foreign snapshot."
+)
+
+
+COPY_FAILED_FIX = (
+    "Read the RDS events of {region} for {snapshot} (RDS-EVENT-0061 says why). Usual causes: the destination "
+    "key is disabled or its grant is missing, the source key cannot be used by RDS, the destination quota is "
+    "full. After fixing it, remove the tag {tag} from the source snapshot to allow new attempts."
+)
+
+
+class CopyState(StrEnum):
+    """What the destination region holds under the name of one of our source snapshots."""
+
+    ABSENT = "absent"  # nothing: the copy may start
+    IN_FLIGHT = "in-flight"  # our copy, still being made (or being deleted)
+    AVAILABLE = "available"  # our copy, done
+    FAILED = "failed"  # our copy, ended failed: report it, remove it, retry within copy_max_attempts
+    FOREIGN = "foreign"  # a snapshot with our exact name that is not ours: never counted as a copy
+
+
+def copy_state(settings: Settings, copy: Snapshot | None) -> CopyState:
+    """Classify the destination snapshot that carries a source snapshot's name (None: there is none)."""
+    if copy is None:
+        return CopyState.ABSENT
+    if not is_owned(settings, copy):
+        return CopyState.FOREIGN
+    if copy.status == "available":
+        return CopyState.AVAILABLE
+    if copy.status in COPY_FAILED_STATES:
+        return CopyState.FAILED
+    return CopyState.IN_FLIGHT
+
+
+def copy_attempts_left(settings: Settings, source: Snapshot) -> int:
+    """Copies of `source` the engine may still start: copy_max_attempts minus the copies that ended failed."""
+    return max(0, settings.copy_max_attempts - source.copy_failures)
+
+
+def name_taken_outcome(
+    settings: Settings,
+    *,
+    operation: str,
+    target: str,
+    kind: Kind | str,
+    name: str,
+    region: str,
+    existing: Snapshot | None,
+    note: str = "",
+) -> Outcome:
+    """A snapshot named `name` is already in `region` (RDS said so, or a lookup found it).
+
+    Ours (a retried or duplicate event, a copy in progress): `exists`, success. Anyone else's: `failed`,
+    since the module cannot make its snapshot under that name and must never count a foreign
+    snapshot as its copy. The event path and reconcile both decide here.
+    """
+    if existing is None or is_owned(settings, existing):
+        state = f", {existing.status}" if existing is not None and existing.status else ""
+        reason = f"already exists in {region} (retried or duplicate event{state})"
+        return Outcome(target, kind, operation, "exists", name, _join(note, reason))
+    return Outcome(
+        target,
+        kind,
+        operation,
+        "failed",
+        name,
+        _join(
+            note,
+            f"a snapshot named {name} exists in {region} but does not carry this module instance's "
+            "ownership tag (or is not a manual snapshot)",
+        ),
+        FOREIGN_NAME_FIX,
+    )
+
+
+def _join(*parts: str) -> str:
+    """A reason from its non-empty parts, e.g. the context (a reconcile retaking a missed round) and what happened."""
+    return "; ".join(part for part in parts if part)
+
+
+def failed_copy_outcome(settings: Settings, source: Snapshot, region: str, failures: int) -> Outcome:
+    """The copy of `source` ended failed for the `failures`-th time (counting this one)."""
+    left = max(0, settings.copy_max_attempts - failures)
+    if left:
+        then = f"removed; retried at the next reconcile ({left} of copy_max_attempts={settings.copy_max_attempts} left)"
+    else:
+        then = f"not retried: copy_max_attempts={settings.copy_max_attempts} reached"
+    return Outcome(
+        source.target,
+        source.kind,
+        "copy",
+        "failed",
+        source.identifier,
+        f"the copy to {region} ended failed ({failures} failed so far); {then}",
+        COPY_FAILED_FIX.format(region=region, tag=COPY_FAILURES_TAG, snapshot=source.identifier),
+    )
+
+
+def exhausted_copy_outcome(settings: Settings, source: Snapshot, region: str) -> Outcome:
+    """Every allowed copy attempt of `source` failed: loud on every reconcile until someone acts."""
+    return Outcome(
+        source.target,
+        source.kind,
+        "copy",
+        "failed",
+        source.identifier,
+        f"{source.copy_failures} copies to {region} ended failed; copy_max_attempts={settings.copy_max_attempts} "
+        "reached, so no copy is started and the source is kept",
+        COPY_FAILED_FIX.format(region=region, tag=COPY_FAILURES_TAG, snapshot=source.identifier),
+    )
+
+
 def is_copy_in_flight(settings: Settings, snapshot: Snapshot) -> bool:
-    """A destination snapshot that counts against the 20-copies-in-progress limit (ours or anyone's)."""
+    """A destination snapshot that counts against the copies-in-progress limit (ours or anyone's)."""
     if snapshot.status not in COPY_IN_FLIGHT_STATES:
         return False
     return snapshot.copied_from is not None or is_owned(settings, snapshot)
@@ -299,31 +467,93 @@ def plan_copies(
     source: Iterable[Snapshot],
     destination: Iterable[Snapshot],
     wanted_targets: set[str] | None = None,
+    now: datetime | None = None,
 ) -> CopyPlan:
-    """Owned, available source snapshots without a destination copy: start up to the limit, defer the rest.
+    """What to do about each owned, available source snapshot, from its destination copy's state.
+
+    No copy: start it, up to the limit, and defer the rest; once copy_max_attempts copies have failed,
+    report it instead. A copy that ended failed: report, remove and (within the attempts) retry it.
+    A foreign snapshot with our name: report it. In flight or available: nothing to do.
 
     The limit is this instance's COPY_CONCURRENCY_LIMIT minus its own copies in progress, and never more
-    than the account has left of the 20 copies AWS allows in progress per destination region.
-
-    Newest first, so the recovery point moves forward even when the limit holds some copies back.
+    than the account has left of the copies AWS allows in progress per destination region: 20 instance
+    snapshots and, counted on their own, 5 cluster snapshots.
+    Newest first (by the scheduled time in the name), so the recovery point moves forward even when the
+    limit holds some copies back. With `now`, a source already past the destination retention is not
+    copied when the destination holds a newer available copy of its database: that copy would only be
+    pruned again (it happens when a source outlives its copy, e.g. its deletion was refused).
     """
     destination = list(destination)
-    present = {(snap.kind, snap.identifier) for snap in destination}
+    by_name = {(snap.kind, snap.identifier): snap for snap in destination}
     in_flight = [snap for snap in destination if is_copy_in_flight(settings, snap)]
     own_in_flight = sum(1 for snap in in_flight if is_owned(settings, snap))
-    missing = [
-        snap
-        for snap in source
-        if is_owned(settings, snap)
-        and snap.status == "available"
-        and (snap.kind, snap.identifier) not in present
-        and (wanted_targets is None or snap.target in wanted_targets)
-    ]
-    missing.sort(key=lambda s: (s.data_time or datetime.min, s.identifier), reverse=True)
-    # This instance's own share (COPY_CONCURRENCY_LIMIT), within what the account has left: another
-    # module instance's long copies must not hold this one back below its share, only the AWS limit may.
-    room = max(0, min(settings.copy_concurrency_limit - own_in_flight, ACCOUNT_COPY_LIMIT - len(in_flight)))
-    return CopyPlan(start=missing[:room], defer=missing[room:], in_flight=len(in_flight))
+    newest_copy: dict[tuple[Kind, str], datetime] = {}
+    for snap in destination:
+        if snap.status == "available" and is_owned(settings, snap) and snap.data_time is not None:
+            key = (snap.kind, snap.target)
+            newest_copy[key] = max(snap.data_time, newest_copy.get(key, snap.data_time))
+    cutoff = now - timedelta(days=settings.destination_retention_days) if now is not None else None
+    missing: list[Snapshot] = []
+    failed: list[tuple[Snapshot, Snapshot]] = []
+    foreign: list[Snapshot] = []
+    exhausted: list[Snapshot] = []
+    for snap in source:
+        if not (is_owned(settings, snap) and snap.status == "available"):
+            continue
+        if wanted_targets is not None and snap.target not in wanted_targets:
+            continue
+        copy = by_name.get((snap.kind, snap.identifier))
+        state = copy_state(settings, copy)
+        if state is CopyState.ABSENT:
+            newer = newest_copy.get((snap.kind, snap.target))
+            if (
+                cutoff is not None
+                and sort_time(snap.data_time) < cutoff
+                and newer
+                and newer > sort_time(snap.data_time)
+            ):
+                continue
+            (missing if copy_attempts_left(settings, snap) else exhausted).append(snap)
+        elif state is CopyState.FAILED and copy is not None:
+            failed.append((snap, copy))
+        elif state is CopyState.FOREIGN:
+            foreign.append(snap)
+    missing.sort(key=lambda s: (sort_time(s.data_time), s.identifier), reverse=True)
+    # This instance's own share (COPY_CONCURRENCY_LIMIT), within what the account has left of each kind's
+    # limit: another module instance's long copies must not hold this one back below its share, only the
+    # AWS limits may.
+    own_room = settings.copy_concurrency_limit - own_in_flight
+    kind_room = {
+        Kind.INSTANCE: ACCOUNT_COPY_LIMIT - sum(1 for snap in in_flight if snap.kind is Kind.INSTANCE),
+        Kind.CLUSTER: ACCOUNT_CLUSTER_COPY_LIMIT - sum(1 for snap in in_flight if snap.kind is Kind.CLUSTER),
+    }
+    start: list[Snapshot] = []
+    defer: list[Snapshot] = []
+    for snap in missing:
+        if own_room > 0 and kind_room[snap.kind] > 0:
+            start.append(snap)
+            own_room -= 1
+            kind_room[snap.kind] -= 1
+        else:
+            defer.append(snap)
+    return CopyPlan(
+        start=start,
+        defer=defer,
+        in_flight=len(in_flight),
+        failed=failed,
+        foreign=foreign,
+        exhausted=exhausted,
+    )
+
+
+def may_copy_more(outcome: Outcome) -> bool:
+    """Whether to go on starting copies after this copy outcome: not once RDS refused one for the limit."""
+    return not (outcome.operation == "copy" and outcome.outcome == "deferred")
+
+
+def freed_room(outcomes: Iterable[Outcome]) -> bool:
+    """Whether a quota prune freed room: at least one snapshot was deleted."""
+    return any(o.operation == "delete" and o.outcome == "deleted" for o in outcomes)
 
 
 # --- backup rounds ------------------------------------------------------------------------------------
@@ -381,7 +611,7 @@ def expired_snapshots(
 ) -> PruneDecision:
     """Which owned snapshots to delete in one region, under the data-safety rules.
 
-    - only snapshots that are ours (prefix + ownership tag, manual), never automated ones;
+    - only snapshots that are ours (exact name + ownership tag, manual), never automated ones;
     - only `available` snapshots older than `retention_days`;
     - never the newest `keep_last` available snapshots of a database (so never its newest copy);
     - for source snapshots (`destination_copies` given): never before the copy is `available`.
@@ -402,7 +632,7 @@ def expired_snapshots(
     delete: list[Snapshot] = []
     protected: list[tuple[Snapshot, str]] = []
     for group in by_target.values():
-        group.sort(key=lambda s: (s.data_time or datetime.min, s.identifier), reverse=True)
+        group.sort(key=lambda s: (sort_time(s.data_time), s.identifier), reverse=True)
         for position, snap in enumerate(group):
             if snap.data_time is None or snap.data_time >= cutoff:
                 continue
@@ -443,7 +673,7 @@ def recovery_point_age(
     for db in databases:
         point = newest.get((db.kind, db.identifier)) or db.created
         if point is not None:
-            ages[db.identifier] = max(0.0, (now - point).total_seconds())
+            ages[db.identifier] = max(0.0, (now - sort_time(point)).total_seconds())
     return ages
 
 

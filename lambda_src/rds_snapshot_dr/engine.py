@@ -14,8 +14,8 @@ from typing import Any
 
 from . import decisions
 from .aws import RdsGateway
-from .decisions import Database, Kind, Outcome, Snapshot, TargetSelection
-from .errors import ALREADY_EXISTS, QUOTA, AwsError, classify
+from .decisions import CopyState, Database, Kind, Outcome, Snapshot, TargetSelection
+from .errors import ALREADY_EXISTS, QUOTA, AwsError, classify, is_copy_limit
 from .events import ActionRequest, IgnoredEvent, SnapshotCreated
 from .logs import log_decision
 from .metrics import Metrics
@@ -36,6 +36,7 @@ _LEVELS = {
 _BOTH_KINDS = (Kind.INSTANCE, Kind.CLUSTER)
 _COUNTERS = {("snapshot", "started"): "SnapshotsStarted", ("copy", "started"): "CopiesStarted"}
 _COUNTERS.update({("copy", "deferred"): "CopiesDeferred", ("delete", "deleted"): "SnapshotsDeleted"})
+_COUNTERS[("copy", "failed")] = "CopiesFailed"  # refused, ended failed, or blocked by a foreign name
 
 
 @dataclass
@@ -104,7 +105,7 @@ class Engine:
         operation: str,
         snapshot: str = "",
         note: str = "",
-    ) -> None:
+    ) -> Outcome:
         c = classify(
             error,
             operation,
@@ -112,7 +113,9 @@ class Engine:
             attempts=self.settings.boto_max_attempts,
         )
         outcome = {"exists": "exists", "gone": "skipped"}.get(c.outcome, c.outcome)
-        report.record(Outcome(target, str(kind), operation, outcome, snapshot, _join(note, c.reason), c.fix))
+        recorded = Outcome(target, str(kind), operation, outcome, snapshot, _join(note, c.reason), c.fix)
+        report.record(recorded)
+        return recorded
 
     def _discover(self, report: Report, requested: Iterable[str] | None) -> TargetSelection | None:
         try:
@@ -232,7 +235,10 @@ class Engine:
             if error.code in ALREADY_EXISTS:
                 self._already_exists(report, db.kind, db.identifier, name, self.aws.source_region, "snapshot", note)
                 return
-            if not (error.code == QUOTA and self._pruned_for_quota(report, db, error, pruned_for_quota)):
+            if not (
+                error.code == QUOTA
+                and self._pruned_for_quota(report, db.kind, db.identifier, "snapshot", error, pruned_for_quota)
+            ):
                 self._fail(
                     report, error, target=db.identifier, kind=db.kind, operation="snapshot", snapshot=name, note=note
                 )
@@ -253,66 +259,56 @@ class Engine:
             after = "started after pruning"
         report.record(Outcome(db.identifier, db.kind, "snapshot", "started", name, _join(note, started, after)))
 
-    def _pruned_for_quota(self, report: Report, db: Database, error: AwsError, pruned_for_quota: set[Kind]) -> bool:
-        """On SnapshotQuotaExceeded, prune expired snapshots of that kind once per run; True if any went."""
-        if db.kind in pruned_for_quota:
+    def _pruned_for_quota(
+        self, report: Report, kind: Kind, target: str, operation: str, error: AwsError, pruned_for_quota: set[Kind]
+    ) -> bool:
+        """On SnapshotQuotaExceeded (backup in the source, a copy into the destination), prune expired
+        snapshots of that kind in both regions once per run; True if that freed room for one retry."""
+        if kind in pruned_for_quota:
             return False
-        pruned_for_quota.add(db.kind)
+        pruned_for_quota.add(kind)
         log_decision(
             logging.WARNING,
             "snapshot quota reached; pruning expired snapshots before one retry",
             action=report.action,
-            target=db.identifier,
-            kind=str(db.kind),
-            operation="snapshot",
+            target=target,
+            kind=str(kind),
+            operation=operation,
             reason=error.message,
         )
-        before = report.metrics.counts["SnapshotsDeleted"]
-        self._prune(report, None, kinds=(db.kind,))
-        return report.metrics.counts["SnapshotsDeleted"] > before
+        return decisions.freed_room(self._prune(report, None, kinds=(kind,)))
 
     def _already_exists(
         self, report: Report, kind: Kind, target: str, name: str, region: str, operation: str, note: str = ""
-    ) -> None:
-        """A snapshot with our name exists: success if it is ours (a retried event), failure if not."""
+    ) -> Outcome:
+        """RDS says a snapshot with our name exists: success if it is ours (a retried event), failure if not."""
         try:
             existing = self.aws.find_snapshot(region, kind, name)
         except AwsError as error:
-            self._fail(report, error, target=target, kind=kind, operation=operation, snapshot=name, note=note)
-            return
-        if existing is not None and decisions.is_owned(self.settings, existing):
-            report.record(
-                Outcome(
-                    target,
-                    kind,
-                    operation,
-                    "exists",
-                    name,
-                    _join(note, f"already exists in {region} (retried or duplicate event)"),
-                )
-            )
-            return
-        report.record(
-            Outcome(
-                target,
-                kind,
-                operation,
-                "failed",
-                name,
-                _join(
-                    note,
-                    f"a snapshot named {name} exists in {region} but does not carry this module instance's "
-                    "ownership tag",
-                ),
-                "Another tool or module instance uses the same name. Give each module instance its own "
-                "snapshot_prefix, or rename/delete the foreign snapshot.",
-            )
+            return self._fail(report, error, target=target, kind=kind, operation=operation, snapshot=name, note=note)
+        outcome = decisions.name_taken_outcome(
+            self.settings,
+            operation=operation,
+            target=target,
+            kind=kind,
+            name=name,
+            region=region,
+            existing=existing,
+            note=note,
         )
+        report.record(outcome)
+        return outcome
 
     # --- snapshot created event ------------------------------------------------------------------
 
     def copy_created(self, event: SnapshotCreated) -> Report:
-        """Start the cross-region copy of one of our snapshots the moment RDS says it exists."""
+        """Start the cross-region copy of one of our snapshots the moment RDS says it exists.
+
+        At most 3 RDS calls, whatever the fleet: the source snapshot (ownership, status, ARN), the one
+        destination snapshot with its name, and the copy. The copy limit is respected by letting RDS
+        refuse (the copy is deferred to the next finished copy or reconcile); reconcile and the
+        copy-finished path keep this instance's own share (copy_concurrency_limit).
+        """
         report = Report("copy")
         ident = event.snapshot_identifier
         if not decisions.has_our_prefix(self.settings, ident):
@@ -343,49 +339,109 @@ class Engine:
                 )
             )
             return report
-        destination = self._list(report, self.aws.destination_region, _BOTH_KINDS)
-        if destination is None:
+        if not decisions.copy_attempts_left(self.settings, source):
+            report.record(decisions.exhausted_copy_outcome(self.settings, source, self.aws.destination_region))
             return report
-        if any(s.kind is event.kind and s.identifier == ident for s in destination):
+        region = self.aws.destination_region
+        try:
+            existing = self.aws.find_snapshot(region, event.kind, ident)
+        except AwsError as error:
+            self._fail(report, error, target=source.target, kind=event.kind, operation="copy", snapshot=ident)
+            return report
+        state = decisions.copy_state(self.settings, existing)
+        if state is CopyState.FAILED:
             report.record(
-                Outcome(source.target, event.kind, "copy", "exists", ident, "the copy already exists (duplicate event)")
+                Outcome(
+                    source.target,
+                    event.kind,
+                    "copy",
+                    "deferred",
+                    ident,
+                    f"its copy in {region} ended failed; reconcile reports, removes and retries it",
+                )
             )
-            return report
-        plan = decisions.plan_copies(self.settings, [source], destination)
-        if not plan.start:
-            self._defer(report, plan.defer, f"{plan.in_flight} copies in progress in {self.aws.destination_region}")
-            return report
-        self._copy(report, source)
+        elif state is not CopyState.ABSENT:
+            report.record(
+                decisions.name_taken_outcome(
+                    self.settings,
+                    operation="copy",
+                    target=source.target,
+                    kind=event.kind,
+                    name=ident,
+                    region=region,
+                    existing=existing,
+                    note="duplicate event" if state is not CopyState.FOREIGN else "",
+                )
+            )
+        else:
+            self._copy(report, source, pruned_for_quota=None)
         return report
 
-    def _copy(self, report: Report, source: Snapshot) -> bool:
-        """Start one copy. Returns False when the copy limit refused it (the caller defers the rest)."""
+    def _copy(self, report: Report, source: Snapshot, pruned_for_quota: set[Kind] | None) -> Outcome:
+        """Start one copy and record its outcome.
+
+        On SnapshotQuotaExceeded in the destination, prune expired snapshots of that kind and retry once
+        (as backup does in the source) when `pruned_for_quota` is given; the event path passes None and
+        leaves that to reconcile, so it never lists a region.
+        """
+        region = self.aws.destination_region
         try:
             self.aws.copy_snapshot(source, self.settings.destination_kms_key_arn)
         except AwsError as error:
             if error.code in ALREADY_EXISTS:
-                self._already_exists(
-                    report, source.kind, source.target, source.identifier, self.aws.destination_region, "copy"
-                )
-                return True
-            self._fail(
+                if pruned_for_quota is None:  # the event path looked it up a moment ago: a duplicate event
+                    outcome = Outcome(
+                        source.target,
+                        source.kind,
+                        "copy",
+                        "exists",
+                        source.identifier,
+                        f"the copy was started in {region} meanwhile (duplicate event); reconcile checks it",
+                    )
+                    report.record(outcome)
+                    return outcome
+                return self._already_exists(report, source.kind, source.target, source.identifier, region, "copy")
+            if error.code == QUOTA and not is_copy_limit(error):
+                if pruned_for_quota is None:
+                    outcome = Outcome(
+                        source.target,
+                        source.kind,
+                        "copy",
+                        "deferred",
+                        source.identifier,
+                        f"manual snapshot quota reached in {region}; reconcile prunes expired snapshots and retries",
+                    )
+                    report.record(outcome)
+                    return outcome
+                if self._pruned_for_quota(report, source.kind, source.target, "copy", error, pruned_for_quota):
+                    try:
+                        self.aws.copy_snapshot(source, self.settings.destination_kms_key_arn)
+                    except AwsError as retry_error:
+                        error = retry_error
+                    else:
+                        return self._copy_started(report, source, "started after pruning")
+            return self._fail(
                 report, error, target=source.target, kind=source.kind, operation="copy", snapshot=source.identifier
             )
-            return report.outcomes[-1].outcome != "deferred"
+        return self._copy_started(report, source)
+
+    def _copy_started(self, report: Report, source: Snapshot, note: str = "") -> Outcome:
+        region = self.aws.destination_region
         if source.copy_takes_key:
-            reason = f"copy to {self.aws.destination_region} with key {self.settings.destination_kms_key_arn}"
+            reason = f"copy to {region} with key {self.settings.destination_kms_key_arn}"
             fix = ""
         else:
             reason = (
-                f"copy to {self.aws.destination_region} UNENCRYPTED: the cluster snapshot is unencrypted and RDS "
+                f"copy to {region} UNENCRYPTED: the cluster snapshot is unencrypted and RDS "
                 "cannot encrypt a cluster snapshot on copy"
             )
             fix = (
                 "Encrypt the cluster (restore it from an encrypted snapshot) to have its copies under "
                 "destination_kms_key_arn."
             )
-        report.record(Outcome(source.target, source.kind, "copy", "started", source.identifier, reason, fix))
-        return True
+        outcome = Outcome(source.target, source.kind, "copy", "started", source.identifier, _join(reason, note), fix)
+        report.record(outcome)
+        return outcome
 
     def _defer(self, report: Report, snapshots: Iterable[Snapshot], reason: str) -> None:
         for snap in snapshots:
@@ -409,8 +465,11 @@ class Engine:
         report = Report("reconcile")
         selection, wanted, source, destination = self._survey(report, request)
         if source is not None and destination is not None:
+            # Prune first: it frees quota for the copies, and its listing is still current.
+            pruned = self._prune(report, wanted, kinds=_BOTH_KINDS, source=source, destination=destination)
+            gone = {(o.kind, o.snapshot) for o in pruned if o.outcome == "deleted"}
+            destination = [s for s in destination if (s.kind, s.identifier) not in gone]
             self._copy_missing(report, source, destination, wanted)
-            self._prune(report, wanted, kinds=_BOTH_KINDS, source=source, destination=destination)
         if source is not None and selection is not None:
             self._retake_missed_round(report, selection.targets, source)
 
@@ -445,23 +504,70 @@ class Engine:
     def _copy_missing(
         self, report: Report, source: list[Snapshot], destination: list[Snapshot], wanted: set[str] | None
     ) -> None:
-        plan = decisions.plan_copies(self.settings, source, destination, wanted)
-        pending = list(plan.start)
-        while pending:
-            if self.out_of_time():
-                self._defer(report, pending, TIME_BUDGET_REASON)
-                break
-            snap = pending.pop(0)
-            if not self._copy(report, snap):
-                self._defer(report, pending, f"RDS refused more copies to {self.aws.destination_region}")
-                break
+        """Act on each owned source snapshot's copy state: report foreign names and exhausted attempts,
+        report/remove failed copies, start missing copies within the limit and defer the rest."""
+        region = self.aws.destination_region
+        plan = decisions.plan_copies(self.settings, source, destination, wanted, now=self.now)
+        for snap in plan.foreign:
+            report.record(
+                decisions.name_taken_outcome(
+                    self.settings,
+                    operation="copy",
+                    target=snap.target,
+                    kind=snap.kind,
+                    name=snap.identifier,
+                    region=region,
+                    existing=next(d for d in destination if (d.kind, d.identifier) == (snap.kind, snap.identifier)),
+                )
+            )
+        for snap in plan.exhausted:
+            report.record(decisions.exhausted_copy_outcome(self.settings, snap, region))
+        for snap, failed_copy in plan.failed:
+            self._remove_failed_copy(report, snap, failed_copy)
+        self._start_copies(report, plan.start)
         if plan.defer:
             self._defer(
                 report,
                 plan.defer,
                 f"copy concurrency limit {self.settings.copy_concurrency_limit} reached "
-                f"({plan.in_flight} in progress in {self.aws.destination_region})",
+                f"({plan.in_flight} in progress in {region})",
             )
+
+    def _start_copies(self, report: Report, snapshots: list[Snapshot]) -> None:
+        """Start the copies in order until RDS refuses one for the copy limit or the time budget runs out."""
+        pending = list(snapshots)
+        pruned_for_quota: set[Kind] = set()
+        while pending:
+            if self.out_of_time():
+                self._defer(report, pending, TIME_BUDGET_REASON)
+                break
+            snap = pending.pop(0)
+            if not decisions.may_copy_more(self._copy(report, snap, pruned_for_quota)):
+                self._defer(report, pending, f"RDS refused more copies to {self.aws.destination_region}")
+                break
+
+    def _remove_failed_copy(self, report: Report, source: Snapshot, failed_copy: Snapshot) -> None:
+        """A copy of ours ended failed: count it on the source, delete it (it is ours), report it.
+
+        The count goes on the source first: if the delete then fails, the next run counts the same copy
+        again (the attempts run out sooner, never later); if the tag fails, the copy is left for the next run.
+        """
+        failures = source.copy_failures + 1
+        try:
+            self.aws.tag_snapshot(source, {decisions.COPY_FAILURES_TAG: str(failures)})
+            self.aws.delete_snapshot(failed_copy)
+        except AwsError as error:
+            self._fail(
+                report,
+                error,
+                target=source.target,
+                kind=source.kind,
+                operation="copy",
+                snapshot=source.identifier,
+                note=f"its copy in {failed_copy.region} ended failed and could not be removed",
+            )
+            return
+        report.record(decisions.failed_copy_outcome(self.settings, source, failed_copy.region, failures))
 
     def _retake_missed_round(self, report: Report, databases: list[Database], source: list[Snapshot]) -> None:
         """Take, under the round's own name and tags, the snapshots the latest full backup round missed.
@@ -484,14 +590,18 @@ class Engine:
         kinds: tuple[Kind, ...],
         source: list[Snapshot] | None = None,
         destination: list[Snapshot] | None = None,
-    ) -> None:
-        """Delete expired owned snapshots in both regions under the data-safety rules of decisions."""
+    ) -> list[Outcome]:
+        """Delete expired owned snapshots in both regions under the data-safety rules of decisions.
+
+        Returns the outcomes of the deletions (deleted, failed, deferred), all also recorded in the report.
+        """
+        done: list[Outcome] = []
         if source is None:
             source = self._list(report, self.aws.source_region, kinds)
         if destination is None:
             destination = self._list(report, self.aws.destination_region, kinds)
         if source is None or destination is None:
-            return
+            return done
         source = [s for s in source if s.kind in kinds]
         destination = [s for s in destination if s.kind in kinds]
         plans = (
@@ -527,27 +637,35 @@ class Engine:
                 )
             for snap in plan.delete:
                 if self.out_of_time():
-                    report.record(
-                        Outcome(snap.target, snap.kind, "delete", "deferred", snap.identifier, TIME_BUDGET_REASON)
-                    )
+                    outcome = Outcome(snap.target, snap.kind, "delete", "deferred", snap.identifier, TIME_BUDGET_REASON)
+                    report.record(outcome)
+                    done.append(outcome)
                     continue
                 try:
                     self.aws.delete_snapshot(snap)
                 except AwsError as error:
-                    self._fail(
-                        report, error, target=snap.target, kind=snap.kind, operation="delete", snapshot=snap.identifier
+                    done.append(
+                        self._fail(
+                            report,
+                            error,
+                            target=snap.target,
+                            kind=snap.kind,
+                            operation="delete",
+                            snapshot=snap.identifier,
+                        )
                     )
                     continue
-                report.record(
-                    Outcome(
-                        snap.target,
-                        snap.kind,
-                        "delete",
-                        "deleted",
-                        snap.identifier,
-                        f"older than the retention in {snap.region}",
-                    )
+                outcome = Outcome(
+                    snap.target,
+                    snap.kind,
+                    "delete",
+                    "deleted",
+                    snap.identifier,
+                    f"older than the retention in {snap.region}",
                 )
+                report.record(outcome)
+                done.append(outcome)
+        return done
 
     def _quota(self, report: Report) -> None:
         quotas: list[tuple[str, int, int]] = []

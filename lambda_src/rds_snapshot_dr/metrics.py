@@ -8,7 +8,14 @@ from dataclasses import dataclass, field
 from typing import Any, TextIO
 
 DIMENSION = "ModuleInstance"
-COUNTS = ("SnapshotsStarted", "CopiesStarted", "CopiesDeferred", "TargetFailures", "SnapshotsDeleted")
+COUNTS = (
+    "SnapshotsStarted",
+    "CopiesStarted",
+    "CopiesDeferred",
+    "CopiesFailed",
+    "TargetFailures",
+    "SnapshotsDeleted",
+)
 UNITS = {"RecoveryPointAgeSeconds": "Seconds", "ManualSnapshotQuotaUsedPercent": "Percent"}
 
 

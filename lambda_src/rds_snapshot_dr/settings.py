@@ -16,6 +16,8 @@ MAX_COPY_CONCURRENCY = 20  # AWS: 20 cross-region snapshot copies in progress pe
 # Amazon RDS API", https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/rds-api-throttling.html).
 RDS_SUSTAINED_REQUESTS_PER_SECOND = 12.0
 RDS_BURST_REQUESTS = 300
+# Copies of one snapshot the engine starts before a copy that keeps ending `failed` stays failed (and loud).
+MAX_COPY_ATTEMPTS = 10
 
 _REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d+$")
 _KMS_KEY_ARN = re.compile(r"^arn:aws[a-z-]*:kms:(?P<region>[a-z0-9-]+):(?P<account>\d{12}):key/[A-Za-z0-9-]+$")
@@ -47,6 +49,7 @@ class Settings:
     destination_retention_days: int
     keep_last: int
     copy_concurrency_limit: int
+    copy_max_attempts: int
     metrics_namespace: str
     time_budget_reserve_ms: int
     boto_max_attempts: int
@@ -227,6 +230,7 @@ def load_settings(environ: Mapping[str, str]) -> Settings:
         destination_retention_days=r.integer("DESTINATION_RETENTION_DAYS", minimum=1),
         keep_last=r.integer("KEEP_LAST", minimum=1),
         copy_concurrency_limit=r.integer("COPY_CONCURRENCY_LIMIT", minimum=1, maximum=MAX_COPY_CONCURRENCY),
+        copy_max_attempts=r.integer("COPY_MAX_ATTEMPTS", minimum=1, maximum=MAX_COPY_ATTEMPTS),
         metrics_namespace=r.text("METRICS_NAMESPACE", max_len=255),
         time_budget_reserve_ms=r.integer("TIME_BUDGET_RESERVE_MS", minimum=0),
         boto_max_attempts=r.integer("BOTO_MAX_ATTEMPTS", minimum=1, maximum=10),

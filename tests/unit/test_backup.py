@@ -228,7 +228,9 @@ def test_snapshot_quota_retries_once_after_pruning_freed_space(source, destinati
     result = lambda_handler(load_event("scheduled-backup.json"), lambda_context)
 
     assert set(instance_snapshots(source)) == {"dr-orders-db-20261102-1400", "dr-orders-db-20261125-1400"}
-    assert result["metrics"]["SnapshotsDeleted"] == 1
+    # Dated by their names, both copies are past the destination retention: keep-last keeps the newer one.
+    assert set(instance_snapshots(destination)) == {"dr-orders-db-20261102-1400"}
+    assert result["metrics"]["SnapshotsDeleted"] == 2
     assert result["metrics"]["SnapshotsStarted"] == 1
 
 

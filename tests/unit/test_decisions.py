@@ -45,49 +45,83 @@ def snap(
     )
 
 
+def name(days_old: float, target: str = "orders-db") -> str:
+    """The name the module gives a snapshot of `target` scheduled `days_old` days before NOW."""
+    return decisions.snapshot_name("dr", target, NOW - timedelta(days=days_old))
+
+
 def test_snapshot_name_comes_from_the_scheduled_time():
     assert decisions.snapshot_name("dr", "orders-db", datetime(2026, 11, 25, 14, 0, 59, tzinfo=UTC)) == (
         "dr-orders-db-20261125-1400"
     )
 
 
-def test_owned_needs_prefix_and_ownership_tag_and_manual_type(settings):
-    assert decisions.is_owned(settings, snap("dr-orders-db-1", 1))
-    assert not decisions.is_owned(settings, snap("drx-orders-db-1", 1))
-    assert not decisions.is_owned(settings, snap("dr-orders-db-1", 1, tags={"rds-snapshot-dr:owner": "other"}))
-    assert not decisions.is_owned(settings, snap("dr-orders-db-1", 1, snapshot_type="automated"))
+def test_owned_needs_exact_name_and_ownership_tag_and_manual_type(settings):
+    assert decisions.is_owned(settings, snap("dr-orders-db-20261124-1400", 1))
+    assert not decisions.is_owned(settings, snap("drx-orders-db-20261124-1400", 1))
+    assert not decisions.is_owned(settings, snap("dr-orders-db-20261124-1400", 1, tags={"rds-snapshot-dr:owner": "o"}))
+    assert not decisions.is_owned(settings, snap("dr-orders-db-20261124-1400", 1, snapshot_type="automated"))
+
+
+@pytest.mark.parametrize(
+    "identifier",
+    [
+        "dr-orders-db-20261124-1400-legal-hold",  # a person's copy of ours, tags copied
+        "dr-orders-db-20261124-1400x",
+        "dr-orders-db-20261124",
+        "dr-orders-db-1",
+        "dr-billing-db-20261124-1400",  # the name of another database than the one it belongs to
+        "dr-orders-db-20261399-1400",  # not a time
+        "x-dr-orders-db-20261124-1400",
+    ],
+)
+def test_a_name_that_is_not_exactly_the_modules_is_not_owned_despite_our_tags(settings, identifier):
+    assert not decisions.is_owned(settings, snap(identifier, 1))
+
+
+def test_a_suffixed_copy_of_ours_is_never_pruned(settings):
+    hold = snap("dr-orders-db-20261001-1400-legal-hold", 50)
+    ours = [snap(name(d), d) for d in (1, 2)]
+
+    plan = decisions.expired_snapshots(settings, [hold, *ours], retention_days=7, now=NOW)
+
+    assert plan.delete == []
+    assert all(s is not hold for s, _ in plan.protected)
+
+
+def test_owned_snapshots_are_dated_by_the_stamp_in_their_name_not_by_rds_times(settings):
+    # A cluster copy made today of the snapshot scheduled 10 days ago: RDS dates the copy by its own
+    # creation (cluster copies carry no OriginalSnapshotCreateTime).
+    copy_ = snap(name(10, "payments"), 0, kind=Kind.CLUSTER, tags={**OURS, "rds-snapshot-dr:source": "payments"})
+
+    assert copy_.data_time == NOW - timedelta(days=10)
 
 
 def test_expired_source_snapshots_are_deleted_beyond_keep_last(settings):
-    source = [snap(f"dr-orders-db-{d}", d) for d in (1, 8, 9, 10)]
+    source = [snap(name(d), d) for d in (1, 8, 9, 10)]
     copies = [snap(s.identifier, 0, region="us-west-2") for s in source]
 
     plan = decisions.expired_snapshots(settings, source, retention_days=7, now=NOW, destination_copies=copies)
 
-    assert [s.identifier for s in plan.delete] == ["dr-orders-db-9", "dr-orders-db-10"]
-    assert [s.identifier for s, _ in plan.protected] == ["dr-orders-db-8"]
+    assert [s.identifier for s in plan.delete] == [name(9), name(10)]
+    assert [s.identifier for s, _ in plan.protected] == [name(8)]
 
 
 def test_source_is_kept_until_its_copy_is_available(settings):
-    source = [
-        snap("dr-orders-db-a", 1),
-        snap("dr-orders-db-b", 2),
-        snap("dr-orders-db-c", 30),
-        snap("dr-orders-db-d", 31),
-    ]
-    copies = [snap("dr-orders-db-c", 0, status="copying", region="us-west-2")]
+    source = [snap(name(d), d) for d in (1, 2, 30, 31)]
+    copies = [snap(name(30), 0, status="copying", region="us-west-2")]
 
     plan = decisions.expired_snapshots(settings, source, retention_days=7, now=NOW, destination_copies=copies)
 
     assert plan.delete == []
     assert {s.identifier: why for s, why in plan.protected} == {
-        "dr-orders-db-c": "its destination copy is not available yet (copying)",
-        "dr-orders-db-d": "its destination copy is not available yet (missing)",
+        name(30): "its destination copy is not available yet (copying)",
+        name(31): "its destination copy is not available yet (missing)",
     }
 
 
 def test_newest_available_copy_survives_however_old(settings):
-    destination = [snap("dr-orders-db-old", 900, region="us-west-2"), snap("dr-orders-db-new", 5, status="copying")]
+    destination = [snap(name(900), 900, region="us-west-2"), snap(name(5), 5, status="copying")]
 
     plan = decisions.expired_snapshots(settings, destination, retention_days=1, now=NOW)
 
@@ -96,18 +130,16 @@ def test_newest_available_copy_survives_however_old(settings):
 
 def test_keep_last_counts_per_database_and_kind(settings):
     other = {**OURS, "rds-snapshot-dr:source": "billing-db"}
-    snaps = [snap(f"dr-orders-db-{d}", d) for d in (10, 11, 12)] + [
-        snap(f"dr-billing-db-{d}", d, tags=other) for d in (10, 11)
-    ]
+    snaps = [snap(name(d), d) for d in (10, 11, 12)] + [snap(name(d, "billing-db"), d, tags=other) for d in (10, 11)]
 
     plan = decisions.expired_snapshots(settings, snaps, retention_days=7, now=NOW)
 
-    assert [s.identifier for s in plan.delete] == ["dr-orders-db-12"]
+    assert [s.identifier for s in plan.delete] == [name(12)]
 
 
 def test_foreign_and_automated_snapshots_are_never_candidates(settings):
     snaps = [
-        snap("dr-orders-db-1", 100, tags={"rds-snapshot-dr:owner": "other"}),
+        snap(name(100), 100, tags={"rds-snapshot-dr:owner": "other"}),
         snap("rds:orders-db-2026-01-01", 100, tags={}, snapshot_type="automated"),
         snap("orders-db-by-hand", 100, tags=OURS),
     ]
@@ -118,27 +150,27 @@ def test_foreign_and_automated_snapshots_are_never_candidates(settings):
 def test_copy_limit_counts_only_this_instances_copies_in_flight(settings):
     destination = [
         snap("someone-elses", 0, tags={}, status="copying", copied_from="eu-west-1"),
-        snap("dr-orders-db-1", 0, status="pending"),
-        snap("dr-orders-db-2", 0),
+        snap(name(0.1), 0, status="pending"),
+        snap(name(0.2), 0),
         snap("local-snapshot-being-taken", 0, tags={}, status="creating"),
     ]
-    source = [snap("dr-orders-db-3", 0), snap("dr-orders-db-4", 1), snap("dr-orders-db-5", 2)]
+    source = [snap(name(0.3), 0), snap(name(1), 1), snap(name(2), 2)]
 
     plan = decisions.plan_copies(load_settings({**BASE_ENV, "COPY_CONCURRENCY_LIMIT": "2"}), source, destination)
 
     assert plan.in_flight == 2  # anyone's cross-region copies: someone-elses and ours
-    assert [s.identifier for s in plan.start] == ["dr-orders-db-3"]  # our share of 2, one already in flight
-    assert [s.identifier for s in plan.defer] == ["dr-orders-db-4", "dr-orders-db-5"]
+    assert [s.identifier for s in plan.start] == [name(0.3)]  # our share of 2, one already in flight
+    assert [s.identifier for s in plan.defer] == [name(1), name(2)]
 
 
 def test_copies_never_exceed_what_the_account_has_left_of_twenty(settings):
     others = [snap(f"other-copy-{i}", 0, tags={}, status="copying", copied_from="eu-west-1") for i in range(18)]
-    source = [snap(f"dr-orders-db-{d}", d) for d in range(1, 6)]
+    source = [snap(name(d), d) for d in range(1, 6)]
 
     plan = decisions.plan_copies(load_settings({**BASE_ENV, "COPY_CONCURRENCY_LIMIT": "5"}), source, others)
 
     assert plan.in_flight == 18
-    assert [s.identifier for s in plan.start] == ["dr-orders-db-1", "dr-orders-db-2"]
+    assert [s.identifier for s in plan.start] == [name(1), name(2)]
     assert len(plan.defer) == 3
 
 
@@ -147,7 +179,7 @@ def test_recovery_point_is_the_newest_available_copy_or_the_database_age(setting
         Database(Kind.INSTANCE, "orders-db", "available", created=NOW - timedelta(days=100)),
         Database(Kind.INSTANCE, "new-db", "available", created=NOW - timedelta(hours=2)),
     ]
-    destination = [snap("dr-orders-db-1", 1), snap("dr-orders-db-2", 0.5, status="copying")]
+    destination = [snap(name(1), 1), snap(name(0.5), 0.5, status="copying")]
 
     ages = decisions.recovery_point_age(settings, dbs, destination, NOW)
 
@@ -219,7 +251,8 @@ def test_a_complete_round_misses_nothing(settings):
 
 
 def test_the_exact_round_name_counts_even_without_the_round_tag(settings):
-    source = [of_round("dr-orders-db-20261125-1400", "orders-db"), snap("dr-billing-db-20261125-1400", 0)]
+    billing = {**OURS, "rds-snapshot-dr:source": "billing-db"}
+    source = [of_round("dr-orders-db-20261125-1400", "orders-db"), snap("dr-billing-db-20261125-1400", 0, tags=billing)]
 
     assert missed(settings, [ORDERS, BILLING], source) == (ROUND, [])
 
@@ -254,3 +287,84 @@ def test_a_malformed_round_tag_is_ignored(settings):
     source = [of_round("dr-orders-db-20261125-1400", "orders-db"), of_round("dr-x-1", "x", "not-a-stamp")]
 
     assert missed(settings, [ORDERS, BILLING], source) == (ROUND, ["billing-db"])
+
+
+# --- copies: the destination copy's state decides --------------------------------------------------
+
+
+def test_copy_state_classifies_the_destination_snapshot_with_our_name(settings):
+    ours = name(1)
+    state = decisions.copy_state
+    assert state(settings, None) is decisions.CopyState.ABSENT
+    assert state(settings, snap(ours, 1, status="copying")) is decisions.CopyState.IN_FLIGHT
+    assert state(settings, snap(ours, 1)) is decisions.CopyState.AVAILABLE
+    assert state(settings, snap(ours, 1, status="failed")) is decisions.CopyState.FAILED
+    assert state(settings, snap(ours, 1, tags={})) is decisions.CopyState.FOREIGN
+    assert state(settings, snap(ours, 1, tags={}, status="failed")) is decisions.CopyState.FOREIGN
+
+
+def test_plan_reports_failed_foreign_and_exhausted_copies_instead_of_counting_them_present(settings):
+    failed_copy = snap(name(1), 1, status="failed", region="us-west-2")
+    foreign = snap(name(2), 2, tags={}, region="us-west-2")
+    exhausted = snap(name(3), 3, tags={**OURS, decisions.COPY_FAILURES_TAG: "3"})
+    source = [snap(name(1), 1), snap(name(2), 2), exhausted, snap(name(4), 4)]
+
+    plan = decisions.plan_copies(settings, source, [failed_copy, foreign])
+
+    assert [(s.identifier, c.status) for s, c in plan.failed] == [(name(1), "failed")]
+    assert [s.identifier for s in plan.foreign] == [name(2)]
+    assert [s.identifier for s in plan.exhausted] == [name(3)]
+    assert [s.identifier for s in plan.start] == [name(4)]
+
+
+def test_a_source_past_the_destination_retention_is_not_copied_again_once_a_newer_copy_exists(settings):
+    source = [snap(name(20), 20), snap(name(1), 1)]
+    destination = [snap(name(1), 1, region="us-west-2")]
+
+    assert decisions.plan_copies(settings, source, destination, now=NOW).start == []
+    assert [s.identifier for s in decisions.plan_copies(settings, [source[0]], [], now=NOW).start] == [name(20)]
+
+
+def test_failed_copy_outcome_counts_down_the_attempts(settings):
+    source = snap(name(1), 1)
+    first = decisions.failed_copy_outcome(settings, source, "us-west-2", 1)
+    last = decisions.failed_copy_outcome(settings, source, "us-west-2", settings.copy_max_attempts)
+
+    assert first.failed
+    assert "retried at the next reconcile (2 of copy_max_attempts=3 left)" in first.reason
+    assert last.failed
+    assert "copy_max_attempts=3 reached" in last.reason
+
+
+def test_copying_stops_after_a_refusal_for_the_copy_limit_only():
+    refused = decisions.Outcome("a", "instance", "copy", "deferred")
+    assert not decisions.may_copy_more(refused)
+    assert decisions.may_copy_more(decisions.Outcome("a", "instance", "copy", "failed"))
+    assert decisions.may_copy_more(decisions.Outcome("a", "instance", "copy", "started"))
+
+
+def test_a_quota_prune_freed_room_only_when_something_was_deleted():
+    assert decisions.freed_room([decisions.Outcome("a", "instance", "delete", "deleted")])
+    assert not decisions.freed_room([decisions.Outcome("a", "instance", "delete", "failed")])
+    assert not decisions.freed_room([])
+
+
+def test_sorting_never_compares_naive_and_aware_times():
+    naive = datetime(2026, 11, 25, 14, 0)
+    keys = sorted([decisions.sort_time(None), decisions.sort_time(naive), decisions.sort_time(NOW)])
+    assert keys[0].tzinfo is not None
+    assert keys[-1] == NOW
+
+
+def test_cluster_copies_count_against_their_own_limit_of_five(settings):
+    cluster_tags = {**OURS, "rds-snapshot-dr:source": "payments"}
+    others = [
+        snap(f"other-{i}", 0, tags={}, status="copying", copied_from="eu-west-1", kind=Kind.CLUSTER) for i in range(4)
+    ]
+    clusters = [snap(name(d, "payments"), d, tags=cluster_tags, kind=Kind.CLUSTER) for d in (1, 2)]
+    instances = [snap(name(d), d) for d in (1, 2)]
+
+    plan = decisions.plan_copies(settings, clusters + instances, others)
+
+    assert [s.identifier for s in plan.start] == [name(1, "payments"), name(1), name(2)]
+    assert [s.identifier for s in plan.defer] == [name(2, "payments")]

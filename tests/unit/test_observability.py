@@ -30,6 +30,7 @@ def test_emf_line_has_namespace_dimension_and_all_counts():
         "SnapshotsStarted": "Count",
         "CopiesStarted": "Count",
         "CopiesDeferred": "Count",
+        "CopiesFailed": "Count",
         "TargetFailures": "Count",
         "SnapshotsDeleted": "Count",
         "RecoveryPointAgeSeconds": "Seconds",

@@ -28,7 +28,11 @@ RECONCILE = {"action": "reconcile"}
 
 
 def later(monkeypatch: pytest.MonkeyPatch, days: float) -> datetime:
-    when = datetime.now(UTC) + timedelta(days=days)
+    return at(monkeypatch, datetime.now(UTC) + timedelta(days=days))
+
+
+def at(monkeypatch: pytest.MonkeyPatch, when: datetime) -> datetime:
+    """Run the function at `when` (its one clock)."""
     monkeypatch.setattr(handler, "utcnow", lambda: when)
     return when
 
@@ -201,12 +205,12 @@ def test_reconcile_publishes_recovery_point_age_of_newest_available_copy(
 ):
     name = "dr-orders-db-20261124-1400"
     copy_to_destination(destination, snapshot(source, name), name)
-    later(monkeypatch, days=1)
+    at(monkeypatch, datetime(2026, 11, 25, 14, 0, tzinfo=UTC))
 
     result = lambda_handler(RECONCILE, lambda_context)
 
-    age = result["metrics"]["RecoveryPointAgeSeconds"]
-    assert 86_000 < age < 86_500
+    # Counted from the time stamped in the name (the data's time), whenever RDS made the copy.
+    assert result["metrics"]["RecoveryPointAgeSeconds"] == 86_400.0
     assert '"RecoveryPointAgeSeconds"' in capsys.readouterr().out
 
 

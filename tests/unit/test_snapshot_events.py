@@ -86,9 +86,8 @@ def test_duplicate_snapshot_event_starts_one_copy(source, destination, lambda_co
 def test_copy_uses_full_source_arn_and_destination_key(source, lambda_context, key_arn):
     arn = take_snapshot(source)
     stub_destination = Stubber(engine_client(DESTINATION_REGION))
-    stub_destination.add_response("describe_db_snapshots", {"DBSnapshots": []}, {"SnapshotType": "manual"})
-    stub_destination.add_response(
-        "describe_db_cluster_snapshots", {"DBClusterSnapshots": []}, {"SnapshotType": "manual"}
+    stub_destination.add_client_error(
+        "describe_db_snapshots", "DBSnapshotNotFound", expected_params={"DBSnapshotIdentifier": SNAPSHOT}
     )
     stub_destination.add_response(
         "copy_db_snapshot",
@@ -147,7 +146,9 @@ def test_event_for_a_deleted_snapshot_is_skipped(destination, lambda_context):
     assert result["outcomes"][0]["outcome"] == "skipped"
 
 
-def test_copy_deferred_when_this_instance_has_its_limit_of_copies_in_progress(source, destination, lambda_context, env):
+def test_event_path_leaves_the_share_to_reconcile_and_starts_the_copy(source, destination, lambda_context, env):
+    """The event path never lists the destination (its cost must not grow with the fleet): it starts the
+    copy and lets RDS refuse at the account's limit; reconcile keeps copy_concurrency_limit."""
     env(COPY_CONCURRENCY_LIMIT="1")
     earlier = take_snapshot(source, name="dr-orders-db-20261124-1400")
     destination.copy_db_snapshot(
@@ -166,9 +167,8 @@ def test_copy_deferred_when_this_instance_has_its_limit_of_copies_in_progress(so
 
     result = lambda_handler(load_event("manual-snapshot-created.json"), lambda_context)
 
-    assert result["outcomes"][0]["outcome"] == "deferred"
-    assert result["metrics"]["CopiesDeferred"] == 1
-    assert SNAPSHOT not in instance_snapshots(destination)
+    assert result["outcomes"][0]["outcome"] == "started"
+    assert SNAPSHOT in instance_snapshots(destination)
 
 
 def test_another_owners_copies_in_progress_do_not_hold_back_this_instances_share(
@@ -221,7 +221,6 @@ def test_copy_refused_by_the_copy_limit_is_deferred_not_failed(source, destinati
         ("KMSKeyNotAccessibleFault", ":kms:us-west-2:"),
         ("InvalidParameterValue", DESTINATION_REGION),
         ("AccessDenied", "rds:CopyDBSnapshot"),
-        ("SnapshotQuotaExceeded", "Service Quotas"),
     ],
 )
 def test_copy_errors_fail_the_target_and_say_what_to_fix(source, lambda_context, caplog, code, expected):
@@ -243,7 +242,18 @@ def test_cluster_copy_errors_use_the_cluster_fault_codes(source, lambda_context,
         lambda_handler(load_event("manual-cluster-snapshot-created.json"), lambda_context)
 
 
-def test_destination_listing_failure_is_reported_and_nothing_copied(source, destination, lambda_context):
+def test_destination_quota_on_the_event_path_is_left_to_reconcile_to_prune_and_retry(source, lambda_context):
+    take_snapshot(source)
+    inject_error(DESTINATION_REGION, "CopyDBSnapshot", "SnapshotQuotaExceeded", "Cannot create more than 100 manual")
+
+    result = lambda_handler(load_event("manual-snapshot-created.json"), lambda_context)
+
+    [outcome] = result["outcomes"]
+    assert (outcome["outcome"], result["metrics"]["CopiesDeferred"]) == ("deferred", 1)
+    assert "reconcile prunes" in outcome["reason"]
+
+
+def test_destination_lookup_failure_is_reported_and_nothing_copied(source, destination, lambda_context):
     take_snapshot(source)
     inject_error(DESTINATION_REGION, "DescribeDBSnapshots", "Throttling", "slow down")
 
@@ -284,9 +294,10 @@ def test_event_without_source_identifier_is_a_clear_error(lambda_context):
 
 def stub_cluster_copy(expected: dict[str, Any]) -> Stubber:
     stub_destination = Stubber(engine_client(DESTINATION_REGION))
-    stub_destination.add_response("describe_db_snapshots", {"DBSnapshots": []}, {"SnapshotType": "manual"})
-    stub_destination.add_response(
-        "describe_db_cluster_snapshots", {"DBClusterSnapshots": []}, {"SnapshotType": "manual"}
+    stub_destination.add_client_error(
+        "describe_db_cluster_snapshots",
+        "DBClusterSnapshotNotFoundFault",
+        expected_params={"DBClusterSnapshotIdentifier": CLUSTER_SNAPSHOT},
     )
     stub_destination.add_response(
         "copy_db_cluster_snapshot",
