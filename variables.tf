@@ -141,6 +141,24 @@ variable "retention" {
   }
 }
 
+variable "manual_snapshot_quota" {
+  description = "The manual snapshot quotas of the account, per region, for DB instance snapshots (`instance`, Service Quotas code L-272F1212) and DB cluster snapshots (`cluster`, L-9B510759); AWS's default is 100 each. Give the lower value of the two regions. At plan, a check warns when the databases named in `db_instance_identifiers` / `db_cluster_identifiers` would hold more snapshots than this in steady state (databases selected by tag are counted by the preflight action, against the real quota and what others already use)."
+  type = object({
+    instance = optional(number, 100)
+    cluster  = optional(number, 100)
+  })
+  default  = {}
+  nullable = false
+
+  validation {
+    condition = alltrue([
+      for value in [var.manual_snapshot_quota.instance, var.manual_snapshot_quota.cluster] :
+      value != null && value >= 1 && floor(coalesce(value, 0)) == value
+    ])
+    error_message = "manual_snapshot_quota.instance and manual_snapshot_quota.cluster must be whole numbers of at least 1 (the quota values shown in the Service Quotas console)."
+  }
+}
+
 ################################################################################
 # Schedules
 ################################################################################
@@ -323,24 +341,6 @@ variable "snapshot_quota_alarm_threshold" {
   validation {
     condition     = var.snapshot_quota_alarm_threshold > 0 && var.snapshot_quota_alarm_threshold <= 100
     error_message = "snapshot_quota_alarm_threshold is a percentage and must be greater than 0 and at most 100."
-  }
-}
-
-variable "manual_snapshot_quota" {
-  description = "The manual snapshot quotas of the account, per region, for DB instance snapshots (`instance`, Service Quotas code L-272F1212) and DB cluster snapshots (`cluster`, L-9B510759); AWS's default is 100 each. Give the lower value of the two regions. At plan, a check warns when the databases named in `db_instance_identifiers` / `db_cluster_identifiers` would hold more snapshots than this in steady state (databases selected by tag are counted by the preflight action, against the real quota and what others already use)."
-  type = object({
-    instance = optional(number, 100)
-    cluster  = optional(number, 100)
-  })
-  default  = {}
-  nullable = false
-
-  validation {
-    condition = alltrue([
-      for value in [var.manual_snapshot_quota.instance, var.manual_snapshot_quota.cluster] :
-      value != null && value >= 1 && floor(coalesce(value, 0)) == value
-    ])
-    error_message = "manual_snapshot_quota.instance and manual_snapshot_quota.cluster must be whole numbers of at least 1 (the quota values shown in the Service Quotas console)."
   }
 }
 

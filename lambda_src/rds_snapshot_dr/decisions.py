@@ -822,5 +822,5 @@ def snapshot_capacity(settings: Settings, targets: Iterable[Database], per_day: 
 def quota_to_request(needed: int, warn_percent: float) -> int:
     """The quota value to ask for so `needed` snapshots stay below the quota alarm's `warn_percent`,
     rounded up to a multiple of 10."""
-    value = math.ceil(needed * 100.0 / warn_percent)
+    value = math.floor(needed * 100.0 / warn_percent) + 1
     return max(10, -(-value // 10) * 10)

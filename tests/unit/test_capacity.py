@@ -83,6 +83,7 @@ def test_capacity_counts_each_region_and_kind_with_copies_in_flight():
 def test_quota_to_request_keeps_the_steady_state_below_the_alarm():
     assert decisions.quota_to_request(155, 80.0) == 200  # 155 / 0.8 = 193.75, rounded up to tens
     assert decisions.quota_to_request(1, 80.0) == 10
+    assert decisions.quota_to_request(80, 80.0) == 110  # 80 of 100 would sit on the alarm
 
 
 # --- the formula against the rules that prune ------------------------------------------------------------
