@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import re
 
 import boto3
 import pytest
@@ -160,3 +161,14 @@ def test_a_copy_during_an_outage_makes_no_progress(rds):
     rds.outages = [(100.0, 1100.0)]
     assert rds._progress_until(0.0, 300.0) == 1300.0
     assert rds._progress_until(2000.0, 300.0) == 2300.0
+
+
+def test_the_simulated_function_gets_every_setting_the_module_sets():
+    from pathlib import Path
+
+    from simulation.fleet import BASE_ENVIRONMENT
+
+    main_tf = (Path(__file__).resolve().parents[2] / "main.tf").read_text()
+    block = main_tf[main_tf.index("lambda_settings_known_at_plan = {") : main_tf.index("lambda_environment = merge")]
+    names = set(re.findall(r"^\s+([A-Z][A-Z0-9_]+)\s+=", block, re.MULTILINE)) | {"DESTINATION_KMS_KEY_ARN"}
+    assert names == set(BASE_ENVIRONMENT)

@@ -18,13 +18,7 @@ STAGE = {"databases": 10, "days": 16}
 # Invariants the engine is known to break today, each with the defect it exposes (scenario "*": all).
 # strict: when the engine is fixed the test fails until its entry here is removed.
 KNOWN_ENGINE_DEFECTS: dict[tuple[str, str], str] = {
-    ("*", "nothing_foreign_deleted"): "issue 9 defect 4: a person's suffixed copy with copied tags is pruned as ours",
-    ("copy-failures", "every_failure_surfaced"): "issue 9 defect 2: a copy that ends failed is silent",
-    ("copy-failures", "rpo_within_bound"): "issue 9 defect 2: a failed copy is never retried",
-    ("backlog-after-outage", "rpo_within_bound"): (
-        "issue 10: after an outage the waiting copies start only at the next reconcile, within "
-        "COPY_CONCURRENCY_LIMIT, so the recovery point is not back within one reconcile"
-    ),
+    # e.g. ("copy-failures", "every_failure_surfaced"): "a copy that ends failed is silent",
 }
 # The issue's headline figures and the invariant each one summarises.
 FIGURES = {
