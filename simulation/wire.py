@@ -17,7 +17,7 @@ Two shortcuts keep a 1,000-database month affordable, neither changing what the 
 the timestamp parser is `datetime.fromisoformat` for the one ISO 8601 form the model writes (botocore's
 default goes through dateutil, most of the parse time), and the query parser remembers the parse of
 a successful response body it has seen before (hourly listings repeat page for page) and returns a
-fresh copy of it.
+fresh top level of it (the listed items are shared: nothing after the parser changes them).
 """
 
 from __future__ import annotations
