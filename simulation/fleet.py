@@ -117,14 +117,17 @@ class _Capture(io.TextIOBase):
 
     def __init__(self, kernel: Kernel, real: Any, records: dict[int, Invocation]) -> None:
         self.kernel, self.real, self.records = kernel, real, records
+        self._after_emf = False
 
     def write(self, text: str) -> int:
         task = self.kernel.current
         if task is not None and id(task) in self.records:
             if text.startswith('{"_aws"'):
                 self.records[id(task)].emf = json.loads(text)
+                self._after_emf = True
                 return len(text)
-            if text == "\n":
+            if text == "\n" and self._after_emf:
+                self._after_emf = False
                 return 1
         return self.real.write(text)
 
@@ -594,6 +597,15 @@ class Simulation:
         aws.CLIENTS._session = None
         wire = Wire(self._backend, self.kernel.wait)
         wire.install(aws.CLIENTS)
+        saved_budgets = getattr(aws.CLIENTS, "_rds_budgets", None)
+
+        def switch(task: Task) -> None:
+            # The function's rate budgets live in its client factory, one per execution environment; all
+            # simulated environments share one process, so each gets its own budgets while it runs.
+            if saved_budgets is not None:
+                aws.CLIENTS._rds_budgets = task.environment["rds_budgets"]
+
+        self.kernel.on_switch = switch
         previous_clock = clock.set_clock(SimClock(self.kernel))
         outcomes = _Outcomes(self.kernel, self.records)
         logger.addHandler(outcomes)
@@ -608,6 +620,8 @@ class Simulation:
             logger.propagate = propagate
             clock.set_clock(previous_clock)
             wire.uninstall(aws.CLIENTS)
+            if saved_budgets is not None:
+                aws.CLIENTS._rds_budgets = saved_budgets
             aws.CLIENTS._session = None
             os.environ.clear()
             os.environ.update(saved_env)

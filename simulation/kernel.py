@@ -35,6 +35,8 @@ class Kernel:
         self._main = threading.Semaphore(0)
         self.current: Task | None = None
         self.until = 0.0
+        # called with the task about to run: the harness swaps in that invocation's execution environment
+        self.on_switch: Callable[[Task], None] = lambda task: None
 
     def at(self, t: float, action: Callable[[], None]) -> None:
         heapq.heappush(self._heap, (max(t, self.now), next(self._seq), action))
@@ -89,6 +91,7 @@ class Task:
         self.result: Any = None
         self.error: BaseException | None = None
         self.started = kernel.now
+        self.environment: dict[str, Any] = {}  # the execution environment's own state (Lambda container)
         self.ended = kernel.now
         self._go = threading.Semaphore(0)
         self._thread = threading.Thread(target=self._run, daemon=True)
@@ -100,6 +103,7 @@ class Task:
     def _resume(self) -> None:
         kernel = self.kernel
         kernel.current = self
+        kernel.on_switch(self)
         self._go.release()
         kernel._main.acquire()
         kernel.current = None

@@ -51,6 +51,11 @@ SCENARIOS: dict[str, Scenario] = {
         Scenario(
             "steady-state", "daily backups, hourly reconcile, no injected fault beyond databases modifying or stopped"
         ),
+        Scenario(
+            "all-copy-slots",
+            "steady state with COPY_CONCURRENCY_LIMIT 20: the module may use every instance copy slot AWS allows",
+            settings=(("COPY_CONCURRENCY_LIMIT", "20"),),
+        ),
         Scenario("events-lost", "10 % of the snapshot events never arrive", delivery=Delivery(lost=0.10)),
         Scenario(
             "events-disordered",

@@ -174,6 +174,10 @@ class LambdaService:
         self.running = 0
         self.dead_letters: list[_Queued] = []
         self.invocations: list[Invocation] = []
+        # Lambda runs concurrent invocations in separate execution environments and reuses idle ones
+        # (Lambda Developer Guide, "Lambda execution environment"): each keeps its own module state.
+        self.idle_environments: list[dict[str, Any]] = []
+        self.environments = 0
 
     def invoke_async(self, payload: dict[str, Any], trigger: str) -> None:
         self.queue.append(_Queued(trigger, payload, self.kernel.now))
@@ -201,10 +205,16 @@ class LambdaService:
 
         task = Task(kernel, body, kernel.now + config_timeout(self.config), lambda t: self._done(item, invocation, t))
         task_box.append(task)
+        if self.idle_environments:
+            task.environment = self.idle_environments.pop()
+        else:
+            self.environments += 1
+            task.environment = {"rds_budgets": {}}
         task.start()
 
     def _done(self, item: _Queued, invocation: Invocation, task: Task) -> None:
         invocation.end = task.ended
+        self.idle_environments.append(task.environment)
         if isinstance(task.error, LambdaTimeout):
             invocation.error = "Task timed out"
         elif task.error is not None:

@@ -119,7 +119,9 @@ class Wire:
     def install(self, factory: Any) -> None:
         events = factory.session.events
         events.register("before-parameter-build.rds", self._remember, unique_id="simulation-params")
-        events.register("before-send.rds", self._answer, unique_id="simulation-send")
+        # last: the function's own before-send hooks (its rate budget's pacing) run first, as they would
+        # before a real request leaves
+        events.register_last("before-send.rds", self._answer, unique_id="simulation-send")
         factory.clear()  # clients built from now on carry the handlers
         botocore.endpoint.time = _SimTime(self.sleep)  # type: ignore[attr-defined]
         self._saved = (botocore.parsers.DEFAULT_TIMESTAMP_PARSER, botocore.parsers.QueryParser.parse)
