@@ -35,17 +35,15 @@ COPIES_IN_FLIGHT = {INSTANCE: 20, CLUSTER: 5}
 # RDS API Reference, DescribeDBSnapshots / DescribeDBClusterSnapshots: MaxRecords 20-100, default 100.
 MAX_RECORDS = (20, 100)
 
-# RDS User Guide, "Amazon RDS event categories and event messages" (snapshot events; the cross-region
-# copy events are emitted in the destination region). The cluster copy events are this model's
-# assumption: a finished cluster copy is announced as a created manual cluster snapshot.
+# RDS User Guide, "Amazon RDS event categories and event messages": snapshot events, and the end of a
+# cross-region DB snapshot copy, emitted in the destination region. The DB cluster snapshot events list
+# no copy events, so a cluster copy ends silently.
 EVENTS = {
     (INSTANCE, "created"): ("RDS DB Snapshot Event", "RDS-EVENT-0042", "Manual snapshot created"),
     (CLUSTER, "creating"): ("RDS DB Cluster Snapshot Event", "RDS-EVENT-0074", "Creating manual cluster snapshot"),
     (CLUSTER, "created"): ("RDS DB Cluster Snapshot Event", "RDS-EVENT-0075", "Manual cluster snapshot created"),
     (INSTANCE, "copy-completed"): ("RDS DB Snapshot Event", "RDS-EVENT-0060", "Finished copy of snapshot"),
-    (INSTANCE, "copy-failed"): ("RDS DB Snapshot Event", "RDS-EVENT-0061", "Snapshot copy failed"),
-    (CLUSTER, "copy-completed"): ("RDS DB Cluster Snapshot Event", "RDS-EVENT-0075", "Manual cluster snapshot created"),
-    (CLUSTER, "copy-failed"): ("RDS DB Cluster Snapshot Event", "RDS-EVENT-0061", "Snapshot copy failed"),
+    (INSTANCE, "copy-failed"): ("RDS DB Snapshot Event", "RDS-EVENT-0061", "Canceled snapshot copy request"),
 }
 
 _ERR = {
@@ -490,7 +488,8 @@ class Rds:
             copy.progress = self.rng.randint(1, 99)
             for observer in self.on_copy_end:
                 observer(copy, now)
-            self.emit(region.name, *EVENTS[(copy.kind, "copy-failed")], copy)
+            if (copy.kind, "copy-failed") in EVENTS:
+                self.emit(region.name, *EVENTS[(copy.kind, "copy-failed")], copy)
             return
         copy.status, copy.progress, copy.available_at, copy._item = "available", 100, now, None
         copy.created = copy.requested  # SnapshotCreateTime of a copy: when the copy was made
@@ -498,7 +497,8 @@ class Rds:
             observer(copy, now)
         for observer in self.on_available:
             observer(copy, now)
-        self.emit(region.name, *EVENTS[(copy.kind, "copy-completed")], copy)
+        if (copy.kind, "copy-completed") in EVENTS:
+            self.emit(region.name, *EVENTS[(copy.kind, "copy-completed")], copy)
 
     def _op_CopyDBSnapshot(self, region: Region, params: dict[str, Any], now: float) -> Any:
         return self._copy(INSTANCE, region, params, now)

@@ -10,8 +10,10 @@ from typing import Any
 
 from .kernel import Kernel, LambdaTimeout, Task, to_datetime
 
-# The module's EventBridge rules (schedule.tf, aws_cloudwatch_event_rule.snapshot_created), by the region
-# their bus is in. "{prefix}" is the snapshot prefix. Keep in step with the Terraform.
+# The module's EventBridge rules, by the region their bus is in; "{prefix}" is the snapshot prefix. Keep
+# in step with the Terraform: schedule.tf (snapshot_created) and events.tf (copy_finished_destination,
+# which forwards to the source region's bus, where a second rule invokes the function; the forwarding
+# is one more delivery delay here).
 RULES: dict[str, list[dict[str, Any]]] = {
     "source": [
         {
@@ -23,7 +25,16 @@ RULES: dict[str, list[dict[str, Any]]] = {
             },
         }
     ],
-    "destination": [],
+    "destination": [
+        {
+            "source": ["aws.rds"],
+            "detail-type": ["RDS DB Snapshot Event"],
+            "detail": {
+                "EventID": ["RDS-EVENT-0060", "RDS-EVENT-0061"],
+                "SourceIdentifier": [{"prefix": "{prefix}-"}],
+            },
+        }
+    ],
 }
 
 
@@ -88,8 +99,9 @@ class EventBus:
             return
         copies = 2 if self.rng.random() < d.duplicated else 1
         self.counts["duplicated"] += copies - 1
+        hops = 2 if self.roles[region] == "destination" else 1  # forwarded to the source region's bus
         for _ in range(copies):
-            delay = d.latency_s + (self.rng.uniform(0, d.max_delay_s) if self.rng.random() < d.delayed else 0.0)
+            delay = hops * d.latency_s + (self.rng.uniform(0, d.max_delay_s) if self.rng.random() < d.delayed else 0.0)
             self.kernel.at(self.kernel.now + delay, lambda: self.target(event, "event"))
 
 
