@@ -37,7 +37,7 @@ data "aws_iam_policy_document" "dead_letter" {
     condition {
       test     = "ArnEquals"
       variable = "aws:SourceArn"
-      values   = [aws_cloudwatch_event_rule.snapshot_created.arn]
+      values   = [aws_cloudwatch_event_rule.snapshot_created.arn, aws_cloudwatch_event_rule.copy_finished.arn]
     }
   }
 }

@@ -120,6 +120,8 @@ class ClientFactory:
 
 
 CLIENTS = ClientFactory()
+# Identifiers looked up per DescribeDB*Snapshots call: one page (MaxRecords is at most 100, RDS API Reference).
+LOOKUP_BATCH = 100
 
 _KIND_API = {
     Kind.INSTANCE: {
@@ -291,6 +293,23 @@ class RdsGateway:
             raise
         items = response.get(api["list_key"], [])
         return snapshot_from_response(kind, items[0], region) if items else None
+
+    def find_snapshots(self, region: str, kind: Kind, identifiers: list[str]) -> list[Snapshot]:
+        """The snapshots of `kind` in `region` with these identifiers (those that exist), in one call per 100."""
+        api = _KIND_API[kind]
+        name = "db-snapshot-id" if kind is Kind.INSTANCE else "db-cluster-snapshot-id"
+        found: list[Snapshot] = []
+        for start in range(0, len(identifiers), LOOKUP_BATCH):
+            batch = identifiers[start : start + LOOKUP_BATCH]
+            items = self._paginate(
+                region,
+                api["describe"],
+                api["list_key"],
+                f"rds:Describe{api['action']}s",
+                Filters=[{"Name": name, "Values": batch}],
+            )
+            found.extend(snapshot_from_response(kind, item, region) for item in items if item.get(api["id_param"]))
+        return found
 
     def create_snapshot(self, db: Database, identifier: str, tags: Mapping[str, str]) -> Snapshot:
         api = _KIND_API[db.kind]

@@ -546,6 +546,25 @@ def plan_copies(
     )
 
 
+def waiting_copy_candidates(settings: Settings, source: Iterable[Snapshot]) -> list[Snapshot]:
+    """The snapshots that may wait for a copy slot: each database's newest owned, available source snapshot
+    with copy attempts left, newest first. Older ones without a copy are reconcile's business."""
+    newest: dict[tuple[Kind, str], Snapshot] = {}
+    for snap in source:
+        if not (is_owned(settings, snap) and snap.status == "available" and copy_attempts_left(settings, snap)):
+            continue
+        key = (snap.kind, snap.target)
+        if key not in newest or sort_time(snap.data_time) > sort_time(newest[key].data_time):
+            newest[key] = snap
+    return sorted(newest.values(), key=lambda s: (sort_time(s.data_time), s.identifier), reverse=True)
+
+
+def first_without_copy(candidates: Iterable[Snapshot], found: Iterable[Snapshot]) -> Snapshot | None:
+    """The first candidate whose name nothing holds in the destination (`found`: what a lookup returned)."""
+    present = {(snap.kind, snap.identifier) for snap in found}
+    return next((snap for snap in candidates if (snap.kind, snap.identifier) not in present), None)
+
+
 def may_copy_more(outcome: Outcome) -> bool:
     """Whether to go on starting copies after this copy outcome: not once RDS refused one for the limit."""
     return not (outcome.operation == "copy" and outcome.outcome == "deferred")

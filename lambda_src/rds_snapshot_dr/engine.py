@@ -8,74 +8,31 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable
-from dataclasses import asdict, dataclass, field
 from datetime import datetime
-from typing import Any
 
 from . import decisions
 from .aws import RdsGateway
-from .decisions import CopyState, Database, Kind, Outcome, Snapshot, TargetSelection
-from .errors import ALREADY_EXISTS, QUOTA, AwsError, classify, is_copy_limit
-from .events import ActionRequest, IgnoredEvent, SnapshotCreated
+from .copier import Copier
+from .decisions import Database, Kind, Outcome, Snapshot, TargetSelection
+from .errors import ALREADY_EXISTS, QUOTA, AwsError
+from .events import ActionRequest, CopyFinished, IgnoredEvent, SnapshotCreated
 from .logs import log_decision
-from .metrics import Metrics
+from .pruner import Pruner
 from .settings import Settings
+from .worker import BOTH_KINDS, TIME_BUDGET_REASON, Report, Worker, join_reason
 
-TIME_BUDGET_REASON = "time budget reserve reached; left for the next run (reconcile)"
+__all__ = ["TIME_BUDGET_REASON", "Engine", "Report"]
+
 RETAKE_FIX = (
     "Usually transient. When the database is available again, reconcile retakes the snapshot of the latest "
     "full backup round; to take it now invoke the function with "
     '{{"action": "backup", "targets": ["{target}"]}}.'
 )
-_LEVELS = {
-    "failed": logging.ERROR,
-    "deferred": logging.WARNING,
-    "skipped": logging.INFO,
-    "ignored": logging.DEBUG,
-}
-_BOTH_KINDS = (Kind.INSTANCE, Kind.CLUSTER)
-_COUNTERS = {("snapshot", "started"): "SnapshotsStarted", ("copy", "started"): "CopiesStarted"}
-_COUNTERS.update({("copy", "deferred"): "CopiesDeferred", ("delete", "deleted"): "SnapshotsDeleted"})
-_COUNTERS[("copy", "failed")] = "CopiesFailed"  # refused, ended failed, or blocked by a foreign name
 
 
-@dataclass
-class Report:
-    """Outcomes and metrics of one invocation; becomes the handler's return value."""
+class Engine(Worker):
+    """Backup, reconcile and the events, orchestrated over one gateway: copying and pruning are collaborators."""
 
-    action: str
-    outcomes: list[Outcome] = field(default_factory=list)
-    metrics: Metrics = field(default_factory=Metrics)
-
-    def record(self, outcome: Outcome, message: str = "") -> None:
-        self.outcomes.append(outcome)
-        counter = _COUNTERS.get((outcome.operation, outcome.outcome))
-        if counter:
-            self.metrics.add(counter)
-        failed_targets = {(o.kind, o.target) for o in self.outcomes if o.failed}
-        self.metrics.counts["TargetFailures"] = len(failed_targets)
-        log_decision(
-            _LEVELS.get(outcome.outcome, logging.INFO),
-            message
-            or f"{outcome.operation} {outcome.outcome}: {outcome.target}"
-            + (f" ({outcome.reason})" if outcome.reason else ""),
-            action=self.action,
-            **asdict(outcome),
-        )
-
-    @property
-    def failed(self) -> bool:
-        return any(o.failed for o in self.outcomes)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "action": self.action,
-            "outcomes": [asdict(o) for o in self.outcomes],
-            "metrics": self.metrics.values(),
-        }
-
-
-class Engine:
     def __init__(
         self,
         settings: Settings,
@@ -84,38 +41,11 @@ class Engine:
         now: datetime,
         remaining_ms: Callable[[], int],
     ) -> None:
-        self.settings = settings
-        self.aws = gateway
-        self.now = now
-        self.remaining_ms = remaining_ms
+        super().__init__(settings, gateway, now=now, remaining_ms=remaining_ms)
+        self.pruner = Pruner(settings, gateway, now=now, remaining_ms=remaining_ms)
+        self.copier = Copier(settings, gateway, now=now, remaining_ms=remaining_ms, pruner=self.pruner)
 
     # --- helpers ---------------------------------------------------------------------------------
-
-    def out_of_time(self) -> bool:
-        """Stop starting new work when the invocation's remaining time falls below the reserve."""
-        return self.remaining_ms() < self.settings.time_budget_reserve_ms
-
-    def _fail(
-        self,
-        report: Report,
-        error: AwsError,
-        *,
-        target: str,
-        kind: str,
-        operation: str,
-        snapshot: str = "",
-        note: str = "",
-    ) -> Outcome:
-        c = classify(
-            error,
-            operation,
-            kms_key_arn=self.settings.destination_kms_key_arn if operation == "copy" else "",
-            attempts=self.settings.boto_max_attempts,
-        )
-        outcome = {"exists": "exists", "gone": "skipped"}.get(c.outcome, c.outcome)
-        recorded = Outcome(target, str(kind), operation, outcome, snapshot, _join(note, c.reason), c.fix)
-        report.record(recorded)
-        return recorded
 
     def _discover(self, report: Report, requested: Iterable[str] | None) -> TargetSelection | None:
         try:
@@ -130,16 +60,6 @@ class Engine:
         for problem in selection.problems:
             report.record(problem)
         return selection
-
-    def _list(self, report: Report, region: str, kinds: Iterable[Kind]) -> list[Snapshot] | None:
-        snapshots: list[Snapshot] = []
-        for kind in kinds:
-            try:
-                snapshots.extend(self.aws.list_manual_snapshots(region, kind))
-            except AwsError as error:
-                self._fail(report, error, target="*", kind=kind, operation="discover")
-                return None
-        return snapshots
 
     # --- backup ----------------------------------------------------------------------------------
 
@@ -177,7 +97,12 @@ class Engine:
                     name = decisions.snapshot_name(self.settings.snapshot_prefix, rest.identifier, scheduled)
                     report.record(
                         Outcome(
-                            rest.identifier, rest.kind, "snapshot", "deferred", name, _join(note, TIME_BUDGET_REASON)
+                            rest.identifier,
+                            rest.kind,
+                            "snapshot",
+                            "deferred",
+                            name,
+                            join_reason(note, TIME_BUDGET_REASON),
                         )
                     )
                 break
@@ -205,7 +130,9 @@ class Engine:
                     "snapshot",
                     "skipped",
                     name,
-                    _join(note, f"{db.kind} status is {db.status!r}; RDS takes a snapshot only when it is available"),
+                    join_reason(
+                        note, f"{db.kind} status is {db.status!r}; RDS takes a snapshot only when it is available"
+                    ),
                     RETAKE_FIX.format(target=db.identifier),
                 )
             )
@@ -219,7 +146,7 @@ class Engine:
                     "snapshot",
                     "failed",
                     name,
-                    _join(
+                    join_reason(
                         note,
                         f"snapshot identifier is {len(name)} characters; RDS allows {limit} for a {db.kind} snapshot",
                     ),
@@ -237,7 +164,7 @@ class Engine:
                 return
             if not (
                 error.code == QUOTA
-                and self._pruned_for_quota(report, db.kind, db.identifier, "snapshot", error, pruned_for_quota)
+                and self.pruner.pruned_for_quota(report, db.kind, db.identifier, "snapshot", error, pruned_for_quota)
             ):
                 self._fail(
                     report, error, target=db.identifier, kind=db.kind, operation="snapshot", snapshot=name, note=note
@@ -257,205 +184,17 @@ class Engine:
                 )
                 return
             after = "started after pruning"
-        report.record(Outcome(db.identifier, db.kind, "snapshot", "started", name, _join(note, started, after)))
+        report.record(Outcome(db.identifier, db.kind, "snapshot", "started", name, join_reason(note, started, after)))
 
-    def _pruned_for_quota(
-        self, report: Report, kind: Kind, target: str, operation: str, error: AwsError, pruned_for_quota: set[Kind]
-    ) -> bool:
-        """On SnapshotQuotaExceeded (backup in the source, a copy into the destination), prune expired
-        snapshots of that kind in both regions once per run; True if that freed room for one retry."""
-        if kind in pruned_for_quota:
-            return False
-        pruned_for_quota.add(kind)
-        log_decision(
-            logging.WARNING,
-            "snapshot quota reached; pruning expired snapshots before one retry",
-            action=report.action,
-            target=target,
-            kind=str(kind),
-            operation=operation,
-            reason=error.message,
-        )
-        return decisions.freed_room(self._prune(report, None, kinds=(kind,)))
-
-    def _already_exists(
-        self, report: Report, kind: Kind, target: str, name: str, region: str, operation: str, note: str = ""
-    ) -> Outcome:
-        """RDS says a snapshot with our name exists: success if it is ours (a retried event), failure if not."""
-        try:
-            existing = self.aws.find_snapshot(region, kind, name)
-        except AwsError as error:
-            return self._fail(report, error, target=target, kind=kind, operation=operation, snapshot=name, note=note)
-        outcome = decisions.name_taken_outcome(
-            self.settings,
-            operation=operation,
-            target=target,
-            kind=kind,
-            name=name,
-            region=region,
-            existing=existing,
-            note=note,
-        )
-        report.record(outcome)
-        return outcome
-
-    # --- snapshot created event ------------------------------------------------------------------
+    # --- events ----------------------------------------------------------------------------------
 
     def copy_created(self, event: SnapshotCreated) -> Report:
-        """Start the cross-region copy of one of our snapshots the moment RDS says it exists.
+        """Start the cross-region copy of one of our snapshots the moment RDS says it exists."""
+        return self.copier.copy_created(event)
 
-        At most 3 RDS calls, whatever the fleet: the source snapshot (ownership, status, ARN), the one
-        destination snapshot with its name, and the copy. The copy limit is respected by letting RDS
-        refuse (the copy is deferred to the next finished copy or reconcile); reconcile and the
-        copy-finished path keep this instance's own share (copy_concurrency_limit).
-        """
-        report = Report("copy")
-        ident = event.snapshot_identifier
-        if not decisions.has_our_prefix(self.settings, ident):
-            log_decision(logging.DEBUG, "not our snapshot (prefix)", action="copy", snapshot=ident, outcome="ignored")
-            return report
-        try:
-            source = self.aws.find_snapshot(self.aws.source_region, event.kind, ident)
-        except AwsError as error:
-            self._fail(report, error, target=ident, kind=event.kind, operation="copy", snapshot=ident)
-            return report
-        if source is None:
-            report.record(Outcome(ident, event.kind, "copy", "skipped", ident, "the snapshot no longer exists"))
-            return report
-        if not decisions.is_owned(self.settings, source):
-            log_decision(
-                logging.DEBUG, "not our snapshot (ownership tag)", action="copy", snapshot=ident, outcome="ignored"
-            )
-            return report
-        if source.status != "available":
-            report.record(
-                Outcome(
-                    source.target,
-                    event.kind,
-                    "copy",
-                    "deferred",
-                    ident,
-                    f"source status is {source.status!r}; reconcile copies it",
-                )
-            )
-            return report
-        if not decisions.copy_attempts_left(self.settings, source):
-            report.record(decisions.exhausted_copy_outcome(self.settings, source, self.aws.destination_region))
-            return report
-        region = self.aws.destination_region
-        try:
-            existing = self.aws.find_snapshot(region, event.kind, ident)
-        except AwsError as error:
-            self._fail(report, error, target=source.target, kind=event.kind, operation="copy", snapshot=ident)
-            return report
-        state = decisions.copy_state(self.settings, existing)
-        if state is CopyState.FAILED:
-            report.record(
-                Outcome(
-                    source.target,
-                    event.kind,
-                    "copy",
-                    "deferred",
-                    ident,
-                    f"its copy in {region} ended failed; reconcile reports, removes and retries it",
-                )
-            )
-        elif state is not CopyState.ABSENT:
-            report.record(
-                decisions.name_taken_outcome(
-                    self.settings,
-                    operation="copy",
-                    target=source.target,
-                    kind=event.kind,
-                    name=ident,
-                    region=region,
-                    existing=existing,
-                    note="duplicate event" if state is not CopyState.FOREIGN else "",
-                )
-            )
-        else:
-            self._copy(report, source, pruned_for_quota=None)
-        return report
-
-    def _copy(self, report: Report, source: Snapshot, pruned_for_quota: set[Kind] | None) -> Outcome:
-        """Start one copy and record its outcome.
-
-        On SnapshotQuotaExceeded in the destination, prune expired snapshots of that kind and retry once
-        (as backup does in the source) when `pruned_for_quota` is given; the event path passes None and
-        leaves that to reconcile, so it never lists a region.
-        """
-        region = self.aws.destination_region
-        try:
-            self.aws.copy_snapshot(source, self.settings.destination_kms_key_arn)
-        except AwsError as error:
-            if error.code in ALREADY_EXISTS:
-                if pruned_for_quota is None:  # the event path looked it up a moment ago: a duplicate event
-                    outcome = Outcome(
-                        source.target,
-                        source.kind,
-                        "copy",
-                        "exists",
-                        source.identifier,
-                        f"the copy was started in {region} meanwhile (duplicate event); reconcile checks it",
-                    )
-                    report.record(outcome)
-                    return outcome
-                return self._already_exists(report, source.kind, source.target, source.identifier, region, "copy")
-            if error.code == QUOTA and not is_copy_limit(error):
-                if pruned_for_quota is None:
-                    outcome = Outcome(
-                        source.target,
-                        source.kind,
-                        "copy",
-                        "deferred",
-                        source.identifier,
-                        f"manual snapshot quota reached in {region}; reconcile prunes expired snapshots and retries",
-                    )
-                    report.record(outcome)
-                    return outcome
-                if self._pruned_for_quota(report, source.kind, source.target, "copy", error, pruned_for_quota):
-                    try:
-                        self.aws.copy_snapshot(source, self.settings.destination_kms_key_arn)
-                    except AwsError as retry_error:
-                        error = retry_error
-                    else:
-                        return self._copy_started(report, source, "started after pruning")
-            return self._fail(
-                report, error, target=source.target, kind=source.kind, operation="copy", snapshot=source.identifier
-            )
-        return self._copy_started(report, source)
-
-    def _copy_started(self, report: Report, source: Snapshot, note: str = "") -> Outcome:
-        region = self.aws.destination_region
-        if source.copy_takes_key:
-            reason = f"copy to {region} with key {self.settings.destination_kms_key_arn}"
-            fix = ""
-        else:
-            reason = (
-                f"copy to {region} UNENCRYPTED: the cluster snapshot is unencrypted and RDS "
-                "cannot encrypt a cluster snapshot on copy"
-            )
-            fix = (
-                "Encrypt the cluster (restore it from an encrypted snapshot) to have its copies under "
-                "destination_kms_key_arn."
-            )
-        outcome = Outcome(source.target, source.kind, "copy", "started", source.identifier, _join(reason, note), fix)
-        report.record(outcome)
-        return outcome
-
-    def _defer(self, report: Report, snapshots: Iterable[Snapshot], reason: str) -> None:
-        for snap in snapshots:
-            report.record(
-                Outcome(
-                    snap.target,
-                    snap.kind,
-                    "copy",
-                    "deferred",
-                    snap.identifier,
-                    reason,
-                    "Nothing to do: reconcile starts the copy later.",
-                )
-            )
+    def copy_finished(self, event: CopyFinished) -> Report:
+        """A cross-region copy ended in the destination: start the next waiting copy."""
+        return self.copier.copy_finished(event)
 
     # --- reconcile -------------------------------------------------------------------------------
 
@@ -466,10 +205,10 @@ class Engine:
         selection, wanted, source, destination = self._survey(report, request)
         if source is not None and destination is not None:
             # Prune first: it frees quota for the copies, and its listing is still current.
-            pruned = self._prune(report, wanted, kinds=_BOTH_KINDS, source=source, destination=destination)
+            pruned = self.pruner.prune(report, wanted, kinds=BOTH_KINDS, source=source, destination=destination)
             gone = {(o.kind, o.snapshot) for o in pruned if o.outcome == "deleted"}
             destination = [s for s in destination if (s.kind, s.identifier) not in gone]
-            self._copy_missing(report, source, destination, wanted)
+            self.copier.copy_missing(report, source, destination, wanted)
         if source is not None and selection is not None:
             self._retake_missed_round(report, selection.targets, source)
 
@@ -485,7 +224,7 @@ class Engine:
         report = Report("copy")
         _selection, wanted, source, destination = self._survey(report, request)
         if source is not None and destination is not None:
-            self._copy_missing(report, source, destination, wanted)
+            self.copier.copy_missing(report, source, destination, wanted)
         return report
 
     def _survey(
@@ -497,77 +236,9 @@ class Engine:
         wanted = None
         if request.targets is not None:
             wanted = {db.identifier for db in selection.targets} if selection else set()
-        source = self._list(report, self.aws.source_region, _BOTH_KINDS)
-        destination = self._list(report, self.aws.destination_region, _BOTH_KINDS)
+        source = self._list(report, self.aws.source_region, BOTH_KINDS)
+        destination = self._list(report, self.aws.destination_region, BOTH_KINDS)
         return selection, wanted, source, destination
-
-    def _copy_missing(
-        self, report: Report, source: list[Snapshot], destination: list[Snapshot], wanted: set[str] | None
-    ) -> None:
-        """Act on each owned source snapshot's copy state: report foreign names and exhausted attempts,
-        report/remove failed copies, start missing copies within the limit and defer the rest."""
-        region = self.aws.destination_region
-        plan = decisions.plan_copies(self.settings, source, destination, wanted, now=self.now)
-        for snap in plan.foreign:
-            report.record(
-                decisions.name_taken_outcome(
-                    self.settings,
-                    operation="copy",
-                    target=snap.target,
-                    kind=snap.kind,
-                    name=snap.identifier,
-                    region=region,
-                    existing=next(d for d in destination if (d.kind, d.identifier) == (snap.kind, snap.identifier)),
-                )
-            )
-        for snap in plan.exhausted:
-            report.record(decisions.exhausted_copy_outcome(self.settings, snap, region))
-        for snap, failed_copy in plan.failed:
-            self._remove_failed_copy(report, snap, failed_copy)
-        self._start_copies(report, plan.start)
-        if plan.defer:
-            self._defer(
-                report,
-                plan.defer,
-                f"copy concurrency limit {self.settings.copy_concurrency_limit} reached "
-                f"({plan.in_flight} in progress in {region})",
-            )
-
-    def _start_copies(self, report: Report, snapshots: list[Snapshot]) -> None:
-        """Start the copies in order until RDS refuses one for the copy limit or the time budget runs out."""
-        pending = list(snapshots)
-        pruned_for_quota: set[Kind] = set()
-        while pending:
-            if self.out_of_time():
-                self._defer(report, pending, TIME_BUDGET_REASON)
-                break
-            snap = pending.pop(0)
-            if not decisions.may_copy_more(self._copy(report, snap, pruned_for_quota)):
-                self._defer(report, pending, f"RDS refused more copies to {self.aws.destination_region}")
-                break
-
-    def _remove_failed_copy(self, report: Report, source: Snapshot, failed_copy: Snapshot) -> None:
-        """A copy of ours ended failed: count it on the source, delete it (it is ours), report it.
-
-        The count goes on the source first: if the delete then fails, the next run counts the same copy
-        again (the attempts run out sooner, never later); if the tag fails, the copy is left for the next run.
-        """
-        failures = source.copy_failures + 1
-        try:
-            self.aws.tag_snapshot(source, {decisions.COPY_FAILURES_TAG: str(failures)})
-            self.aws.delete_snapshot(failed_copy)
-        except AwsError as error:
-            self._fail(
-                report,
-                error,
-                target=source.target,
-                kind=source.kind,
-                operation="copy",
-                snapshot=source.identifier,
-                note=f"its copy in {failed_copy.region} ended failed and could not be removed",
-            )
-            return
-        report.record(decisions.failed_copy_outcome(self.settings, source, failed_copy.region, failures))
 
     def _retake_missed_round(self, report: Report, databases: list[Database], source: list[Snapshot]) -> None:
         """Take, under the round's own name and tags, the snapshots the latest full backup round missed.
@@ -581,91 +252,6 @@ class Engine:
         self._snapshot_all(
             report, missed.missing, missed.scheduled_time, missed.stamp, note, started="retaken by reconcile"
         )
-
-    def _prune(
-        self,
-        report: Report,
-        wanted: set[str] | None,
-        *,
-        kinds: tuple[Kind, ...],
-        source: list[Snapshot] | None = None,
-        destination: list[Snapshot] | None = None,
-    ) -> list[Outcome]:
-        """Delete expired owned snapshots in both regions under the data-safety rules of decisions.
-
-        Returns the outcomes of the deletions (deleted, failed, deferred), all also recorded in the report.
-        """
-        done: list[Outcome] = []
-        if source is None:
-            source = self._list(report, self.aws.source_region, kinds)
-        if destination is None:
-            destination = self._list(report, self.aws.destination_region, kinds)
-        if source is None or destination is None:
-            return done
-        source = [s for s in source if s.kind in kinds]
-        destination = [s for s in destination if s.kind in kinds]
-        plans = (
-            decisions.expired_snapshots(
-                self.settings,
-                source,
-                retention_days=self.settings.source_retention_days,
-                now=self.now,
-                destination_copies=destination,
-                wanted_targets=wanted,
-            ),
-            decisions.expired_snapshots(
-                self.settings,
-                destination,
-                retention_days=self.settings.destination_retention_days,
-                now=self.now,
-                wanted_targets=wanted,
-            ),
-        )
-        for plan in plans:
-            for snap, rule in plan.protected:
-                log_decision(
-                    logging.INFO,
-                    "expired snapshot kept",
-                    action=report.action,
-                    target=snap.target,
-                    kind=str(snap.kind),
-                    operation="delete",
-                    outcome="kept",
-                    snapshot=snap.identifier,
-                    reason=rule,
-                    region=snap.region,
-                )
-            for snap in plan.delete:
-                if self.out_of_time():
-                    outcome = Outcome(snap.target, snap.kind, "delete", "deferred", snap.identifier, TIME_BUDGET_REASON)
-                    report.record(outcome)
-                    done.append(outcome)
-                    continue
-                try:
-                    self.aws.delete_snapshot(snap)
-                except AwsError as error:
-                    done.append(
-                        self._fail(
-                            report,
-                            error,
-                            target=snap.target,
-                            kind=snap.kind,
-                            operation="delete",
-                            snapshot=snap.identifier,
-                        )
-                    )
-                    continue
-                outcome = Outcome(
-                    snap.target,
-                    snap.kind,
-                    "delete",
-                    "deleted",
-                    snap.identifier,
-                    f"older than the retention in {snap.region}",
-                )
-                report.record(outcome)
-                done.append(outcome)
-        return done
 
     def _quota(self, report: Report) -> None:
         quotas: list[tuple[str, int, int]] = []
@@ -686,13 +272,6 @@ class Engine:
         if percent is not None:
             report.metrics.set("ManualSnapshotQuotaUsedPercent", percent)
 
-    # --- other events ----------------------------------------------------------------------------
-
     def ignore(self, event: IgnoredEvent) -> Report:
         log_decision(logging.DEBUG, "event ignored", action="event", outcome="ignored", reason=event.reason)
         return Report("ignore")
-
-
-def _join(*parts: str) -> str:
-    """A reason from its non-empty parts, e.g. the context (a reconcile retaking a missed round) and what happened."""
-    return "; ".join(part for part in parts if part)

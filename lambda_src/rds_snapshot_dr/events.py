@@ -16,6 +16,17 @@ SNAPSHOT_CREATED_EVENTS: Mapping[tuple[str, str], Kind] = {
 }
 
 
+# (detail-type, EventID) of a cross-region DB snapshot copy that finished, or was canceled or failed; RDS
+# emits both in the DESTINATION region ("Amazon RDS event categories and event messages", DB snapshot
+# events: RDS-EVENT-0060 "Finished copy of snapshot ... from region ...", RDS-EVENT-0061 "Canceled snapshot
+# copy request of ... from region ..."). The DB cluster snapshot events list no copy events, so cluster
+# copies are followed by reconcile only.
+COPY_FINISHED_EVENTS: Mapping[tuple[str, str], bool] = {
+    ("RDS DB Snapshot Event", "RDS-EVENT-0060"): False,
+    ("RDS DB Snapshot Event", "RDS-EVENT-0061"): True,
+}
+
+
 class InvalidEventError(ValueError):
     """The event is malformed or names an unknown action; the message says what is wrong."""
 
@@ -39,13 +50,23 @@ class SnapshotCreated:
 
 
 @dataclass(frozen=True)
+class CopyFinished:
+    """An aws.rds event from the destination region: a cross-region copy finished (or failed/was canceled)."""
+
+    kind: Kind
+    snapshot_identifier: str
+    region: str
+    failed: bool
+
+
+@dataclass(frozen=True)
 class IgnoredEvent:
     """An RDS event this function does not act on (another EventID, another detail-type)."""
 
     reason: str
 
 
-Request = ActionRequest | SnapshotCreated | IgnoredEvent
+Request = ActionRequest | SnapshotCreated | CopyFinished | IgnoredEvent
 
 
 def parse_time(value: str) -> datetime:
@@ -104,13 +125,21 @@ def _parse_rds_event(event: Mapping[str, Any]) -> Request:
     detail_type = event.get("detail-type", "")
     event_id = detail.get("EventID", "")
     kind = SNAPSHOT_CREATED_EVENTS.get((detail_type, event_id))
-    if kind is None:
+    failed = COPY_FINISHED_EVENTS.get((detail_type, event_id))
+    if kind is None and failed is None:
         return IgnoredEvent(
             f"{detail_type or 'unknown detail-type'} {event_id or 'without EventID'} is not a "
-            "manual-snapshot-created event"
+            "manual-snapshot-created or cross-region-copy-finished event"
         )
     identifier = detail.get("SourceIdentifier")
-    arn = detail.get("SourceArn") or ""
     if not isinstance(identifier, str) or not identifier:
         raise InvalidEventError(f'the {detail_type} event has no "detail.SourceIdentifier"')
-    return SnapshotCreated(kind=kind, snapshot_identifier=identifier, snapshot_arn=arn)
+    if kind is None:
+        region = event.get("region")
+        return CopyFinished(
+            kind=Kind.INSTANCE,
+            snapshot_identifier=identifier,
+            region=region if isinstance(region, str) else "",
+            failed=bool(failed),
+        )
+    return SnapshotCreated(kind=kind, snapshot_identifier=identifier, snapshot_arn=detail.get("SourceArn") or "")

@@ -12,7 +12,7 @@ from . import __version__, clock
 from .aws import CLIENTS, RdsGateway
 from .engine import Engine, Report
 from .errors import TargetFailuresError
-from .events import ActionRequest, IgnoredEvent, SnapshotCreated, parse_event
+from .events import ActionRequest, CopyFinished, IgnoredEvent, SnapshotCreated, parse_event
 from .logs import configure_logging, logger
 from .metrics import print_emf
 from .preflight import PreflightReport
@@ -65,6 +65,8 @@ def lambda_handler(event: Any, context: Any) -> dict[str, Any]:
         report = ACTIONS[request.action](engine, request)
     elif isinstance(request, SnapshotCreated):
         report = engine.copy_created(request)
+    elif isinstance(request, CopyFinished):
+        report = engine.copy_finished(request)
     else:
         assert isinstance(request, IgnoredEvent)
         report = engine.ignore(request)

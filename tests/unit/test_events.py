@@ -8,7 +8,14 @@ import pytest
 from dr_testing import load_event
 
 from rds_snapshot_dr.decisions import Kind
-from rds_snapshot_dr.events import ActionRequest, IgnoredEvent, InvalidEventError, SnapshotCreated, parse_event
+from rds_snapshot_dr.events import (
+    ActionRequest,
+    CopyFinished,
+    IgnoredEvent,
+    InvalidEventError,
+    SnapshotCreated,
+    parse_event,
+)
 from rds_snapshot_dr.handler import ACTIONS
 
 NOW = datetime(2026, 11, 25, 14, 7, 31, 123, tzinfo=UTC)
@@ -70,3 +77,12 @@ def test_malformed_event_is_a_clear_error(event, message):
 
 def test_adding_an_action_is_one_dispatch_entry():
     assert parse_event({"action": "preflight"}, actions=[*ACTIONS, "preflight"], now=NOW).action == "preflight"
+
+
+@pytest.mark.parametrize(
+    ("fixture", "failed"), [("cross-region-copy-finished.json", False), ("cross-region-copy-failed.json", True)]
+)
+def test_cross_region_copy_events_from_the_destination_are_parsed(fixture, failed):
+    request = parse(load_event(fixture))
+
+    assert request == CopyFinished(Kind.INSTANCE, "dr-orders-db-20261125-1400", "us-west-2", failed)

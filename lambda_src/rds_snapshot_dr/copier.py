@@ -1,0 +1,323 @@
+"""Copying to the destination region: on the snapshot-created event, in reconcile, and when a copy finishes."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable
+from datetime import datetime
+
+from . import decisions
+from .aws import LOOKUP_BATCH, RdsGateway
+from .decisions import CopyState, Kind, Outcome, Snapshot
+from .errors import ALREADY_EXISTS, QUOTA, AwsError, is_copy_limit
+from .events import CopyFinished, SnapshotCreated
+from .logs import log_decision
+from .pruner import Pruner
+from .settings import Settings
+from .worker import TIME_BUDGET_REASON, Report, Worker, join_reason
+
+
+class Copier(Worker):
+    """Starts cross-region copies within the limits, and reports, removes and retries failed ones."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        gateway: RdsGateway,
+        *,
+        now: datetime,
+        remaining_ms: Callable[[], int],
+        pruner: Pruner,
+    ) -> None:
+        super().__init__(settings, gateway, now=now, remaining_ms=remaining_ms)
+        self.pruner = pruner
+
+    def copy_created(self, event: SnapshotCreated) -> Report:
+        """Start the cross-region copy of one of our snapshots the moment RDS says it exists.
+
+        At most 3 RDS calls, whatever the fleet: the source snapshot (ownership, status, ARN), the one
+        destination snapshot with its name, and the copy. The copy limit is respected by letting RDS
+        refuse (the copy is deferred to the next finished copy or reconcile); reconcile and the
+        copy-finished path keep this instance's own share (copy_concurrency_limit).
+        """
+        report = Report("copy")
+        ident = event.snapshot_identifier
+        if not decisions.has_our_prefix(self.settings, ident):
+            log_decision(logging.DEBUG, "not our snapshot (prefix)", action="copy", snapshot=ident, outcome="ignored")
+            return report
+        try:
+            source = self.aws.find_snapshot(self.aws.source_region, event.kind, ident)
+        except AwsError as error:
+            self._fail(report, error, target=ident, kind=event.kind, operation="copy", snapshot=ident)
+            return report
+        if source is None:
+            report.record(Outcome(ident, event.kind, "copy", "skipped", ident, "the snapshot no longer exists"))
+            return report
+        if not decisions.is_owned(self.settings, source):
+            log_decision(
+                logging.DEBUG, "not our snapshot (ownership tag)", action="copy", snapshot=ident, outcome="ignored"
+            )
+            return report
+        if source.status != "available":
+            report.record(
+                Outcome(
+                    source.target,
+                    event.kind,
+                    "copy",
+                    "deferred",
+                    ident,
+                    f"source status is {source.status!r}; reconcile copies it",
+                )
+            )
+            return report
+        if not decisions.copy_attempts_left(self.settings, source):
+            report.record(decisions.exhausted_copy_outcome(self.settings, source, self.aws.destination_region))
+            return report
+        region = self.aws.destination_region
+        try:
+            existing = self.aws.find_snapshot(region, event.kind, ident)
+        except AwsError as error:
+            self._fail(report, error, target=source.target, kind=event.kind, operation="copy", snapshot=ident)
+            return report
+        state = decisions.copy_state(self.settings, existing)
+        if state is CopyState.FAILED:
+            report.record(
+                Outcome(
+                    source.target,
+                    event.kind,
+                    "copy",
+                    "deferred",
+                    ident,
+                    f"its copy in {region} ended failed; reconcile reports, removes and retries it",
+                )
+            )
+        elif state is not CopyState.ABSENT:
+            report.record(
+                decisions.name_taken_outcome(
+                    self.settings,
+                    operation="copy",
+                    target=source.target,
+                    kind=event.kind,
+                    name=ident,
+                    region=region,
+                    existing=existing,
+                    note="duplicate event" if state is not CopyState.FOREIGN else "",
+                )
+            )
+        else:
+            self.copy(report, source, pruned_for_quota=None)
+        return report
+
+    def copy(self, report: Report, source: Snapshot, pruned_for_quota: set[Kind] | None) -> Outcome:
+        """Start one copy and record its outcome.
+
+        On SnapshotQuotaExceeded in the destination, prune expired snapshots of that kind and retry once
+        (as backup does in the source) when `pruned_for_quota` is given; the event path passes None and
+        leaves that to reconcile, so it never lists a region.
+        """
+        region = self.aws.destination_region
+        try:
+            self.aws.copy_snapshot(source, self.settings.destination_kms_key_arn)
+        except AwsError as error:
+            if error.code in ALREADY_EXISTS:
+                if pruned_for_quota is None:  # the event path looked it up a moment ago: a duplicate event
+                    outcome = Outcome(
+                        source.target,
+                        source.kind,
+                        "copy",
+                        "exists",
+                        source.identifier,
+                        f"the copy was started in {region} meanwhile (duplicate event); reconcile checks it",
+                    )
+                    report.record(outcome)
+                    return outcome
+                return self._already_exists(report, source.kind, source.target, source.identifier, region, "copy")
+            if error.code == QUOTA and not is_copy_limit(error):
+                if pruned_for_quota is None:
+                    outcome = Outcome(
+                        source.target,
+                        source.kind,
+                        "copy",
+                        "deferred",
+                        source.identifier,
+                        f"manual snapshot quota reached in {region}; reconcile prunes expired snapshots and retries",
+                    )
+                    report.record(outcome)
+                    return outcome
+                if self.pruner.pruned_for_quota(report, source.kind, source.target, "copy", error, pruned_for_quota):
+                    try:
+                        self.aws.copy_snapshot(source, self.settings.destination_kms_key_arn)
+                    except AwsError as retry_error:
+                        error = retry_error
+                    else:
+                        return self._copy_started(report, source, "started after pruning")
+            return self._fail(
+                report, error, target=source.target, kind=source.kind, operation="copy", snapshot=source.identifier
+            )
+        return self._copy_started(report, source)
+
+    def _copy_started(self, report: Report, source: Snapshot, note: str = "") -> Outcome:
+        region = self.aws.destination_region
+        if source.copy_takes_key:
+            reason = f"copy to {region} with key {self.settings.destination_kms_key_arn}"
+            fix = ""
+        else:
+            reason = (
+                f"copy to {region} UNENCRYPTED: the cluster snapshot is unencrypted and RDS "
+                "cannot encrypt a cluster snapshot on copy"
+            )
+            fix = (
+                "Encrypt the cluster (restore it from an encrypted snapshot) to have its copies under "
+                "destination_kms_key_arn."
+            )
+        outcome = Outcome(
+            source.target, source.kind, "copy", "started", source.identifier, join_reason(reason, note), fix
+        )
+        report.record(outcome)
+        return outcome
+
+    def defer(self, report: Report, snapshots: Iterable[Snapshot], reason: str) -> None:
+        for snap in snapshots:
+            report.record(
+                Outcome(
+                    snap.target,
+                    snap.kind,
+                    "copy",
+                    "deferred",
+                    snap.identifier,
+                    reason,
+                    "Nothing to do: reconcile starts the copy later.",
+                )
+            )
+
+    def copy_missing(
+        self, report: Report, source: list[Snapshot], destination: list[Snapshot], wanted: set[str] | None
+    ) -> None:
+        """Act on each owned source snapshot's copy state: report foreign names and exhausted attempts,
+        report/remove failed copies, start missing copies within the limit and defer the rest."""
+        region = self.aws.destination_region
+        plan = decisions.plan_copies(self.settings, source, destination, wanted, now=self.now)
+        for snap in plan.foreign:
+            report.record(
+                decisions.name_taken_outcome(
+                    self.settings,
+                    operation="copy",
+                    target=snap.target,
+                    kind=snap.kind,
+                    name=snap.identifier,
+                    region=region,
+                    existing=next(d for d in destination if (d.kind, d.identifier) == (snap.kind, snap.identifier)),
+                )
+            )
+        for snap in plan.exhausted:
+            report.record(decisions.exhausted_copy_outcome(self.settings, snap, region))
+        for snap, failed_copy in plan.failed:
+            self._remove_failed_copy(report, snap, failed_copy)
+        self._start_copies(report, plan.start)
+        if plan.defer:
+            self.defer(
+                report,
+                plan.defer,
+                f"copy concurrency limit {self.settings.copy_concurrency_limit} reached "
+                f"({plan.in_flight} in progress in {region})",
+            )
+
+    def _start_copies(self, report: Report, snapshots: list[Snapshot]) -> None:
+        """Start the copies in order until RDS refuses one for the copy limit or the time budget runs out."""
+        pending = list(snapshots)
+        pruned_for_quota: set[Kind] = set()
+        while pending:
+            if self.out_of_time():
+                self.defer(report, pending, TIME_BUDGET_REASON)
+                break
+            snap = pending.pop(0)
+            if not decisions.may_copy_more(self.copy(report, snap, pruned_for_quota)):
+                self.defer(report, pending, f"RDS refused more copies to {self.aws.destination_region}")
+                break
+
+    def _remove_failed_copy(self, report: Report, source: Snapshot, failed_copy: Snapshot) -> None:
+        """A copy of ours ended failed: count it on the source, delete it (it is ours), report it.
+
+        The count goes on the source first: if the delete then fails, the next run counts the same copy
+        again (the attempts run out sooner, never later); if the tag fails, the copy is left for the next run.
+        """
+        failures = source.copy_failures + 1
+        try:
+            self.aws.tag_snapshot(source, {decisions.COPY_FAILURES_TAG: str(failures)})
+            self.aws.delete_snapshot(failed_copy)
+        except AwsError as error:
+            self._fail(
+                report,
+                error,
+                target=source.target,
+                kind=source.kind,
+                operation="copy",
+                snapshot=source.identifier,
+                note=f"its copy in {failed_copy.region} ended failed and could not be removed",
+            )
+            return
+        report.record(decisions.failed_copy_outcome(self.settings, source, failed_copy.region, failures))
+
+    # --- cross-region copy finished (event from the destination region) -------------------------------
+
+    def copy_finished(self, event: CopyFinished) -> Report:
+        """A cross-region copy finished (RDS-EVENT-0060) or was canceled/failed (RDS-EVENT-0061) in the
+        destination: a copy slot is free, so start the next waiting copy now rather than at reconcile.
+
+        A failed copy is handled as reconcile does (report, count on the source, delete). Then at most one
+        copy starts, which keeps this instance's copies in flight where they were. Calls: the source listing
+        of that kind once, one destination lookup per 100 waiting databases until one without a copy is
+        found, and the copy; never a destination listing. A refused copy is deferred, as on the event path.
+        """
+        report = Report("copy-finished")
+        ident = event.snapshot_identifier
+        region = self.aws.destination_region
+        if (event.region and event.region != region) or not decisions.has_our_prefix(self.settings, ident):
+            log_decision(
+                logging.DEBUG,
+                "not a copy of ours into the destination region",
+                action="copy-finished",
+                snapshot=ident,
+                region=event.region,
+                outcome="ignored",
+            )
+            return report
+        if event.failed:
+            self._copy_ended_failed(report, event)
+        # Not the copy that just ended: a failed one is retried by reconcile, once its deletion is done.
+        self._start_next_copy(report, event.kind, exclude=ident)
+        return report
+
+    def _copy_ended_failed(self, report: Report, event: CopyFinished) -> None:
+        ident = event.snapshot_identifier
+        try:
+            copy = self.aws.find_snapshot(self.aws.destination_region, event.kind, ident)
+            if decisions.copy_state(self.settings, copy) is not CopyState.FAILED or copy is None:
+                return  # gone, retried already, or not ours: reconcile has the full picture
+            source = self.aws.find_snapshot(self.aws.source_region, event.kind, ident)
+        except AwsError as error:
+            self._fail(report, error, target=ident, kind=event.kind, operation="copy", snapshot=ident)
+            return
+        if source is None or not decisions.is_owned(self.settings, source):
+            return
+        self._remove_failed_copy(report, source, copy)
+
+    def _start_next_copy(self, report: Report, kind: Kind, exclude: str) -> None:
+        if self.out_of_time():
+            return
+        try:
+            source = self.aws.list_manual_snapshots(self.aws.source_region, kind)
+            candidates = decisions.waiting_copy_candidates(
+                self.settings, [s for s in source if s.identifier != exclude]
+            )
+            for start in range(0, len(candidates), LOOKUP_BATCH):
+                batch = candidates[start : start + LOOKUP_BATCH]
+                found = self.aws.find_snapshots(self.aws.destination_region, kind, [s.identifier for s in batch])
+                waiting = decisions.first_without_copy(batch, found)
+                if waiting is not None:
+                    self.copy(report, waiting, pruned_for_quota=None)
+                    return
+        except AwsError as error:
+            self._fail(report, error, target="*", kind=kind, operation="discover")
+            return
+        log_decision(logging.INFO, "no copy waiting", action=report.action, kind=str(kind), outcome="skipped")

@@ -1,0 +1,117 @@
+"""Pruning: delete expired snapshots this module instance owns, under the data-safety rules of decisions."""
+
+from __future__ import annotations
+
+import logging
+
+from . import decisions
+from .decisions import Kind, Outcome, Snapshot
+from .errors import AwsError
+from .logs import log_decision
+from .worker import TIME_BUDGET_REASON, Report, Worker
+
+
+class Pruner(Worker):
+    def prune(
+        self,
+        report: Report,
+        wanted: set[str] | None,
+        *,
+        kinds: tuple[Kind, ...],
+        source: list[Snapshot] | None = None,
+        destination: list[Snapshot] | None = None,
+    ) -> list[Outcome]:
+        """Delete expired owned snapshots in both regions under the data-safety rules of decisions.
+
+        Returns the outcomes of the deletions (deleted, failed, deferred), all also recorded in the report.
+        """
+        done: list[Outcome] = []
+        if source is None:
+            source = self._list(report, self.aws.source_region, kinds)
+        if destination is None:
+            destination = self._list(report, self.aws.destination_region, kinds)
+        if source is None or destination is None:
+            return done
+        source = [s for s in source if s.kind in kinds]
+        destination = [s for s in destination if s.kind in kinds]
+        plans = (
+            decisions.expired_snapshots(
+                self.settings,
+                source,
+                retention_days=self.settings.source_retention_days,
+                now=self.now,
+                destination_copies=destination,
+                wanted_targets=wanted,
+            ),
+            decisions.expired_snapshots(
+                self.settings,
+                destination,
+                retention_days=self.settings.destination_retention_days,
+                now=self.now,
+                wanted_targets=wanted,
+            ),
+        )
+        for plan in plans:
+            for snap, rule in plan.protected:
+                log_decision(
+                    logging.INFO,
+                    "expired snapshot kept",
+                    action=report.action,
+                    target=snap.target,
+                    kind=str(snap.kind),
+                    operation="delete",
+                    outcome="kept",
+                    snapshot=snap.identifier,
+                    reason=rule,
+                    region=snap.region,
+                )
+            for snap in plan.delete:
+                if self.out_of_time():
+                    outcome = Outcome(snap.target, snap.kind, "delete", "deferred", snap.identifier, TIME_BUDGET_REASON)
+                    report.record(outcome)
+                    done.append(outcome)
+                    continue
+                try:
+                    self.aws.delete_snapshot(snap)
+                except AwsError as error:
+                    done.append(
+                        self._fail(
+                            report,
+                            error,
+                            target=snap.target,
+                            kind=snap.kind,
+                            operation="delete",
+                            snapshot=snap.identifier,
+                        )
+                    )
+                    continue
+                outcome = Outcome(
+                    snap.target,
+                    snap.kind,
+                    "delete",
+                    "deleted",
+                    snap.identifier,
+                    f"older than the retention in {snap.region}",
+                )
+                report.record(outcome)
+                done.append(outcome)
+        return done
+
+    def pruned_for_quota(
+        self, report: Report, kind: Kind, target: str, operation: str, error: AwsError, pruned_for_quota: set[Kind]
+    ) -> bool:
+        """On SnapshotQuotaExceeded (backup in the source, a copy into the destination), prune expired
+        snapshots of that kind in both regions once per run; True if that freed room for one retry."""
+        if kind in pruned_for_quota:
+            return False
+        pruned_for_quota.add(kind)
+        log_decision(
+            logging.WARNING,
+            "snapshot quota reached; pruning expired snapshots before one retry",
+            action=report.action,
+            target=target,
+            kind=str(kind),
+            operation=operation,
+            reason=error.message,
+        )
+        return decisions.freed_room(self.prune(report, None, kinds=(kind,)))

@@ -1,0 +1,147 @@
+"""What the engine's collaborators share: the report of one invocation and the helpers every step uses.
+
+Backup, copy and prune each run over the same gateway, settings, clock reading and time budget.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from typing import Any
+
+from . import decisions
+from .aws import RdsGateway
+from .decisions import Kind, Outcome, Snapshot
+from .errors import AwsError, classify
+from .logs import log_decision
+from .metrics import Metrics
+from .settings import Settings
+
+TIME_BUDGET_REASON = "time budget reserve reached; left for the next run (reconcile)"
+_LEVELS = {
+    "failed": logging.ERROR,
+    "deferred": logging.WARNING,
+    "skipped": logging.INFO,
+    "ignored": logging.DEBUG,
+}
+BOTH_KINDS = (Kind.INSTANCE, Kind.CLUSTER)
+_COUNTERS = {("snapshot", "started"): "SnapshotsStarted", ("copy", "started"): "CopiesStarted"}
+_COUNTERS.update({("copy", "deferred"): "CopiesDeferred", ("delete", "deleted"): "SnapshotsDeleted"})
+_COUNTERS[("copy", "failed")] = "CopiesFailed"  # refused, ended failed, or blocked by a foreign name
+
+
+@dataclass
+class Report:
+    """Outcomes and metrics of one invocation; becomes the handler's return value."""
+
+    action: str
+    outcomes: list[Outcome] = field(default_factory=list)
+    metrics: Metrics = field(default_factory=Metrics)
+
+    def record(self, outcome: Outcome, message: str = "") -> None:
+        self.outcomes.append(outcome)
+        counter = _COUNTERS.get((outcome.operation, outcome.outcome))
+        if counter:
+            self.metrics.add(counter)
+        failed_targets = {(o.kind, o.target) for o in self.outcomes if o.failed}
+        self.metrics.counts["TargetFailures"] = len(failed_targets)
+        log_decision(
+            _LEVELS.get(outcome.outcome, logging.INFO),
+            message
+            or f"{outcome.operation} {outcome.outcome}: {outcome.target}"
+            + (f" ({outcome.reason})" if outcome.reason else ""),
+            action=self.action,
+            **asdict(outcome),
+        )
+
+    @property
+    def failed(self) -> bool:
+        return any(o.failed for o in self.outcomes)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "action": self.action,
+            "outcomes": [asdict(o) for o in self.outcomes],
+            "metrics": self.metrics.values(),
+        }
+
+
+class Worker:
+    """Settings, gateway, the invocation's time and its time budget, and the helpers every step shares."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        gateway: RdsGateway,
+        *,
+        now: datetime,
+        remaining_ms: Callable[[], int],
+    ) -> None:
+        self.settings = settings
+        self.aws = gateway
+        self.now = now
+        self.remaining_ms = remaining_ms
+
+    def out_of_time(self) -> bool:
+        """Stop starting new work when the invocation's remaining time falls below the reserve."""
+        return self.remaining_ms() < self.settings.time_budget_reserve_ms
+
+    def _fail(
+        self,
+        report: Report,
+        error: AwsError,
+        *,
+        target: str,
+        kind: str,
+        operation: str,
+        snapshot: str = "",
+        note: str = "",
+    ) -> Outcome:
+        c = classify(
+            error,
+            operation,
+            kms_key_arn=self.settings.destination_kms_key_arn if operation == "copy" else "",
+            attempts=self.settings.boto_max_attempts,
+        )
+        outcome = {"exists": "exists", "gone": "skipped"}.get(c.outcome, c.outcome)
+        recorded = Outcome(target, str(kind), operation, outcome, snapshot, join_reason(note, c.reason), c.fix)
+        report.record(recorded)
+        return recorded
+
+    def _list(self, report: Report, region: str, kinds: Iterable[Kind]) -> list[Snapshot] | None:
+        snapshots: list[Snapshot] = []
+        for kind in kinds:
+            try:
+                snapshots.extend(self.aws.list_manual_snapshots(region, kind))
+            except AwsError as error:
+                self._fail(report, error, target="*", kind=kind, operation="discover")
+                return None
+        return snapshots
+
+    def _already_exists(
+        self, report: Report, kind: Kind, target: str, name: str, region: str, operation: str, note: str = ""
+    ) -> Outcome:
+        """RDS says a snapshot with our name exists: success if it is ours (a retried event), failure if not."""
+        try:
+            existing = self.aws.find_snapshot(region, kind, name)
+        except AwsError as error:
+            return self._fail(report, error, target=target, kind=kind, operation=operation, snapshot=name, note=note)
+        outcome = decisions.name_taken_outcome(
+            self.settings,
+            operation=operation,
+            target=target,
+            kind=kind,
+            name=name,
+            region=region,
+            existing=existing,
+            note=note,
+        )
+        report.record(outcome)
+        return outcome
+
+
+def join_reason(*parts: str) -> str:
+    """A reason from its non-empty parts, e.g. the context (a reconcile retaking a missed round) and what happened."""
+    return "; ".join(part for part in parts if part)

@@ -1,0 +1,195 @@
+"""Copy slots and API cost: the event path's calls do not grow with the fleet, a finished copy starts the
+next waiting one, and a full destination quota is pruned and retried once."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from dr_testing import (
+    DESTINATION_REGION,
+    SOURCE_REGION,
+    alter_response,
+    engine_client,
+    inject_error,
+    instance_snapshots,
+    load_event,
+    make_instance,
+    owned_tags,
+)
+
+from rds_snapshot_dr.errors import TargetFailuresError
+from rds_snapshot_dr.handler import lambda_handler
+
+pytestmark = pytest.mark.usefixtures("default_quotas")
+
+SNAPSHOT = "dr-orders-db-20261125-1400"  # the events under tests/events name this snapshot
+FLEET = 120  # more than one page of 100, in each region
+
+
+@pytest.fixture
+def calls() -> Iterator[Counter[str]]:
+    """Every RDS API call the engine's clients make, by region and operation."""
+    counted: Counter[str] = Counter()
+    handlers = []
+    for region in (SOURCE_REGION, DESTINATION_REGION):
+
+        def count(model: Any, region: str = region, **_: Any) -> None:
+            counted[f"{region}:{model.name}"] += 1
+
+        engine_client(region).meta.events.register("before-call.rds", count)
+        handlers.append((region, count))
+    yield counted
+    for region, count in handlers:
+        engine_client(region).meta.events.unregister("before-call.rds", count)
+
+
+def take(source: Any, name: str, db: str = "orders-db") -> str:
+    return source.create_db_snapshot(DBInstanceIdentifier=db, DBSnapshotIdentifier=name, Tags=owned_tags(db))[
+        "DBSnapshot"
+    ]["DBSnapshotArn"]
+
+
+def copy_over(destination: Any, arn: str, name: str) -> None:
+    destination.copy_db_snapshot(
+        SourceDBSnapshotIdentifier=arn, TargetDBSnapshotIdentifier=name, CopyTags=True, SourceRegion=SOURCE_REGION
+    )
+
+
+@pytest.fixture
+def fleet(source: Any, destination: Any, env: Any) -> list[str]:
+    """FLEET databases, each with yesterday's snapshot in both regions."""
+    env(DB_CLUSTER_IDENTIFIERS="", DB_INSTANCE_IDENTIFIERS="orders-db")
+    make_instance(source, "orders-db")
+    names = []
+    for i in range(FLEET):
+        db = f"db-{i:04d}"
+        make_instance(source, db)
+        name = f"dr-{db}-20261124-1400"
+        copy_over(destination, take(source, name, db), name)
+        names.append(name)
+    return names
+
+
+@pytest.mark.usefixtures("fleet")
+def test_snapshot_created_event_makes_at_most_three_rds_calls_whatever_the_fleet(
+    source, destination, calls, lambda_context
+):
+    take(source, SNAPSHOT)
+
+    result = lambda_handler(load_event("manual-snapshot-created.json"), lambda_context)
+
+    assert result["outcomes"][0]["outcome"] == "started"
+    assert sum(calls.values()) == 3
+    assert calls == Counter(
+        {
+            f"{SOURCE_REGION}:DescribeDBSnapshots": 1,
+            f"{DESTINATION_REGION}:DescribeDBSnapshots": 1,
+            f"{DESTINATION_REGION}:CopyDBSnapshot": 1,
+        }
+    )
+
+
+@pytest.mark.usefixtures("fleet")
+def test_a_duplicate_snapshot_created_event_makes_two_calls(source, destination, calls, lambda_context):
+    copy_over(destination, take(source, SNAPSHOT), SNAPSHOT)
+
+    result = lambda_handler(load_event("manual-snapshot-created.json"), lambda_context)
+
+    assert result["outcomes"][0]["outcome"] == "exists"
+    assert sum(calls.values()) == 2
+
+
+def test_a_finished_copy_starts_the_next_waiting_copy(source, destination, env, lambda_context, calls):
+    env(DB_CLUSTER_IDENTIFIERS="", DB_INSTANCE_IDENTIFIERS="orders-db,billing-db")
+    make_instance(source, "orders-db")
+    make_instance(source, "billing-db")
+    copy_over(destination, take(source, SNAPSHOT), SNAPSHOT)  # the copy that just finished
+    waiting = "dr-billing-db-20261125-1400"
+    take(source, waiting, "billing-db")
+    take(source, "dr-billing-db-20261124-1400", "billing-db")  # older: reconcile's business
+
+    result = lambda_handler(load_event("cross-region-copy-finished.json"), lambda_context)
+
+    assert [(o["snapshot"], o["outcome"]) for o in result["outcomes"]] == [(waiting, "started")]
+    assert set(instance_snapshots(destination)) == {SNAPSHOT, waiting}
+    # the source listing once, one lookup for the waiting databases, the copy: no destination listing
+    assert calls == Counter(
+        {
+            f"{SOURCE_REGION}:DescribeDBSnapshots": 1,
+            f"{DESTINATION_REGION}:DescribeDBSnapshots": 1,
+            f"{DESTINATION_REGION}:CopyDBSnapshot": 1,
+        }
+    )
+
+
+@pytest.mark.usefixtures("fleet")
+def test_a_finished_copy_with_nothing_waiting_starts_nothing(source, destination, lambda_context, calls):
+    copy_over(destination, take(source, SNAPSHOT), SNAPSHOT)
+
+    result = lambda_handler(load_event("cross-region-copy-finished.json"), lambda_context)
+
+    assert result["outcomes"] == []
+    assert calls[f"{DESTINATION_REGION}:DescribeDBSnapshots"] == 2  # 121 databases: two lookups of <= 100
+    assert calls[f"{DESTINATION_REGION}:CopyDBSnapshot"] == 0
+
+
+def test_a_failed_copy_event_reports_removes_and_frees_the_slot_for_the_next(source, destination, env, lambda_context):
+    env(DB_CLUSTER_IDENTIFIERS="", DB_INSTANCE_IDENTIFIERS="orders-db,billing-db")
+    make_instance(source, "orders-db")
+    make_instance(source, "billing-db")
+    copy_over(destination, take(source, SNAPSHOT), SNAPSHOT)
+    waiting = "dr-billing-db-20261125-1400"
+    take(source, waiting, "billing-db")
+
+    def failed(parsed: dict[str, Any]) -> None:
+        for snap in parsed.get("DBSnapshots", []):
+            if snap["DBSnapshotIdentifier"] == SNAPSHOT:
+                snap["Status"] = "failed"
+
+    alter_response(DESTINATION_REGION, "DescribeDBSnapshots", failed)
+
+    with pytest.raises(TargetFailuresError, match="ended failed"):
+        lambda_handler(load_event("cross-region-copy-failed.json"), lambda_context)
+
+    assert set(instance_snapshots(destination)) == {waiting}
+    tags = {t["Key"]: t["Value"] for t in instance_snapshots(source)[SNAPSHOT]["TagList"]}
+    assert tags["rds-snapshot-dr:copy-failures"] == "1"
+
+
+def test_a_copy_event_from_another_region_is_ignored(destination, lambda_context):
+    event = load_event("cross-region-copy-finished.json")
+    event["region"] = "eu-west-1"
+
+    result = lambda_handler(event, lambda_context)
+
+    assert result["outcomes"] == []
+
+
+def test_reconcile_prunes_the_destination_and_retries_once_on_its_quota(source, destination, env, lambda_context):
+    env(DB_CLUSTER_IDENTIFIERS="", DESTINATION_RETENTION_DAYS="1")
+    make_instance(source, "orders-db")
+    for name in ("dr-orders-db-20261101-1400", "dr-orders-db-20261102-1400"):
+        copy_over(destination, take(source, name), name)
+    for name in ("dr-orders-db-20261101-1400", "dr-orders-db-20261102-1400"):
+        source.delete_db_snapshot(DBSnapshotIdentifier=name)
+    take(source, SNAPSHOT)
+    # reconcile prunes before it copies, so make that first prune find nothing to delete: the quota
+    # error must then trigger a prune of its own.
+    state = {"hide": True}
+
+    def hide_old_copies(parsed: dict[str, Any]) -> None:
+        if state["hide"]:
+            state["hide"] = False
+            parsed["DBSnapshots"] = []
+
+    alter_response(DESTINATION_REGION, "DescribeDBSnapshots", hide_old_copies)
+    inject_error(DESTINATION_REGION, "CopyDBSnapshot", "SnapshotQuotaExceeded", "Cannot create more than 100", times=1)
+
+    result = lambda_handler({"action": "reconcile"}, lambda_context)
+
+    assert set(instance_snapshots(destination)) == {"dr-orders-db-20261102-1400", SNAPSHOT}
+    [started] = [o for o in result["outcomes"] if o["operation"] == "copy"]
+    assert (started["outcome"], "started after pruning" in started["reason"]) == ("started", True)
