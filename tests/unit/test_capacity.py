@@ -150,11 +150,14 @@ def test_pruning_never_holds_more_than_the_formula_says(source_days, destination
 
 def test_the_short_default_source_retention_keeps_a_snapshot_until_its_copy_is_available():
     settings = load_settings({**BASE_ENV, "SOURCE_RETENTION_DAYS": "2", "KEEP_LAST": "1"})
+    # exact names the module gives (<prefix>-<database>-<stamp>): only those are owned
+    old_name = decisions.snapshot_name("dr", "orders-db", START - timedelta(days=3))
+    new_name = decisions.snapshot_name("dr", "orders-db", START - timedelta(days=2, hours=1))
     old = Snapshot(
-        Kind.INSTANCE, "dr-orders-db-old", "arn:old", SOURCE_REGION, "available", "manual",
+        Kind.INSTANCE, old_name, "arn:old", SOURCE_REGION, "available", "manual",
         START - timedelta(days=3), OWNER_TAGS, "orders-db",
     )  # fmt: skip
-    newer = replace(old, identifier="dr-orders-db-new", created=START - timedelta(days=2, hours=1))
+    newer = replace(old, identifier=new_name, created=START - timedelta(days=2, hours=1))
     copying = replace(old, region=DESTINATION_REGION, status="copying")
 
     decision = decisions.expired_snapshots(
@@ -163,6 +166,6 @@ def test_the_short_default_source_retention_keeps_a_snapshot_until_its_copy_is_a
 
     assert decision.delete == []  # the newest is kept by keep_last, the older waits for its copy
     assert {snap.identifier: why for snap, why in decision.protected} == {
-        "dr-orders-db-new": "one of the newest 1 available snapshots of orders-db",
-        "dr-orders-db-old": "its destination copy is not available yet (copying)",
+        new_name: "one of the newest 1 available snapshots of orders-db",
+        old_name: "its destination copy is not available yet (copying)",
     }
