@@ -64,8 +64,8 @@ SCENARIOS: dict[str, Scenario] = {
         ),
         Scenario(
             "copy-outage",
-            "a 6-hour destination-region copy outage on day 10, starting 30 minutes after the backup",
-            copy_outages=((9 * DAY + 3.5 * HOUR, 6.0),),
+            "a 6-hour destination-region copy outage on day 10, from the backup on: that round's copies stall",
+            copy_outages=((9 * DAY + 3.0 * HOUR, 6.0),),
         ),
         Scenario("copy-failures", "2 % of cross-region copies end failed", copy_failure_rate=0.02),
         Scenario(
@@ -75,13 +75,13 @@ SCENARIOS: dict[str, Scenario] = {
         ),
         Scenario(
             "quota-near-wall",
-            "the manual snapshot quota barely above what the fleet holds at steady state",
-            quota_headroom=1.02,
+            "the manual snapshot quota at 85 % of the steady-state estimate (retention + keep-last + 2 per database)",
+            quota_headroom=0.85,
         ),
         Scenario(
             "backlog-after-outage",
             "a 36-hour destination copy outage on day 8: the backlog of two rounds drains afterwards",
-            copy_outages=((7 * DAY + 3.5 * HOUR, 36.0),),
+            copy_outages=((7 * DAY + 3.0 * HOUR, 36.0),),
         ),
     )
 }
