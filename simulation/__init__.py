@@ -1,0 +1,23 @@
+"""A fleet simulation: the unchanged rds_snapshot_dr function against a simulated AWS, on simulated time.
+
+    from simulation import play
+    figures, verdicts = play("copy-failures", databases=100, days=30)
+
+See docs/simulation.md for the model, what it leaves out, and how the figures are computed.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def play(
+    name: str, databases: int | None = None, days: int | None = None, seed: int | None = None
+) -> tuple[dict[str, Any], dict[str, list[str]]]:
+    """Run one scenario: (its figures, the violations per invariant). Picklable, for process pools."""
+    from . import fleet, invariants
+    from .figures import figures
+    from .scenarios import SCENARIOS
+
+    run = fleet.run(SCENARIOS[name].sized(databases, days, seed))
+    return figures(run), invariants.check(run)

@@ -1,0 +1,71 @@
+"""The figures of one run, every one computed from what happened in it."""
+
+from __future__ import annotations
+
+import statistics
+from typing import Any
+
+from . import invariants
+from .fleet import Run
+
+
+def _round(value: float | None, digits: int = 3) -> float | None:
+    return None if value is None else round(value, digits)
+
+
+def figures(run: Run) -> dict[str, Any]:
+    n = len(run.databases)
+    database_days = max(1.0, n * run.days)
+    calls = sum(inv.calls for inv in run.invocations)
+    lambda_seconds = sum(inv.end - inv.start for inv in run.invocations)
+    lost = sum(1 for d in run.deletions if d.newest_copy) + sum(
+        1 for key in run.ever_copied if not run.final_copies.get(key)
+    )
+    surfaced = len(run.injected_failures) - len(invariants.unsurfaced_failures(run))
+    ages = [age for _t, _db, age, _exempt in run.rpo_samples]
+    event_calls = [inv.calls for inv in run.invocations if inv.trigger == "event"]
+    # The backup round: the scheduled invocation's time and calls, and what its rate budget allows:
+    # calls / budget plus one call's latency. The budget is one invocation's share of the module's
+    # RDS_API_REQUESTS_PER_SECOND; without that setting (an engine before it), the account's sustained
+    # rate (12 requests per second).
+    budget = run.rate_budget or 12.0
+    rounds = [(end - start, calls_, deferred) for start, end, calls_, deferred in run.backup_rounds]
+    worst_round = max(rounds, default=(0.0, 0, 0))
+    bound = worst_round[1] / budget + run.timing.mutate_latency_s if rounds else None
+    return {
+        "scenario": run.scenario.name,
+        "databases": n,
+        "days": run.days,
+        "seed": run.scenario.seed,
+        "recovery_points_lost": lost,
+        "foreign_deleted": sum(1 for d in run.deletions if d.snap.maker != "module"),
+        "failures_injected": len(run.injected_failures),
+        "failures_surfaced": surfaced,
+        "worst_rpo_hours": _round(max(ages) / 3600 if ages else None, 2),
+        "p50_copy_start_seconds": _round(
+            statistics.median(run.copy_start_delays) if run.copy_start_delays else None, 1
+        ),
+        "api_calls_per_database_day": _round(calls / database_days, 2),
+        "peak_rds_calls_per_second": run.peak_calls_per_second,
+        "throttling_errors": run.counts.get("throttled", 0),
+        "quota_exceeded_errors": run.counts.get("quota_exceeded", 0),
+        "copy_limit_refusals": run.counts.get("copy_limit_refused", 0),
+        "incremental_copy_ratio": _round(
+            run.copies_incremental / run.copies_completed if run.copies_completed else None
+        ),
+        "lambda_seconds_per_database_day": _round(lambda_seconds / database_days, 3),
+        "dead_letters": run.dead_letters,
+        "event_calls_per_event_max": max(event_calls, default=0),
+        "backup_round_seconds": _round(worst_round[0], 1) if rounds else None,
+        "backup_round_bound_seconds": _round(bound, 1),
+        "backup_round_deferred_max": max((d for _s, _c, d in rounds), default=0),
+        "rate_budget_per_second": budget,
+        "rate_budget_configured": run.rate_budget is not None,
+        "copy_slot_utilisation": _round(run.slot_busy_s / run.slot_available_s if run.slot_available_s else None),
+        "min_account_bucket_tokens": _round(run.min_bucket_tokens, 1),
+        "invocations": len(run.invocations),
+        "invocation_errors": sum(1 for inv in run.invocations if inv.error),
+        "timeouts": sum(1 for inv in run.invocations if inv.error == "Task timed out"),
+        "events_lost": run.events.get("lost", 0),
+        "copies_failed_other": run.copies_failed_other,
+    }

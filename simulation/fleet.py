@@ -1,0 +1,675 @@
+"""Play one scenario: a fleet, the simulated AWS, and the unchanged function invoked as AWS would.
+
+`run(scenario)` returns a `Run`: everything that happened, which `figures.py` turns into numbers and
+`invariants.py` into verdicts.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import logging
+import math
+import os
+import random
+import sys
+import threading
+from collections import defaultdict
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import boto3
+
+from .kernel import Kernel, SimClock, Task, to_datetime
+from .rds import CLUSTER, INSTANCE, Database, Rds, Snap, Timing
+from .scenarios import DAY, HOUR, Scenario
+from .services import EventBus, Invocation, LambdaService, rds_event
+from .wire import ApiError, Wire
+
+SOURCE, DESTINATION = "us-east-1", "us-west-2"
+KMS_KEY = f"arn:aws:kms:{DESTINATION}:123456789012:key/00000000-0000-0000-0000-00000000c0de"
+PREFIX = "dr"
+OWNER_KEY, OWNER_VALUE = "rds-snapshot-dr:owner", "fleet"
+SELECTION = {"dr-backup": "true"}
+BACKUP_HOUR = 3.0  # the module's default schedule_expression: cron(0 3 * * ? *)
+RECONCILE_S = HOUR  # the module's default reconcile_schedule_expression: rate(1 hour)
+RPO_THRESHOLD_H = 30.0  # the module's default rpo_alarm_threshold
+QUOTA_THRESHOLD = 80.0  # the module's default snapshot_quota_alarm_threshold
+
+# The module's defaults for the function's environment (main.tf lambda_settings_known_at_plan,
+# variables.tf defaults), with the simulation's regions, key, prefix and selection tags.
+BASE_ENVIRONMENT = {
+    "SOURCE_REGION": SOURCE,
+    "DESTINATION_REGION": DESTINATION,
+    "DESTINATION_KMS_KEY_ARN": KMS_KEY,
+    "SNAPSHOT_PREFIX": PREFIX,
+    "OWNER_TAG_KEY": OWNER_KEY,
+    "OWNER_TAG_VALUE": OWNER_VALUE,
+    "DB_INSTANCE_IDENTIFIERS": "",
+    "DB_CLUSTER_IDENTIFIERS": "",
+    "SELECTION_TAGS": json.dumps(SELECTION),
+    "SNAPSHOT_TAGS": "{}",
+    "SOURCE_RETENTION_DAYS": "7",
+    "DESTINATION_RETENTION_DAYS": "14",
+    "KEEP_LAST": "1",
+    "COPY_CONCURRENCY_LIMIT": "5",
+    "COPY_MAX_ATTEMPTS": "3",
+    "METRICS_NAMESPACE": "RdsSnapshotDr",
+    "TIME_BUDGET_RESERVE_MS": "30000",
+    "BOTO_MAX_ATTEMPTS": "5",
+    "BOTO_RETRY_MODE": "standard",
+    "BACKUP_SCHEDULE_EXPRESSION": "cron(0 3 * * ? *)",
+    "RDS_API_REQUESTS_PER_SECOND": "4",  # variable rds_api_requests_per_second
+    "RDS_API_CONCURRENT_INVOCATIONS": "2",  # max(1, lambda_reserved_concurrent_executions)
+    # WARNING, not the module's INFO: the harness reads failed and deferred outcomes only, and the
+    # simulation runs faster without a log line per kept snapshot.
+    "LOG_LEVEL": "WARNING",
+}
+
+_lock = threading.Lock()  # one simulation per process at a time: the function has one clock and one factory
+
+
+@dataclass
+class Deletion:
+    time: float
+    snap: Snap
+    by: str  # the invocation trigger, or "" outside an invocation
+    newest_copy: bool = False  # the newest available DR copy of its database
+    source_before_copy: bool = False  # a source whose copy was not available
+
+
+@dataclass
+class Run:
+    scenario: Scenario
+    days: float
+    databases: list[Database]
+    timing: Timing
+    settings: Any
+    invocations: list[Invocation]
+    dead_letters: int
+    deletions: list[Deletion]
+    injected_failures: list[tuple[float, Snap]]  # (when, the copy that ended failed)
+    copy_start_delays: list[float]
+    copies_completed: int
+    copies_incremental: int
+    copies_failed_other: int
+    rpo_samples: list[tuple[float, str, float, bool]]  # (time, database, age seconds, exempt)
+    rpo_bound_s: dict[str, float]
+    outages: list[tuple[float, float]]
+    slot_busy_s: float
+    slot_available_s: float
+    peak_calls_per_second: int
+    min_bucket_tokens: float
+    counts: dict[str, int]
+    events: dict[str, int]
+    ever_copied: set[tuple[str, str]]
+    final_copies: dict[tuple[str, str], int]  # available DR copies per database at the end
+    unsupported: set[str]
+    backup_rounds: list[tuple[float, float, int, int]]  # (start, end, calls, deferred)
+    rate_budget: float | None
+    errors: dict[str, int] = field(default_factory=dict)
+
+
+class _Capture(io.TextIOBase):
+    """sys.stdout while a simulation runs: EMF lines of an invocation go to its record, the rest through."""
+
+    def __init__(self, kernel: Kernel, real: Any, records: dict[int, Invocation]) -> None:
+        self.kernel, self.real, self.records = kernel, real, records
+        self._after_emf = False
+
+    def write(self, text: str) -> int:
+        task = self.kernel.current
+        if task is not None and id(task) in self.records:
+            if text.startswith('{"_aws"'):
+                self.records[id(task)].emf = json.loads(text)
+                self._after_emf = True
+                return len(text)
+            if text == "\n" and self._after_emf:
+                self._after_emf = False
+                return 1
+        return self.real.write(text)
+
+    def flush(self) -> None:
+        self.real.flush()
+
+
+class _Outcomes(logging.Handler):
+    """The function's decision log lines: failed and deferred outcomes, per invocation."""
+
+    def __init__(self, kernel: Kernel, records: dict[int, Invocation]) -> None:
+        super().__init__(logging.WARNING)
+        self.kernel, self.records = kernel, records
+
+    def emit(self, record: logging.LogRecord) -> None:
+        task = self.kernel.current
+        invocation = self.records.get(id(task)) if task is not None else None
+        if invocation is None:
+            return
+        outcome = getattr(record, "outcome", "")
+        if outcome:
+            invocation.outcomes[outcome] = invocation.outcomes.get(outcome, 0) + 1
+        if outcome == "failed":
+            invocation.failed.append(
+                (getattr(record, "operation", ""), getattr(record, "target", ""), getattr(record, "snapshot", ""))
+            )
+
+
+class Context:
+    """The Lambda context object the handler gets; its remaining time comes from the simulated clock."""
+
+    def __init__(self, kernel: Kernel, deadline: float) -> None:
+        self.kernel, self.deadline = kernel, deadline
+        self.function_name = "rds-snapshot-dr-fleet"
+        self.aws_request_id = "sim"
+
+    def get_remaining_time_in_millis(self) -> int:
+        return max(0, int((self.deadline - self.kernel.now) * 1000))
+
+
+def steady_state_snapshots(settings: Any, per_kind: int) -> int:
+    """Manual snapshots the fleet holds per region and kind at steady state (destination, the larger):
+    one a day for the retention, plus keep-last and the copies in flight."""
+    return per_kind * (int(settings["DESTINATION_RETENTION_DAYS"]) + int(settings["KEEP_LAST"]) + 2)
+
+
+class Simulation:
+    def __init__(self, scenario: Scenario) -> None:
+        self.scenario = scenario
+        self.rng = random.Random(scenario.seed)
+        self.kernel = Kernel()
+        self.timing = Timing()
+        self.environment = {
+            **BASE_ENVIRONMENT,
+            "RDS_API_CONCURRENT_INVOCATIONS": str(max(1, scenario.lambda_config.reserved_concurrency)),
+            **dict(scenario.settings),
+        }
+        session = boto3.session.Session(region_name=SOURCE)
+        model = session._session.get_service_model("rds")
+        shapes = {
+            INSTANCE: model.shape_for("DBSnapshot"),
+            CLUSTER: model.shape_for("DBClusterSnapshot"),
+        }
+        n_clusters = max(1, round(scenario.databases * scenario.aurora_share)) if scenario.aurora_share else 0
+        n_instances = scenario.databases - n_clusters
+        headroom = scenario.quota_headroom
+        quota = {
+            kind: (
+                math.ceil(steady_state_snapshots(self.environment, count) * headroom + 8)
+                if headroom is not None
+                else 100
+            )
+            for kind, count in ((INSTANCE, n_instances), (CLUSTER, n_clusters))
+        }
+        self.rds = Rds(
+            self.kernel,
+            random.Random(self.rng.random()),
+            SOURCE,
+            DESTINATION,
+            shapes=shapes,
+            timing=self.timing,
+            quota=quota,
+            background_rate=scenario.background_rate,
+            copy_failure_rate=scenario.copy_failure_rate,
+            emit=self._emit,
+        )
+        self.rds.outages = [(start, start + hours * HOUR) for start, hours in scenario.copy_outages]
+        self.bus = EventBus(
+            self.kernel,
+            random.Random(self.rng.random()),
+            scenario.delivery,
+            {"source": SOURCE, "destination": DESTINATION},
+            PREFIX,
+            self._invoke,
+        )
+        self.records: dict[int, Invocation] = {}
+        self.lambda_ = LambdaService(self.kernel, scenario.lambda_config, self._run, self._started, self._finished)
+        self.databases: list[Database] = []
+        self._fleet(n_instances, n_clusters)
+        # records
+        self.deletions: list[Deletion] = []
+        self.injected: list[tuple[float, Snap]] = []
+        self.failed_other = 0
+        self.copy_start_delays: list[float] = []
+        self.copies_completed = 0
+        self.copies_incremental = 0
+        self.dr_copies: dict[tuple[str, str], dict[str, Snap]] = defaultdict(dict)
+        self.ever_copied: set[tuple[str, str]] = set()
+        self.rpo_samples: list[tuple[float, str, float, bool]] = []
+        self.unavailable_until: dict[str, float] = {}
+        self.waiting: dict[str, set[str]] = {INSTANCE: set(), CLUSTER: set()}
+        self._slot_t = 0.0
+        self.slot_busy = 0.0
+        self.slot_available = 0.0
+        self.calls_per_second: dict[tuple[str, int], int] = defaultdict(int)
+        self.peak = 0
+        self.backup_rounds: list[tuple[float, float, int, int]] = []
+        self.rds.on_delete.append(self._deleted)
+        self.rds.on_available.append(self._available)
+        self.rds.on_copy_start.append(self._copy_started)
+        self.rds.on_copy_end.append(self._copy_ended)
+        self.rpo_bound_s = self._rpo_bounds()
+
+    # --- the fleet ---------------------------------------------------------------------------------
+
+    def _fleet(self, n_instances: int, n_clusters: int) -> None:
+        rng = self.rng
+        source = self.rds.regions[SOURCE]
+        created = -21 * HOUR  # a day before the first backup
+        for i in range(n_instances + n_clusters):
+            kind = CLUSTER if i >= n_instances else INSTANCE
+            ident = f"{'aurora' if kind == CLUSTER else 'db'}-{i:04d}"
+            size = min(4000.0, max(5.0, rng.lognormvariate(math.log(60), 1.0)))
+            db = Database(kind, ident, size, created, dict(SELECTION))
+            source.databases[kind][ident] = db
+            self.databases.append(db)
+            if kind == CLUSTER:  # its writer instance: listed by DescribeDBInstances, backed up through the cluster
+                member = Database(INSTANCE, f"{ident}-writer", size, created, {}, cluster=ident)
+                source.databases[INSTANCE][member.ident] = member
+        # Snapshots the function must never touch (issue: foreign, automated, a person's suffixed copy).
+        for region in self.rds.regions.values():
+            for i, db in enumerate(self.databases[: max(2, len(self.databases) // 10)]):
+                region_is_source = region.name == SOURCE
+                if region_is_source:
+                    auto = Snap(
+                        db.kind,
+                        f"rds:{db.ident}-2026-01-04-03-10",
+                        region.name,
+                        db.ident,
+                        "available",
+                        "automated",
+                        {},
+                        -HOUR * 21,
+                        "automated",
+                        db.size_gb,
+                        created=-HOUR * 21,
+                    )
+                    self.rds.add(region, auto)
+                # our prefix, no ownership tag (someone else's tool, same naming)
+                foreign = Snap(
+                    db.kind,
+                    f"{PREFIX}-{db.ident}-20251201-0300",
+                    region.name,
+                    db.ident,
+                    "available",
+                    "manual",
+                    {"team": "dba"},
+                    -30 * DAY,
+                    "foreign",
+                    db.size_gb,
+                    created=-30 * DAY,
+                )
+                self.rds.add(region, foreign)
+                if i == 0:  # another module instance's snapshot
+                    other = Snap(
+                        db.kind,
+                        f"other-{db.ident}-20251201-0300",
+                        region.name,
+                        db.ident,
+                        "available",
+                        "manual",
+                        {OWNER_KEY: "other"},
+                        -30 * DAY,
+                        "foreign",
+                        db.size_gb,
+                        created=-30 * DAY,
+                    )
+                    self.rds.add(region, other)
+        # a person's legal-hold copy of one of our copies, tags copied, made on the second day
+        self.kernel.at(1 * DAY + 6 * HOUR, self._legal_hold_copy)
+        # lifecycle: modifying, stopped, deleted
+        s = self.scenario
+        for db in self.databases:
+            day = 0
+            while day < s.days:
+                if rng.random() < s.modifying_per_day:
+                    start = day * DAY + rng.uniform(0, DAY)
+                    self.kernel.at(start, lambda db=db: self._set_status(db, "modifying", HOUR))
+                if db.kind == INSTANCE and rng.random() < s.stopped_per_day:
+                    start = day * DAY + rng.uniform(0, DAY)
+                    self.kernel.at(start, lambda db=db: self._set_status(db, "stopped", rng.uniform(1, 3) * DAY))
+                day += 1
+        for day, count in s.deleted:
+            count = count or max(1, len(self.databases) // 100)
+            victims = [db for db in self.databases if db.kind == INSTANCE][:count]
+            if any(db.kind == CLUSTER for db in self.databases):
+                victims.append(next(db for db in self.databases if db.kind == CLUSTER))
+            for db in victims:
+                self.kernel.at(day * DAY + 7 * HOUR, lambda db=db: self._delete_database(db))
+
+    def _set_status(self, db: Database, status: str, seconds: float) -> None:
+        if db.deleted_at is not None or db.status != "available":
+            return
+        db.status = status
+        self.unavailable_until[db.ident] = self.kernel.now + seconds
+
+        def back() -> None:
+            if db.deleted_at is None:
+                db.status = "available"
+
+        self.kernel.at(self.kernel.now + seconds, back)
+
+    def _delete_database(self, db: Database) -> None:
+        db.deleted_at = self.kernel.now
+        db.status = "deleting"
+        self.rds.regions[SOURCE].generation += 1
+
+    def _legal_hold_copy(self) -> None:
+        region = self.rds.regions[DESTINATION]
+        ours = [s for s in region.snapshots[INSTANCE].values() if s.maker == "module" and s.status == "available"]
+        if not ours:
+            return
+        original = min(ours, key=lambda s: s.ident)
+        copy = Snap(
+            INSTANCE,
+            f"{original.ident}-legal-hold",
+            region.name,
+            original.db,
+            "available",
+            "manual",
+            dict(original.tags),
+            original.data_time,
+            "person",
+            original.size_gb,
+            created=self.kernel.now,
+            original=original.data_time,
+            kms=original.kms,
+        )
+        self.rds.add(region, copy)
+
+    # --- RPO truth ---------------------------------------------------------------------------------
+
+    def _rpo_bounds(self) -> dict[str, float]:
+        """Per database: backup interval + its snapshot time + its copy time + reconcile interval, plus
+        the time the copy slots need for one round of the whole fleet's copies of its kind (the fleet's
+        copy throughput bounds the RPO: databases x copy time / slots)."""
+        slots = {
+            INSTANCE: min(20, int(self.environment["COPY_CONCURRENCY_LIMIT"])),
+            CLUSTER: min(5, int(self.environment["COPY_CONCURRENCY_LIMIT"])),
+        }
+        drain = {
+            kind: sum(self.timing.copy_seconds(db.size_gb, True) for db in self.databases if db.kind == kind)
+            / slots[kind]
+            for kind in slots
+        }
+        return {
+            db.ident: DAY
+            + RECONCILE_S
+            + self.timing.snapshot_seconds(db.size_gb)
+            + self.timing.copy_seconds(db.size_gb, False)
+            + drain[db.kind]
+            for db in self.databases
+        }
+
+    def _newest_copy(self, db: Database) -> float | None:
+        times = [s.data_time for s in self.dr_copies[(db.kind, db.ident)].values() if s.status == "available"]
+        return max(times) if times else None
+
+    def _sample_rpo(self) -> None:
+        now = self.kernel.now
+        for db in self.databases:
+            if db.deleted_at is not None:
+                continue
+            newest = self._newest_copy(db)
+            age = now - (newest if newest is not None else db.created)
+            exempt = self._exempt(db, now)
+            self.rpo_samples.append((now, db.ident, age, exempt))
+        self.kernel.at(now + RECONCILE_S, self._sample_rpo)
+
+    def _exempt(self, db: Database, now: float) -> bool:
+        bound = self.rpo_bound_s[db.ident]
+        if now < bound:  # before the first copy could exist
+            return True
+        if db.status != "available" or now < self.unavailable_until.get(db.ident, -1e18) + bound:
+            return True
+        # within an injected outage, or until one reconcile (plus the copy's own time) after it ended
+        return any(begin <= now <= end + bound - DAY for begin, end in self.rds.outages)
+
+    def truth_rpo(self) -> float:
+        """What the recovery-point alarm should see now: the oldest recovery point of a live database."""
+        now = self.kernel.now
+        ages = []
+        for db in self.databases:
+            if db.deleted_at is not None:
+                continue
+            newest = self._newest_copy(db)
+            ages.append(now - (newest if newest is not None else db.created))
+        return max(ages) if ages else 0.0
+
+    # --- observers -----------------------------------------------------------------------------------
+
+    def _slots(self) -> None:
+        now = self.kernel.now
+        dt = now - self._slot_t
+        self._slot_t = now
+        if dt <= 0:
+            return
+        region = self.rds.regions[DESTINATION]
+        for kind, limit in ((INSTANCE, 20), (CLUSTER, 5)):
+            if self.waiting[kind]:
+                self.slot_busy += min(limit, region.copies_in_flight[kind]) * dt
+                self.slot_available += limit * dt
+
+    def _available(self, snap: Snap, now: float) -> None:
+        self._slots()
+        if snap.maker != "module":
+            return
+        if snap.region == SOURCE:
+            self.waiting[snap.kind].add(snap.ident)
+        else:
+            self.ever_copied.add((snap.kind, snap.db))
+
+    def _copy_started(self, copy: Snap, now: float) -> None:
+        self._slots()
+        source = self.rds.regions[SOURCE].snapshots[copy.kind].get(copy.source_arn.rsplit(":", 1)[-1])
+        if source is not None and source.available_at is not None:
+            self.copy_start_delays.append(now - source.available_at)
+        self.waiting[copy.kind].discard(copy.ident)
+        self.dr_copies[(copy.kind, copy.db)][copy.ident] = copy
+
+    def _copy_ended(self, copy: Snap, now: float) -> None:
+        self._slots()
+        if copy.status == "failed":
+            source = self.rds.regions[SOURCE].snapshots[copy.kind].get(copy.source_arn.rsplit(":", 1)[-1])
+            if source is not None and not source.deleted:
+                self.injected.append((now, copy))
+            else:
+                self.failed_other += 1
+            return
+        self.copies_completed += 1
+        self.copies_incremental += copy.incremental
+
+    def _deleted(self, snap: Snap, now: float) -> None:
+        self._slots()
+        task = self.kernel.current
+        invocation = self.records.get(id(task)) if task is not None else None
+        record = Deletion(now, snap, invocation.trigger if invocation else "")
+        if snap.maker == "module" and snap.region == DESTINATION and snap.status == "available":
+            copies = self.dr_copies[(snap.kind, snap.db)]
+            newest = max((s.data_time for s in copies.values() if s.status == "available"), default=None)
+            record.newest_copy = newest is not None and snap.data_time >= newest
+        if snap.maker == "module" and snap.region == SOURCE:
+            copy = self.rds.regions[DESTINATION].snapshots[snap.kind].get(snap.ident)
+            record.source_before_copy = copy is None or copy.status != "available"
+            self.waiting[snap.kind].discard(snap.ident)
+        if snap.region == DESTINATION:
+            self.dr_copies[(snap.kind, snap.db)].pop(snap.ident, None)
+            source = self.rds.regions[SOURCE].snapshots[snap.kind].get(snap.ident)
+            if snap.maker == "module" and source is not None and source.status == "available":
+                self.waiting[snap.kind].add(snap.ident)  # its source may be copied again
+        self.deletions.append(record)
+
+    # --- invocations --------------------------------------------------------------------------------
+
+    def _emit(self, region: str, detail_type: str, event_id: str, message: str, snap: Snap) -> None:
+        self.bus.publish(
+            region, rds_event(region, detail_type, event_id, message, snap.ident, snap.arn, self.kernel.now)
+        )
+
+    def _invoke(self, payload: dict[str, Any], trigger: str) -> None:
+        self.lambda_.invoke_async(payload, trigger)
+
+    def _started(self, invocation: Invocation) -> None:
+        pass
+
+    def _finished(self, invocation: Invocation) -> None:
+        if invocation.trigger == "backup" and invocation.attempt == 0:
+            self.backup_rounds.append(
+                (invocation.start, invocation.end, invocation.calls, invocation.outcomes.get("deferred", 0))
+            )
+
+    def _run(self, invocation: Invocation, task: Task) -> Any:
+        from rds_snapshot_dr import handler
+
+        self.records[id(task)] = invocation
+        if invocation.trigger == "reconcile":
+            invocation.truth = {"rpo_s": self.truth_rpo()}
+        return handler.lambda_handler(invocation.payload, Context(self.kernel, task.deadline))
+
+    def _backend(self, region: str, operation: str, params: dict[str, Any]) -> dict[str, Any]:
+        kernel = self.kernel
+        task = kernel.current
+        invocation = self.records.get(id(task)) if task is not None else None
+        if invocation is not None:
+            invocation.calls += 1
+        key = (region, int(kernel.now))
+        self.calls_per_second[key] += 1
+        self.peak = max(self.peak, self.calls_per_second[key])
+        if len(self.calls_per_second) > 4096:
+            self.calls_per_second = defaultdict(int, {key: self.calls_per_second[key]})
+        if invocation is not None and operation == "DescribeAccountAttributes":
+            # what the quota alarm should see: the use at the moment the function reads it
+            r = self.rds.regions[region]
+            used = max(100.0 * r.manual_count(kind) / r.quota[kind] for kind in (INSTANCE, CLUSTER))
+            invocation.truth["quota_percent"] = max(invocation.truth.get("quota_percent", 0.0), used)
+        try:
+            result, latency = self.rds.call(region, operation, params)
+        except ApiError:
+            kernel.wait(self.timing.describe_latency_s)
+            raise
+        kernel.wait(latency)
+        return result
+
+    def _schedule(self) -> None:
+        s = self.scenario
+        end = s.days * DAY
+        day = 0
+        while day * DAY < end:
+            fire = day * DAY + BACKUP_HOUR * HOUR
+            if fire < end:
+                stamp = to_datetime(fire).strftime("%Y-%m-%dT%H:%M:%SZ")
+                # Scheduler substitutes <aws.scheduler.scheduled-time> (Scheduler User Guide, "Context attributes")
+                self.kernel.at(
+                    fire, lambda stamp=stamp: self._invoke({"action": "backup", "scheduled_time": stamp}, "backup")
+                )
+            day += 1
+        t = RECONCILE_S
+        while t < end:
+            self.kernel.at(t, lambda: self._invoke({"action": "reconcile"}, "reconcile"))
+            t += RECONCILE_S
+        self.kernel.at(RECONCILE_S - 1, self._sample_rpo)
+
+    # --- running -------------------------------------------------------------------------------------
+
+    def run(self) -> Run:
+        with _lock, self._environment() as settings:
+            self._schedule()
+            self.kernel.run(self.scenario.days * DAY)
+            self._slots()
+            return self._result(settings)
+
+    @contextlib.contextmanager
+    def _environment(self) -> Iterator[Any]:
+        from rds_snapshot_dr import aws, clock, handler
+        from rds_snapshot_dr.logs import logger
+
+        saved_env = dict(os.environ)
+        os.environ.update(self.environment)
+        os.environ.update(
+            AWS_ACCESS_KEY_ID="simulation",
+            AWS_SECRET_ACCESS_KEY="simulation",  # noqa: S106 - nothing leaves the process
+            AWS_DEFAULT_REGION=SOURCE,
+        )
+        for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL", "AWS_CONFIG_FILE"):
+            os.environ.pop(name, None)
+        handler.reset()
+        aws.CLIENTS._session = None
+        wire = Wire(self._backend, self.kernel.wait)
+        wire.install(aws.CLIENTS)
+        saved_budgets = getattr(aws.CLIENTS, "_rds_budgets", None)
+
+        def switch(task: Task) -> None:
+            # The function's rate budgets live in its client factory, one per execution environment; all
+            # simulated environments share one process, so each gets its own budgets while it runs.
+            if saved_budgets is not None:
+                aws.CLIENTS._rds_budgets = task.environment["rds_budgets"]
+
+        self.kernel.on_switch = switch
+        previous_clock = clock.set_clock(SimClock(self.kernel))
+        outcomes = _Outcomes(self.kernel, self.records)
+        logger.addHandler(outcomes)
+        propagate, logger.propagate = logger.propagate, False
+        real_stdout = sys.stdout
+        sys.stdout = _Capture(self.kernel, real_stdout, self.records)
+        try:
+            yield handler.current_settings()
+        finally:
+            sys.stdout = real_stdout
+            logger.removeHandler(outcomes)
+            logger.propagate = propagate
+            clock.set_clock(previous_clock)
+            wire.uninstall(aws.CLIENTS)
+            if saved_budgets is not None:
+                aws.CLIENTS._rds_budgets = saved_budgets
+            aws.CLIENTS._session = None
+            os.environ.clear()
+            os.environ.update(saved_env)
+            handler.reset()
+
+    def _result(self, settings: Any) -> Run:
+        destination = self.rds.regions[DESTINATION]
+        final = {
+            (db.kind, db.ident): sum(
+                1
+                for s in destination.snapshots[db.kind].values()
+                if s.maker == "module" and s.db == db.ident and s.status == "available"
+            )
+            for db in self.databases
+        }
+        # The rate one invocation keeps to (one invocation runs a backup round); None when the engine
+        # has no rate budget setting.
+        budget = getattr(settings, "rds_api_rate_per_invocation", None)
+        return Run(
+            scenario=self.scenario,
+            days=self.scenario.days,
+            databases=self.databases,
+            timing=self.timing,
+            settings=settings,
+            invocations=self.lambda_.invocations,
+            dead_letters=len(self.lambda_.dead_letters),
+            deletions=self.deletions,
+            injected_failures=self.injected,
+            copy_start_delays=self.copy_start_delays,
+            copies_completed=self.copies_completed,
+            copies_incremental=self.copies_incremental,
+            copies_failed_other=self.failed_other,
+            rpo_samples=self.rpo_samples,
+            rpo_bound_s=self.rpo_bound_s,
+            outages=self.rds.outages,
+            slot_busy_s=self.slot_busy,
+            slot_available_s=self.slot_available,
+            peak_calls_per_second=self.peak,
+            min_bucket_tokens=min(r.bucket.lowest for r in self.rds.regions.values()),
+            counts=dict(self.rds.counts),
+            events=dict(self.bus.counts),
+            ever_copied=self.ever_copied,
+            final_copies=final,
+            unsupported=set(self.rds.unsupported),
+            backup_rounds=self.backup_rounds,
+            rate_budget=budget,
+        )
+
+
+def run(scenario: Scenario) -> Run:
+    return Simulation(scenario).run()

@@ -1,0 +1,90 @@
+"""The scenarios, as data. Each is seeded and repeatable; `fleet.run` plays one."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+
+from .services import Delivery, LambdaConfig
+
+DAY = 86400.0
+HOUR = 3600.0
+
+
+@dataclass(frozen=True)
+class Scenario:
+    name: str
+    description: str
+    databases: int = 100
+    days: int = 30
+    seed: int = 1
+    aurora_share: float = 0.10
+    delivery: Delivery = field(default_factory=Delivery)
+    lambda_config: LambdaConfig = field(default_factory=LambdaConfig)
+    copy_failure_rate: float = 0.0
+    # (start, hours) of destination-region copy outages: copies in progress make no progress
+    copy_outages: tuple[tuple[float, float], ...] = ()
+    # databases deleted: (day, how many)
+    deleted: tuple[tuple[float, int], ...] = ()
+    # the manual snapshot quota per region and kind, as a multiple of what the fleet needs at steady
+    # state (None: AWS's default of 100)
+    quota_headroom: float | None = 1.5
+    # per database and day: chance of an hour of `modifying`; per instance and day: chance of a stop
+    modifying_per_day: float = 0.01
+    stopped_per_day: float = 0.002
+    # other tools' share of the account's RDS API rate, requests per second (of the 12 sustained)
+    background_rate: float = 2.0
+    # the function's settings (environment variables the module sets), beyond the simulation's defaults
+    settings: tuple[tuple[str, str], ...] = ()
+
+    def sized(self, databases: int | None = None, days: int | None = None, seed: int | None = None) -> Scenario:
+        return replace(
+            self,
+            databases=databases if databases is not None else self.databases,
+            days=days if days is not None else self.days,
+            seed=seed if seed is not None else self.seed,
+        )
+
+
+SCENARIOS: dict[str, Scenario] = {
+    s.name: s
+    for s in (
+        Scenario(
+            "steady-state", "daily backups, hourly reconcile, no injected fault beyond databases modifying or stopped"
+        ),
+        Scenario(
+            "all-copy-slots",
+            "steady state with COPY_CONCURRENCY_LIMIT 20: the module may use every instance copy slot AWS allows",
+            settings=(("COPY_CONCURRENCY_LIMIT", "20"),),
+        ),
+        Scenario("events-lost", "10 % of the snapshot events never arrive", delivery=Delivery(lost=0.10)),
+        Scenario(
+            "events-disordered",
+            "5 % of events arrive twice, 20 % up to 15 minutes late (so out of order)",
+            delivery=Delivery(duplicated=0.05, delayed=0.20),
+        ),
+        Scenario(
+            "copy-outage",
+            "a 6-hour destination-region copy outage on day 10, from the backup on: that round's copies stall",
+            copy_outages=((9 * DAY + 3.0 * HOUR, 6.0),),
+        ),
+        Scenario("copy-failures", "2 % of cross-region copies end failed", copy_failure_rate=0.02),
+        Scenario(
+            "database-deleted",
+            "1 % of the databases (at least one) deleted on day 5: their copies stay, the newest forever",
+            deleted=((5.0, 0),),
+        ),
+        Scenario(
+            "quota-near-wall",
+            "the manual snapshot quota at 85 % of the steady-state estimate (retention + keep-last + 2 per database)",
+            quota_headroom=0.85,
+        ),
+        Scenario(
+            "backlog-after-outage",
+            "a 36-hour destination copy outage on day 8: the backlog of two rounds drains afterwards",
+            copy_outages=((7 * DAY + 3.0 * HOUR, 36.0),),
+        ),
+    )
+}
+
+# What `--quick` and the test stage run: every scenario, small.
+QUICK = {"databases": 10, "days": 20}
