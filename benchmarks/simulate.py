@@ -42,6 +42,7 @@ TABLE = (
     "lambda_seconds_per_database_day",
     "dead_letters",
     "event_calls_per_event_max",
+    "copy_event_calls_per_event_max",
     "backup_round_seconds",
     "backup_round_bound_seconds",
     "copy_slot_utilisation",
