@@ -1,0 +1,38 @@
+"""A wrong-region key known only at apply stops the apply before anything that runs exists."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from stand_in import REPO, Aws, Estate, MotoServer, Terraform
+
+pytestmark = pytest.mark.integration
+
+
+def test_key_in_the_wrong_region_created_in_the_same_apply_leaves_nothing_live(
+    moto_server: MotoServer, aws: Aws, tmp_path: Path
+) -> None:
+    estate = Estate()
+    terraform = Terraform(
+        REPO / "tests" / "integration" / "wrong_region_key",
+        tmp_path / "root",
+        moto_server.endpoint,
+        estate.variables(),
+        tmp_path / "terraform.log",
+    )
+    terraform.init()
+
+    with pytest.raises(RuntimeError, match="kms_key_arn is a key in eu-west-3") as refused:
+        terraform.apply()
+
+    assert f"copies are made in {estate.destination_region}" in str(refused.value)
+    created = terraform.state_resources()
+    assert "aws_kms_key.elsewhere" in created  # the apply really ran, up to the check
+    assert not [address for address in created if address.startswith("module.rds_snapshot_dr.aws_lambda")]
+    assert not [address for address in created if "aws_scheduler_schedule" in address]
+    assert not [address for address in created if "aws_cloudwatch_event" in address]
+    functions = aws.client("lambda", estate.source_region).list_functions()["Functions"]
+    assert not [f for f in functions if f["FunctionName"].startswith("wrongkey-")]
+    schedules = aws.client("scheduler", estate.source_region).list_schedules()["Schedules"]
+    assert not [s for s in schedules if s["Name"].startswith("wrongkey-")]
