@@ -36,4 +36,7 @@ resource "aws_kms_grant" "lambda" {
   key_id            = var.kms_key_arn
   grantee_principal = aws_iam_role.lambda.arn
   operations        = ["CreateGrant", "DescribeKey"]
+
+  # No grant on a key the ARN checks refuse (wrong region, account or partition: main.tf).
+  depends_on = [terraform_data.input_checks]
 }
