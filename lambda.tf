@@ -52,7 +52,7 @@ resource "aws_lambda_function" "this" {
   #checkov:skip=CKV_AWS_272:The package is built reproducibly from the repository and its hash pinned by source_code_hash; code signing would need a signing profile the module cannot assume exists.
   #checkov:skip=CKV_AWS_173:The environment holds settings only (regions, identifiers, key ARN), no secrets; Lambda encrypts it at rest with its service key.
   function_name = local.name
-  description   = "rds-snapshot-dr ${var.name}: snapshots RDS databases in ${local.source_region} and copies them to ${local.destination_region}."
+  description   = "rds-snapshot-dr ${local.module_version} ${var.name}: snapshots RDS databases in ${local.source_region} and copies them to ${local.destination_region}."
   role          = aws_iam_role.lambda.arn
 
   filename         = local.package_path

@@ -27,6 +27,9 @@ data "aws_caller_identity" "destination" {
 }
 
 locals {
+  # The release of the module and its function (the VERSION file; lambda_src's __version__ equals it).
+  module_version = trimspace(file("${path.module}/VERSION"))
+
   # Resource names: "<name>-rds-snapshot-dr[-suffix]"; name is at most 32 characters, so every
   # derived name stays inside IAM's 64-character limit.
   name = "${var.name}-rds-snapshot-dr"
@@ -76,6 +79,11 @@ locals {
     BOTO_MAX_ATTEMPTS          = tostring(var.aws_api_max_attempts)
     BOTO_RETRY_MODE            = var.aws_api_retry_mode
     LOG_LEVEL                  = var.log_level
+    BACKUP_SCHEDULE_EXPRESSION = var.schedule_expression
+    # The budget is shared by the function's concurrent invocations; without a reservation (-1)
+    # their number has no cap, and each invocation keeps to the whole budget.
+    RDS_API_REQUESTS_PER_SECOND    = tostring(var.rds_api_requests_per_second)
+    RDS_API_CONCURRENT_INVOCATIONS = tostring(max(1, var.lambda_reserved_concurrent_executions))
   }
   lambda_environment = merge(local.lambda_settings_known_at_plan, {
     DESTINATION_KMS_KEY_ARN = local.kms_key_arn

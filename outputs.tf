@@ -75,3 +75,8 @@ output "manual_invoke_commands" {
     ])
   }
 }
+
+output "module_version" {
+  description = "Release of this module and of its function (semantic version, the `ref` you pinned without the `v`); the function logs it at cold start."
+  value       = local.module_version
+}

@@ -130,9 +130,9 @@ variable "snapshot_tags" {
 }
 
 variable "retention" {
-  description = "How long owned snapshots are kept, in days, in each region (`source_days`, `destination_days`), and how many of the newest available snapshots of each database are kept in each region whatever their age (`keep_last`). A source snapshot is never deleted before its copy is available."
+  description = "How long owned snapshots are kept, in days, in each region (`source_days`, default 2; `destination_days`, default 14), and how many of the newest available snapshots of each database are kept in each region whatever their age (`keep_last`, default 1). A source snapshot is never deleted before its copy is available. The source keeps 2 days by default: its snapshots are needed until their copy is available and for a fast restore in the same region, and every one counts against the region's manual snapshot quota (see `manual_snapshot_quota`)."
   type = object({
-    source_days      = optional(number, 7)
+    source_days      = optional(number, 2)
     destination_days = optional(number, 14)
     keep_last        = optional(number, 1)
   })
@@ -145,6 +145,24 @@ variable "retention" {
       value != null && value >= 1 && floor(coalesce(value, 0)) == value
     ])
     error_message = "retention.source_days, retention.destination_days and retention.keep_last must be whole numbers of at least 1 (a retention of 0 would delete snapshots as soon as they exist)."
+  }
+}
+
+variable "manual_snapshot_quota" {
+  description = "The manual snapshot quotas of the account, per region, for DB instance snapshots (`instance`, Service Quotas code L-272F1212) and DB cluster snapshots (`cluster`, L-9B510759); AWS's default is 100 each. Give the lower value of the two regions. At plan, a check warns when the databases named in `db_instance_identifiers` / `db_cluster_identifiers` would hold more snapshots than this in steady state (databases selected by tag are counted by the preflight action, against the real quota and what others already use)."
+  type = object({
+    instance = optional(number, 100)
+    cluster  = optional(number, 100)
+  })
+  default  = {}
+  nullable = false
+
+  validation {
+    condition = alltrue([
+      for value in [var.manual_snapshot_quota.instance, var.manual_snapshot_quota.cluster] :
+      value != null && value >= 1 && floor(coalesce(value, 0)) == value
+    ])
+    error_message = "manual_snapshot_quota.instance and manual_snapshot_quota.cluster must be whole numbers of at least 1 (the quota values shown in the Service Quotas console)."
   }
 }
 
@@ -336,6 +354,25 @@ variable "snapshot_quota_alarm_threshold" {
 ################################################################################
 # Engine tuning
 ################################################################################
+
+variable "rds_api_requests_per_second" {
+  description = "The RDS API budget of this module instance, in requests per second in each region: the function never sends more, across backup, reconcile and snapshot events, retries included. It is split evenly among `lambda_reserved_concurrent_executions` concurrent invocations (with -1, no reservation, each invocation gets all of it). RDS allows each account 12 requests per second sustained per region, shared with Terraform, the console and every other tool; the default takes a third of that. A backup round of N databases takes at least about N / (this / reserved concurrency) seconds."
+  type        = number
+  default     = 4
+  nullable    = false
+
+  validation {
+    condition     = var.rds_api_requests_per_second > 0 && var.rds_api_requests_per_second <= 12
+    error_message = "rds_api_requests_per_second must be greater than 0 and at most 12, the sustained RDS API rate of a whole account and region (a budget above it would be throttled)."
+  }
+
+  validation {
+    # One attempt waits at most 1/rate seconds for its token, one call with every retry
+    # aws_api_max_attempts/rate: the reserve must cover that, or pacing could run past the timeout.
+    condition     = var.time_budget_reserve_ms >= 1000 * var.aws_api_max_attempts * max(1, var.lambda_reserved_concurrent_executions) / var.rds_api_requests_per_second
+    error_message = "rds_api_requests_per_second is too low for time_budget_reserve_ms: one call with all its retries (aws_api_max_attempts) may wait aws_api_max_attempts x reserved concurrency / rds_api_requests_per_second seconds for its share of the budget. Raise the budget or the reserve."
+  }
+}
 
 variable "copy_concurrency_limit" {
   description = "Most cross-region copies this instance keeps in flight in the destination region; further copies are deferred to the next reconcile run. AWS allows 20 per destination region for the whole account: the function also never starts more than the account has left of those 20, and another instance's copies never count against this instance's share."

@@ -134,6 +134,10 @@ def run_fleet(size: int, cluster_share: float) -> list[dict[str, Any]]:
             BOTO_MAX_ATTEMPTS="3",
             BOTO_RETRY_MODE="standard",
             LOG_LEVEL="ERROR",
+            BACKUP_SCHEDULE_EXPRESSION="cron(0 3 * * ? *)",
+            # moto answers at once: no pacing here (the fleet simulation measures the budget)
+            RDS_API_REQUESTS_PER_SECOND="300",
+            RDS_API_CONCURRENT_INVOCATIONS="1",
         )
         handler.current_settings.cache_clear()
         rds = boto3.client("rds", region_name=SOURCE)

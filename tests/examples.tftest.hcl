@@ -59,3 +59,21 @@ run "for_each_example_plans" {
     error_message = "Every module instance has its own role (granted on the shared key)."
   }
 }
+
+run "by_tag_example_plans" {
+  command = plan
+
+  module {
+    source = "./examples/by-tag"
+  }
+
+  assert {
+    condition     = output.lambda_function_name == "platform-rds-snapshot-dr" && startswith(output.kms_key_arn, "arn:aws:kms:eu-central-1:")
+    error_message = "The by-tag example creates one function and a destination key."
+  }
+
+  assert {
+    condition     = output.snapshot_prefix == "dr-platform" && length(output.alarm_arns) == 5
+    error_message = "The by-tag example names its snapshots dr-platform-... and has every alarm."
+  }
+}

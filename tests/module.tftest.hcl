@@ -27,7 +27,8 @@ run "environment_is_the_engine_settings_contract" {
       "OWNER_TAG_KEY", "OWNER_TAG_VALUE", "DB_INSTANCE_IDENTIFIERS", "DB_CLUSTER_IDENTIFIERS",
       "SELECTION_TAGS", "SNAPSHOT_TAGS", "SOURCE_RETENTION_DAYS", "DESTINATION_RETENTION_DAYS",
       "KEEP_LAST", "COPY_CONCURRENCY_LIMIT", "METRICS_NAMESPACE", "TIME_BUDGET_RESERVE_MS",
-      "BOTO_MAX_ATTEMPTS", "BOTO_RETRY_MODE", "LOG_LEVEL",
+      "BOTO_MAX_ATTEMPTS", "BOTO_RETRY_MODE", "LOG_LEVEL", "BACKUP_SCHEDULE_EXPRESSION",
+      "RDS_API_REQUESTS_PER_SECOND", "RDS_API_CONCURRENT_INVOCATIONS",
     ])
     error_message = "The function's environment must hold exactly the variables of the engine's settings contract."
   }
@@ -44,7 +45,7 @@ run "environment_is_the_engine_settings_contract" {
       DB_CLUSTER_IDENTIFIERS     = "inventory-aurora"
       SELECTION_TAGS             = "{}"
       SNAPSHOT_TAGS              = "{}"
-      SOURCE_RETENTION_DAYS      = "7"
+      SOURCE_RETENTION_DAYS      = "2"
       DESTINATION_RETENTION_DAYS = "14"
       KEEP_LAST                  = "1"
       COPY_CONCURRENCY_LIMIT     = "5"
@@ -53,6 +54,11 @@ run "environment_is_the_engine_settings_contract" {
       BOTO_MAX_ATTEMPTS          = "5"
       BOTO_RETRY_MODE            = "standard"
       LOG_LEVEL                  = "INFO"
+      # the backup schedule, for the steady-state snapshot count
+      BACKUP_SCHEDULE_EXPRESSION = "cron(0 3 * * ? *)"
+      # a third of the account's sustained 12 requests/s, shared by the 2 reserved invocations
+      RDS_API_REQUESTS_PER_SECOND    = "4"
+      RDS_API_CONCURRENT_INVOCATIONS = "2"
     })
     error_message = "The function's environment must carry the module's defaults, the regions of both providers and the created key."
   }
@@ -285,5 +291,19 @@ run "outputs" {
   assert {
     condition     = toset(keys(output.alarm_arns)) == toset(["function_errors", "target_failures", "recovery_point_age", "snapshot_quota", "dead_letters"]) && toset(keys(output.schedule_arns)) == toset(["backup", "reconcile"])
     error_message = "Alarm and schedule ARNs are output by purpose."
+  }
+}
+
+run "module_version_is_the_release_in_the_version_file" {
+  command = plan
+
+  assert {
+    condition     = output.module_version == trimspace(file("VERSION")) && can(regex("^[0-9]+\\.[0-9]+\\.[0-9]+", output.module_version))
+    error_message = "module_version must be the semantic version in the VERSION file."
+  }
+
+  assert {
+    condition     = startswith(aws_lambda_function.this.description, "rds-snapshot-dr ${output.module_version} orders:")
+    error_message = "The function's description names the release, so the console shows which version runs."
   }
 }

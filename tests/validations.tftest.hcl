@@ -633,6 +633,7 @@ run "environment_over_4_kb" {
 
   variables {
     db_instance_identifiers = [for i in range(80) : format("orders-db-%050d", i)]
+    manual_snapshot_quota   = { instance = 2000 } # 80 databases: only the environment's size is at stake here
   }
 
   expect_failures = [aws_lambda_function.this]

@@ -9,5 +9,5 @@ module "rds_snapshot_dr" {
   }
 
   name                    = "orders"
-  db_instance_identifiers = [var.db_instance_identifier]
+  db_instance_identifiers = ["orders-db"]
 }

@@ -9,9 +9,3 @@ variable "destination_region" {
   type        = string
   default     = "eu-central-1"
 }
-
-variable "db_instance_identifier" {
-  description = "Identifier of the RDS DB instance to protect."
-  type        = string
-  default     = "orders-db"
-}

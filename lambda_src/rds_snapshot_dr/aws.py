@@ -12,8 +12,53 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
+from . import clock
 from .decisions import Database, Kind, Snapshot
 from .errors import AwsError
+
+
+class RateBudget:
+    """A token bucket on the function's side of one region's RDS API: `rate` requests per second, at most
+    `burst` at once. Every attempt botocore sends takes one token, retries included, so a throttled
+    call that botocore retries still stays within the budget.
+
+    Time comes only from the package clock (`clock.CLOCK.monotonic()` and `.pause()`), so a simulation
+    runs the same pacing on simulated time. One attempt pauses at most 1/rate seconds; a call with all
+    its retries at most `max_attempts`/rate, which the time budget reserve has to cover (the module
+    checks it at plan). The engine's out-of-time check still decides what is started at all.
+    """
+
+    def __init__(self, rate: float, burst: float) -> None:
+        if rate <= 0 or burst < 1:
+            raise ValueError(f"a rate budget needs rate > 0 and burst >= 1 (got {rate}, {burst})")
+        self.rate = rate
+        self.burst = burst
+        self.tokens = burst
+        self.updated: float | None = None
+        self.requests = 0  # attempts sent through this bucket
+        self.paused_seconds = 0.0  # time spent pacing
+
+    def _refill(self) -> float:
+        now = clock.CLOCK.monotonic()
+        if self.updated is not None:
+            self.tokens = min(self.burst, self.tokens + max(0.0, now - self.updated) * self.rate)
+        self.updated = now
+        return now
+
+    def acquire(self) -> None:
+        """Take one token, pausing until there is one."""
+        self._refill()
+        while self.tokens < 1 - 1e-9:  # (a pause's rounding must not leave a sliver to wait for)
+            shortfall = (1 - self.tokens) / self.rate  # seconds until the next token
+            clock.CLOCK.pause(shortfall)
+            self.paused_seconds += shortfall
+            self._refill()
+        self.tokens -= 1
+        self.requests += 1
+
+    def before_send(self, **_: Any) -> None:
+        """botocore's `before-send` hook: runs once per attempt; returning None lets the request go."""
+        self.acquire()
 
 
 class ClientFactory:
@@ -24,6 +69,7 @@ class ClientFactory:
 
     def __init__(self) -> None:
         self._session: boto3.session.Session | None = None
+        self._rds_budgets: dict[str, RateBudget] = {}
 
     @property
     def session(self) -> boto3.session.Session:
@@ -42,11 +88,34 @@ class ClientFactory:
             read_timeout=15,
             user_agent_extra="rds-snapshot-dr",
         )
-        return self.session.client(service, region_name=region, config=config)
+        client = self.session.client(service, region_name=region, config=config)
+        if service == "rds":
+            # First in line, so it runs before any other before-send handler that answers the request
+            # itself (botocore's stubs, moto), and once per attempt: retries are paced and counted too.
+            client.meta.events.register_first("before-send.rds", functools.partial(self._pace_rds, region))
+        return client
+
+    def _pace_rds(self, region: str, **kwargs: Any) -> None:
+        budget = self._rds_budgets.get(region)
+        if budget is not None:
+            budget.before_send(**kwargs)
+
+    def rds_budget(self, region: str, rate: float, burst: float) -> RateBudget:
+        """The RDS rate budget of `region` for every RDS client of this factory; kept across warm
+        invocations (a fresh bucket per invocation would allow a full burst each time)."""
+        budget = self._rds_budgets.get(region)
+        if budget is None or (budget.rate, budget.burst) != (rate, burst):
+            budget = self._rds_budgets[region] = RateBudget(rate, burst)
+        return budget
+
+    def rds_budgets(self) -> dict[str, RateBudget]:
+        """The budgets in use, by region: what was sent and how long pacing paused."""
+        return dict(self._rds_budgets)
 
     def clear(self) -> None:
-        """Forget the clients (the session, with its loaded service models, is kept)."""
+        """Forget the clients and rate budgets (the session, with its loaded service models, is kept)."""
         self.client.cache_clear()
+        self._rds_budgets.clear()
 
 
 CLIENTS = ClientFactory()
@@ -148,6 +217,8 @@ class RdsGateway:
     @classmethod
     def from_settings(cls, settings: Any, factory: ClientFactory = CLIENTS) -> RdsGateway:
         def make(region: str) -> Any:
+            # RDS throttles per account and region, so each region has its own budget.
+            factory.rds_budget(region, settings.rds_api_rate_per_invocation, settings.rds_api_burst)
             return factory.client("rds", region, settings.boto_retry_mode, settings.boto_max_attempts)
 
         return cls(

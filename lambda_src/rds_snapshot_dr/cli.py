@@ -20,6 +20,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any, TextIO
 
+from . import __version__
 from .aws import CLIENTS, AccountGateway, RdsGateway
 from .decisions import Database, Kind, Outcome, Snapshot
 from .engine import Engine, Report
@@ -52,6 +53,9 @@ SETTING_NAMES = (
     "BOTO_MAX_ATTEMPTS",
     "BOTO_RETRY_MODE",
     "LOG_LEVEL",
+    "BACKUP_SCHEDULE_EXPRESSION",
+    "RDS_API_REQUESTS_PER_SECOND",
+    "RDS_API_CONCURRENT_INVOCATIONS",
 )
 # What the module sets when a user gives no value; the rest (regions, key, prefix, owner, retention,
 # keep-last) has to come from the function, the environment or a flag.
@@ -67,6 +71,9 @@ DEFAULTS = {
     "BOTO_MAX_ATTEMPTS": "5",
     "BOTO_RETRY_MODE": "standard",
     "LOG_LEVEL": "WARNING",
+    "BACKUP_SCHEDULE_EXPRESSION": "cron(0 3 * * ? *)",
+    "RDS_API_REQUESTS_PER_SECOND": "4",
+    "RDS_API_CONCURRENT_INVOCATIONS": "1",
 }
 DONE_STATES = frozenset({"available"})
 BROKEN_STATES = frozenset({"failed", "error", "deleting", "deleted", "incompatible-restore", "missing"})
@@ -195,6 +202,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="python -m rds_snapshot_dr",
         description="Run backup, copy, reconcile or preflight with the same engine and settings as the function.",
     )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
     backup = commands.add_parser("backup", parents=[common], help="start one snapshot per target")
     backup.add_argument(

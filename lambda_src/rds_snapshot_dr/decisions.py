@@ -6,6 +6,8 @@ what is a target, what is ours, what is expired, what to copy now and what to de
 
 from __future__ import annotations
 
+import math
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -449,3 +451,146 @@ def quota_used_percent(quotas: Iterable[tuple[str, int, int]]) -> float | None:
     """Highest ManualSnapshots / ManualClusterSnapshots use, in percent of the quota."""
     values = [100.0 * used / maximum for name, used, maximum in quotas if maximum > 0]
     return round(max(values), 2) if values else None
+
+
+# --- capacity ----------------------------------------------------------------------------------------
+
+# The Service Quotas entries RDS counts manual snapshots against, per region (RDS User Guide, "Quotas and
+# constraints for Amazon RDS", https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/CHAP_Limits.html:
+# "Manual DB instance snapshots" and "Manual DB cluster snapshots", 100 each by default, adjustable; the
+# page links each to its Service Quotas code). Keyed by DescribeAccountAttributes' AccountQuotaName.
+SNAPSHOT_QUOTAS = {
+    Kind.INSTANCE: ("ManualSnapshots", "Manual DB instance snapshots", "L-272F1212"),
+    Kind.CLUSTER: ("ManualClusterSnapshots", "Manual DB cluster snapshots", "L-9B510759"),
+}
+
+_RATE = re.compile(r"^rate\((?P<n>[1-9][0-9]*) (?P<unit>minute|minutes|hour|hours|day|days)\)$")
+_CRON = re.compile(r"^cron\((?P<fields>[^ ()]+( [^ ()]+){5})\)$")
+_AT = re.compile(r"^at\([0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\)$")
+_PER_DAY = {"minute": 1440.0, "hour": 24.0, "day": 1.0}
+_WEEKDAYS = {name: number for number, name in enumerate(("SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT"), 1)}
+
+
+@dataclass(frozen=True)
+class SnapshotCapacity:
+    """The most manual snapshots of one kind this module instance holds in one region, in steady state."""
+
+    region: str
+    role: str  # source | destination
+    kind: Kind
+    targets: int
+    per_target: int  # max(snapshots inside the retention window, keep_last) + 1
+    in_flight: int  # copies in flight on top (a backlog's copies, held source snapshots)
+    quota_name: str  # the DescribeAccountAttributes AccountQuotaName
+    quota_title: str  # the Service Quotas name
+    quota_code: str
+
+    @property
+    def total(self) -> int:
+        return self.targets * self.per_target + self.in_flight
+
+
+def _cron_count(spec: str, low: int, high: int, names: Mapping[str, int] | None = None) -> int:
+    """How many values of [low, high] a cron field selects (L, W and # select one)."""
+    span = high - low + 1
+    if spec in ("*", "?"):
+        return span
+
+    def value(text: str) -> int:
+        return (names or {}).get(text.upper(), None) or int(text)
+
+    total = 0
+    for part in spec.split(","):
+        if any(mark in part for mark in ("L", "W", "#")) and part.upper() not in (names or {}):
+            total += 1
+            continue
+        base, _, step_text = part.partition("/")
+        step = int(step_text) if step_text else 1
+        if base in ("*", ""):
+            first, last = low, high
+        elif "-" in base:
+            start, end = base.split("-", 1)
+            first, last = value(start), value(end)
+        else:
+            first = value(base)
+            last = high if step_text else first
+        total += len(range(first, last + 1, step))
+    return min(total, span)
+
+
+def snapshots_per_day(schedule_expression: str) -> float | None:
+    """Backups per day of an EventBridge Scheduler expression; None for a one-time `at()` schedule.
+
+    A cron that runs on some days only counts the average over a week (day of week) or a 28-day
+    month (day of month), so evenly spaced schedules come out exact and the rest close.
+    Raises ValueError for an expression that is none of rate(), cron() or at().
+    """
+    expression = schedule_expression.strip()
+    if _AT.match(expression):
+        return None
+    rate = _RATE.match(expression)
+    if rate:
+        return _PER_DAY[rate.group("unit").rstrip("s")] / int(rate.group("n"))
+    cron = _CRON.match(expression)
+    if not cron:
+        raise ValueError(f"not a rate(), cron() or at() expression: {schedule_expression!r}")
+    minutes, hours, day_of_month, _month, day_of_week, _year = cron.group("fields").split(" ")
+    try:
+        per_run_day = _cron_count(minutes, 0, 59) * _cron_count(hours, 0, 23)
+        if day_of_week not in ("*", "?"):
+            days = _cron_count(day_of_week, 1, 7, _WEEKDAYS) / 7
+        elif day_of_month not in ("*", "?"):
+            days = min(1.0, _cron_count(day_of_month, 1, 31) / 28)
+        else:
+            days = 1.0
+    except ValueError as exc:
+        raise ValueError(f"cannot read the cron fields of {schedule_expression!r}: {exc}") from exc
+    return per_run_day * days
+
+
+def snapshots_per_target(per_day: float | None, retention_days: int, keep_last: int) -> int:
+    """The most snapshots of one database in one region: those inside the retention window or kept by
+    keep-last, plus one (the expired one a prune has not reached yet, or the new one being taken while
+    keep-last still holds the newest available one)."""
+    window = 1 if per_day is None else math.ceil(per_day * retention_days - 1e-9)
+    return max(window, keep_last) + 1
+
+
+def snapshot_capacity(settings: Settings, targets: Iterable[Database], per_day: float | None) -> list[SnapshotCapacity]:
+    """Steady-state manual snapshots per region and kind: targets x per-target + copies in flight.
+
+    `per_day` comes from the backup schedule (`snapshots_per_day`). Copies in flight add up to
+    COPY_CONCURRENCY_LIMIT (at most one per target) in both regions: in the destination the copies
+    themselves, in the source the snapshots held until their copy is available.
+    """
+    counts = dict.fromkeys(Kind, 0)
+    for db in targets:
+        counts[db.kind] += 1
+    result = []
+    for role, region, days in (
+        ("source", settings.source_region, settings.source_retention_days),
+        ("destination", settings.destination_region, settings.destination_retention_days),
+    ):
+        for kind in Kind:
+            name, title, code = SNAPSHOT_QUOTAS[kind]
+            result.append(
+                SnapshotCapacity(
+                    region=region,
+                    role=role,
+                    kind=kind,
+                    targets=counts[kind],
+                    per_target=snapshots_per_target(per_day, days, settings.keep_last),
+                    in_flight=min(settings.copy_concurrency_limit, counts[kind]),
+                    quota_name=name,
+                    quota_title=title,
+                    quota_code=code,
+                )
+            )
+    return result
+
+
+def quota_to_request(needed: int, warn_percent: float) -> int:
+    """The quota value to ask for so `needed` snapshots stay below the quota alarm's `warn_percent`,
+    rounded up to a multiple of 10."""
+    value = math.floor(needed * 100.0 / warn_percent) + 1
+    return max(10, -(-value // 10) * 10)

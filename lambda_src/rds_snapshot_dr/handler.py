@@ -8,12 +8,12 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from . import clock
+from . import __version__, clock
 from .aws import CLIENTS, RdsGateway
 from .engine import Engine, Report
 from .errors import TargetFailuresError
 from .events import ActionRequest, IgnoredEvent, SnapshotCreated, parse_event
-from .logs import configure_logging
+from .logs import configure_logging, logger
 from .metrics import print_emf
 from .preflight import PreflightReport
 from .preflight import run as preflight
@@ -35,9 +35,16 @@ def current_settings() -> Settings:
     return load_settings(os.environ)
 
 
+@functools.cache
+def announce_cold_start() -> None:
+    """Log the release once per container, so every log stream says which version ran."""
+    logger.info("rds-snapshot-dr %s cold start", __version__, extra={"version": __version__})
+
+
 def reset() -> None:
     """Forget cached settings and clients (tests, or a changed environment)."""
     current_settings.cache_clear()
+    announce_cold_start.cache_clear()
     CLIENTS.clear()
 
 
@@ -48,6 +55,7 @@ def utcnow() -> datetime:
 def lambda_handler(event: Any, context: Any) -> dict[str, Any]:
     settings = current_settings()
     configure_logging(settings.log_level)
+    announce_cold_start()
     now = utcnow()
     request = parse_event(event, actions=ACTIONS.keys(), now=now)
     remaining_ms = getattr(context, "get_remaining_time_in_millis", None) or (lambda: _NO_DEADLINE_MS)

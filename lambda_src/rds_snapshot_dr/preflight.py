@@ -471,6 +471,63 @@ def _quota(report: PreflightReport, ctx: _Context, region: str) -> None:
     if fix:
         fix += "(Amazon RDS: Manual DB instance snapshots / Manual DB cluster snapshots); lower retention or keep_last."
     report.add(Check(name, status, "; ".join(parts), fix))
+    _capacity(report, ctx, region, {quota: (used, maximum) for quota, used, maximum in quotas})
+
+
+def _capacity(report: PreflightReport, ctx: _Context, region: str, quotas: dict[str, tuple[int, int]]) -> None:
+    """The steady state this instance will hold, against the quota less what others already use."""
+    s = ctx.settings
+    try:
+        per_day = decisions.snapshots_per_day(s.backup_schedule_expression)
+    except ValueError as exc:
+        report.add(Check(f"capacity {region}", WARN, f"the backup schedule cannot be counted: {exc}", ""))
+        return
+    for need in decisions.snapshot_capacity(s, ctx.targets, per_day):
+        if need.region != region or need.targets == 0 or need.quota_name not in quotas:
+            continue
+        name = f"capacity {region} {need.kind}"
+        used, maximum = quotas[need.quota_name]
+        try:
+            ours = sum(1 for snap in ctx.rds.list_manual_snapshots(region, need.kind) if decisions.is_owned(s, snap))
+        except AwsError as error:
+            report.add(
+                Check(
+                    name,
+                    WARN,
+                    f"cannot count this instance's own {need.kind} snapshots in {region} ({error.code} on "
+                    f"{error.action}), so not what others use of the quota",
+                    f"Allow {error.action} to the function's role.",
+                )
+            )
+            continue
+        others = max(0, used - ours)
+        retention = s.source_retention_days if need.role == "source" else s.destination_retention_days
+        detail = (
+            f"{need.quota_title} in {region} ({need.role}): this instance holds up to {need.total} in steady "
+            f"state ({need.targets} {need.kind}(s) x {need.per_target} at {_per_day_text(per_day)} and "
+            f"{retention} days' retention, keep_last {s.keep_last}, + {need.in_flight} copies in flight); "
+            f"others use {others}; quota {maximum}"
+        )
+        wanted = others + need.total
+        request = decisions.quota_to_request(wanted, QUOTA_WARN_PERCENT)
+        fix = (
+            f'Raise "{need.quota_title}" (Service Quotas, Amazon RDS, code {need.quota_code}) in {region} to '
+            f"{request}: aws service-quotas request-service-quota-increase --service-code rds --quota-code "
+            f"{need.quota_code} --desired-value {request} --region {region}. Or lower retention.{need.role}_days "
+            "or keep_last, or split the databases between module instances in other accounts."
+        )
+        if wanted > maximum:
+            report.add(Check(name, FAIL, f"{detail}: {wanted} does not fit", fix))
+        elif 100.0 * wanted / maximum >= QUOTA_WARN_PERCENT:
+            report.add(
+                Check(name, WARN, f"{detail}: {wanted} fits, above {QUOTA_WARN_PERCENT:g}% (the quota alarm)", fix)
+            )
+        else:
+            report.add(Check(name, PASS, f"{detail}: {wanted} fits"))
+
+
+def _per_day_text(per_day: float | None) -> str:
+    return "one backup, once" if per_day is None else f"{per_day:g} backup(s) a day"
 
 
 # --- permissions -------------------------------------------------------------------------------------

@@ -11,10 +11,19 @@ RESERVED_TAG_PREFIX = "rds-snapshot-dr:"
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 RETRY_MODES = ("standard", "adaptive")
 MAX_COPY_CONCURRENCY = 20  # AWS: 20 cross-region snapshot copies in progress per destination region
+# RDS throttles each account in each region with a token bucket: "up to 300 requests in a burst and a
+# sustained 12 requests per second", shared by every caller (RDS User Guide, "Request throttling for the
+# Amazon RDS API", https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/rds-api-throttling.html).
+RDS_SUSTAINED_REQUESTS_PER_SECOND = 12.0
+RDS_BURST_REQUESTS = 300
 
 _REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d+$")
 _KMS_KEY_ARN = re.compile(r"^arn:aws[a-z-]*:kms:(?P<region>[a-z0-9-]+):(?P<account>\d{12}):key/[A-Za-z0-9-]+$")
 _PREFIX = re.compile(r"^[a-z](?:[a-z0-9]|-(?!-))*$")
+_SCHEDULE = re.compile(
+    r"^(rate\([1-9][0-9]* (minute|minutes|hour|hours|day|days)\)|cron\([^ ()]+( [^ ()]+){5}\)"
+    r"|at\([0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\))$"
+)
 _DB_IDENTIFIER = re.compile(r"^[a-zA-Z](?:[a-zA-Z0-9]|-(?!-)){0,62}$")
 
 
@@ -43,6 +52,19 @@ class Settings:
     boto_max_attempts: int
     boto_retry_mode: str
     log_level: str
+    backup_schedule_expression: str  # the backup schedule, for the steady-state snapshot count
+    rds_api_requests_per_second: float  # this module instance's RDS API budget, per region
+    rds_api_concurrent_invocations: int  # how many invocations may share that budget at once
+
+    @property
+    def rds_api_rate_per_invocation(self) -> float:
+        """Requests per second one invocation may send to RDS in one region: its share of the budget."""
+        return self.rds_api_requests_per_second / self.rds_api_concurrent_invocations
+
+    @property
+    def rds_api_burst(self) -> float:
+        """Requests one invocation may send at once before pacing starts: one second's share, at least 1."""
+        return max(1.0, self.rds_api_rate_per_invocation)
 
 
 class _Reader:
@@ -86,6 +108,20 @@ class _Reader:
         if number < minimum or (maximum is not None and number > maximum):
             bounds = f"between {minimum} and {maximum}" if maximum is not None else f"at least {minimum}"
             self.fail(name, f"must be {bounds} (got {number})")
+        return number
+
+    def number(self, name: str, *, above: float, maximum: float) -> float:
+        value = self.raw(name)
+        if value is None:
+            return maximum
+        try:
+            number = float(value.strip())
+        except ValueError:
+            self.fail(name, f"must be a number (got {value!r})")
+            return maximum
+        if not (above < number <= maximum):
+            self.fail(name, f"must be greater than {above:g} and at most {maximum:g} (got {value.strip()})")
+            return maximum
         return number
 
     def choice(self, name: str, choices: tuple[str, ...], *, upper: bool = False) -> str:
@@ -196,6 +232,15 @@ def load_settings(environ: Mapping[str, str]) -> Settings:
         boto_max_attempts=r.integer("BOTO_MAX_ATTEMPTS", minimum=1, maximum=10),
         boto_retry_mode=r.choice("BOTO_RETRY_MODE", RETRY_MODES),
         log_level=r.choice("LOG_LEVEL", LOG_LEVELS, upper=True),
+        backup_schedule_expression=r.text(
+            "BACKUP_SCHEDULE_EXPRESSION",
+            pattern=_SCHEDULE,
+            hint="must be an EventBridge Scheduler expression rate(...), cron(...) with six fields, or at(...)",
+        ),
+        # Above the account's whole burst it could never be a share of it; the module caps it at the
+        # sustained rate (variable rds_api_requests_per_second).
+        rds_api_requests_per_second=r.number("RDS_API_REQUESTS_PER_SECOND", above=0, maximum=RDS_BURST_REQUESTS),
+        rds_api_concurrent_invocations=r.integer("RDS_API_CONCURRENT_INVOCATIONS", minimum=1),
     )
     if settings.metrics_namespace.startswith("AWS/"):
         r.fail("METRICS_NAMESPACE", "must not start with 'AWS/' (reserved for AWS services)")

@@ -38,6 +38,11 @@ BASE_ENV = {
     "BOTO_MAX_ATTEMPTS": "3",
     "BOTO_RETRY_MODE": "standard",
     "LOG_LEVEL": "DEBUG",
+    "BACKUP_SCHEDULE_EXPRESSION": "cron(0 3 * * ? *)",
+    # As high as the settings allow, so no unit test paces on the real clock (test_rate_budget.py drives
+    # the pacing on a fake clock; test_no_waiting.py fails on any real sleep).
+    "RDS_API_REQUESTS_PER_SECOND": "300",
+    "RDS_API_CONCURRENT_INVOCATIONS": "1",
 }
 
 

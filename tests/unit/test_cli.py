@@ -27,6 +27,7 @@ from dr_testing import (
     owned_tags,
 )
 
+import rds_snapshot_dr
 from rds_snapshot_dr import cli
 
 NOW = datetime(2026, 11, 25, 14, 0, 30, tzinfo=UTC)
@@ -381,3 +382,11 @@ def test_python_dash_m_runs_the_command_line():
     )
     assert "backup" in result.stdout
     assert "preflight" in result.stdout
+
+
+def test_version_flag_prints_the_release(capsys):
+    with pytest.raises(SystemExit) as exit_:
+        cli.main(["--version"])
+
+    assert exit_.value.code == 0
+    assert capsys.readouterr().out.strip() == f"python -m rds_snapshot_dr {rds_snapshot_dr.__version__}"

@@ -34,6 +34,16 @@ def test_package_source_never_calls_sleep_or_waiters():
     assert offenders == []
 
 
+def test_only_the_rate_budget_pauses():
+    """The clock's pause is for pacing API calls only: nothing but aws.RateBudget may call it."""
+    callers = []
+    for path in sorted(p for p in PACKAGE.glob("*.py") if p.name not in EXEMPT):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Attribute) and node.attr == "pause":
+                callers.append(path.name)
+    assert callers == ["aws.py"]
+
+
 @pytest.mark.usefixtures("default_quotas")
 def test_a_full_cycle_never_sleeps(source, lambda_context, monkeypatch):
     def no_sleep(seconds: float) -> None:

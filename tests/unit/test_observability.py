@@ -8,6 +8,7 @@ import logging
 
 import pytest
 
+import rds_snapshot_dr
 from rds_snapshot_dr.handler import lambda_handler
 from rds_snapshot_dr.logs import JsonFormatter
 from rds_snapshot_dr.metrics import Metrics, print_emf
@@ -77,3 +78,16 @@ def test_decision_log_lines_name_target_action_outcome_and_reason(source, lambda
     assert (line.target, line.action, line.operation) == ("missing-db", "backup", "discover")
     assert "not found" in line.reason
     assert "db_instance_identifiers" in line.fix
+
+
+@pytest.mark.usefixtures("default_quotas")
+def test_the_release_is_logged_once_per_container(source, lambda_context, caplog, env):
+    env(DB_INSTANCE_IDENTIFIERS="", DB_CLUSTER_IDENTIFIERS="", SELECTION_TAGS='{"backup": "dr"}')
+    caplog.set_level(logging.INFO, logger="rds_snapshot_dr")
+
+    lambda_handler({"action": "reconcile"}, lambda_context)
+    lambda_handler({"action": "reconcile"}, lambda_context)
+
+    announced = [r for r in caplog.records if getattr(r, "version", None)]
+    assert [r.version for r in announced] == [rds_snapshot_dr.__version__]
+    assert announced[0].getMessage() == f"rds-snapshot-dr {rds_snapshot_dr.__version__} cold start"

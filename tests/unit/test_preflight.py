@@ -365,6 +365,72 @@ def test_quota_denied_warns_quota_unknown(lambda_context):
     assert "rds:DescribeAccountAttributes" in line["fix"]
 
 
+# --- capacity: the steady state against the quota ------------------------------------------------------
+# BASE_ENV: daily backups, 7 days in the source, 14 in the destination, keep_last 1, 20 copies in flight:
+# one instance holds 7 + 1 (+ 1 in flight) = 9 snapshots in the source and 14 + 1 (+ 1) = 16 in the destination.
+
+
+@pytest.mark.usefixtures("healthy")
+def test_capacity_that_fits_passes(lambda_context):
+    line = lines(run(lambda_context))[f"capacity {DESTINATION_REGION} instance"]
+    assert line["status"] == "pass"
+    assert "holds up to 16" in line["detail"]
+    assert "others use 10" in line["detail"]
+
+
+@pytest.mark.usefixtures("healthy")
+def test_capacity_that_does_not_fit_fails_with_the_quota_request(lambda_context, quotas):
+    quotas(DESTINATION_REGION, used=10, maximum=20)
+    result = lines(run(lambda_context))
+    line = result[f"capacity {DESTINATION_REGION} instance"]
+
+    assert (
+        result[f"quota {DESTINATION_REGION}"]["status"] == "pass"
+    )  # room for today's backup, not for the steady state
+    assert line["status"] == "fail"
+    assert "26 does not fit" in line["detail"]
+    assert '"Manual DB instance snapshots"' in line["fix"]
+    # (10 others + 16) / 80 % = 32.5, rounded up to tens
+    assert (
+        "aws service-quotas request-service-quota-increase --service-code rds --quota-code L-272F1212 "
+        f"--desired-value 40 --region {DESTINATION_REGION}"
+    ) in line["fix"]
+
+
+@pytest.mark.usefixtures("healthy")
+def test_cluster_capacity_is_checked_against_the_cluster_quota(lambda_context, quotas):
+    quotas(SOURCE_REGION, used=0, maximum=100, cluster_used=95)
+    line = lines(run(lambda_context))[f"capacity {SOURCE_REGION} cluster"]
+    assert line["status"] == "fail"
+    assert "--quota-code L-9B510759" in line["fix"]
+
+
+@pytest.mark.usefixtures("healthy")
+def test_capacity_near_the_quota_alarm_warns(lambda_context, quotas):
+    quotas(DESTINATION_REGION, used=10, maximum=30)  # 26 of 30: fits, above 80 %
+    line = lines(run(lambda_context))[f"capacity {DESTINATION_REGION} instance"]
+    assert line["status"] == "warn"
+    assert "--desired-value 40" in line["fix"]
+
+
+@pytest.mark.usefixtures("healthy")
+def test_capacity_does_not_count_this_instances_own_snapshots_as_used_by_others(lambda_context, quotas, source):
+    for day in range(1, 6):
+        source.create_db_snapshot(
+            DBInstanceIdentifier="orders-db",
+            DBSnapshotIdentifier=f"dr-orders-db-202611{day:02d}-0300",
+            Tags=[{"Key": "rds-snapshot-dr:owner", "Value": "orders"}],
+        )
+    # ours by name only: counts as someone else's
+    source.create_db_snapshot(DBInstanceIdentifier="orders-db", DBSnapshotIdentifier="dr-orders-db-20261106-0300")
+    quotas(SOURCE_REGION, used=12, maximum=25)  # 5 ours + 7 others; 7 + 9 = 16 of 25 (64 %)
+
+    line = lines(run(lambda_context))[f"capacity {SOURCE_REGION} instance"]
+
+    assert line["status"] == "pass"  # counting ours as others would make 21 of 25 (84 %): a warning
+    assert "others use 7" in line["detail"]
+
+
 # --- permissions ----------------------------------------------------------------------------------------
 
 

@@ -48,6 +48,11 @@ def test_valid_environment_builds_typed_settings():
         ("BOTO_MAX_ATTEMPTS", "11"),
         ("BOTO_RETRY_MODE", "legacy"),
         ("LOG_LEVEL", "TRACE"),
+        ("BACKUP_SCHEDULE_EXPRESSION", "daily"),
+        ("RDS_API_REQUESTS_PER_SECOND", "0"),
+        ("RDS_API_REQUESTS_PER_SECOND", "fast"),
+        ("RDS_API_REQUESTS_PER_SECOND", "301"),
+        ("RDS_API_CONCURRENT_INVOCATIONS", "0"),
     ],
 )
 def test_bad_variable_is_named_in_the_error(name, value):
@@ -98,3 +103,21 @@ def test_aws_clients_retry_as_configured_and_bound_each_attempt():
     assert client.meta.config.retries["total_max_attempts"] == 3  # BOTO_MAX_ATTEMPTS counts the first call
     assert client.meta.config.connect_timeout == 5
     assert client.meta.config.read_timeout == 15
+
+
+def test_rate_budget_is_shared_by_the_concurrent_invocations():
+    settings = load_settings({**BASE_ENV, "RDS_API_REQUESTS_PER_SECOND": "4", "RDS_API_CONCURRENT_INVOCATIONS": "2"})
+    assert settings.rds_api_requests_per_second == 4.0
+    assert settings.rds_api_rate_per_invocation == 2.0
+    assert settings.rds_api_burst == 2.0
+
+
+def test_a_small_share_still_sends_one_request_at_a_time():
+    settings = load_settings({**BASE_ENV, "RDS_API_REQUESTS_PER_SECOND": "1.5", "RDS_API_CONCURRENT_INVOCATIONS": "3"})
+    assert settings.rds_api_rate_per_invocation == 0.5
+    assert settings.rds_api_burst == 1.0
+
+
+def test_bad_rate_budget_error_says_what_is_allowed():
+    with pytest.raises(SettingsError, match=r"RDS_API_REQUESTS_PER_SECOND: must be greater than 0 and at most 300"):
+        load_settings({**BASE_ENV, "RDS_API_REQUESTS_PER_SECOND": "-2"})
