@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -10,9 +11,17 @@ from stand_in import REPO, Aws, Estate, MotoServer, Terraform
 pytestmark = pytest.mark.integration
 
 
+@pytest.fixture
+def own_server(tmp_path: Path) -> Iterator[MotoServer]:
+    """A moto server of its own: the refused apply leaves resources the session's tests must not see."""
+    with MotoServer(tmp_path / "moto-server.log") as server:
+        yield server
+
+
 def test_key_in_the_wrong_region_created_in_the_same_apply_leaves_nothing_live(
-    moto_server: MotoServer, aws: Aws, tmp_path: Path
+    own_server: MotoServer, tmp_path: Path
 ) -> None:
+    moto_server, aws = own_server, Aws(own_server.endpoint)
     estate = Estate()
     terraform = Terraform(
         REPO / "tests" / "integration" / "wrong_region_key",
