@@ -19,7 +19,15 @@ module "destination_kms_key" {
 }
 
 # An existing key gets a grant for the function's role, so the key's policy need not name the role
-# (it may predate the role, or be shared by many module instances).
+# (it may predate the role, or be shared by many module instances). A grant cannot carry the
+# kms:ViaService scope of the role's policy: its only constraints are EncryptionContextEquals /
+# EncryptionContextSubset (KMS API Reference, GrantConstraints), and RDS's encryption context holds
+# the id of each DB resource ("aws:rds:db-id", KMS Developer Guide, "How Amazon RDS uses AWS KMS"),
+# which differs per database and per copy and is unknown here, so no context constraint can be
+# written that every copy meets. What the grant can narrow is its operations: creating an RDS
+# resource under a customer managed key needs exactly kms:CreateGrant and kms:DescribeKey from the
+# caller (RDS User Guide, "AWS KMS key management", Authorizing use of a customer managed key); RDS
+# then works under the grant it creates for itself. No Encrypt, Decrypt, GenerateDataKey or ReEncrypt.
 resource "aws_kms_grant" "lambda" {
   provider = aws.destination
   count    = local.create && !var.create_kms_key ? 1 : 0
@@ -27,22 +35,8 @@ resource "aws_kms_grant" "lambda" {
   name              = local.name
   key_id            = var.kms_key_arn
   grantee_principal = aws_iam_role.lambda[0].arn
-  operations = [
-    "CreateGrant",
-    "Decrypt",
-    "DescribeKey",
-    "Encrypt",
-    "GenerateDataKey",
-    "GenerateDataKeyWithoutPlaintext",
-    "ReEncryptFrom",
-    "ReEncryptTo",
-  ]
+  operations        = ["CreateGrant", "DescribeKey"]
 
-  lifecycle {
-    # Deferred to apply when the ARN is not known at plan (a key created in the same configuration).
-    precondition {
-      condition     = split(":", coalesce(var.kms_key_arn, "arn:aws:kms:none"))[3] == local.destination_region
-      error_message = "kms_key_arn is a key in ${split(":", coalesce(var.kms_key_arn, "arn:aws:kms:none"))[3]}, but copies are made in ${local.destination_region} (the aws.destination provider's region) and KMS keys cannot be used across regions. Pass a key in ${local.destination_region}, or set create_kms_key = true (and drop kms_key_arn) to have one created."
-    }
-  }
+  # No grant on a key the ARN checks refuse (wrong region, account or partition: main.tf).
+  depends_on = [terraform_data.input_checks[0]]
 }

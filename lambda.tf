@@ -95,10 +95,12 @@ resource "aws_lambda_function" "this" {
   tags = local.tags
 
   # The role's policy must exist before the first invocation, and the log group before the
-  # function so that Lambda never creates one without retention.
+  # function so that Lambda never creates one without retention. The ARN checks come first so that
+  # a wrong-region key known only at apply stops the apply before the function exists (main.tf).
   depends_on = [
-    aws_iam_role_policy.lambda[0],
-    aws_cloudwatch_log_group.lambda[0],
+    aws_iam_role_policy.lambda,
+    aws_cloudwatch_log_group.lambda,
+    terraform_data.input_checks,
   ]
 
   lifecycle {

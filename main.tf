@@ -53,7 +53,11 @@ locals {
   # whenever the function itself changes.
   function_arn = "arn:${local.partition}:lambda:${local.source_region}:${local.account_id}:function:${local.name}"
 
-  snapshot_prefix = coalesce(var.snapshot_prefix, "dr-${var.name}")
+  # The generated prefix carries the length of name ("dr5-orders" for "orders"), so no instance's
+  # prefix plus "-" begins another instance's snapshot names: "dr3-crm-" never begins
+  # "dr13-crm-reporting-...". (With "dr-<name>", "dr-crm-" began every name of "crm-reporting".)
+  # The length ends at the first "-", which a name cannot start with, so the code is prefix-free.
+  snapshot_prefix = coalesce(var.snapshot_prefix, "dr${length(var.name)}-${var.name}")
   owner_tag_key   = "rds-snapshot-dr:owner"
 
   # What is created follows create_kms_key, never the value of kms_key_arn: that ARN may be unknown
@@ -98,4 +102,53 @@ locals {
   lambda_environment_size = length(jsonencode(merge(local.lambda_settings_known_at_plan, local.restore_environment, {
     DESTINATION_KMS_KEY_ARN = format("%0128d", 0)
   })))
+}
+
+################################################################################
+# Checks of the ARNs passed in, against the providers' partition, account and regions
+################################################################################
+
+# An ARN known at plan is checked at plan. An ARN known only at apply (a key or topic created in the
+# same configuration) is checked as soon as it exists: the function depends on this resource, so a
+# wrong ARN stops the apply before the function, its schedules and its event rule exist.
+resource "terraform_data" "input_checks" {
+  count = local.create ? 1 : 0
+
+  input = {
+    kms_key_arn     = var.kms_key_arn
+    sns_topic_arn   = var.sns_topic_arn
+    log_kms_key_arn = var.log_kms_key_arn
+  }
+
+  lifecycle {
+    # KMS keys are regional: a copy in the destination region can only use a key of that region
+    # (RDS User Guide, "Copying a DB snapshot": the KMS key must be in the destination region).
+    precondition {
+      condition     = var.kms_key_arn == null || try(split(":", var.kms_key_arn)[3] == local.destination_region, false)
+      error_message = "kms_key_arn is a key in ${try(split(":", var.kms_key_arn)[3], "no region")}, but copies are made in ${local.destination_region} (the aws.destination provider's region) and KMS keys cannot be used across regions. Pass a key in ${local.destination_region}, or set create_kms_key = true (and drop kms_key_arn) to have one created."
+    }
+
+    precondition {
+      condition     = var.kms_key_arn == null || try(split(":", var.kms_key_arn)[1] == local.partition && split(":", var.kms_key_arn)[4] == local.account_id, false)
+      error_message = "kms_key_arn must be a key of partition ${local.partition} and account ${local.account_id}, those of the providers: the function copies snapshots within one account."
+    }
+
+    # A CloudWatch alarm's actions must be in the alarm's region (CloudWatch API Reference,
+    # PutMetricAlarm, AlarmActions): the alarms live in the source region.
+    precondition {
+      condition     = var.sns_topic_arn == null || try(split(":", var.sns_topic_arn)[3] == local.source_region && split(":", var.sns_topic_arn)[1] == local.partition, false)
+      error_message = "sns_topic_arn is a topic in ${try(split(":", var.sns_topic_arn)[3], "no region")}, but the alarms are in ${local.source_region} (the default provider's region) and CloudWatch alarm actions must be in the alarm's region. Pass a topic of partition ${local.partition} in ${local.source_region}, or set create_sns_topic = true."
+    }
+
+    # CloudWatch Logs encrypts a log group only with a key in the log group's region.
+    precondition {
+      condition     = var.log_kms_key_arn == null || try(split(":", var.log_kms_key_arn)[3] == local.source_region && split(":", var.log_kms_key_arn)[1] == local.partition, false)
+      error_message = "log_kms_key_arn is a key in ${try(split(":", var.log_kms_key_arn)[3], "no region")}, but the function's log group is in ${local.source_region}: pass a key of partition ${local.partition} in ${local.source_region}."
+    }
+
+    precondition {
+      condition     = alltrue([for principal in var.kms_key_cross_account_principals : !startswith(principal, "arn:") || split(":", principal)[1] == local.partition])
+      error_message = "Every ARN in kms_key_cross_account_principals must be in partition ${local.partition}, that of the providers."
+    }
+  }
 }

@@ -72,7 +72,7 @@ variable "db_cluster_identifiers" {
     # <prefix> + "-" + <cluster id> + "-YYYYMMDD-HHMM" (14) must fit.
     condition = alltrue([
       for id in var.db_cluster_identifiers :
-      length(coalesce(var.snapshot_prefix, "dr-${var.name}")) + 1 + length(id) + 14 <= 63
+      length(coalesce(var.snapshot_prefix, "dr${length(var.name)}-${var.name}")) + 1 + length(id) + 14 <= 63
     ])
     error_message = "A cluster snapshot name (<snapshot_prefix>-<cluster id>-YYYYMMDD-HHMM) would pass the 63-character limit of RDS cluster snapshot identifiers: use a shorter snapshot_prefix (or name, from which it defaults)."
   }
@@ -95,13 +95,20 @@ variable "selection_tags" {
 ################################################################################
 
 variable "snapshot_prefix" {
-  description = "Prefix of every snapshot name (`<prefix>-<database>-<YYYYMMDD>-<HHMM>`, the same in both regions). Only snapshots with this prefix AND this instance's owner tag are ever deleted. null = \"dr-<name>\"."
+  description = "Prefix of every snapshot name (`<prefix>-<database>-<YYYYMMDD>-<HHMM>`, the same in both regions). Only snapshots with exactly this name shape AND this instance's owner tag are ever deleted. null = \"dr<length of name>-<name>\" (\"dr6-orders\" for name \"orders\"), which no other instance's prefix begins. A prefix you choose must not start with \"dr<digits>-\" (reserved for generated prefixes), and no two instances in the same account and regions may use prefixes where one plus \"-\" begins the other's snapshot names (\"crm\" and \"crm-reporting\" overlap): the module cannot see other instances."
   type        = string
   default     = null
 
   validation {
     condition     = var.snapshot_prefix == null || (can(regex("^[a-z][a-z0-9-]*$", var.snapshot_prefix)) && !strcontains(coalesce(var.snapshot_prefix, "x"), "--") && !endswith(coalesce(var.snapshot_prefix, "x"), "-"))
     error_message = "snapshot_prefix must start with a lowercase letter and contain only lowercase letters, digits and single hyphens, not ending with a hyphen (RDS snapshot identifier rules)."
+  }
+
+  validation {
+    # Generated prefixes are "dr<length of name>-<name>": a prefix of that shape belongs to the module
+    # instance with that name, and another instance using it would share its snapshot names.
+    condition     = var.snapshot_prefix == null || !can(regex("^dr[0-9]+-", coalesce(var.snapshot_prefix, "x"))) || var.snapshot_prefix == "dr${length(var.name)}-${var.name}"
+    error_message = "snapshot_prefix must not start with \"dr<digits>-\": that shape is reserved for the prefixes the module generates (\"dr<length of name>-<name>\"), and another instance's snapshots would match yours. Choose another prefix, or leave snapshot_prefix null."
   }
 
   validation {
@@ -220,7 +227,7 @@ variable "reconcile_schedule_expression" {
 ################################################################################
 
 variable "create_kms_key" {
-  description = "Whether the module creates the destination KMS key (through modules/destination-kms-key). false = bring an existing key in `kms_key_arn`; the module then creates a grant on it for its function. Decides what is created, so it must be known at plan: a literal, not an expression over resources."
+  description = "Whether the module creates the destination KMS key (through modules/destination-kms-key). false = bring an existing key in `kms_key_arn`; the module then creates a grant on it for its function. Decides what is created (a `count`), so it MUST be known at plan: a literal or a variable, never an expression over attributes of resources. Unknown at plan, Terraform stops with its generic \"Invalid count argument\" pointing at this module's key; the module cannot replace that message."
   type        = bool
   default     = true
   nullable    = false
@@ -239,7 +246,7 @@ variable "create_kms_key" {
 }
 
 variable "kms_key_arn" {
-  description = "ARN of the existing KMS key in the destination region to encrypt every copy with, when `create_kms_key` is false (the module creates a grant for its function). null = no existing key (`create_kms_key` must be true). Must be a key ARN (not an alias) in the region of the `aws.destination` provider. May be unknown at plan (a key created in the same configuration)."
+  description = "ARN of the existing KMS key in the destination region to encrypt every copy with, when `create_kms_key` is false (the module creates a grant for its function). null = no existing key (`create_kms_key` must be true). Must be a key ARN (not an alias) of the providers' partition and account in the region of the `aws.destination` provider: checked at plan when known, else at apply before the function is created. May be unknown at plan (a key created in the same configuration)."
   type        = string
   default     = null
 
@@ -271,7 +278,7 @@ variable "kms_key_cross_account_principals" {
 ################################################################################
 
 variable "create_sns_topic" {
-  description = "Whether the module creates the alarm topic and its KMS key. false = bring an existing topic in `sns_topic_arn`. Decides what is created, so it must be known at plan: a literal, not an expression over resources."
+  description = "Whether the module creates the alarm topic and its KMS key. false = bring an existing topic in `sns_topic_arn`. Decides what is created (a `count`), so it MUST be known at plan: a literal or a variable, never an expression over attributes of resources (else Terraform's generic \"Invalid count argument\")."
   type        = bool
   default     = true
   nullable    = false
@@ -289,7 +296,7 @@ variable "create_sns_topic" {
 }
 
 variable "sns_topic_arn" {
-  description = "ARN of the existing SNS topic in the source region for the alarms, when `create_sns_topic` is false. Its encryption key must let cloudwatch.amazonaws.com use it and its policy must let CloudWatch alarms publish. null = no existing topic (`create_sns_topic` must be true). May be unknown at plan (a topic created in the same configuration)."
+  description = "ARN of the existing SNS topic in the source region (CloudWatch alarm actions must be in the alarm's region; checked at plan when known, else at apply before the function) for the alarms, when `create_sns_topic` is false. Its encryption key must let cloudwatch.amazonaws.com use it and its policy must let CloudWatch alarms publish. null = no existing topic (`create_sns_topic` must be true). May be unknown at plan (a topic created in the same configuration)."
   type        = string
   default     = null
 
@@ -506,7 +513,7 @@ variable "log_retention_days" {
 }
 
 variable "log_kms_key_arn" {
-  description = "ARN of a KMS key in the source region to encrypt the function's log group with (its policy must allow logs.<region>.amazonaws.com). null = CloudWatch Logs' default encryption."
+  description = "ARN of a KMS key in the source region (checked) to encrypt the function's log group with (its policy must allow logs.<region>.amazonaws.com). null = CloudWatch Logs' default encryption."
   type        = string
   default     = null
 

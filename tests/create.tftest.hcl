@@ -61,6 +61,7 @@ run "create_false_plans_nothing" {
       length(aws_sqs_queue_policy.dead_letter) == 0,
       length(aws_lambda_function.this) == 0,
       length(aws_lambda_function_event_invoke_config.this) == 0,
+      length(terraform_data.input_checks) == 0,
       length(aws_scheduler_schedule_group.this) == 0,
       length(aws_iam_role.scheduler) == 0,
       length(aws_iam_role_policy.scheduler) == 0,
@@ -91,7 +92,7 @@ run "create_false_with_an_existing_key_and_topic_plans_nothing" {
   }
 
   assert {
-    condition     = length(aws_kms_grant.lambda) == 0 && length(aws_lambda_function.this[0]) == 0 && length(aws_sns_topic.alarms) == 0
+    condition     = length(aws_kms_grant.lambda) == 0 && length(aws_lambda_function.this) == 0 && length(aws_sns_topic.alarms) == 0
     error_message = "With create = false not even the grant on an existing key is created."
   }
 }
@@ -100,7 +101,7 @@ run "create_true_is_the_default_and_creates_the_function" {
   command = plan
 
   assert {
-    condition     = length(aws_lambda_function.this[0]) == 1 && length(aws_scheduler_schedule.backup[0]) == 1 && length(aws_scheduler_schedule.drill) == 1 && length(aws_sns_topic_subscription.email) == 1
+    condition     = length(aws_lambda_function.this) == 1 && length(aws_scheduler_schedule.backup) == 1 && length(aws_scheduler_schedule.drill) == 1 && length(aws_sns_topic_subscription.email) == 1
     error_message = "By default the module creates the function, its schedules and the subscriptions."
   }
 }

@@ -73,7 +73,7 @@ run "by_tag_example_plans" {
   }
 
   assert {
-    condition     = output.snapshot_prefix == "dr-platform" && length(output.alarm_arns) == 5
-    error_message = "The by-tag example names its snapshots dr-platform-... and has every alarm."
+    condition     = output.snapshot_prefix == "dr8-platform" && length(output.alarm_arns) == 5
+    error_message = "The by-tag example names its snapshots dr8-platform-... and has every alarm."
   }
 }

@@ -128,8 +128,8 @@ run "cluster_snapshot_name_over_63_characters" {
   command = plan
 
   variables {
-    # dr-orders (prefix, 9) + 1 + 40 + 14 = 64 > 63
-    db_cluster_identifiers = ["a${join("", [for i in range(39) : "b"])}"]
+    # dr6-orders (prefix, 10) + 1 + 39 + 14 = 64 > 63
+    db_cluster_identifiers = ["a${join("", [for i in range(38) : "b"])}"]
   }
 
   expect_failures = [var.db_cluster_identifiers]
@@ -139,7 +139,8 @@ run "cluster_snapshot_name_of_exactly_63_characters_is_accepted" {
   command = plan
 
   variables {
-    db_cluster_identifiers = ["a${join("", [for i in range(38) : "b"])}"]
+    # dr6-orders (10) + 1 + 38 + 14 = 63
+    db_cluster_identifiers = ["a${join("", [for i in range(37) : "b"])}"]
   }
 }
 
@@ -395,7 +396,7 @@ run "kms_key_from_the_wrong_region" {
     kms_key_arn    = "arn:aws:kms:eu-west-1:123456789012:key/11111111-2222-3333-4444-555555555555"
   }
 
-  expect_failures = [aws_kms_grant.lambda]
+  expect_failures = [terraform_data.input_checks[0]]
 }
 
 run "kms_key_alias_instead_of_key" {

@@ -28,7 +28,21 @@ COPY_FINISHED_EVENTS: Mapping[tuple[str, str], bool] = {
 
 
 class InvalidEventError(ValueError):
-    """The event is malformed or names an unknown action; the message says what is wrong."""
+    """The event is malformed or names an unknown action; the message names the field and what is wrong.
+
+    Every malformed event, whatever the JSON type of any field, ends here: parsing runs before any
+    client exists, so a bad event has no side effects.
+    """
+
+
+def _optional_text(mapping: Mapping[str, Any], key: str, field_name: str) -> str:
+    """The string at `key`, "" when absent or null; any other JSON type is an InvalidEventError."""
+    value = mapping.get(key)
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        raise InvalidEventError(f'"{field_name}" must be a string, got {type(value).__name__}')
+    return value
 
 
 @dataclass(frozen=True)
@@ -81,7 +95,9 @@ def parse_event(event: Any, *, actions: Collection[str], now: datetime) -> Reque
     """Classify the event. `actions` are the names the handler's dispatch table knows."""
     if not isinstance(event, Mapping):
         raise InvalidEventError(f"the event must be a JSON object, got {type(event).__name__}")
-    if event.get("source") == "aws.rds":
+    if not all(isinstance(key, str) for key in event):
+        raise InvalidEventError("the event's field names must be strings")
+    if _optional_text(event, "source", "source") == "aws.rds":
         return _parse_rds_event(event)
     if "action" not in event:
         raise InvalidEventError(
@@ -89,6 +105,8 @@ def parse_event(event: Any, *, actions: Collection[str], now: datetime) -> Reque
             "or an aws.rds snapshot event"
         )
     action = event["action"]
+    if not isinstance(action, str):
+        raise InvalidEventError(f'"action" must be a string, got {type(action).__name__}')
     if action not in actions:
         raise InvalidEventError(f"unknown action {action!r}; known actions: {', '.join(sorted(actions))}")
     unknown = sorted(set(event) - {"action", "scheduled_time", "targets"})
@@ -103,7 +121,7 @@ def parse_event(event: Any, *, actions: Collection[str], now: datetime) -> Reque
     elif isinstance(scheduled, str):
         try:
             when = parse_time(scheduled)
-        except ValueError as exc:
+        except (ValueError, OverflowError) as exc:
             raise InvalidEventError(
                 f'"scheduled_time" must be an ISO 8601 time such as 2026-11-25T14:00:00Z, got {scheduled!r}'
             ) from exc
@@ -122,8 +140,8 @@ def _parse_rds_event(event: Mapping[str, Any]) -> Request:
     detail = event.get("detail")
     if not isinstance(detail, Mapping):
         raise InvalidEventError('the aws.rds event has no "detail" object')
-    detail_type = event.get("detail-type", "")
-    event_id = detail.get("EventID", "")
+    detail_type = _optional_text(event, "detail-type", "detail-type")
+    event_id = _optional_text(detail, "EventID", "detail.EventID")
     kind = SNAPSHOT_CREATED_EVENTS.get((detail_type, event_id))
     failed = COPY_FINISHED_EVENTS.get((detail_type, event_id))
     if kind is None and failed is None:
@@ -131,15 +149,15 @@ def _parse_rds_event(event: Mapping[str, Any]) -> Request:
             f"{detail_type or 'unknown detail-type'} {event_id or 'without EventID'} is not a "
             "manual-snapshot-created or cross-region-copy-finished event"
         )
-    identifier = detail.get("SourceIdentifier")
-    if not isinstance(identifier, str) or not identifier:
+    identifier = _optional_text(detail, "SourceIdentifier", "detail.SourceIdentifier")
+    arn = _optional_text(detail, "SourceArn", "detail.SourceArn")
+    if not identifier:
         raise InvalidEventError(f'the {detail_type} event has no "detail.SourceIdentifier"')
     if kind is None:
-        region = event.get("region")
         return CopyFinished(
             kind=Kind.INSTANCE,
             snapshot_identifier=identifier,
-            region=region if isinstance(region, str) else "",
+            region=_optional_text(event, "region", "region"),
             failed=bool(failed),
         )
-    return SnapshotCreated(kind=kind, snapshot_identifier=identifier, snapshot_arn=detail.get("SourceArn") or "")
+    return SnapshotCreated(kind=kind, snapshot_identifier=identifier, snapshot_arn=arn)

@@ -554,11 +554,21 @@ def required_permissions(ctx: _Context) -> list[Permission]:
     small = {"MaxRecords": 20}
 
     perms = [
-        Permission("rds:DescribeDBInstances", ["*"], probes=[("rds", s.source_region, "describe_db_instances", small)]),
-        Permission("rds:DescribeDBClusters", ["*"], probes=[("rds", s.source_region, "describe_db_clusters", small)]),
+        # The resource types the module's policy names for each Describe call (Service Authorization
+        # Reference for Amazon RDS); only DescribeAccountAttributes has none.
+        Permission(
+            "rds:DescribeDBInstances",
+            [f"{src}:db:*"],
+            probes=[("rds", s.source_region, "describe_db_instances", small)],
+        ),
+        Permission(
+            "rds:DescribeDBClusters",
+            [f"{src}:cluster:*"],
+            probes=[("rds", s.source_region, "describe_db_clusters", small)],
+        ),
         Permission(
             "rds:DescribeDBSnapshots",
-            ["*"],
+            [f"{src}:snapshot:*", f"{dst}:snapshot:*"],
             probes=[
                 ("rds", region, "describe_db_snapshots", {"SnapshotType": "manual", **small})
                 for region in (s.source_region, s.destination_region)
@@ -566,7 +576,7 @@ def required_permissions(ctx: _Context) -> list[Permission]:
         ),
         Permission(
             "rds:DescribeDBClusterSnapshots",
-            ["*"],
+            [f"{src}:cluster-snapshot:*", f"{dst}:cluster-snapshot:*"],
             probes=[
                 ("rds", region, "describe_db_cluster_snapshots", {"SnapshotType": "manual", **small})
                 for region in (s.source_region, s.destination_region)
@@ -588,9 +598,13 @@ def required_permissions(ctx: _Context) -> list[Permission]:
         db_type, snap_type = ("db", "snapshot") if kind is Kind.INSTANCE else ("cluster", "cluster-snapshot")
         name = decisions.snapshot_name(s.snapshot_prefix, sample[kind], ctx.now)
         snaps = [f"{src}:{snap_type}:{name}", f"{dst}:{snap_type}:{name}"]
+        # A tag-selected database is reachable only while it carries the selection tags
+        # (rds:db-tag/<key>, rds:cluster-tag/<key> in the module's policy).
+        selected = [(f"rds:{db_type}-tag/{key}", value, "string") for key, value in s.selection_tags.items()]
+        tagging = [(f"aws:RequestTag/{s.owner_tag_key}", s.owner_tag_value, "string")]
         perms += [
-            Permission(f"rds:Create{api}", [f"{src}:{db_type}:{sample[kind]}", snaps[0]]),
-            Permission("rds:AddTagsToResource", snaps),
+            Permission(f"rds:Create{api}", [f"{src}:{db_type}:{sample[kind]}", snaps[0]], selected),
+            Permission("rds:AddTagsToResource", snaps, tagging),
             Permission(f"rds:Copy{api}", snaps),
             Permission(f"rds:Delete{api}", snaps, owner),
         ]
