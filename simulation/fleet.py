@@ -51,7 +51,7 @@ BASE_ENVIRONMENT = {
     "DB_CLUSTER_IDENTIFIERS": "",
     "SELECTION_TAGS": json.dumps(SELECTION),
     "SNAPSHOT_TAGS": "{}",
-    "SOURCE_RETENTION_DAYS": "7",
+    "SOURCE_RETENTION_DAYS": "2",  # the module default (retention.source_days)
     "DESTINATION_RETENTION_DAYS": "14",
     "KEEP_LAST": "1",
     "COPY_CONCURRENCY_LIMIT": "5",
@@ -112,22 +112,31 @@ class Run:
     errors: dict[str, int] = field(default_factory=dict)
 
 
+def _is_invocation_emf(document: dict[str, Any]) -> bool:
+    """The one EMF line per invocation: metrics by ModuleInstance alone, not a per-database drill line."""
+    directives = document.get("_aws", {}).get("CloudWatchMetrics", [])
+    return bool(directives) and directives[0].get("Dimensions") == [["ModuleInstance"]] and "Database" not in document
+
+
 class _Capture(io.TextIOBase):
-    """sys.stdout while a simulation runs: EMF lines of an invocation go to its record, the rest through."""
+    """sys.stdout while a simulation runs: the JSON lines of an invocation are its own (the invocation's EMF
+    line goes to its record; the quota, drill and recovery-point lines are dropped), the rest goes through."""
 
     def __init__(self, kernel: Kernel, real: Any, records: dict[int, Invocation]) -> None:
         self.kernel, self.real, self.records = kernel, real, records
-        self._after_emf = False
+        self._after_json = False
 
     def write(self, text: str) -> int:
         task = self.kernel.current
         if task is not None and id(task) in self.records:
-            if text.startswith('{"_aws"'):
-                self.records[id(task)].emf = json.loads(text)
-                self._after_emf = True
+            if text.startswith("{"):
+                document = json.loads(text)
+                if _is_invocation_emf(document):
+                    self.records[id(task)].emf = document
+                self._after_json = True
                 return len(text)
-            if text == "\n" and self._after_emf:
-                self._after_emf = False
+            if text == "\n" and self._after_json:
+                self._after_json = False
                 return 1
         return self.real.write(text)
 
