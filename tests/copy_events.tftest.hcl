@@ -26,7 +26,7 @@ run "destination_rule_forwards_finished_and_failed_copies_to_the_source_bus" {
       "detail-type" = ["RDS DB Snapshot Event"]
       detail = {
         EventID          = ["RDS-EVENT-0060", "RDS-EVENT-0061"]
-        SourceIdentifier = [{ prefix = "dr-orders-" }]
+        SourceIdentifier = [{ prefix = "dr6-orders-" }]
       }
     }
     error_message = "The destination rule must match the finished (0060) and failed (0061) cross-region copies of this instance's snapshots."

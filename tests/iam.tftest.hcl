@@ -123,7 +123,7 @@ run "listed_targets" {
       }
       SimulateOwnPermissions = {
         effect  = "Allow"
-        actions = ["iam:SimulatePrincipalPolicy"]
+        actions = ["iam:GetRole", "iam:SimulatePrincipalPolicy"]
         resources = [
           "arn:aws:iam::123456789012:role/mock-rds-snapshot-dr",
         ]
@@ -319,7 +319,7 @@ run "tag_selection_only" {
       }
       SimulateOwnPermissions = {
         effect  = "Allow"
-        actions = ["iam:SimulatePrincipalPolicy"]
+        actions = ["iam:GetRole", "iam:SimulatePrincipalPolicy"]
         resources = [
           "arn:aws:iam::123456789012:role/mock-rds-snapshot-dr",
         ]
@@ -508,7 +508,7 @@ run "instances_only_with_an_existing_key" {
       }
       SimulateOwnPermissions = {
         effect  = "Allow"
-        actions = ["iam:SimulatePrincipalPolicy"]
+        actions = ["iam:GetRole", "iam:SimulatePrincipalPolicy"]
         resources = [
           "arn:aws:iam::123456789012:role/mock-rds-snapshot-dr",
         ]
