@@ -393,10 +393,7 @@ class Simulation:
         """Per database: backup interval + its snapshot time + its copy time + reconcile interval, plus
         the time the copy slots need for one round of the whole fleet's copies of its kind (the fleet's
         copy throughput bounds the RPO: databases x copy time / slots)."""
-        slots = {
-            INSTANCE: min(20, int(self.environment["COPY_CONCURRENCY_LIMIT"])),
-            CLUSTER: min(5, int(self.environment["COPY_CONCURRENCY_LIMIT"])),
-        }
+        slots = self._module_slots()
         drain = {
             kind: sum(self.timing.copy_seconds(db.size_gb, True) for db in self.databases if db.kind == kind)
             / slots[kind]
@@ -455,10 +452,20 @@ class Simulation:
         if dt <= 0:
             return
         region = self.rds.regions[DESTINATION]
-        for kind, limit in ((INSTANCE, 20), (CLUSTER, 5)):
-            if self.waiting[kind]:
-                self.slot_busy += min(limit, region.copies_in_flight[kind]) * dt
-                self.slot_available += limit * dt
+        # While copies wait, the slots they could use: the module's share (COPY_CONCURRENCY_LIMIT within
+        # AWS's 20 instance / 5 cluster copies per destination region), but no more than there are copies
+        # waiting or in flight. Busy: the module's copies in flight within that share.
+        for kind, limit in self._module_slots().items():
+            waiting = len(self.waiting[kind])
+            if waiting:
+                in_flight = min(limit, region.copies_in_flight[kind])
+                self.slot_busy += in_flight * dt
+                self.slot_available += min(limit, in_flight + waiting) * dt
+
+    def _module_slots(self) -> dict[str, int]:
+        """Cross-region copies the module may have in flight, per kind (AWS: 20 instance, 5 cluster)."""
+        share = int(self.environment["COPY_CONCURRENCY_LIMIT"])
+        return {INSTANCE: min(20, share), CLUSTER: min(5, share)}
 
     def _available(self, snap: Snap, now: float) -> None:
         self._slots()
