@@ -83,11 +83,14 @@ def portable_from_cluster(item: dict[str, Any], writer_class: str | None) -> dic
 
 
 def portable_from_snapshot(kind: Kind, item: dict[str, Any]) -> dict[str, object]:
-    """What a snapshot records itself: engine, version, storage type, port, IAM authentication."""
+    """What a snapshot records itself: engine, version, storage (type, IOPS, throughput), port, IAM authentication."""
     return {
         "Engine": item.get("Engine"),
         "EngineVersion": item.get("EngineVersion"),
         "StorageType": item.get("StorageType"),
+        # DBSnapshot has Iops and StorageThroughput; a DB cluster snapshot has neither (Aurora sets no IOPS).
+        "Iops": item.get("Iops") if kind is Kind.INSTANCE else None,
+        "StorageThroughput": item.get("StorageThroughput") if kind is Kind.INSTANCE else None,
         "Port": item.get("Port") or None,
         "EnableIAMDatabaseAuthentication": item.get("IAMDatabaseAuthenticationEnabled"),
         "KmsKeyId": item.get("KmsKeyId"),

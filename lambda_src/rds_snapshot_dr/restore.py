@@ -41,7 +41,14 @@ PORTABLE_FIELDS = (
     "Port",
     "DeletionProtection",
     "EnableIAMDatabaseAuthentication",
+    "Iops",
+    "StorageThroughput",
 )
+# Settings a restore takes from the DR copy alone, never from the live source: the copy holds what the
+# database was when it was taken. A copy taken before an engine upgrade restores only at its own version
+# (an older copy chosen with --at would otherwise ask for the source's newer version), and its storage
+# type, provisioned IOPS and throughput belong together (DBSnapshot records all three).
+FROM_COPY_ONLY = frozenset({"Engine", "EngineVersion", "StorageType", "Iops", "StorageThroughput"})
 _TAG_FIELDS = {"class": "DBInstanceClass", "multi-az": "MultiAZ", "deletion-protection": "DeletionProtection"}
 
 
@@ -131,7 +138,8 @@ def portable_settings(
     source: Mapping[str, object] | None, snapshot: Mapping[str, object], snapshot_tags: Mapping[str, str]
 ) -> dict[str, tuple[object, str]]:
     """Each portable setting with where it came from: the source database when its region answers, else the
-    DR copy's own attributes, else the portable tag written at backup time."""
+    DR copy's own attributes, else the portable tag written at backup time. Engine, version and storage
+    (FROM_COPY_ONLY) come from the DR copy only."""
     layers = (
         (FROM_TAG, parse_portable_tag(snapshot_tags.get(PORTABLE_TAG))),
         (FROM_SNAPSHOT, snapshot),
@@ -140,6 +148,8 @@ def portable_settings(
     merged: dict[str, tuple[object, str]] = {}
     for origin, values in layers:
         for name in PORTABLE_FIELDS:
+            if origin == FROM_SOURCE and name in FROM_COPY_ONLY:
+                continue
             if values.get(name) is not None:
                 merged[name] = (values[name], origin)
     return merged
@@ -207,6 +217,8 @@ def plan_restore(
             Param("DBSnapshotIdentifier", snapshot.identifier, FROM_SNAPSHOT),
             portable_param("DBInstanceClass"),
             portable_param("StorageType"),
+            portable_param("Iops"),
+            portable_param("StorageThroughput"),
             portable_param("MultiAZ"),
             portable_param("Port"),
             portable_param("DeletionProtection"),
@@ -312,7 +324,7 @@ def is_drill_database(settings: Settings, identifier: str, tags: Mapping[str, st
 def next_in_rotation(
     candidates: Sequence[str], records: Mapping[str, DrillRecord], allowed: Sequence[str] = ()
 ) -> str | None:
-    """The database the drill takes next: never drilled first, then the oldest last success, ties by name."""
+    """The database the drill takes next: never attempted first, then the oldest latest attempt, ties by name."""
     order = rotation_order(candidates, records, allowed)
     return order[0] if order else None
 
@@ -320,14 +332,21 @@ def next_in_rotation(
 def rotation_order(
     candidates: Sequence[str], records: Mapping[str, DrillRecord], allowed: Sequence[str] = ()
 ) -> list[str]:
-    """All candidates in the order the drill takes them (never drilled first, then oldest success)."""
+    """All candidates in the order the drill takes them: never attempted first, then the oldest latest attempt
+    (success or failure), so a database whose drill keeps failing waits its turn instead of starving the rest."""
     pool = [db for db in candidates if not allowed or db in allowed]
-    never = sorted(db for db in pool if records.get(db, DrillRecord()).last_success is None)
+    never = sorted(db for db in pool if last_attempt(records.get(db, DrillRecord())) is None)
     done = sorted(
-        (db for db in pool if records.get(db, DrillRecord()).last_success is not None),
-        key=lambda db: (records[db].last_success, db),
+        (db for db in pool if last_attempt(records.get(db, DrillRecord())) is not None),
+        key=lambda db: (last_attempt(records[db]), db),
     )
     return never + done
+
+
+def last_attempt(record: DrillRecord) -> datetime | None:
+    """The latest drill of a database, successful or not."""
+    times = [t for t in (record.last_success, record.last_failure) if t is not None]
+    return max(times) if times else None
 
 
 def drill_age(started: datetime, now: datetime) -> timedelta:

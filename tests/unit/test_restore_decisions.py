@@ -198,3 +198,62 @@ def test_drill_takes_the_restore_network_unless_it_has_its_own():
     own = {**drill, "db_subnet_group_name": "drill-net"}
     assert load_settings({**env, "DRILL_SETTINGS": json.dumps(own)}).drill.regional.db_subnet_group_name == "drill-net"
     assert load_settings(BASE_ENV).drill is None
+
+
+def test_rotation_orders_by_the_latest_attempt_so_a_failing_database_does_not_starve_the_rest():
+    records = {
+        # Always fails: its last success is old, but it was tried an hour ago.
+        "broken-db": DrillRecord(None, None, T0 - timedelta(hours=1)),
+        "a-db": DrillRecord(T0 - timedelta(days=2)),
+        "b-db": DrillRecord(T0 - timedelta(days=5), 600.0, T0 - timedelta(days=1)),
+    }
+
+    assert restore.rotation_order(["a-db", "b-db", "broken-db", "new-db"], records) == [
+        "new-db",
+        "a-db",
+        "b-db",
+        "broken-db",
+    ]
+
+
+def test_engine_and_version_come_from_the_dr_copy_not_the_upgraded_source():
+    source = {"Engine": "postgres", "EngineVersion": "17.2", "DBInstanceClass": "db.r7g.large", "StorageType": "gp3"}
+    older_copy = {"Engine": "postgres", "EngineVersion": "16.4", "StorageType": "io1", "Iops": 3000}
+
+    portable = restore.portable_settings(source, older_copy, {})
+    cluster_copy = Snapshot(Kind.CLUSTER, "dr-payments-20261101-1400", "", "us-west-2", "available", "manual", T0)
+    cluster_plan = restore.plan_restore(
+        cluster_copy,
+        "payments",
+        restore.portable_settings(
+            {"Engine": "aurora-postgresql", "EngineVersion": "16.6", "DBInstanceClass": "db.r6g.large"},
+            {"Engine": "aurora-postgresql", "EngineVersion": "15.8"},
+            {},
+        ),
+        {},
+        Regional(),
+    )
+
+    assert portable["EngineVersion"] == ("16.4", restore.FROM_SNAPSHOT)
+    assert portable["StorageType"] == ("io1", restore.FROM_SNAPSHOT)
+    assert portable["DBInstanceClass"] == ("db.r7g.large", restore.FROM_SOURCE)
+    assert cluster_plan.api_params()["EngineVersion"] == "15.8"
+
+
+def test_provisioned_storage_is_restored_with_the_copys_iops_and_throughput():
+    gp3 = {"Engine": "postgres", "StorageType": "gp3", "Iops": 12000, "StorageThroughput": 500}
+    io2 = {"Engine": "postgres", "StorageType": "io2", "Iops": 20000, "StorageThroughput": 0}
+    gp2 = {"Engine": "postgres", "StorageType": "gp2"}
+
+    def api(attributes: dict) -> dict:
+        portable = restore.portable_settings({"DBInstanceClass": "db.r6g.large"}, attributes, {})
+        return restore.plan_restore(COPIES[1], "orders-db", portable, {}, Regional()).api_params()
+
+    assert {k: api(gp3)[k] for k in ("StorageType", "Iops", "StorageThroughput")} == {
+        "StorageType": "gp3",
+        "Iops": 12000,
+        "StorageThroughput": 500,
+    }
+    assert (api(io2)["StorageType"], api(io2)["Iops"]) == ("io2", 20000)
+    assert "Iops" not in api(gp2)
+    assert "StorageThroughput" not in api(gp2)
