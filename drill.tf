@@ -40,6 +40,7 @@ locals {
         max_lifetime_minutes   = var.restore_drill.max_lifetime_minutes
         overdue_days           = var.restore_drill.overdue_days
         state_parameter        = local.drill_state_parameter
+        schedule_expression    = var.restore_drill.schedule_expression
       })
     } : {},
   )
@@ -47,6 +48,10 @@ locals {
 
 # What the drill remembers between runs: each database's last successful drill and its time to restore
 # (the rotation and the overdue alarm read it). The function writes the value; Terraform only creates it.
+# The function drops the records of databases that are no longer drill candidates and writes the value
+# with Tier = Intelligent-Tiering: a standard parameter (free, 4 KB: about 70 databases of 20-character
+# names) that becomes an advanced one (8 KB, charged per parameter-month) only when the fleet outgrows
+# 4 KB; past 8 KB it reports a failure naming the fix. Terraform ignores the tier the function chose.
 resource "aws_ssm_parameter" "drill_state" {
   #checkov:skip=CKV2_AWS_34:The value is a list of database names and dates, nothing secret; a SecureString would need a KMS key for no gain.
   count = local.create && local.drill_enabled ? 1 : 0
@@ -58,7 +63,7 @@ resource "aws_ssm_parameter" "drill_state" {
   tags        = local.tags
 
   lifecycle {
-    ignore_changes = [value]
+    ignore_changes = [value, tier]
   }
 }
 

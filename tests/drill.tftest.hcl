@@ -69,6 +69,7 @@ run "drill_schedule_settings_and_state" {
       max_lifetime_minutes   = 240
       overdue_days           = 35
       state_parameter        = "/rds-snapshot-dr/orders/drill"
+      schedule_expression    = "cron(0 3 ? * SUN *)"
     }
     error_message = "DRILL_SETTINGS must carry the drill variable and the state parameter's name."
   }

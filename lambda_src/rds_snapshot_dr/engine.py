@@ -30,6 +30,7 @@ RETAKE_FIX = (
 _LEVELS = {
     "failed": logging.ERROR,
     "deferred": logging.WARNING,
+    "warning": logging.WARNING,
     "skipped": logging.INFO,
     "ignored": logging.DEBUG,
 }

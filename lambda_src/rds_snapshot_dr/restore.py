@@ -375,6 +375,60 @@ def overdue_databases(
     return overdue
 
 
+def drill_pool(settings: Settings, copies: Iterable[Snapshot], allowed: Sequence[str] = ()) -> set[str]:
+    """Databases the drill still has reason to remember: an owned DR copy in any status, within `allowed`."""
+    return {
+        s.target
+        for s in copies
+        if is_owned(settings, s) and s.tags.get(SOURCE_TAG) and (not allowed or s.target in allowed)
+    }
+
+
+def prune_records(records: Mapping[str, DrillRecord], keep: Iterable[str]) -> dict[str, DrillRecord]:
+    """The records of databases that are still drill candidates; the rest are dropped so the state stays small."""
+    wanted = set(keep)
+    return {db: record for db, record in records.items() if db in wanted}
+
+
+# Parameter Store's value limits: 4 KB for a standard parameter, 8 KB for an advanced one ("Managing
+# parameter tiers", https://docs.aws.amazon.com/systems-manager/latest/userguide/parameter-store-advanced-parameters.html).
+# The function writes the state with Tier=Intelligent-Tiering: standard (free) while it fits 4 KB,
+# advanced (charged) once it does not.
+STATE_STANDARD_LIMIT = 4096
+STATE_ADVANCED_LIMIT = 8192
+
+
+def state_size_problem(size: int, databases: int) -> tuple[str, str] | None:
+    """(reason, fix) when the drill state cannot be stored at all; None when it fits a parameter."""
+    if size <= STATE_ADVANCED_LIMIT:
+        return None
+    return (
+        f"the drill state of {databases} databases is {size} bytes, over Parameter Store's "
+        f"{STATE_ADVANCED_LIMIT}-byte limit for an advanced parameter; it was not saved",
+        "Drill fewer databases per module instance: list them in restore_drill.databases, or split the fleet "
+        "across module instances (each has its own state).",
+    )
+
+
+def rotation_coverage_problem(databases: int, drills_per_day: float | None, overdue_days: int) -> str | None:
+    """Why the rotation cannot drill every database within `overdue_days` (one drill per run), or None.
+
+    With one database per run, covering `databases` takes databases / drills_per_day days: the weekly
+    default covers 5 databases in 35 days, so a larger fleet is always overdue.
+    """
+    if drills_per_day is None or databases == 0:
+        return None
+    covered = int(drills_per_day * overdue_days + 1e-9)
+    if databases <= covered:
+        return None
+    needed_days = -(-databases * 1.0 // drills_per_day)
+    return (
+        f"{databases} databases in rotation but {drills_per_day:g} drill(s) a day cover only {covered} within "
+        f"overdue_days = {overdue_days}: a full rotation takes {needed_days:.0f} days, so the overdue alarm "
+        "will stay on"
+    )
+
+
 @dataclass
 class DrillState:
     """What the drill keeps between invocations (one small JSON document)."""

@@ -257,3 +257,39 @@ def test_provisioned_storage_is_restored_with_the_copys_iops_and_throughput():
     assert (api(io2)["StorageType"], api(io2)["Iops"]) == ("io2", 20000)
     assert "Iops" not in api(gp2)
     assert "StorageThroughput" not in api(gp2)
+
+
+def test_drill_state_keeps_only_records_of_databases_still_in_the_pool():
+    copies = [*COPIES, copy("dr-ledger-db-20261125-1400", T0, db="ledger-db", status="copying")]
+    records = {db: DrillRecord(T0) for db in ("orders-db", "ledger-db", "retired-db")}
+
+    assert restore.drill_pool(SETTINGS, copies) == {"orders-db", "ledger-db"}
+    assert set(restore.prune_records(records, restore.drill_pool(SETTINGS, copies))) == {"orders-db", "ledger-db"}
+    assert set(restore.prune_records(records, restore.drill_pool(SETTINGS, copies, ["ledger-db"]))) == {"ledger-db"}
+
+
+def test_drill_state_fits_a_standard_parameter_up_to_about_70_databases_and_fails_clearly_past_8_kb():
+    from rds_snapshot_dr.aws_restore import state_to_json
+
+    def size(databases: int, name_length: int) -> int:
+        records = {
+            f"{n:03d}".rjust(name_length, "d"): DrillRecord(T0, 1234.5, T0 + timedelta(days=7))
+            for n in range(databases)
+        }
+        return len(state_to_json(restore.DrillState(T0, records)).encode())
+
+    assert size(70, 20) <= restore.STATE_STANDARD_LIMIT
+    assert size(150, 20) <= restore.STATE_ADVANCED_LIMIT
+    assert restore.state_size_problem(size(150, 20), 150) is None
+    reason, fix = restore.state_size_problem(size(160, 20), 160)
+    assert "160 databases" in reason
+    assert "restore_drill.databases" in fix
+
+
+def test_rotation_coverage_counts_one_database_per_drill():
+    weekly = decisions.snapshots_per_day("cron(0 3 ? * SUN *)")
+
+    assert restore.rotation_coverage_problem(5, weekly, 35) is None
+    assert "cover only 5" in restore.rotation_coverage_problem(6, weekly, 35)
+    assert restore.rotation_coverage_problem(35, decisions.snapshots_per_day("cron(0 3 * * ? *)"), 35) is None
+    assert restore.rotation_coverage_problem(50, None, 35) is None
