@@ -597,7 +597,7 @@ variable "restore" {
 
 variable "restore_drill" {
   description = <<-EOT
-    Opt-in restore drill. null = no drill. On `schedule_expression` the function restores the newest DR copy of the next database in rotation (never drilled first, then the longest ago), one database per run and at most one drill in flight; the next reconcile measures the time to restore and deletes the drill database (no final snapshot).
+    Opt-in restore drill. null = no drill. On `schedule_expression` the function restores the newest DR copy of the next database in rotation (never drilled first, then the one whose latest drill, successful or failed, is oldest), one database per run and at most one drill in flight; the next reconcile measures the time to restore and deletes the drill database (no final snapshot).
     `databases`: identifiers to drill ([] = every database with a DR copy). `instance_class`: class of the drill database (null = the source's; a small class keeps the drill cheap). `db_subnet_group_name` / `vpc_security_group_ids`: network in the DR region (null / [] = var.restore's). `max_lifetime_minutes`: a drill not available by then is deleted and reported failed (30 to 1440). `overdue_days`: alarm when a database has had no successful drill for this many days (1 to 365). One database is drilled per run, so a rotation of N databases takes N runs: the weekly default covers 5 databases within the default 35 days; for more, run the drill daily (`cron(0 3 * * ? *)` covers 35) or raise `overdue_days`. The drill reports a warning outcome when its schedule cannot cover the databases within `overdue_days`.
   EOT
   type = object({
