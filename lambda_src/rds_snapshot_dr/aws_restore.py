@@ -282,7 +282,6 @@ def _time(value: object) -> datetime | None:
     return datetime.fromisoformat(str(value).replace("Z", "+00:00")) if value else None
 
 
-
 def _epoch(value: object) -> datetime | None:
     return datetime.fromtimestamp(int(value), UTC) if isinstance(value, int) and not isinstance(value, bool) else None
 

@@ -84,7 +84,8 @@ class Drill:
             state.records, restore.drill_pool(self.settings, copies, self.drill.databases)
         )
         candidates = restore.databases_with_copies(self.settings, copies)
-        self._check_coverage(report, [db for db in candidates if not self.drill.databases or db in self.drill.databases])
+        rotation = [db for db in candidates if not self.drill.databases or db in self.drill.databases]
+        self._check_coverage(report, rotation)
         database = restore.next_in_rotation(list(candidates), state.records, self.drill.databases)
         if database is None:
             report.record(
