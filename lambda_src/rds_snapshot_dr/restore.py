@@ -7,6 +7,7 @@ overdue or past its lifetime.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -421,11 +422,16 @@ def rotation_coverage_problem(databases: int, drills_per_day: float | None, over
     covered = int(drills_per_day * overdue_days + 1e-9)
     if databases <= covered:
         return None
-    needed_days = -(-databases * 1.0 // drills_per_day)
+    needed_days = math.ceil(databases / drills_per_day - 1e-9)
+    if abs(drills_per_day - 1) < 1e-9:
+        pace = "one drill a day"
+    elif drills_per_day < 1:
+        pace = f"one drill every {1 / drills_per_day:g} days"
+    else:
+        pace = f"{drills_per_day:g} drills a day"
     return (
-        f"{databases} databases in rotation but {drills_per_day:g} drill(s) a day cover only {covered} within "
-        f"overdue_days = {overdue_days}: a full rotation takes {needed_days:.0f} days, so the overdue alarm "
-        "will stay on"
+        f"{databases} databases in rotation, but {pace} covers only {covered} within overdue_days = "
+        f"{overdue_days}: a full rotation takes {needed_days} days, so the drill-overdue alarm will stay on"
     )
 
 

@@ -263,6 +263,6 @@ def test_drill_warns_when_the_rotation_cannot_cover_the_fleet_within_overdue_day
 
     [warning] = [o for o in result["outcomes"] if o["outcome"] == "warning"]
     assert "3 databases" in warning["reason"]
-    assert "cover only 2" in warning["reason"]
+    assert "covers only 2" in warning["reason"]
     assert "schedule_expression" in warning["fix"]
     assert [o["outcome"] for o in result["outcomes"] if o["outcome"] != "warning"] == ["started"]

@@ -290,6 +290,6 @@ def test_rotation_coverage_counts_one_database_per_drill():
     weekly = decisions.snapshots_per_day("cron(0 3 ? * SUN *)")
 
     assert restore.rotation_coverage_problem(5, weekly, 35) is None
-    assert "cover only 5" in restore.rotation_coverage_problem(6, weekly, 35)
+    assert "one drill every 7 days covers only 5" in restore.rotation_coverage_problem(6, weekly, 35)
     assert restore.rotation_coverage_problem(35, decisions.snapshots_per_day("cron(0 3 * * ? *)"), 35) is None
     assert restore.rotation_coverage_problem(50, None, 35) is None
