@@ -15,10 +15,14 @@ locals {
   # left to preflight, which reads every form.
   cron_minutes = local.schedule_rate.minutes == null ? null : (local.schedule_rate.minutes == "*" ? 60 : (can(regex("^[0-9]+(,[0-9]+)*$", local.schedule_rate.minutes)) ? length(split(",", local.schedule_rate.minutes)) : null))
   cron_hours   = local.schedule_rate.hours == null ? null : (local.schedule_rate.hours == "*" ? 24 : (can(regex("^[0-9]+(,[0-9]+)*$", local.schedule_rate.hours)) ? length(split(",", local.schedule_rate.hours)) : null))
+  # Days with backups, as decisions.snapshots_per_day counts them: a day-of-week list over a week, else a
+  # day-of-month list over a 28-day month (at most every day), else every day.
   cron_days = local.schedule_rate.minutes == null ? null : (
-    contains(["*", "?"], local.schedule_rate.day_of_week) ? 1 : (
+    !contains(["*", "?"], local.schedule_rate.day_of_week) ? (
       can(regex("^[A-Za-z0-9]+(,[A-Za-z0-9]+)*$", local.schedule_rate.day_of_week)) ? length(split(",", local.schedule_rate.day_of_week)) / 7 : 1
-    )
+      ) : !contains(["*", "?"], local.schedule_rate.day_of_month) ? (
+      can(regex("^[0-9]+(,[0-9]+)*$", local.schedule_rate.day_of_month)) ? min(1, length(split(",", local.schedule_rate.day_of_month)) / 28) : 1
+    ) : 1
   )
 
   # Backups per day; null = unknown at plan (the check then stays quiet), -1 = a one-time at() schedule.
@@ -49,6 +53,9 @@ locals {
       code     = pair[1] == "instance" ? "L-272F1212" : "L-9B510759"
       title    = pair[1] == "instance" ? "Manual DB instance snapshots" : "Manual DB cluster snapshots"
       per_each = local.snapshots_per_database[pair[0]]
+      # decisions.quota_to_request with preflight's 80 %: the smallest multiple of 10 that keeps the
+      # total below 80 % of the quota.
+      request = max(10, ceil((floor((local.named_databases[pair[1]] * local.snapshots_per_database[pair[0]] + min(var.copy_concurrency_limit, local.named_databases[pair[1]])) * 100 / 80) + 1) / 10) * 10)
     }
   }
   snapshot_capacity_over_quota = [for entry in values(local.named_snapshot_capacity) : entry if entry.total > entry.quota]
@@ -63,7 +70,7 @@ check "manual_snapshot_capacity" {
       [for entry in local.snapshot_capacity_over_quota :
         "The ${local.named_databases[entry.kind]} named DB ${entry.kind}(s) will hold up to ${entry.total} manual ${entry.kind} snapshots in the ${entry.region} region (${entry.per_each} per database at this schedule and retention, plus copies in flight), more than manual_snapshot_quota.${entry.kind} = ${entry.quota}."
       ],
-      ["RDS then refuses new snapshots and copies with SnapshotQuotaExceeded. Lower retention, or raise the quota (\"${try(local.snapshot_capacity_over_quota[0].title, "")}\", code ${try(local.snapshot_capacity_over_quota[0].code, "")}) in both regions, e.g. aws service-quotas request-service-quota-increase --service-code rds --quota-code ${try(local.snapshot_capacity_over_quota[0].code, "")} --desired-value ${try(ceil(local.snapshot_capacity_over_quota[0].total * 1.25 / 10) * 10, 0)} --region <region>, then set manual_snapshot_quota to the new value."]
+      ["RDS then refuses new snapshots and copies with SnapshotQuotaExceeded. Lower retention, or raise the quota (\"${try(local.snapshot_capacity_over_quota[0].title, "")}\", code ${try(local.snapshot_capacity_over_quota[0].code, "")}) in both regions, e.g. aws service-quotas request-service-quota-increase --service-code rds --quota-code ${try(local.snapshot_capacity_over_quota[0].code, "")} --desired-value ${try(local.snapshot_capacity_over_quota[0].request, 0)} --region <region>, then set manual_snapshot_quota to the new value."]
     ))
   }
 }

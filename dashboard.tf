@@ -168,7 +168,8 @@ locals {
         metrics = [
           concat(local.dashboard_lines.drill_restore_seconds, [{ id = "rto_seconds", visible = false }]),
           [{ expression = "rto_seconds / 60", label = "Time to restore (minutes)", id = "rto_minutes" }],
-          local.dashboard_lines.drill_failures,
+          # Failed drills are counted: the day's Sum, not the largest single report (the widget's Maximum).
+          concat(local.dashboard_lines.drill_failures, [{ stat = "Sum", label = "Failed drills (per day)" }]),
           local.dashboard_lines.drill_overdue,
         ]
       }

@@ -12,6 +12,16 @@ locals {
   drill_instance_arns = ["${local.destination_rds_arn}:db:${local.drill_prefix}*"]
   drill_cluster_arns  = ["${local.destination_rds_arn}:cluster:${local.drill_prefix}*"]
 
+  # The DR copies a drill restores from (this instance's snapshots only) and the DR region's groups each
+  # creating action names.
+  drill_instance_snapshot_arns = ["${local.destination_rds_arn}:snapshot:${local.snapshot_prefix}-*"]
+  drill_cluster_snapshot_arns  = ["${local.destination_rds_arn}:cluster-snapshot:${local.snapshot_prefix}-*"]
+  drill_group_arns = {
+    instance = [for type in ["subgrp", "og", "pg"] : "${local.destination_rds_arn}:${type}:*"]
+    cluster  = [for type in ["subgrp", "og", "cluster-pg"] : "${local.destination_rds_arn}:${type}:*"]
+    writer   = [for type in ["subgrp", "og", "pg"] : "${local.destination_rds_arn}:${type}:*"]
+  }
+
   drill_state_parameter = "/rds-snapshot-dr/${var.name}/drill"
 
   # The function's restore settings (only set when used, so a module without them keeps its environment).
@@ -40,6 +50,7 @@ locals {
         max_lifetime_minutes   = var.restore_drill.max_lifetime_minutes
         overdue_days           = var.restore_drill.overdue_days
         state_parameter        = local.drill_state_parameter
+        schedule_expression    = var.restore_drill.schedule_expression
       })
     } : {},
   )
@@ -47,6 +58,10 @@ locals {
 
 # What the drill remembers between runs: each database's last successful drill and its time to restore
 # (the rotation and the overdue alarm read it). The function writes the value; Terraform only creates it.
+# The function drops the records of databases that are no longer drill candidates and writes the value
+# with Tier = Intelligent-Tiering: a standard parameter (free, 4 KB: about 70 databases of 20-character
+# names) that becomes an advanced one (8 KB, charged per parameter-month) only when the fleet outgrows
+# 4 KB; past 8 KB it reports a failure naming the fix. Terraform ignores the tier the function chose.
 resource "aws_ssm_parameter" "drill_state" {
   #checkov:skip=CKV2_AWS_34:The value is a list of database names and dates, nothing secret; a SecureString would need a KMS key for no gain.
   count = local.create && local.drill_enabled ? 1 : 0
@@ -58,7 +73,7 @@ resource "aws_ssm_parameter" "drill_state" {
   tags        = local.tags
 
   lifecycle {
-    ignore_changes = [value]
+    ignore_changes = [value, tier]
   }
 }
 
@@ -98,34 +113,62 @@ resource "aws_scheduler_schedule" "drill" {
 data "aws_iam_policy_document" "drill" {
   count = local.create && local.drill_enabled ? 1 : 0
 
+  # Creation: only a database with the drill's name AND the drill's tag in the request. Resource types per
+  # action, and aws:RequestTag/<key> on each of the three, from the Service Authorization Reference
+  # ("Actions, resources, and condition keys for Amazon RDS",
+  # https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazonrds.html):
+  # RestoreDBInstanceFromDBSnapshot: db*, og*, pg*, subgrp*, snapshot; RestoreDBClusterFromSnapshot:
+  # cluster*, cluster-pg*, og*, subgrp*, cluster-snapshot; CreateDBInstance (an Aurora writer): db*,
+  # cluster, pg (and og, subgrp, secgrp, which the writer does not name). The DR copy is only this
+  # instance's snapshots; the groups are any of the DR region, which a drill only references.
+  # secgrp is the EC2-Classic DB security group: no drill names one (VPC security groups are EC2's).
   statement {
-    sid = "RestoreDrillDatabases"
-    actions = [
-      "rds:CreateDBInstance",
-      "rds:RestoreDBClusterFromSnapshot",
-      "rds:RestoreDBInstanceFromDBSnapshot",
-    ]
-    # A restore is authorised against the new database (only the drill's name), the DR copy (only this
-    # instance's snapshots) and the regional groups it names: any subnet, option, parameter and
-    # security group of the DR region, which the drill only references.
-    resources = concat(
-      local.drill_instance_arns,
-      local.drill_cluster_arns,
-      local.destination_snapshot_arns,
-      [
-        "${local.destination_rds_arn}:subgrp:*",
-        "${local.destination_rds_arn}:og:*",
-        "${local.destination_rds_arn}:pg:*",
-        "${local.destination_rds_arn}:cluster-pg:*",
-        "${local.destination_rds_arn}:secgrp:*",
-      ],
-    )
+    sid       = "RestoreDrillInstances"
+    actions   = ["rds:RestoreDBInstanceFromDBSnapshot"]
+    resources = concat(local.drill_instance_arns, local.drill_instance_snapshot_arns, local.drill_group_arns.instance)
+
+    condition {
+      test     = "StringEquals"
+      variable = "aws:RequestTag/${local.drill_tag_key}"
+      values   = [var.name]
+    }
   }
 
+  statement {
+    sid       = "RestoreDrillClusters"
+    actions   = ["rds:RestoreDBClusterFromSnapshot"]
+    resources = concat(local.drill_cluster_arns, local.drill_cluster_snapshot_arns, local.drill_group_arns.cluster)
+
+    condition {
+      test     = "StringEquals"
+      variable = "aws:RequestTag/${local.drill_tag_key}"
+      values   = [var.name]
+    }
+  }
+
+  statement {
+    sid       = "CreateDrillWriters"
+    actions   = ["rds:CreateDBInstance"]
+    resources = concat(local.drill_instance_arns, local.drill_cluster_arns, local.drill_group_arns.writer)
+
+    condition {
+      test     = "StringEquals"
+      variable = "aws:RequestTag/${local.drill_tag_key}"
+      values   = [var.name]
+    }
+  }
+
+  # Tags on create are authorised again as rds:AddTagsToResource on the new database.
   statement {
     sid       = "TagDrillDatabases"
     actions   = ["rds:AddTagsToResource"]
     resources = concat(local.drill_instance_arns, local.drill_cluster_arns)
+
+    condition {
+      test     = "StringEquals"
+      variable = "aws:RequestTag/${local.drill_tag_key}"
+      values   = [var.name]
+    }
   }
 
   # Deletion: only databases with the drill's name AND its tag. rds:db-tag/<key> applies to DB instances

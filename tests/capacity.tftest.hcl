@@ -101,6 +101,35 @@ run "weekday_backups_count_five_of_seven_days" {
   }
 }
 
+run "a_day_of_month_cron_counts_its_days_over_a_28_day_month" {
+  command = plan
+
+  variables {
+    schedule_expression = "cron(0 3 1,15 * ? *)"
+    retention           = { destination_days = 28 }
+  }
+
+  # decisions.snapshots_per_day: 2 / 28 a day; over 28 days 2 snapshots, + 1.
+  assert {
+    condition     = local.named_snapshot_capacity["destination instance"].per_each == 3
+    error_message = "Backups on the 1st and 15th hold 2 + 1 snapshots over 28 days, as the function counts them."
+  }
+}
+
+run "the_quota_to_request_is_the_functions" {
+  command = plan
+
+  variables {
+    db_instance_identifiers = ["a", "b", "c", "d", "e"]
+  }
+
+  # 5 x 15 + 5 = 80 in the destination: decisions.quota_to_request(80, 80) = floor(100) + 1 -> 110.
+  assert {
+    condition     = local.named_snapshot_capacity["destination instance"].total == 80 && local.named_snapshot_capacity["destination instance"].request == 110
+    error_message = "The plan-time suggestion must be decisions.quota_to_request: 80 snapshots ask for 110."
+  }
+}
+
 run "keep_last_above_the_window_counts" {
   command = plan
 

@@ -75,6 +75,16 @@ run "dashboard_shows_exactly_the_declared_metrics" {
   }
 
   assert {
+    condition = [
+      for widget in jsondecode(aws_cloudwatch_dashboard.this[0].dashboard_body).widgets : [
+        for line in try(widget.properties.metrics, []) : try(line[length(line) - 1].stat, widget.properties.stat)
+        if can(tostring(line[0])) && try(line[1] == "DrillFailures", false)
+      ] if length([for line in try(widget.properties.metrics, []) : line if try(line[1] == "DrillFailures", false)]) > 0
+    ] == [["Sum"]]
+    error_message = "Failed drills must be summed over the widget's period (stat Sum on the line), not shown as a Maximum."
+  }
+
+  assert {
     condition     = jsondecode(aws_cloudwatch_dashboard.this[0].dashboard_body).widgets[0].properties.annotations.horizontal[0].value == 26
     error_message = "The recovery-point widget draws the RPO line at rpo_alarm_threshold hours."
   }

@@ -69,6 +69,7 @@ run "drill_schedule_settings_and_state" {
       max_lifetime_minutes   = 240
       overdue_days           = 35
       state_parameter        = "/rds-snapshot-dr/orders/drill"
+      schedule_expression    = "cron(0 3 ? * SUN *)"
     }
     error_message = "DRILL_SETTINGS must carry the drill variable and the state parameter's name."
   }
@@ -98,9 +99,53 @@ run "drill_role_may_delete_only_tagged_drill_databases" {
 
   assert {
     condition = toset([for s in data.aws_iam_policy_document.drill[0].statement : s.sid]) == toset([
-      "RestoreDrillDatabases", "TagDrillDatabases", "DeleteDrillInstances", "DeleteDrillClusters", "KeepDrillState",
+      "RestoreDrillInstances", "RestoreDrillClusters", "CreateDrillWriters", "TagDrillDatabases",
+      "DeleteDrillInstances", "DeleteDrillClusters", "KeepDrillState",
     ])
     error_message = "The drill policy must hold exactly its documented statements."
+  }
+
+  assert {
+    condition = alltrue([
+      for s in data.aws_iam_policy_document.drill[0].statement :
+      length(s.condition) == 1 && alltrue([
+        for c in s.condition : c.test == "StringEquals" && c.variable == "aws:RequestTag/rds-snapshot-dr:drill" && toset(c.values) == toset(["orders"])
+      ])
+      if contains(["RestoreDrillInstances", "RestoreDrillClusters", "CreateDrillWriters", "TagDrillDatabases"], s.sid)
+    ])
+    error_message = "Every statement that creates or tags a drill database must require the request tag rds-snapshot-dr:drill = orders."
+  }
+
+  assert {
+    condition = length([
+      for s in data.aws_iam_policy_document.drill[0].statement : s
+      if s.sid == "RestoreDrillInstances" && toset(s.actions) == toset(["rds:RestoreDBInstanceFromDBSnapshot"]) &&
+      toset(s.resources) == toset([
+        "arn:aws:rds:eu-central-1:123456789012:db:drill-orders-*",
+        "arn:aws:rds:eu-central-1:123456789012:snapshot:dr-orders-*",
+        "arn:aws:rds:eu-central-1:123456789012:subgrp:*",
+        "arn:aws:rds:eu-central-1:123456789012:og:*",
+        "arn:aws:rds:eu-central-1:123456789012:pg:*",
+      ])
+      ]) == 1 && length([
+      for s in data.aws_iam_policy_document.drill[0].statement : s
+      if s.sid == "RestoreDrillClusters" && toset(s.actions) == toset(["rds:RestoreDBClusterFromSnapshot"]) &&
+      toset(s.resources) == toset([
+        "arn:aws:rds:eu-central-1:123456789012:cluster:drill-orders-*",
+        "arn:aws:rds:eu-central-1:123456789012:cluster-snapshot:dr-orders-*",
+        "arn:aws:rds:eu-central-1:123456789012:subgrp:*",
+        "arn:aws:rds:eu-central-1:123456789012:og:*",
+        "arn:aws:rds:eu-central-1:123456789012:cluster-pg:*",
+      ])
+    ]) == 1
+    error_message = "Each restore may name only drill databases, this instance's DR copies of its kind and the group types the action needs."
+  }
+
+  assert {
+    condition = alltrue([
+      for s in data.aws_iam_policy_document.drill[0].statement : alltrue([for r in s.resources : !strcontains(r, ":secgrp:")])
+    ])
+    error_message = "No drill statement may name DB security groups (EC2-Classic): no drill uses one."
   }
 
   assert {

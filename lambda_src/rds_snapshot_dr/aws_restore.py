@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from .aws import CLIENTS, ClientFactory, RdsGateway, _tags
@@ -83,11 +83,14 @@ def portable_from_cluster(item: dict[str, Any], writer_class: str | None) -> dic
 
 
 def portable_from_snapshot(kind: Kind, item: dict[str, Any]) -> dict[str, object]:
-    """What a snapshot records itself: engine, version, storage type, port, IAM authentication."""
+    """What a snapshot records itself: engine, version, storage (type, IOPS, throughput), port, IAM authentication."""
     return {
         "Engine": item.get("Engine"),
         "EngineVersion": item.get("EngineVersion"),
         "StorageType": item.get("StorageType"),
+        # DBSnapshot has Iops and StorageThroughput; a DB cluster snapshot has neither (Aurora sets no IOPS).
+        "Iops": item.get("Iops") if kind is Kind.INSTANCE else None,
+        "StorageThroughput": item.get("StorageThroughput") if kind is Kind.INSTANCE else None,
         "Port": item.get("Port") or None,
         "EnableIAMDatabaseAuthentication": item.get("IAMDatabaseAuthenticationEnabled"),
         "KmsKeyId": item.get("KmsKeyId"),
@@ -264,7 +267,14 @@ class RestoreGateway:
         region = self.source_region
         with self._call("ssm:PutParameter", region):
             self._client("ssm", region).put_parameter(
-                Name=parameter, Value=state_to_json(state), Type="String", Overwrite=True
+                Name=parameter,
+                Value=state_to_json(state),
+                Type="String",
+                Overwrite=True,
+                # Standard while the value fits 4 KB (free), advanced beyond it (charged), without a code
+                # change ("Specifying a default parameter tier",
+                # https://docs.aws.amazon.com/systems-manager/latest/userguide/ps-default-tier.html).
+                Tier="Intelligent-Tiering",
             )
 
 
@@ -272,36 +282,42 @@ def _time(value: object) -> datetime | None:
     return datetime.fromisoformat(str(value).replace("Z", "+00:00")) if value else None
 
 
-def _iso(value: datetime | None) -> str | None:
-    return value.strftime("%Y-%m-%dT%H:%M:%SZ") if value else None
+def _epoch(value: object) -> datetime | None:
+    return datetime.fromtimestamp(int(value), UTC) if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def _seconds(value: datetime | None) -> int | None:
+    return int(value.timestamp()) if value else None
 
 
 def state_from_json(raw: str) -> DrillState:
+    """Reads the compact form ({"records": {db: [success, rto_seconds, failure]}}, times as Unix seconds) and
+    the earlier one (a dict per database, ISO times)."""
     try:
         data = json.loads(raw or "{}")
     except json.JSONDecodeError:
         data = {}
     if not isinstance(data, dict):
         data = {}
-    records = {
-        db: DrillRecord(_time(r.get("success")), r.get("rto_seconds"), _time(r.get("failure")))
-        for db, r in (data.get("records") or {}).items()
-        if isinstance(r, dict)
-    }
-    return DrillState(_time(data.get("enabled_since")), records)
+    records = {}
+    for db, r in (data.get("records") or {}).items():
+        if isinstance(r, list) and len(r) == 3:
+            records[db] = DrillRecord(_epoch(r[0]), r[1], _epoch(r[2]))
+        elif isinstance(r, dict):
+            records[db] = DrillRecord(_time(r.get("success")), r.get("rto_seconds"), _time(r.get("failure")))
+    since = data.get("enabled_since")
+    return DrillState(_epoch(since) if isinstance(since, int) else _time(since), records)
 
 
 def state_to_json(state: DrillState) -> str:
+    """Compact: about 33 bytes plus the database's name per record (4 KB holds about 70 databases of
+    20-character names)."""
     records = {
-        db: {
-            k: v
-            for k, v in {
-                "success": _iso(r.last_success),
-                "rto_seconds": r.last_rto_seconds,
-                "failure": _iso(r.last_failure),
-            }.items()
-            if v is not None
-        }
+        db: [
+            _seconds(r.last_success),
+            None if r.last_rto_seconds is None else round(r.last_rto_seconds),
+            _seconds(r.last_failure),
+        ]
         for db, r in sorted(state.records.items())
     }
-    return json.dumps({"enabled_since": _iso(state.enabled_since), "records": records}, separators=(",", ":"))
+    return json.dumps({"enabled_since": _seconds(state.enabled_since), "records": records}, separators=(",", ":"))

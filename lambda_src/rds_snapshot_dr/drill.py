@@ -12,8 +12,8 @@ import logging
 from datetime import datetime, timedelta
 
 from . import restore
-from .aws_restore import RestoredDatabase, RestoreGateway
-from .decisions import Kind, Outcome, Snapshot
+from .aws_restore import RestoredDatabase, RestoreGateway, state_to_json
+from .decisions import Kind, Outcome, Snapshot, snapshots_per_day
 from .engine import Engine, Report
 from .errors import NOT_READY, AwsError
 from .events import ActionRequest, parse_time
@@ -75,12 +75,17 @@ class Drill:
                     "a drill is still in flight (at most one per module instance); reconcile finishes it",
                 )
             )
-            self.aws.save_state(self.drill.state_parameter, state)
+            self._save(report, state)
             return
         copies = self._copies(report)
         if copies is None:
             return
+        state.records = restore.prune_records(
+            state.records, restore.drill_pool(self.settings, copies, self.drill.databases)
+        )
         candidates = restore.databases_with_copies(self.settings, copies)
+        rotation = [db for db in candidates if not self.drill.databases or db in self.drill.databases]
+        self._check_coverage(report, rotation)
         database = restore.next_in_rotation(list(candidates), state.records, self.drill.databases)
         if database is None:
             report.record(
@@ -93,9 +98,37 @@ class Drill:
                     fix="Nothing to do: the drill starts once the first copy is available.",
                 )
             )
-            self.aws.save_state(self.drill.state_parameter, state)
+            self._save(report, state)
             return
         self._start_one(report, database, candidates[database], copies)
+        self._save(report, state)
+
+    def _check_coverage(self, report: Report, candidates: list[str]) -> None:
+        """Warn when one database per run cannot drill the whole rotation within overdue_days."""
+        try:
+            per_day = snapshots_per_day(self.drill.schedule_expression) if self.drill.schedule_expression else None
+        except ValueError:
+            per_day = None
+        problem = restore.rotation_coverage_problem(len(candidates), per_day, self.drill.overdue_days)
+        if problem:
+            report.record(
+                Outcome(
+                    "*",
+                    "",
+                    "drill",
+                    "warning",
+                    reason=problem,
+                    fix="Run the drill more often (restore_drill.schedule_expression, e.g. daily), raise "
+                    "restore_drill.overdue_days, or drill fewer databases (restore_drill.databases).",
+                )
+            )
+
+    def _save(self, report: Report, state: DrillState) -> None:
+        """Store the state, or say why it cannot be stored (PutParameter would refuse it on every run)."""
+        problem = restore.state_size_problem(len(state_to_json(state).encode()), len(state.records))
+        if problem:
+            report.record(Outcome("*", "", "drill", "failed", reason=problem[0], fix=problem[1]))
+            return
         self.aws.save_state(self.drill.state_parameter, state)
 
     def _copies(self, report: Report) -> list[Snapshot] | None:
@@ -186,6 +219,9 @@ class Drill:
         self._finish(report, state)
         copies = self._copies(report)
         if copies is not None:
+            state.records = restore.prune_records(
+                state.records, restore.drill_pool(self.settings, copies, self.drill.databases)
+            )
             candidates = [
                 db
                 for db in restore.databases_with_copies(self.settings, copies)
@@ -204,7 +240,7 @@ class Drill:
                     outcome="overdue",
                     reason=", ".join(overdue),
                 )
-        self.aws.save_state(self.drill.state_parameter, state)
+        self._save(report, state)
 
     def _finish(self, report: Report, state: DrillState) -> list[RestoredDatabase]:
         """Handle every drill database of this instance; return those still in flight."""

@@ -7,6 +7,7 @@ overdue or past its lifetime.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -41,7 +42,14 @@ PORTABLE_FIELDS = (
     "Port",
     "DeletionProtection",
     "EnableIAMDatabaseAuthentication",
+    "Iops",
+    "StorageThroughput",
 )
+# Settings a restore takes from the DR copy alone, never from the live source: the copy holds what the
+# database was when it was taken. A copy taken before an engine upgrade restores only at its own version
+# (an older copy chosen with --at would otherwise ask for the source's newer version), and its storage
+# type, provisioned IOPS and throughput belong together (DBSnapshot records all three).
+FROM_COPY_ONLY = frozenset({"Engine", "EngineVersion", "StorageType", "Iops", "StorageThroughput"})
 _TAG_FIELDS = {"class": "DBInstanceClass", "multi-az": "MultiAZ", "deletion-protection": "DeletionProtection"}
 
 
@@ -131,7 +139,8 @@ def portable_settings(
     source: Mapping[str, object] | None, snapshot: Mapping[str, object], snapshot_tags: Mapping[str, str]
 ) -> dict[str, tuple[object, str]]:
     """Each portable setting with where it came from: the source database when its region answers, else the
-    DR copy's own attributes, else the portable tag written at backup time."""
+    DR copy's own attributes, else the portable tag written at backup time. Engine, version and storage
+    (FROM_COPY_ONLY) come from the DR copy only."""
     layers = (
         (FROM_TAG, parse_portable_tag(snapshot_tags.get(PORTABLE_TAG))),
         (FROM_SNAPSHOT, snapshot),
@@ -140,6 +149,8 @@ def portable_settings(
     merged: dict[str, tuple[object, str]] = {}
     for origin, values in layers:
         for name in PORTABLE_FIELDS:
+            if origin == FROM_SOURCE and name in FROM_COPY_ONLY:
+                continue
             if values.get(name) is not None:
                 merged[name] = (values[name], origin)
     return merged
@@ -207,6 +218,8 @@ def plan_restore(
             Param("DBSnapshotIdentifier", snapshot.identifier, FROM_SNAPSHOT),
             portable_param("DBInstanceClass"),
             portable_param("StorageType"),
+            portable_param("Iops"),
+            portable_param("StorageThroughput"),
             portable_param("MultiAZ"),
             portable_param("Port"),
             portable_param("DeletionProtection"),
@@ -312,7 +325,7 @@ def is_drill_database(settings: Settings, identifier: str, tags: Mapping[str, st
 def next_in_rotation(
     candidates: Sequence[str], records: Mapping[str, DrillRecord], allowed: Sequence[str] = ()
 ) -> str | None:
-    """The database the drill takes next: never drilled first, then the oldest last success, ties by name."""
+    """The database the drill takes next: never attempted first, then the oldest latest attempt, ties by name."""
     order = rotation_order(candidates, records, allowed)
     return order[0] if order else None
 
@@ -320,14 +333,21 @@ def next_in_rotation(
 def rotation_order(
     candidates: Sequence[str], records: Mapping[str, DrillRecord], allowed: Sequence[str] = ()
 ) -> list[str]:
-    """All candidates in the order the drill takes them (never drilled first, then oldest success)."""
+    """All candidates in the order the drill takes them: never attempted first, then the oldest latest attempt
+    (success or failure), so a database whose drill keeps failing waits its turn instead of starving the rest."""
     pool = [db for db in candidates if not allowed or db in allowed]
-    never = sorted(db for db in pool if records.get(db, DrillRecord()).last_success is None)
+    never = sorted(db for db in pool if last_attempt(records.get(db, DrillRecord())) is None)
     done = sorted(
-        (db for db in pool if records.get(db, DrillRecord()).last_success is not None),
-        key=lambda db: (records[db].last_success, db),
+        (db for db in pool if last_attempt(records.get(db, DrillRecord())) is not None),
+        key=lambda db: (last_attempt(records[db]), db),
     )
     return never + done
+
+
+def last_attempt(record: DrillRecord) -> datetime | None:
+    """The latest drill of a database, successful or not."""
+    times = [t for t in (record.last_success, record.last_failure) if t is not None]
+    return max(times) if times else None
 
 
 def drill_age(started: datetime, now: datetime) -> timedelta:
@@ -354,6 +374,65 @@ def overdue_databases(
         if since is None or now - since > overdue_after:
             overdue.append(db)
     return overdue
+
+
+def drill_pool(settings: Settings, copies: Iterable[Snapshot], allowed: Sequence[str] = ()) -> set[str]:
+    """Databases the drill still has reason to remember: an owned DR copy in any status, within `allowed`."""
+    return {
+        s.target
+        for s in copies
+        if is_owned(settings, s) and s.tags.get(SOURCE_TAG) and (not allowed or s.target in allowed)
+    }
+
+
+def prune_records(records: Mapping[str, DrillRecord], keep: Iterable[str]) -> dict[str, DrillRecord]:
+    """The records of databases that are still drill candidates; the rest are dropped so the state stays small."""
+    wanted = set(keep)
+    return {db: record for db, record in records.items() if db in wanted}
+
+
+# Parameter Store's value limits: 4 KB for a standard parameter, 8 KB for an advanced one ("Managing
+# parameter tiers", https://docs.aws.amazon.com/systems-manager/latest/userguide/parameter-store-advanced-parameters.html).
+# The function writes the state with Tier=Intelligent-Tiering: standard (free) while it fits 4 KB,
+# advanced (charged) once it does not.
+STATE_STANDARD_LIMIT = 4096
+STATE_ADVANCED_LIMIT = 8192
+
+
+def state_size_problem(size: int, databases: int) -> tuple[str, str] | None:
+    """(reason, fix) when the drill state cannot be stored at all; None when it fits a parameter."""
+    if size <= STATE_ADVANCED_LIMIT:
+        return None
+    return (
+        f"the drill state of {databases} databases is {size} bytes, over Parameter Store's "
+        f"{STATE_ADVANCED_LIMIT}-byte limit for an advanced parameter; it was not saved",
+        "Drill fewer databases per module instance: list them in restore_drill.databases, or split the fleet "
+        "across module instances (each has its own state).",
+    )
+
+
+def rotation_coverage_problem(databases: int, drills_per_day: float | None, overdue_days: int) -> str | None:
+    """Why the rotation cannot drill every database within `overdue_days` (one drill per run), or None.
+
+    With one database per run, covering `databases` takes databases / drills_per_day days: the weekly
+    default covers 5 databases in 35 days, so a larger fleet is always overdue.
+    """
+    if drills_per_day is None or databases == 0:
+        return None
+    covered = int(drills_per_day * overdue_days + 1e-9)
+    if databases <= covered:
+        return None
+    needed_days = math.ceil(databases / drills_per_day - 1e-9)
+    if abs(drills_per_day - 1) < 1e-9:
+        pace = "one drill a day"
+    elif drills_per_day < 1:
+        pace = f"one drill every {1 / drills_per_day:g} days"
+    else:
+        pace = f"{drills_per_day:g} drills a day"
+    return (
+        f"{databases} databases in rotation, but {pace} covers only {covered} within overdue_days = "
+        f"{overdue_days}: a full rotation takes {needed_days} days, so the drill-overdue alarm will stay on"
+    )
 
 
 @dataclass

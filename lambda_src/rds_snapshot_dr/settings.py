@@ -50,6 +50,7 @@ class DrillSettings:
     max_lifetime_minutes: int
     overdue_days: int
     state_parameter: str  # SSM parameter (source region) holding each database's last drill
+    schedule_expression: str | None = None  # the drill's schedule (None = unknown: no coverage check)
 
 
 class SettingsError(ValueError):
@@ -202,7 +203,14 @@ _REGIONAL_KEYS = {
     "db_cluster_parameter_group_name",
     "option_group_name",
 }
-_DRILL_KEYS = {"databases", "instance_class", "max_lifetime_minutes", "overdue_days", "state_parameter"}
+_DRILL_KEYS = {
+    "databases",
+    "instance_class",
+    "max_lifetime_minutes",
+    "overdue_days",
+    "state_parameter",
+    "schedule_expression",
+}
 
 
 def _json_object(r: _Reader, name: str, allowed: set[str]) -> dict[str, object] | None:
@@ -281,6 +289,10 @@ def _drill(r: _Reader, restore: Regional) -> DrillSettings | None:
             name, f"instance_class must be a DB instance class such as db.t4g.medium, or null (got {instance_class!r})"
         )
         instance_class = None
+    schedule = parsed.get("schedule_expression")
+    if schedule is not None and not isinstance(schedule, str):
+        r.fail(name, f"schedule_expression must be a rate() or cron() expression (got {schedule!r})")
+        schedule = None
     return DrillSettings(
         databases=tuple(d.lower() for d in databases),
         instance_class=instance_class,
@@ -288,6 +300,7 @@ def _drill(r: _Reader, restore: Regional) -> DrillSettings | None:
         max_lifetime_minutes=numbers["max_lifetime_minutes"],
         overdue_days=numbers["overdue_days"],
         state_parameter=state,
+        schedule_expression=schedule,
     )
 
 

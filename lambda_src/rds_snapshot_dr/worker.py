@@ -23,6 +23,7 @@ TIME_BUDGET_REASON = "time budget reserve reached; left for the next run (reconc
 _LEVELS = {
     "failed": logging.ERROR,
     "deferred": logging.WARNING,
+    "warning": logging.WARNING,
     "skipped": logging.INFO,
     "ignored": logging.DEBUG,
 }

@@ -291,7 +291,10 @@ def test_reconcile_measures_the_drill_and_deletes_its_database(deployment: Deplo
     assert metrics["DrillsSucceeded"] == 1
     assert metrics["DrillDatabasesDeleted"] == 1
     assert metrics["DrillOverdueDatabases"] == 0
-    assert state["records"][started["target"]]["rto_seconds"] >= 0
+    # Each record is [last success, time to restore in seconds, last failure], times as Unix seconds.
+    success, rto_seconds, _failure = state["records"][started["target"]]
+    assert success is not None
+    assert rto_seconds >= 0
     assert key not in deployment.cycle.drill_after
 
 

@@ -11,6 +11,7 @@ import pytest
 from dr_testing import DESTINATION_REGION, OWNER, SOURCE_REGION, alter_response, make_cluster, make_instance, owned_tags
 
 from rds_snapshot_dr import handler
+from rds_snapshot_dr.aws_restore import state_from_json
 from rds_snapshot_dr.errors import TargetFailuresError
 from rds_snapshot_dr.handler import lambda_handler
 from rds_snapshot_dr.metrics import DRILL_PUBLISHED, PUBLISHED
@@ -104,8 +105,10 @@ def test_drill_restores_the_newest_copy_then_reconcile_measures_and_deletes_it(
     # The drill never touches the copies it restores from.
     names = {s["DBSnapshotIdentifier"] for s in destination.describe_db_snapshots(SnapshotType="manual")["DBSnapshots"]}
     assert newest in names
-    state = json.loads(boto3.client("ssm", region_name=SOURCE_REGION).get_parameter(Name=STATE)["Parameter"]["Value"])
-    assert state["records"]["orders-db"]["rto_seconds"] == 1200.0
+    state = state_from_json(
+        boto3.client("ssm", region_name=SOURCE_REGION).get_parameter(Name=STATE)["Parameter"]["Value"]
+    )
+    assert state.records["orders-db"].last_rto_seconds == 1200
     # Every drill metric printed is one the dashboard may show, and the time to restore is per module
     # instance with the database as a log field (no metric per database).
     documents = [json.loads(line) for line in capsys.readouterr().out.splitlines() if '"_aws"' in line]
@@ -212,3 +215,54 @@ def test_drill_action_when_the_drill_is_off_says_so(aws, lambda_context):
 
     assert result["outcomes"][0]["outcome"] == "skipped"
     assert "off" in result["outcomes"][0]["reason"]
+
+
+@pytest.mark.usefixtures("drill_on")
+def test_drill_state_forgets_databases_no_longer_drilled_and_lets_parameter_store_choose_the_tier(
+    source, destination, lambda_context, monkeypatch
+):
+    make_instance(source, "orders-db")
+    copy_of(source, destination, "orders-db", "dr-orders-db-20261125-1400")
+    ssm = boto3.client("ssm", region_name=SOURCE_REGION)
+    # The earlier format, with 60 databases that have left the fleet: 6.9 KB, past a standard parameter.
+    old = {
+        "enabled_since": "2026-01-01T00:00:00Z",
+        "records": {
+            f"retired-database-{n:03d}": {
+                "success": "2026-10-01T03:00:00Z",
+                "rto_seconds": 612.345,
+                "failure": "2026-10-08T03:00:00Z",
+            }
+            for n in range(60)
+        },
+    }
+    ssm.put_parameter(Name=STATE, Value=json.dumps(old), Type="String", Tier="Advanced")
+    at(monkeypatch, datetime(2026, 11, 25, 15, 0, tzinfo=UTC))
+
+    lambda_handler({"action": "drill"}, lambda_context)
+
+    value = ssm.get_parameter(Name=STATE)["Parameter"]["Value"]
+    state = state_from_json(value)
+    assert set(state.records) == set()  # orders-db's drill is still in flight; the retired ones are gone
+    assert state.enabled_since == datetime(2026, 1, 1, tzinfo=UTC)
+    assert len(value) < 100
+    [parameter] = ssm.describe_parameters(ParameterFilters=[{"Key": "Name", "Values": [STATE]}])["Parameters"]
+    assert parameter["Tier"] == "Intelligent-Tiering"
+
+
+def test_drill_warns_when_the_rotation_cannot_cover_the_fleet_within_overdue_days(
+    env, source, destination, lambda_context, monkeypatch
+):
+    env(DRILL_SETTINGS=json.dumps({**DRILL, "schedule_expression": "cron(0 3 ? * SUN *)", "overdue_days": 14}))
+    for db in ("orders-db", "ledger-db", "billing-db"):
+        make_instance(source, db)
+        copy_of(source, destination, db, f"dr-{db}-20261125-1400")
+    at(monkeypatch, datetime(2026, 11, 25, 15, 0, tzinfo=UTC))
+
+    result = lambda_handler({"action": "drill"}, lambda_context)
+
+    [warning] = [o for o in result["outcomes"] if o["outcome"] == "warning"]
+    assert "3 databases" in warning["reason"]
+    assert "covers only 2" in warning["reason"]
+    assert "schedule_expression" in warning["fix"]
+    assert [o["outcome"] for o in result["outcomes"] if o["outcome"] != "warning"] == ["started"]

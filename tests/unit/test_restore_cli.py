@@ -170,3 +170,32 @@ def test_cluster_restore_creates_the_writer(aws, source, destination, key_arn, e
     [cluster] = destination.describe_db_clusters(DBClusterIdentifier="payments")["DBClusters"]
     assert [m["DBInstanceIdentifier"] for m in cluster["DBClusterMembers"]] == ["payments-w"]
     assert "CreateDBInstance (writer)" in out
+
+
+@pytest.mark.usefixtures("orders")
+def test_an_older_copy_of_an_upgraded_source_restores_at_the_copys_own_version(destination):
+    from dr_testing import alter_response, engine_client
+
+    copy_version = destination.describe_db_snapshots(DBSnapshotIdentifier="dr-orders-db-20261124-1400")["DBSnapshots"][
+        0
+    ]["EngineVersion"]
+
+    def upgraded(parsed: dict[str, Any]) -> None:
+        for item in parsed.get("DBInstances", []):
+            item["EngineVersion"] = "99.1"
+
+    alter_response(SOURCE_REGION, "DescribeDBInstances", upgraded)
+    asked: list[str] = []
+    engine_client(DESTINATION_REGION).meta.events.register_first(
+        "before-call.rds.DescribeOrderableDBInstanceOptions",
+        lambda params, **_: asked.append(params.get("body", {}).get("EngineVersion")),
+    )
+
+    code, out = run("--database", "orders-db", "--snapshot", "dr-orders-db-20261124-1400", "--dry-run")
+
+    assert code == 0, out
+    lines = {line.split()[0]: line for line in out.splitlines() if line.startswith("  ")}
+    assert copy_version in lines["(EngineVersion)"]
+    assert lines["(EngineVersion)"].rstrip().endswith("from DR copy")
+    assert "99.1" not in out
+    assert asked == [copy_version]

@@ -198,3 +198,98 @@ def test_drill_takes_the_restore_network_unless_it_has_its_own():
     own = {**drill, "db_subnet_group_name": "drill-net"}
     assert load_settings({**env, "DRILL_SETTINGS": json.dumps(own)}).drill.regional.db_subnet_group_name == "drill-net"
     assert load_settings(BASE_ENV).drill is None
+
+
+def test_rotation_orders_by_the_latest_attempt_so_a_failing_database_does_not_starve_the_rest():
+    records = {
+        # Always fails: its last success is old, but it was tried an hour ago.
+        "broken-db": DrillRecord(None, None, T0 - timedelta(hours=1)),
+        "a-db": DrillRecord(T0 - timedelta(days=2)),
+        "b-db": DrillRecord(T0 - timedelta(days=5), 600.0, T0 - timedelta(days=1)),
+    }
+
+    assert restore.rotation_order(["a-db", "b-db", "broken-db", "new-db"], records) == [
+        "new-db",
+        "a-db",
+        "b-db",
+        "broken-db",
+    ]
+
+
+def test_engine_and_version_come_from_the_dr_copy_not_the_upgraded_source():
+    source = {"Engine": "postgres", "EngineVersion": "17.2", "DBInstanceClass": "db.r7g.large", "StorageType": "gp3"}
+    older_copy = {"Engine": "postgres", "EngineVersion": "16.4", "StorageType": "io1", "Iops": 3000}
+
+    portable = restore.portable_settings(source, older_copy, {})
+    cluster_copy = Snapshot(Kind.CLUSTER, "dr-payments-20261101-1400", "", "us-west-2", "available", "manual", T0)
+    cluster_plan = restore.plan_restore(
+        cluster_copy,
+        "payments",
+        restore.portable_settings(
+            {"Engine": "aurora-postgresql", "EngineVersion": "16.6", "DBInstanceClass": "db.r6g.large"},
+            {"Engine": "aurora-postgresql", "EngineVersion": "15.8"},
+            {},
+        ),
+        {},
+        Regional(),
+    )
+
+    assert portable["EngineVersion"] == ("16.4", restore.FROM_SNAPSHOT)
+    assert portable["StorageType"] == ("io1", restore.FROM_SNAPSHOT)
+    assert portable["DBInstanceClass"] == ("db.r7g.large", restore.FROM_SOURCE)
+    assert cluster_plan.api_params()["EngineVersion"] == "15.8"
+
+
+def test_provisioned_storage_is_restored_with_the_copys_iops_and_throughput():
+    gp3 = {"Engine": "postgres", "StorageType": "gp3", "Iops": 12000, "StorageThroughput": 500}
+    io2 = {"Engine": "postgres", "StorageType": "io2", "Iops": 20000, "StorageThroughput": 0}
+    gp2 = {"Engine": "postgres", "StorageType": "gp2"}
+
+    def api(attributes: dict) -> dict:
+        portable = restore.portable_settings({"DBInstanceClass": "db.r6g.large"}, attributes, {})
+        return restore.plan_restore(COPIES[1], "orders-db", portable, {}, Regional()).api_params()
+
+    assert {k: api(gp3)[k] for k in ("StorageType", "Iops", "StorageThroughput")} == {
+        "StorageType": "gp3",
+        "Iops": 12000,
+        "StorageThroughput": 500,
+    }
+    assert (api(io2)["StorageType"], api(io2)["Iops"]) == ("io2", 20000)
+    assert "Iops" not in api(gp2)
+    assert "StorageThroughput" not in api(gp2)
+
+
+def test_drill_state_keeps_only_records_of_databases_still_in_the_pool():
+    copies = [*COPIES, copy("dr-ledger-db-20261125-1400", T0, db="ledger-db", status="copying")]
+    records = {db: DrillRecord(T0) for db in ("orders-db", "ledger-db", "retired-db")}
+
+    assert restore.drill_pool(SETTINGS, copies) == {"orders-db", "ledger-db"}
+    assert set(restore.prune_records(records, restore.drill_pool(SETTINGS, copies))) == {"orders-db", "ledger-db"}
+    assert set(restore.prune_records(records, restore.drill_pool(SETTINGS, copies, ["ledger-db"]))) == {"ledger-db"}
+
+
+def test_drill_state_fits_a_standard_parameter_up_to_about_70_databases_and_fails_clearly_past_8_kb():
+    from rds_snapshot_dr.aws_restore import state_to_json
+
+    def size(databases: int, name_length: int) -> int:
+        records = {
+            f"{n:03d}".rjust(name_length, "d"): DrillRecord(T0, 1234.5, T0 + timedelta(days=7))
+            for n in range(databases)
+        }
+        return len(state_to_json(restore.DrillState(T0, records)).encode())
+
+    assert size(70, 20) <= restore.STATE_STANDARD_LIMIT
+    assert size(150, 20) <= restore.STATE_ADVANCED_LIMIT
+    assert restore.state_size_problem(size(150, 20), 150) is None
+    reason, fix = restore.state_size_problem(size(160, 20), 160)
+    assert "160 databases" in reason
+    assert "restore_drill.databases" in fix
+
+
+def test_rotation_coverage_counts_one_database_per_drill():
+    weekly = decisions.snapshots_per_day("cron(0 3 ? * SUN *)")
+
+    assert restore.rotation_coverage_problem(5, weekly, 35) is None
+    assert "one drill every 7 days covers only 5" in restore.rotation_coverage_problem(6, weekly, 35)
+    assert restore.rotation_coverage_problem(35, decisions.snapshots_per_day("cron(0 3 * * ? *)"), 35) is None
+    assert restore.rotation_coverage_problem(50, None, 35) is None
