@@ -83,12 +83,16 @@ def made_dirs(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> list[Path]:
     FakeServer.stopped = False
     monkeypatch.setattr(stand_in, "MotoServer", FakeServer)
     monkeypatch.setattr(stand_in, "seed_estate", lambda *_: None)
-    monkeypatch.setattr(stand_in.DeployedFunction, "read", classmethod(lambda cls, *_: SimpleNamespace()))
+    function = SimpleNamespace(name="demo-rds-snapshot-dr", environment={})
+    monkeypatch.setattr(stand_in.DeployedFunction, "read", classmethod(lambda cls, *_: function))
     history = SimpleNamespace(database="orders-db", kept=["a"], expired="b", impostor="c")
     monkeypatch.setattr(stand_in, "seed_history", lambda *_: history)
     monkeypatch.setattr(stand_in, "run_cycle", lambda *_, **__: SimpleNamespace(errors=[]))
     monkeypatch.setattr(stand_in, "write_function_log", lambda *_: None)
     monkeypatch.setattr(stand_in, "summary", lambda *_: "summary")
+    # the DR-day step: the restore command against the (fake) deployment
+    monkeypatch.setattr(stand_in, "expected_targets", lambda *_: {"orders-db"})
+    monkeypatch.setattr(stand_in, "run_restore_command", lambda *_, **__: (0, "restored", 0.0))
     return made
 
 
