@@ -122,7 +122,7 @@ run "drill_role_may_delete_only_tagged_drill_databases" {
       if s.sid == "RestoreDrillInstances" && toset(s.actions) == toset(["rds:RestoreDBInstanceFromDBSnapshot"]) &&
       toset(s.resources) == toset([
         "arn:aws:rds:eu-central-1:123456789012:db:drill-orders-*",
-        "arn:aws:rds:eu-central-1:123456789012:snapshot:dr-orders-*",
+        "arn:aws:rds:eu-central-1:123456789012:snapshot:dr6-orders-*",
         "arn:aws:rds:eu-central-1:123456789012:subgrp:*",
         "arn:aws:rds:eu-central-1:123456789012:og:*",
         "arn:aws:rds:eu-central-1:123456789012:pg:*",
@@ -132,7 +132,7 @@ run "drill_role_may_delete_only_tagged_drill_databases" {
       if s.sid == "RestoreDrillClusters" && toset(s.actions) == toset(["rds:RestoreDBClusterFromSnapshot"]) &&
       toset(s.resources) == toset([
         "arn:aws:rds:eu-central-1:123456789012:cluster:drill-orders-*",
-        "arn:aws:rds:eu-central-1:123456789012:cluster-snapshot:dr-orders-*",
+        "arn:aws:rds:eu-central-1:123456789012:cluster-snapshot:dr6-orders-*",
         "arn:aws:rds:eu-central-1:123456789012:subgrp:*",
         "arn:aws:rds:eu-central-1:123456789012:og:*",
         "arn:aws:rds:eu-central-1:123456789012:cluster-pg:*",
