@@ -101,6 +101,9 @@ resource "aws_cloudwatch_event_target" "copy_finished_forward" {
   target_id = "source-region-bus"
   arn       = local.source_event_bus_arn
   role_arn  = aws_iam_role.copy_events[0].arn
+
+  # Nothing forwards events before the ARN checks pass (a wrong-region key stops the apply first).
+  depends_on = [terraform_data.input_checks]
 }
 
 # In the source region: the forwarded events keep source "aws.rds" and their own region.
