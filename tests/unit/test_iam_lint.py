@@ -41,6 +41,14 @@ def test_the_committed_allowlist_passes_the_statements_it_explains(tmp_path: Pat
     cluster = {**TAGGED, "Sid": "SnapshotTaggedClusters", "Action": "rds:CreateDBClusterSnapshot"}
     cluster["Resource"] = [f"{ACCOUNT}:cluster:*", f"{ACCOUNT}:cluster-snapshot:dr6-orders-*-????????-????"]
     cluster["Condition"] = {"StringEquals": {"rds:cluster-tag/dr-tier": "gold"}}
+    drill_delete = {
+        "Sid": "DeleteDrillClusters",
+        "Effect": "Allow",
+        "Action": "rds:DeleteDBCluster",
+        "Resource": [f"{ACCOUNT}:cluster:drill-orders-*"],
+        "Condition": {"StringEquals": {"rds:cluster-tag/rds-snapshot-dr:drill": "orders"}},
+    }
+    write_policy(tmp_path / "policies", "orders-rds-snapshot-dr-drill__inline", drill_delete)
     assert run(tmp_path, CLEAN, TAGGED, cluster) == 0
 
 
