@@ -36,10 +36,6 @@ BROKEN = frozenset(
 GONE = frozenset({"deleting"})
 
 
-def _count(report: Report, name: str, value: int = 1) -> None:
-    report.metrics.counts[name] = report.metrics.counts.get(name, 0) + value
-
-
 class Drill:
     """One module instance's restore drill over the RDS gateway and the restore gateway."""
 
@@ -185,7 +181,7 @@ class Drill:
         except AwsError as error:
             report.record(Outcome(database, str(kind), "drill", "failed", copy.identifier, str(error), _fix(error)))
             return
-        _count(report, "DrillsStarted")
+        report.metrics.add("DrillsStarted")
         writer = ""
         if plan.kind is Kind.CLUSTER:
             writer = self._create_writer(report, plan)
@@ -283,7 +279,7 @@ class Drill:
             if self._delete(report, db, members, source, snapshot):
                 record = state.records.get(source, DrillRecord())
                 state.records[source] = DrillRecord(self.now, seconds, record.last_failure)
-                _count(report, "DrillsSucceeded")
+                report.metrics.add("DrillsSucceeded")
                 report.metrics.restore_seconds[source] = seconds
                 report.record(
                     Outcome(
@@ -305,7 +301,7 @@ class Drill:
             self._delete(report, db, members, source, snapshot)
             record = state.records.get(source, DrillRecord())
             state.records[source] = DrillRecord(record.last_success, record.last_rto_seconds, self.now)
-            _count(report, "DrillFailures")
+            report.metrics.add("DrillFailures")
             report.record(
                 Outcome(
                     source,
@@ -361,7 +357,7 @@ class Drill:
                 )
             )
             return False
-        _count(report, "DrillDatabasesDeleted")
+        report.metrics.add("DrillDatabasesDeleted")
         return True
 
 

@@ -96,7 +96,8 @@ class Metrics:
     restore_seconds: dict[str, float] = field(default_factory=dict)
 
     def add(self, name: str, value: int = 1) -> None:
-        self.counts[name] += value
+        """Count `name`: the COUNTS are always published (0 included), others (the drill's) once counted."""
+        self.counts[name] = self.counts.get(name, 0) + value
 
     def set(self, name: str, value: float) -> None:
         self.gauges[name] = value
