@@ -5,11 +5,14 @@ from __future__ import annotations
 import statistics
 from typing import Any
 
+from rds_snapshot_dr.events import COPY_FINISHED_EVENTS, SNAPSHOT_CREATED_EVENTS
+
 from . import invariants
 from .fleet import Run
 
-CREATED = frozenset({"RDS-EVENT-0042", "RDS-EVENT-0075"})  # manual (cluster) snapshot created
-COPY_FINISHED = frozenset({"RDS-EVENT-0060", "RDS-EVENT-0061"})  # cross-region copy finished / failed
+# The function's own event tables: (detail-type, EventID) of snapshot created / copy finished or failed.
+CREATED = frozenset(event_id for _detail_type, event_id in SNAPSHOT_CREATED_EVENTS)
+COPY_FINISHED = frozenset(event_id for _detail_type, event_id in COPY_FINISHED_EVENTS)
 
 
 def _event_id(payload: dict[str, Any]) -> str:
