@@ -40,10 +40,11 @@ output "alarm_arns" {
 }
 
 output "schedule_arns" {
-  description = "ARNs of the EventBridge Scheduler schedules: backup and reconcile."
+  description = "ARNs of the EventBridge Scheduler schedules: backup, reconcile and copy_waiting (null when `copy_waiting_schedule_expression` is null)."
   value = {
-    backup    = one(aws_scheduler_schedule.backup[*].arn)
-    reconcile = one(aws_scheduler_schedule.reconcile[*].arn)
+    backup       = one(aws_scheduler_schedule.backup[*].arn)
+    reconcile    = one(aws_scheduler_schedule.reconcile[*].arn)
+    copy_waiting = one(aws_scheduler_schedule.copy_waiting[*].arn)
   }
 }
 

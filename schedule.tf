@@ -1,5 +1,5 @@
 ################################################################################
-# What invokes the function: two schedules and the RDS "snapshot created" rule
+# What invokes the function: the schedules and the RDS "snapshot created" rule
 ################################################################################
 
 locals {
@@ -10,7 +10,8 @@ locals {
     scheduled_time = "<aws.scheduler.scheduled-time>"
   }), "\\u003c", "<"), "\\u003e", ">")
 
-  reconcile_input = jsonencode({ action = "reconcile" })
+  reconcile_input    = jsonencode({ action = "reconcile" })
+  copy_waiting_input = jsonencode({ action = "copy-waiting" })
 }
 
 resource "aws_scheduler_schedule_group" "this" {
@@ -137,6 +138,41 @@ resource "aws_scheduler_schedule" "reconcile" {
     retry_policy {
       maximum_event_age_in_seconds = 3600
       maximum_retry_attempts       = 3
+    }
+
+    dead_letter_config {
+      arn = aws_sqs_queue.dead_letter[0].arn
+    }
+  }
+}
+
+# Between reconciles, fill the copy slots that copies have freed: RDS sends no event when a cluster
+# snapshot copy finishes, and its instance copy events (events.tf) are best effort.
+resource "aws_scheduler_schedule" "copy_waiting" {
+  count = local.create && var.copy_waiting_schedule_expression != null ? 1 : 0
+
+  #checkov:skip=CKV_AWS_297:The schedule's input is {"action":"copy-waiting"}, nothing secret; Scheduler encrypts it with an AWS owned key.
+  name        = "${local.name}-copy-waiting"
+  group_name  = aws_scheduler_schedule_group.this[0].name
+  description = "rds-snapshot-dr ${var.name}: start the cross-region copies that wait for a free copy slot."
+
+  schedule_expression          = var.copy_waiting_schedule_expression
+  schedule_expression_timezone = var.schedule_timezone
+
+  flexible_time_window {
+    mode = "OFF"
+  }
+
+  target {
+    arn      = aws_lambda_function.this[0].arn
+    role_arn = aws_iam_role.scheduler[0].arn
+    input    = local.copy_waiting_input
+
+    # A missed run is replaced by the next one within minutes: no retries, and no dead letter for a run
+    # that was only late.
+    retry_policy {
+      maximum_event_age_in_seconds = 300
+      maximum_retry_attempts       = 0
     }
 
     dead_letter_config {

@@ -222,6 +222,17 @@ variable "reconcile_schedule_expression" {
   }
 }
 
+variable "copy_waiting_schedule_expression" {
+  description = "When the function starts the cross-region copies that wait for a free copy slot: `rate(...)` or `cron(...)`. RDS announces no finished Aurora cluster snapshot copy and delivers its instance copy events on a best-effort basis, so without this a freed slot waits for the next reconcile run; with a backlog (a large fleet, or after an outage) that leaves slots idle. Each run lists this instance's source snapshots and looks their copies up by name (no destination listing). null = no such schedule (freed cluster slots then wait for reconcile)."
+  type        = string
+  default     = "rate(5 minutes)"
+
+  validation {
+    condition     = var.copy_waiting_schedule_expression == null || can(regex("^(rate\\([1-9][0-9]* (minute|minutes|hour|hours)\\)|cron\\([^ ()]+( [^ ()]+){5}\\))$", coalesce(var.copy_waiting_schedule_expression, "-")))
+    error_message = "copy_waiting_schedule_expression must be null, rate(<n> minutes|hours) or cron(<minutes> <hours> <day-of-month> <month> <day-of-week> <year>), for example \"rate(5 minutes)\"."
+  }
+}
+
 ################################################################################
 # Destination KMS key
 ################################################################################

@@ -67,6 +67,7 @@ run "create_false_plans_nothing" {
       length(aws_iam_role_policy.scheduler) == 0,
       length(aws_scheduler_schedule.backup) == 0,
       length(aws_scheduler_schedule.reconcile) == 0,
+      length(aws_scheduler_schedule.copy_waiting) == 0,
       length(aws_cloudwatch_event_rule.snapshot_created) == 0,
       length(aws_cloudwatch_event_target.snapshot_created) == 0,
       length(aws_lambda_permission.snapshot_created) == 0,

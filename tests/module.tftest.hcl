@@ -165,6 +165,11 @@ run "schedules_and_event_rule" {
   }
 
   assert {
+    condition     = jsondecode(aws_scheduler_schedule.copy_waiting[0].target[0].input) == { action = "copy-waiting" } && aws_scheduler_schedule.copy_waiting[0].schedule_expression == "rate(5 minutes)" && aws_scheduler_schedule.copy_waiting[0].target[0].retry_policy[0].maximum_retry_attempts == 0
+    error_message = "Waiting copies are started every 5 minutes by default; a missed run is not retried (the next one follows)."
+  }
+
+  assert {
     condition = jsondecode(aws_cloudwatch_event_rule.snapshot_created[0].event_pattern) == {
       source        = ["aws.rds"]
       "detail-type" = ["RDS DB Snapshot Event", "RDS DB Cluster Snapshot Event"]
@@ -290,7 +295,7 @@ run "outputs" {
   }
 
   assert {
-    condition     = toset(keys(output.alarm_arns)) == toset(["function_errors", "target_failures", "recovery_point_age", "snapshot_quota", "dead_letters"]) && toset(keys(output.schedule_arns)) == toset(["backup", "reconcile"])
+    condition     = toset(keys(output.alarm_arns)) == toset(["function_errors", "target_failures", "recovery_point_age", "snapshot_quota", "dead_letters"]) && toset(keys(output.schedule_arns)) == toset(["backup", "reconcile", "copy_waiting"])
     error_message = "Alarm and schedule ARNs are output by purpose."
   }
 }

@@ -330,6 +330,29 @@ run "reconcile_less_often_than_daily" {
   expect_failures = [var.reconcile_schedule_expression]
 }
 
+run "copy_waiting_expression_at_is_refused" {
+  command = plan
+
+  variables {
+    copy_waiting_schedule_expression = "at(2026-12-24T18:00:00)"
+  }
+
+  expect_failures = [var.copy_waiting_schedule_expression]
+}
+
+run "copy_waiting_schedule_can_be_switched_off" {
+  command = plan
+
+  variables {
+    copy_waiting_schedule_expression = null
+  }
+
+  assert {
+    condition     = length(aws_scheduler_schedule.copy_waiting) == 0 && output.schedule_arns["copy_waiting"] == null && length(aws_scheduler_schedule.reconcile) == 1
+    error_message = "null switches only the copy-waiting schedule off."
+  }
+}
+
 run "cron_reconcile_needs_an_alarm_period" {
   command = plan
 

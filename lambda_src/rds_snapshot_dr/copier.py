@@ -6,7 +6,7 @@ import logging
 from collections.abc import Callable, Iterable
 from datetime import datetime
 
-from . import decisions
+from . import clock, decisions
 from .aws import LOOKUP_BATCH, RdsGateway
 from .decisions import CopyState, Kind, Outcome, Snapshot
 from .errors import ALREADY_EXISTS, QUOTA, AwsError, is_copy_limit
@@ -14,7 +14,46 @@ from .events import CopyFinished, SnapshotCreated
 from .logs import log_decision
 from .pruner import Pruner
 from .settings import Settings
-from .worker import TIME_BUDGET_REASON, Report, Worker, join_reason
+from .worker import BOTH_KINDS, TIME_BUDGET_REASON, Report, Worker, join_reason
+
+# How long a source listing's waiting-copy candidates may stand in for a new listing: the default interval
+# of the copy-waiting schedule, which lists afresh and refreshes them.
+CANDIDATES_TTL_S = 300.0
+
+
+class WaitingCandidates:
+    """Each kind's waiting-copy candidates (`decisions.waiting_copy_candidates`) from the latest source
+    listing, less those since found with something under their name in the destination.
+
+    Kept per execution environment, across warm invocations (like the clients and rate budgets), for at
+    most CANDIDATES_TTL_S: a copy-finished event then finds the next waiting copy with one lookup by name
+    instead of a full source listing. A stale entry costs nothing unsafe: the lookup shows a copy made
+    meanwhile, and a snapshot deleted meanwhile is a copy `skipped` as gone; a snapshot newer than the
+    listing is started by its own created event, by copy-waiting or by reconcile.
+    """
+
+    def __init__(self) -> None:
+        self._by_kind: dict[Kind, tuple[float, list[Snapshot]]] = {}
+
+    def get(self, kind: Kind) -> list[Snapshot] | None:
+        entry = self._by_kind.get(kind)
+        if entry is None or clock.CLOCK.monotonic() - entry[0] > CANDIDATES_TTL_S:
+            return None
+        return list(entry[1])
+
+    def put(self, kind: Kind, candidates: list[Snapshot]) -> None:
+        self._by_kind[kind] = (clock.CLOCK.monotonic(), list(candidates))
+
+    def discard(self, kind: Kind, names: set[str]) -> None:
+        entry = self._by_kind.get(kind)
+        if entry is not None and names:
+            self._by_kind[kind] = (entry[0], [snap for snap in entry[1] if snap.identifier not in names])
+
+    def clear(self) -> None:
+        self._by_kind.clear()
+
+
+WAITING = WaitingCandidates()
 
 
 class Copier(Worker):
@@ -302,20 +341,66 @@ class Copier(Worker):
             return
         self._remove_failed_copy(report, source, copy)
 
+    # --- copies waiting for a slot (scheduled every few minutes) ------------------------------------
+
+    def copy_waiting(self, report: Report) -> None:
+        """Fill the free copy slots with the copies that wait for one.
+
+        RDS announces no finished cluster snapshot copy, and its instance copy events are best effort, so
+        without this a freed slot would wait for the next reconcile. Each database's newest owned, available
+        source snapshot without a copy waits; older ones are reconcile's business. Calls: the source listing
+        of each kind, one destination lookup per 100 candidates of a kind, and the copies; no destination
+        listing and no target discovery.
+        """
+        region = self.aws.destination_region
+        source: list[Snapshot] = []
+        found: list[Snapshot] = []
+        try:
+            for kind in BOTH_KINDS:
+                source.extend(self.aws.list_manual_snapshots(self.aws.source_region, kind))
+            candidates = decisions.waiting_copy_candidates(self.settings, source)
+            for kind in BOTH_KINDS:
+                names = [snap.identifier for snap in candidates if snap.kind is kind]
+                if names:
+                    found.extend(self.aws.find_snapshots(region, kind, names))
+        except AwsError as error:
+            self._fail(report, error, target="*", kind="*", operation="discover")
+            return
+        plan = decisions.plan_waiting_copies(self.settings, candidates, found)
+        taken = {(snap.kind, snap.identifier) for snap in found}
+        for kind in BOTH_KINDS:  # what the copy-finished events take the next copy from, until the next run
+            WAITING.put(kind, [s for s in candidates if s.kind is kind and (kind, s.identifier) not in taken])
+        self._start_copies(report, plan.start)
+        for outcome in report.outcomes:
+            if outcome.operation == "copy" and outcome.outcome != "deferred":
+                WAITING.discard(Kind(outcome.kind), {outcome.snapshot})
+        log_decision(
+            logging.INFO,
+            "copies waiting for a slot",
+            action=report.action,
+            waiting=plan.waiting - len(plan.start),
+            in_flight=plan.own_in_flight,
+            outcome="started" if plan.start else "skipped",
+        )
+
     def _start_next_copy(self, report: Report, kind: Kind, exclude: str) -> None:
         if self.out_of_time():
             return
         try:
-            source = self.aws.list_manual_snapshots(self.aws.source_region, kind)
-            candidates = decisions.waiting_copy_candidates(
-                self.settings, [s for s in source if s.identifier != exclude]
-            )
+            candidates = WAITING.get(kind)
+            if candidates is None:
+                source = self.aws.list_manual_snapshots(self.aws.source_region, kind)
+                candidates = decisions.waiting_copy_candidates(self.settings, source)
+                WAITING.put(kind, candidates)
+            candidates = [s for s in candidates if s.identifier != exclude]
             for start in range(0, len(candidates), LOOKUP_BATCH):
                 batch = candidates[start : start + LOOKUP_BATCH]
                 found = self.aws.find_snapshots(self.aws.destination_region, kind, [s.identifier for s in batch])
+                WAITING.discard(kind, {snap.identifier for snap in found} | {exclude})
                 waiting = decisions.first_without_copy(batch, found)
                 if waiting is not None:
-                    self.copy(report, waiting, pruned_for_quota=None)
+                    if self.copy(report, waiting, pruned_for_quota=None).outcome != "deferred":
+                        WAITING.discard(kind, {waiting.identifier})
                     return
         except AwsError as error:
             self._fail(report, error, target="*", kind=kind, operation="discover")

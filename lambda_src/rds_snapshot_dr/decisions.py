@@ -6,6 +6,7 @@ what is a target, what is ours, what is expired, what to copy now and what to de
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from collections.abc import Iterable, Mapping, Sequence
@@ -278,6 +279,7 @@ def round_stamp(scheduled_time: datetime) -> str:
     return f"{scheduled_time:{ROUND_FORMAT}}"
 
 
+@functools.lru_cache(maxsize=4096)  # every ordering and age reads it, for the same few hundred names
 def parse_round_stamp(value: str) -> datetime | None:
     """The UTC time of a backup-round tag value, or None when it is not a `YYYYMMDD-HHMM` stamp."""
     try:
@@ -585,6 +587,44 @@ def first_without_copy(candidates: Iterable[Snapshot], found: Iterable[Snapshot]
     """The first candidate whose name nothing holds in the destination (`found`: what a lookup returned)."""
     present = {(snap.kind, snap.identifier) for snap in found}
     return next((snap for snap in candidates if (snap.kind, snap.identifier) not in present), None)
+
+
+@dataclass(frozen=True)
+class WaitingCopies:
+    """What the copy-waiting action starts, and how many copies wait for a slot."""
+
+    start: list[Snapshot]
+    waiting: int  # candidates with nothing under their name in the destination, started or not
+    own_in_flight: int  # this instance's copies of the candidates in progress
+
+
+def plan_waiting_copies(settings: Settings, candidates: Sequence[Snapshot], found: Iterable[Snapshot]) -> WaitingCopies:
+    """The waiting copies to start now, newest first: `candidates` are `waiting_copy_candidates` (both kinds),
+    `found` what a lookup of their names in the destination returned.
+
+    The room is as in `plan_copies`: this instance's COPY_CONCURRENCY_LIMIT minus its copies in progress, and
+    each kind's AWS limit (20 instance, 5 cluster snapshots) minus the same. Only the candidates' copies are
+    seen (a lookup by name, not a listing), so copies of older snapshots and of other module instances are
+    not counted: RDS refuses a copy past its limit, and that refusal stops the rest. A candidate whose name is
+    taken (in flight, available, failed or foreign) is not waiting: reconcile handles failed and foreign ones.
+    """
+    taken = {(snap.kind, snap.identifier) for snap in found}
+    own_in_flight = [snap for snap in found if is_copy_in_flight(settings, snap) and is_owned(settings, snap)]
+    own_room = settings.copy_concurrency_limit - len(own_in_flight)
+    kind_room = {
+        Kind.INSTANCE: ACCOUNT_COPY_LIMIT - sum(1 for snap in own_in_flight if snap.kind is Kind.INSTANCE),
+        Kind.CLUSTER: ACCOUNT_CLUSTER_COPY_LIMIT - sum(1 for snap in own_in_flight if snap.kind is Kind.CLUSTER),
+    }
+    waiting = [snap for snap in candidates if (snap.kind, snap.identifier) not in taken]
+    start: list[Snapshot] = []
+    for snap in waiting:
+        if own_room <= 0:
+            break
+        if kind_room[snap.kind] > 0:
+            start.append(snap)
+            own_room -= 1
+            kind_room[snap.kind] -= 1
+    return WaitingCopies(start=start, waiting=len(waiting), own_in_flight=len(own_in_flight))
 
 
 def may_copy_more(outcome: Outcome) -> bool:

@@ -233,6 +233,12 @@ class Engine(Worker):
             self.copier.copy_missing(report, source, destination, wanted)
         return report
 
+    def copy_waiting(self, _request: ActionRequest) -> Report:
+        """Start the copies that wait for a free slot (the copy-waiting schedule, every few minutes)."""
+        report = Report("copy-waiting")
+        self.copier.copy_waiting(report)
+        return report
+
     def _survey(
         self, report: Report, request: ActionRequest
     ) -> tuple[TargetSelection | None, set[str] | None, list[Snapshot] | None, list[Snapshot] | None]:

@@ -10,6 +10,7 @@ from typing import Any
 
 from . import __version__, clock, drill
 from .aws import CLIENTS, RdsGateway
+from .copier import WAITING
 from .engine import Engine, Report
 from .errors import TargetFailuresError
 from .events import ActionRequest, CopyFinished, IgnoredEvent, SnapshotCreated, parse_event
@@ -23,6 +24,7 @@ from .settings import Settings, load_settings
 ACTIONS: dict[str, Callable[[Engine, ActionRequest], Report | PreflightReport]] = {
     "backup": Engine.backup,
     "reconcile": drill.reconcile,  # the engine's reconcile, then finish restore drills
+    "copy-waiting": Engine.copy_waiting,  # fill free copy slots between reconciles
     "preflight": preflight,
     "drill": drill.drill,
 }
@@ -43,10 +45,11 @@ def announce_cold_start() -> None:
 
 
 def reset() -> None:
-    """Forget cached settings and clients (tests, or a changed environment)."""
+    """Forget cached settings, clients and waiting-copy candidates (tests, or a changed environment)."""
     current_settings.cache_clear()
     announce_cold_start.cache_clear()
     CLIENTS.clear()
+    WAITING.clear()
 
 
 def utcnow() -> datetime:

@@ -723,11 +723,11 @@ def run_cycle(
     scheduled_time: datetime,
     progress: Callable[[str], None] = log,
 ) -> Cycle:
-    """Drive the deployed function through backup, the snapshot-created events, and reconcile."""
+    """Drive the deployed function through backup, the snapshot-created events, copy-waiting and reconcile."""
     cycle = Cycle(function, scheduled_time)
     inputs = schedule_inputs(aws, function)
     patterns = rule_patterns(aws, function)
-    for action in ("backup", "reconcile"):
+    for action in ("backup", "reconcile", "copy-waiting"):
         if action not in inputs:
             raise AssertionError(f"no schedule targets {function.name} with action {action!r}: {sorted(inputs)}")
     if not patterns:
@@ -743,6 +743,8 @@ def run_cycle(
         cycle.undelivered_events = [event for event in events if not delivered(patterns, event)]
         progress(f"events: {len(to_deliver)} snapshot-created event(s) through the deployed rule")
         cycle.invocations["snapshot-created"] = [invoke(event) for event in to_deliver]
+        progress("copy-waiting: the scheduler's copy-waiting input (the events started every copy already)")
+        cycle.invocations["copy-waiting"] = [invoke(scheduler_event(inputs["copy-waiting"], scheduled_time))]
         progress("reconcile: the scheduler's reconcile input")
         cycle.invocations["reconcile"] = [invoke(scheduler_event(inputs["reconcile"], scheduled_time))]
         if "drill" in inputs:

@@ -139,6 +139,15 @@ def test_deployed_rule_delivers_each_new_snapshot_event_and_each_starts_a_copy(d
     )
 
 
+def test_deployed_copy_waiting_schedule_finds_nothing_waiting_after_the_events(deployment: Deployment) -> None:
+    [run] = deployment.cycle.invocations["copy-waiting"]
+
+    assert not run.error
+    assert run.result is not None and run.result["action"] == "copy-waiting"
+    # every copy was started by its snapshot-created event, so nothing waits and nothing starts twice
+    assert run.result["outcomes"] == []
+
+
 def test_deployed_rule_ignores_snapshots_the_instance_does_not_name(deployment: Deployment) -> None:
     patterns = rule_patterns(deployment.aws, deployment.function)
     region = deployment.estate.source_region

@@ -12,14 +12,19 @@ from dr_testing import (
     DESTINATION_REGION,
     SOURCE_REGION,
     alter_response,
+    cluster_snapshots,
     engine_client,
     inject_error,
     instance_snapshots,
     load_event,
+    make_cluster,
     make_instance,
     owned_tags,
 )
 
+from rds_snapshot_dr import clock
+from rds_snapshot_dr.clock import SystemClock
+from rds_snapshot_dr.copier import CANDIDATES_TTL_S
 from rds_snapshot_dr.errors import TargetFailuresError
 from rds_snapshot_dr.handler import lambda_handler
 
@@ -193,3 +198,170 @@ def test_reconcile_prunes_the_destination_and_retries_once_on_its_quota(source, 
     assert set(instance_snapshots(destination)) == {"dr-orders-db-20261102-1400", SNAPSHOT}
     [started] = [o for o in result["outcomes"] if o["operation"] == "copy"]
     assert (started["outcome"], "started after pruning" in started["reason"]) == ("started", True)
+
+
+# --- copy-waiting: the schedule that fills free slots between reconciles ------------------------------
+
+
+def take_cluster(source: Any, name: str, cluster: str = "payments") -> None:
+    source.create_db_cluster_snapshot(
+        DBClusterIdentifier=cluster, DBClusterSnapshotIdentifier=name, Tags=owned_tags(cluster, "cluster")
+    )
+
+
+def test_copy_waiting_starts_each_databases_newest_waiting_copy_of_both_kinds(
+    source, destination, env, lambda_context, calls
+):
+    env(DB_INSTANCE_IDENTIFIERS="orders-db,billing-db", DB_CLUSTER_IDENTIFIERS="payments")
+    make_instance(source, "orders-db")
+    make_instance(source, "billing-db")
+    make_cluster(source, "payments")
+    copy_over(destination, take(source, SNAPSHOT), SNAPSHOT)  # has its copy: not waiting
+    take(source, "dr-billing-db-20261125-1400", "billing-db")
+    take(source, "dr-billing-db-20261124-1400", "billing-db")  # older: reconcile's business
+    take_cluster(source, "dr-payments-20261125-1400")
+    source.create_db_snapshot(DBInstanceIdentifier="billing-db", DBSnapshotIdentifier="dr-billing-db-20261126-0000")
+
+    result = lambda_handler({"action": "copy-waiting"}, lambda_context)
+
+    started = sorted((o["kind"], o["snapshot"]) for o in result["outcomes"] if o["outcome"] == "started")
+    assert started == [("cluster", "dr-payments-20261125-1400"), ("instance", "dr-billing-db-20261125-1400")]
+    assert set(instance_snapshots(destination)) == {SNAPSHOT, "dr-billing-db-20261125-1400"}
+    assert set(cluster_snapshots(destination)) == {"dr-payments-20261125-1400"}
+    # a listing of each kind in the source, one lookup of each kind in the destination, the two copies;
+    # no target discovery and no destination listing
+    assert calls == Counter(
+        {
+            f"{SOURCE_REGION}:DescribeDBSnapshots": 1,
+            f"{SOURCE_REGION}:DescribeDBClusterSnapshots": 1,
+            f"{DESTINATION_REGION}:DescribeDBSnapshots": 1,
+            f"{DESTINATION_REGION}:DescribeDBClusterSnapshots": 1,
+            f"{DESTINATION_REGION}:CopyDBSnapshot": 1,
+            f"{DESTINATION_REGION}:CopyDBClusterSnapshot": 1,
+        }
+    )
+
+
+def test_copy_waiting_keeps_within_the_limit_counting_its_copies_in_flight(source, destination, env, lambda_context):
+    env(DB_CLUSTER_IDENTIFIERS="", COPY_CONCURRENCY_LIMIT="2")
+    in_flight = "dr-db-0000-20261125-1400"
+    make_instance(source, "db-0000")
+    copy_over(destination, take(source, in_flight, "db-0000"), in_flight)
+    for i in range(1, 4):
+        make_instance(source, f"db-{i:04d}")
+        take(source, f"dr-db-{i:04d}-20261125-1{i}00", f"db-{i:04d}")
+
+    def copying(parsed: dict[str, Any]) -> None:
+        for snap in parsed.get("DBSnapshots", []):
+            if snap["DBSnapshotIdentifier"] == in_flight:
+                snap["Status"] = "copying"
+
+    alter_response(DESTINATION_REGION, "DescribeDBSnapshots", copying)
+
+    result = lambda_handler({"action": "copy-waiting"}, lambda_context)
+
+    # one slot left of two: the newest waiting copy starts, the others wait for the next run
+    assert [(o["snapshot"], o["outcome"]) for o in result["outcomes"]] == [("dr-db-0003-20261125-1300", "started")]
+
+
+def test_copy_waiting_stops_when_rds_refuses_a_copy_at_its_limit(source, destination, env, lambda_context):
+    env(DB_CLUSTER_IDENTIFIERS="")
+    for i in range(3):
+        make_instance(source, f"db-{i:04d}")
+        take(source, f"dr-db-{i:04d}-20261125-1{i}00", f"db-{i:04d}")
+    inject_error(
+        DESTINATION_REGION,
+        "CopyDBSnapshot",
+        "SnapshotQuotaExceeded",
+        "Cannot copy more than 20 snapshots across regions",
+        times=1,
+    )
+
+    result = lambda_handler({"action": "copy-waiting"}, lambda_context)
+
+    # another instance's copies fill the account's 20: the first copy is refused, the rest wait
+    assert [o["outcome"] for o in result["outcomes"]] == ["deferred"] * 3
+    assert instance_snapshots(destination) == {}
+
+
+@pytest.mark.usefixtures("fleet")
+def test_copy_waiting_with_nothing_waiting_starts_nothing(destination, lambda_context, calls):
+    result = lambda_handler({"action": "copy-waiting"}, lambda_context)
+
+    assert result["outcomes"] == []
+    assert calls[f"{DESTINATION_REGION}:DescribeDBSnapshots"] == 2  # 120 databases: two lookups of <= 100
+    assert calls[f"{DESTINATION_REGION}:CopyDBSnapshot"] == 0
+
+
+# --- the waiting-copy candidates a warm execution environment keeps between copy-finished events ------
+
+
+class _LaterClock(SystemClock):
+    """The system clock, with the monotonic clock moved on by `ahead` seconds."""
+
+    ahead = 0.0
+
+    def monotonic(self) -> float:
+        return super().monotonic() + self.ahead
+
+
+@pytest.fixture
+def later() -> Iterator[_LaterClock]:
+    fake = _LaterClock()
+    previous = clock.set_clock(fake)
+    yield fake
+    clock.set_clock(previous)
+
+
+def _two_waiting(source: Any, destination: Any, env: Any) -> list[str]:
+    env(DB_CLUSTER_IDENTIFIERS="", DB_INSTANCE_IDENTIFIERS="orders-db,billing-db,cart-db")
+    for db in ("orders-db", "billing-db", "cart-db"):
+        make_instance(source, db)
+    copy_over(destination, take(source, SNAPSHOT), SNAPSHOT)  # the copy that finished
+    waiting = ["dr-billing-db-20261125-1400", "dr-cart-db-20261125-1300"]  # newest first
+    take(source, waiting[0], "billing-db")
+    take(source, waiting[1], "cart-db")
+    return waiting
+
+
+def test_the_next_copy_finished_event_takes_the_next_copy_without_listing_the_source_again(
+    source, destination, env, lambda_context, calls, later
+):
+    waiting = _two_waiting(source, destination, env)
+
+    first = lambda_handler(load_event("cross-region-copy-finished.json"), lambda_context)
+    calls.clear()
+    second = lambda_handler(load_event("cross-region-copy-finished.json"), lambda_context)
+
+    assert [o["snapshot"] for o in first["outcomes"]] == [waiting[0]]
+    assert [(o["snapshot"], o["outcome"]) for o in second["outcomes"]] == [(waiting[1], "started")]
+    # the candidates of the first event's listing: one lookup by name and the copy
+    assert calls == Counter({f"{DESTINATION_REGION}:DescribeDBSnapshots": 1, f"{DESTINATION_REGION}:CopyDBSnapshot": 1})
+
+
+def test_candidates_older_than_their_time_to_live_are_listed_again(
+    source, destination, env, lambda_context, calls, later
+):
+    waiting = _two_waiting(source, destination, env)
+    lambda_handler(load_event("cross-region-copy-finished.json"), lambda_context)
+    later.ahead = CANDIDATES_TTL_S + 1
+    calls.clear()
+
+    result = lambda_handler(load_event("cross-region-copy-finished.json"), lambda_context)
+
+    assert [o["snapshot"] for o in result["outcomes"]] == [waiting[1]]
+    assert calls[f"{SOURCE_REGION}:DescribeDBSnapshots"] == 1
+
+
+def test_a_candidate_copied_meanwhile_is_passed_over_for_the_next(source, destination, env, lambda_context, later):
+    waiting = _two_waiting(source, destination, env)
+    make_instance(source, "users-db")
+    env(DB_INSTANCE_IDENTIFIERS="orders-db,billing-db,cart-db,users-db")
+    take(source, "dr-users-db-20261125-1200", "users-db")  # a third waiting copy, the oldest
+    lambda_handler(load_event("cross-region-copy-finished.json"), lambda_context)
+    # someone (reconcile, another environment) copies the next candidate after the listing
+    copy_over(destination, instance_snapshots(source)[waiting[1]]["DBSnapshotArn"], waiting[1])
+
+    result = lambda_handler(load_event("cross-region-copy-finished.json"), lambda_context)
+
+    assert [(o["snapshot"], o["outcome"]) for o in result["outcomes"]] == [("dr-users-db-20261125-1200", "started")]
