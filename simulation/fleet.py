@@ -35,6 +35,7 @@ OWNER_KEY, OWNER_VALUE = "rds-snapshot-dr:owner", "fleet"
 SELECTION = {"dr-backup": "true"}
 BACKUP_HOUR = 3.0  # the module's default schedule_expression: cron(0 3 * * ? *)
 RECONCILE_S = HOUR  # the module's default reconcile_schedule_expression: rate(1 hour)
+COPY_WAITING_S = 300.0  # the module's default copy_waiting_schedule_expression: rate(5 minutes)
 RPO_THRESHOLD_H = 30.0  # the module's default rpo_alarm_threshold
 QUOTA_THRESHOLD = 80.0  # the module's default snapshot_quota_alarm_threshold
 
@@ -391,20 +392,28 @@ class Simulation:
 
     def _rpo_bounds(self) -> dict[str, float]:
         """Per database: backup interval + its snapshot time + its copy time + reconcile interval, plus
-        the time the copy slots need for one round of the whole fleet's copies of its kind (the fleet's
-        copy throughput bounds the RPO: databases x copy time / slots)."""
+        the time the copy slots need for one round of the whole fleet's copies (the fleet's copy
+        throughput bounds the RPO).
+
+        The module's share of slots is one limit over both kinds, within AWS's 20 instance and 5 cluster
+        copies. While copies of both kinds wait, the share is full, so each second drains at least one
+        slot-second of one kind's work at that kind's own rate: one round takes at most, summed over the
+        kinds, the kind's copy work / its slots. A freed instance slot is refilled by the copy-finished
+        event; a freed cluster slot (no such event) waits up to one run of the copy-waiting schedule (or,
+        without it, one reconcile), so each cluster copy counts that wait too."""
         slots = self._module_slots()
-        drain = {
-            kind: sum(self.timing.copy_seconds(db.size_gb, True) for db in self.databases if db.kind == kind)
+        refill = {INSTANCE: 0.0, CLUSTER: self.scenario.copy_waiting_s or RECONCILE_S}
+        drain = sum(
+            sum(self.timing.copy_seconds(db.size_gb, True) + refill[kind] for db in self.databases if db.kind == kind)
             / slots[kind]
             for kind in slots
-        }
+        )
         return {
             db.ident: DAY
             + RECONCILE_S
             + self.timing.snapshot_seconds(db.size_gb)
             + self.timing.copy_seconds(db.size_gb, False)
-            + drain[db.kind]
+            + drain
             for db in self.databases
         }
 
@@ -452,18 +461,24 @@ class Simulation:
         if dt <= 0:
             return
         region = self.rds.regions[DESTINATION]
-        # While copies wait, the slots they could use: the module's share (COPY_CONCURRENCY_LIMIT within
-        # AWS's 20 instance / 5 cluster copies per destination region), but no more than there are copies
-        # waiting or in flight. Busy: the module's copies in flight within that share.
-        for kind, limit in self._module_slots().items():
-            waiting = len(self.waiting[kind])
-            if waiting:
-                in_flight = min(limit, region.copies_in_flight[kind])
-                self.slot_busy += in_flight * dt
-                self.slot_available += min(limit, in_flight + waiting) * dt
+        # While copies wait, the slots they could use: per kind no more than AWS allows (20 instance, 5
+        # cluster copies per destination region) or than there are copies of that kind waiting or in flight,
+        # and all kinds together no more than the module's share (COPY_CONCURRENCY_LIMIT, one limit over
+        # both kinds, as the function counts it). Busy: the module's copies in flight within that.
+        slots = self._module_slots()
+        if not any(self.waiting[kind] for kind in slots):
+            return
+        usable = sum(
+            min(limit, region.copies_in_flight[kind] + len(self.waiting[kind])) for kind, limit in slots.items()
+        )
+        busy = sum(min(limit, region.copies_in_flight[kind]) for kind, limit in slots.items())
+        share = int(self.environment["COPY_CONCURRENCY_LIMIT"])
+        self.slot_busy += min(share, busy) * dt
+        self.slot_available += min(share, usable) * dt
 
     def _module_slots(self) -> dict[str, int]:
-        """Cross-region copies the module may have in flight, per kind (AWS: 20 instance, 5 cluster)."""
+        """Cross-region copies the module may have in flight, per kind (AWS: 20 instance, 5 cluster),
+        each within its share (COPY_CONCURRENCY_LIMIT), which is also one limit over both kinds."""
         share = int(self.environment["COPY_CONCURRENCY_LIMIT"])
         return {INSTANCE: min(20, share), CLUSTER: min(5, share)}
 
@@ -584,6 +599,11 @@ class Simulation:
         while t < end:
             self.kernel.at(t, lambda: self._invoke({"action": "reconcile"}, "reconcile"))
             t += RECONCILE_S
+        if s.copy_waiting_s:
+            t = s.copy_waiting_s
+            while t < end:
+                self.kernel.at(t, lambda: self._invoke({"action": "copy-waiting"}, "copy-waiting"))
+                t += s.copy_waiting_s
         self.kernel.at(RECONCILE_S - 1, self._sample_rpo)
 
     # --- running -------------------------------------------------------------------------------------
@@ -597,7 +617,7 @@ class Simulation:
 
     @contextlib.contextmanager
     def _environment(self) -> Iterator[Any]:
-        from rds_snapshot_dr import aws, clock, handler
+        from rds_snapshot_dr import aws, clock, copier, handler
         from rds_snapshot_dr.logs import logger
 
         saved_env = dict(os.environ)
@@ -615,11 +635,16 @@ class Simulation:
         wire.install(aws.CLIENTS)
         saved_budgets = getattr(aws.CLIENTS, "_rds_budgets", None)
 
+        saved_waiting = getattr(copier, "WAITING", None)
+
         def switch(task: Task) -> None:
-            # The function's rate budgets live in its client factory, one per execution environment; all
-            # simulated environments share one process, so each gets its own budgets while it runs.
+            # The function's rate budgets live in its client factory, and its waiting-copy candidates in
+            # `copier.WAITING`, one of each per execution environment; all simulated environments share one
+            # process, so each gets its own while it runs.
             if saved_budgets is not None:
                 aws.CLIENTS._rds_budgets = task.environment["rds_budgets"]
+            if saved_waiting is not None:
+                copier.WAITING = task.environment.setdefault("waiting", copier.WaitingCandidates())
 
         self.kernel.on_switch = switch
         previous_clock = clock.set_clock(SimClock(self.kernel))
@@ -638,6 +663,8 @@ class Simulation:
             wire.uninstall(aws.CLIENTS)
             if saved_budgets is not None:
                 aws.CLIENTS._rds_budgets = saved_budgets
+            if saved_waiting is not None:
+                copier.WAITING = saved_waiting
             aws.CLIENTS._session = None
             os.environ.clear()
             os.environ.update(saved_env)

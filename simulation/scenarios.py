@@ -35,6 +35,8 @@ class Scenario:
     background_rate: float = 2.0
     # the function's settings (environment variables the module sets), beyond the simulation's defaults
     settings: tuple[tuple[str, str], ...] = ()
+    # seconds between runs of the copy-waiting schedule (copy_waiting_schedule_expression; None: switched off)
+    copy_waiting_s: float | None = 300.0
 
     def sized(self, databases: int | None = None, days: int | None = None, seed: int | None = None) -> Scenario:
         return replace(
@@ -52,9 +54,15 @@ SCENARIOS: dict[str, Scenario] = {
             "steady-state", "daily backups, hourly reconcile, no injected fault beyond databases modifying or stopped"
         ),
         Scenario(
-            "all-copy-slots",
-            "steady state with COPY_CONCURRENCY_LIMIT 20: the module may use every instance copy slot AWS allows",
+            "large-fleet",
+            "steady state with the README's settings for a large fleet: copy_concurrency_limit 20, lambda_timeout 900",
             settings=(("COPY_CONCURRENCY_LIMIT", "20"),),
+            lambda_config=LambdaConfig(timeout_s=900.0),
+        ),
+        Scenario(
+            "no-copy-waiting",
+            "steady state with copy_waiting_schedule_expression = null: freed slots wait for an event or reconcile",
+            copy_waiting_s=None,
         ),
         Scenario("events-lost", "10 % of the snapshot events never arrive", delivery=Delivery(lost=0.10)),
         Scenario(

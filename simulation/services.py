@@ -147,7 +147,7 @@ class LambdaConfig:
 
 @dataclass
 class Invocation:
-    trigger: str  # backup | reconcile | event
+    trigger: str  # backup | reconcile | copy-waiting | event
     payload: dict[str, Any]
     queued: float
     attempt: int

@@ -107,6 +107,10 @@ def error_xml(error: ApiError) -> bytes:
 Backend = Callable[[str, str, dict[str, Any]], dict[str, Any]]
 
 
+def _unsigned(**_: Any) -> Any:
+    return botocore.UNSIGNED
+
+
 class Wire:
     """Connects a ClientFactory's session to a backend, and botocore's retry sleep to a clock."""
 
@@ -122,6 +126,8 @@ class Wire:
         # last: the function's own before-send hooks (its rate budget's pacing) run first, as they would
         # before a real request leaves
         events.register_last("before-send.rds", self._answer, unique_id="simulation-send")
+        # No request leaves the process, so none is signed (signing was a tenth of a run's time).
+        events.register("choose-signer.rds", _unsigned, unique_id="simulation-unsigned")
         factory.clear()  # clients built from now on carry the handlers
         botocore.endpoint.time = _SimTime(self.sleep)  # type: ignore[attr-defined]
         self._saved = (botocore.parsers.DEFAULT_TIMESTAMP_PARSER, botocore.parsers.QueryParser.parse)
@@ -132,6 +138,7 @@ class Wire:
         events = factory.session.events
         events.unregister("before-parameter-build.rds", unique_id="simulation-params")
         events.unregister("before-send.rds", unique_id="simulation-send")
+        events.unregister("choose-signer.rds", unique_id="simulation-unsigned")
         factory.clear()
         botocore.endpoint.time = _real_time  # type: ignore[attr-defined]
         botocore.parsers.DEFAULT_TIMESTAMP_PARSER, botocore.parsers.QueryParser.parse = self._saved
