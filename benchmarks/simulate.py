@@ -64,8 +64,15 @@ def main(argv: list[str] | None = None) -> int:
         "--quick", action="store_true", help=f"every scenario at {QUICK['databases']} databases, {QUICK['days']} days"
     )
     parser.add_argument("--json", action="store_true", help="one JSON object per line per run")
+    parser.add_argument(
+        "--markdown", metavar="FILE", help="instead of running: a Markdown table of the --json lines in FILE"
+    )
     parser.add_argument("--jobs", type=int, default=1, help="runs at once, in separate processes (default 1)")
     args = parser.parse_args(argv)
+    if args.markdown:
+        lines = Path(args.markdown).read_text().splitlines()
+        print(markdown_table([json.loads(line) for line in lines if line.strip()]))
+        return 0
 
     names = args.scenario or list(SCENARIOS)
     if args.quick:
@@ -94,6 +101,48 @@ def _one(run: tuple[str, int, int, int | None]) -> dict[str, Any]:
     result["invariants_broken"] = {k: v for k, v in verdicts.items() if v}
     result["wall_seconds"] = round(time.monotonic() - began, 1)
     return result
+
+
+# The README's columns: (heading, figure).
+COLUMNS = (
+    ("scenario", "scenario"),
+    ("DBs", "databases"),
+    ("days", "days"),
+    ("lost", "recovery_points_lost"),
+    ("foreign deleted", "foreign_deleted"),
+    ("failures injected", "failures_injected"),
+    ("surfaced", "failures_surfaced"),
+    ("worst RPO h", "worst_rpo_hours"),
+    ("worst judged RPO h", "worst_rpo_hours_judged"),
+    ("p50 copy start s", "p50_copy_start_seconds"),
+    ("calls / DB-day", "api_calls_per_database_day"),
+    ("peak calls/s", "peak_rds_calls_per_second"),
+    ("throttled", "throttling_errors"),
+    ("quota exceeded", "quota_exceeded_errors"),
+    ("incremental", "incremental_copy_ratio"),
+    ("Lambda s / DB-day", "lambda_seconds_per_database_day"),
+    ("dead letters", "dead_letters"),
+    ("calls / created event max", "event_calls_per_event_max"),
+    ("calls / copy event max", "copy_event_calls_per_event_max"),
+    ("calls / copy event mean", "copy_event_calls_per_event_mean"),
+    ("calls / copy-waiting run max", "copy_waiting_calls_max"),
+    ("backup round s", "backup_round_seconds"),
+    ("bound s", "backup_round_bound_seconds"),
+    ("deferred by the round", "backup_round_deferred_max"),
+    ("slot use", "copy_slot_utilisation"),
+    ("min bucket", "min_account_bucket_tokens"),
+)
+
+
+def markdown_table(results: list[dict[str, Any]]) -> str:
+    rows = ["| " + " | ".join(heading for heading, _ in COLUMNS) + " | invariants |"]
+    rows.append("|" + "---|" * (len(COLUMNS) + 1))
+    for result in results:
+        cells = ["-" if result.get(key) is None else str(result[key]) for _, key in COLUMNS]
+        broken = result.get("invariants_broken") or {}
+        cells.append("broken: " + ", ".join(sorted(broken)) if broken else "all held")
+        rows.append("| " + " | ".join(cells) + " |")
+    return "\n".join(rows)
 
 
 def print_table(result: dict[str, Any]) -> None:

@@ -383,11 +383,20 @@ class Copier(Worker):
             outcome="started" if plan.start else "skipped",
         )
 
+    def _still_waiting(self, kind: Kind, candidate: Snapshot) -> Snapshot | None:
+        """The candidate as RDS describes it now, if it still waits for a copy; else None (and forgotten)."""
+        fresh = self.aws.find_snapshot(self.aws.source_region, kind, candidate.identifier)
+        if fresh is not None and decisions.waiting_copy_candidates(self.settings, [fresh]):
+            return fresh
+        WAITING.discard(kind, {candidate.identifier})
+        return None
+
     def _start_next_copy(self, report: Report, kind: Kind, exclude: str) -> None:
         if self.out_of_time():
             return
         try:
             candidates = WAITING.get(kind)
+            cached = candidates is not None
             if candidates is None:
                 source = self.aws.list_manual_snapshots(self.aws.source_region, kind)
                 candidates = decisions.waiting_copy_candidates(self.settings, source)
@@ -398,10 +407,17 @@ class Copier(Worker):
                 found = self.aws.find_snapshots(self.aws.destination_region, kind, [s.identifier for s in batch])
                 WAITING.discard(kind, {snap.identifier for snap in found} | {exclude})
                 waiting = decisions.first_without_copy(batch, found)
-                if waiting is not None:
-                    if self.copy(report, waiting, pruned_for_quota=None).outcome != "deferred":
-                        WAITING.discard(kind, {waiting.identifier})
-                    return
+                if waiting is None:
+                    continue
+                if cached:
+                    # Read the one source snapshot again: since the listing it may be gone, or its copies may
+                    # have failed copy_max_attempts times (counted on its tags by another invocation).
+                    waiting = self._still_waiting(kind, waiting)
+                    if waiting is None:
+                        return  # the next event or copy-waiting run fills the slot
+                if self.copy(report, waiting, pruned_for_quota=None).outcome != "deferred":
+                    WAITING.discard(kind, {waiting.identifier})  # refused at the copy limit: it stays
+                return
         except AwsError as error:
             self._fail(report, error, target="*", kind=kind, operation="discover")
             return

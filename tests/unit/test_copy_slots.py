@@ -335,8 +335,30 @@ def test_the_next_copy_finished_event_takes_the_next_copy_without_listing_the_so
 
     assert [o["snapshot"] for o in first["outcomes"]] == [waiting[0]]
     assert [(o["snapshot"], o["outcome"]) for o in second["outcomes"]] == [(waiting[1], "started")]
-    # the candidates of the first event's listing: one lookup by name and the copy
-    assert calls == Counter({f"{DESTINATION_REGION}:DescribeDBSnapshots": 1, f"{DESTINATION_REGION}:CopyDBSnapshot": 1})
+    # the candidates of the first event's listing: one lookup by name, the one source snapshot read
+    # again (is it still there, with copy attempts left?) and the copy; no listing
+    assert calls == Counter(
+        {
+            f"{DESTINATION_REGION}:DescribeDBSnapshots": 1,
+            f"{SOURCE_REGION}:DescribeDBSnapshots": 1,
+            f"{DESTINATION_REGION}:CopyDBSnapshot": 1,
+        }
+    )
+
+
+def test_a_candidate_out_of_copy_attempts_since_the_listing_is_not_copied(
+    source, destination, env, lambda_context, later
+):
+    waiting = _two_waiting(source, destination, env)
+    lambda_handler(load_event("cross-region-copy-finished.json"), lambda_context)
+    # meanwhile another invocation counted its third failed copy on it (COPY_MAX_ATTEMPTS is 3)
+    arn = instance_snapshots(source)[waiting[1]]["DBSnapshotArn"]
+    source.add_tags_to_resource(ResourceName=arn, Tags=[{"Key": "rds-snapshot-dr:copy-failures", "Value": "3"}])
+
+    result = lambda_handler(load_event("cross-region-copy-finished.json"), lambda_context)
+
+    assert result["outcomes"] == []
+    assert waiting[1] not in instance_snapshots(destination)
 
 
 def test_candidates_older_than_their_time_to_live_are_listed_again(
