@@ -35,7 +35,6 @@ OWNER_KEY, OWNER_VALUE = "rds-snapshot-dr:owner", "fleet"
 SELECTION = {"dr-backup": "true"}
 BACKUP_HOUR = 3.0  # the module's default schedule_expression: cron(0 3 * * ? *)
 RECONCILE_S = HOUR  # the module's default reconcile_schedule_expression: rate(1 hour)
-COPY_WAITING_S = 300.0  # the module's default copy_waiting_schedule_expression: rate(5 minutes)
 RPO_THRESHOLD_H = 30.0  # the module's default rpo_alarm_threshold
 QUOTA_THRESHOLD = 80.0  # the module's default snapshot_quota_alarm_threshold
 

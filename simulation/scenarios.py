@@ -35,7 +35,8 @@ class Scenario:
     background_rate: float = 2.0
     # the function's settings (environment variables the module sets), beyond the simulation's defaults
     settings: tuple[tuple[str, str], ...] = ()
-    # seconds between runs of the copy-waiting schedule (copy_waiting_schedule_expression; None: switched off)
+    # seconds between runs of the copy-waiting schedule: the module's default copy_waiting_schedule_expression,
+    # rate(5 minutes); None: switched off (copy_waiting_schedule_expression = null)
     copy_waiting_s: float | None = 300.0
 
     def sized(self, databases: int | None = None, days: int | None = None, seed: int | None = None) -> Scenario:

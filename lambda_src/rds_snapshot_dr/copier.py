@@ -380,7 +380,6 @@ class Copier(Worker):
             action=report.action,
             waiting=plan.waiting - len(plan.start),
             in_flight=plan.own_in_flight,
-            outcome="started" if plan.start else "skipped",
         )
 
     def _still_waiting(self, kind: Kind, candidate: Snapshot) -> Snapshot | None:

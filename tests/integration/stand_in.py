@@ -1077,7 +1077,11 @@ def demo(example: Path, keep_dir: Path) -> int:
         log(f"      earlier runs' snapshots of {history.database}: {', '.join([*history.kept, history.expired])}")
         log(f"      and an impostor with the prefix but not the ownership tag: {history.impostor}")
         scheduled = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
-        stage(5, f"running the function: backup at {scheduled:%Y-%m-%d %H:%M}Z, snapshot-created events, reconcile")
+        stage(
+            5,
+            f"running the function: backup at {scheduled:%Y-%m-%d %H:%M}Z, "
+            "snapshot-created events, copy-waiting, reconcile",
+        )
         cycle = run_cycle(aws, function, scheduled, progress=lambda text: log(f"      {text}"))
         write_function_log(cycle, keep_dir / "function.log")
         stage(6, "summary")

@@ -143,7 +143,8 @@ def test_deployed_copy_waiting_schedule_finds_nothing_waiting_after_the_events(d
     [run] = deployment.cycle.invocations["copy-waiting"]
 
     assert not run.error
-    assert run.result is not None and run.result["action"] == "copy-waiting"
+    assert run.result is not None
+    assert run.result["action"] == "copy-waiting"
     # every copy was started by its snapshot-created event, so nothing waits and nothing starts twice
     assert run.result["outcomes"] == []
 
