@@ -32,8 +32,8 @@ run "complete_example_plans" {
   }
 
   assert {
-    condition     = length(output.alarm_arns) == 5 && length(output.schedule_arns) == 2
-    error_message = "The complete example has every alarm and both schedules."
+    condition     = length(output.alarm_arns) == 5 && toset(keys(output.schedule_arns)) == toset(["backup", "reconcile", "copy_waiting"])
+    error_message = "The complete example has every alarm and all three schedules."
   }
 }
 

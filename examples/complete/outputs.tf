@@ -14,7 +14,7 @@ output "alarm_arns" {
 }
 
 output "schedule_arns" {
-  description = "ARNs of the backup and reconcile schedules."
+  description = "ARNs of the backup, reconcile and copy-waiting schedules."
   value       = module.rds_snapshot_dr.schedule_arns
 }
 
