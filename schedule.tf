@@ -168,8 +168,10 @@ resource "aws_scheduler_schedule" "copy_waiting" {
     role_arn = aws_iam_role.scheduler[0].arn
     input    = local.copy_waiting_input
 
-    # A missed run is replaced by the next one within minutes: no retries, and no dead letter for a run
-    # that was only late.
+    # Scheduler hands each run to Lambda's asynchronous queue; a hand-off that fails is not retried,
+    # because the next run follows within minutes (it still goes to the dead-letter queue, so a
+    # lasting fault is seen). Once Lambda accepts a run, the function's asynchronous settings apply
+    # (lambda.tf), and the function does not fail a run for a failed copy (its metric reports it).
     retry_policy {
       maximum_event_age_in_seconds = 300
       maximum_retry_attempts       = 0

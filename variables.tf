@@ -223,7 +223,7 @@ variable "reconcile_schedule_expression" {
 }
 
 variable "copy_waiting_schedule_expression" {
-  description = "When the function starts the cross-region copies that wait for a free copy slot: `rate(...)` or `cron(...)`. RDS announces no finished Aurora cluster snapshot copy and delivers its instance copy events on a best-effort basis, so without this a freed slot waits for the next reconcile run; with a backlog (a large fleet, or after an outage) that leaves slots idle. Each run lists this instance's source snapshots and looks their copies up by name (no destination listing). null = no such schedule (freed cluster slots then wait for reconcile)."
+  description = "When the function starts the cross-region copies that wait for a free copy slot: `rate(...)` or `cron(...)`. RDS announces no finished Aurora cluster snapshot copy and delivers its instance copy events on a best-effort basis, so without this a freed slot waits for the next reconcile run; with a backlog (a large fleet, or after an outage) that leaves slots idle. Each run lists this instance's source snapshots and looks their copies up by name (no destination listing, unless the destination's manual snapshot quota refuses a copy: then it prunes there and retries once, as reconcile does). null = no such schedule (freed cluster slots then wait for reconcile)."
   type        = string
   default     = "rate(5 minutes)"
 
@@ -412,7 +412,7 @@ variable "copy_concurrency_limit" {
 }
 
 variable "copy_max_attempts" {
-  description = "Copies of one snapshot the function starts in the destination region before it gives up on it: a copy that ends `failed` is reported (outcome failed, metric CopiesFailed), deleted and retried at the next reconcile run until this many copies have failed; then it stays failed, reported on every reconcile run, and its source snapshot is kept. The count lives in the tag rds-snapshot-dr:copy-failures on the source snapshot."
+  description = "Copies of one snapshot the function starts in the destination region before it gives up on it: a copy that ends `failed` is reported (outcome failed, metric CopiesFailed), deleted and copied again by the next copy-waiting or reconcile run until this many copies have failed; then it stays failed, reported on every reconcile run, and its source snapshot is kept. The count lives in the tag rds-snapshot-dr:copy-failures on the source snapshot."
   type        = number
   default     = 3
   nullable    = false

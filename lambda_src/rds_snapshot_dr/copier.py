@@ -26,23 +26,24 @@ class WaitingCandidates:
     listing, less those since found with something under their name in the destination.
 
     Kept per execution environment, across warm invocations (like the clients and rate budgets), for at
-    most CANDIDATES_TTL_S: a copy-finished event then finds the next waiting copy with one lookup by name
+    most CANDIDATES_TTL_S of wall time (a monotonic clock may stand still while Lambda freezes the
+    environment between invocations): a copy-finished event then finds the next waiting copy with one lookup by name
     instead of a full source listing. A stale entry costs nothing unsafe: the lookup shows a copy made
     meanwhile, and a snapshot deleted meanwhile is a copy `skipped` as gone; a snapshot newer than the
     listing is started by its own created event, by copy-waiting or by reconcile.
     """
 
     def __init__(self) -> None:
-        self._by_kind: dict[Kind, tuple[float, list[Snapshot]]] = {}
+        self._by_kind: dict[Kind, tuple[datetime, list[Snapshot]]] = {}
 
     def get(self, kind: Kind) -> list[Snapshot] | None:
         entry = self._by_kind.get(kind)
-        if entry is None or clock.CLOCK.monotonic() - entry[0] > CANDIDATES_TTL_S:
+        if entry is None or (clock.CLOCK.now() - entry[0]).total_seconds() > CANDIDATES_TTL_S:
             return None
         return list(entry[1])
 
     def put(self, kind: Kind, candidates: list[Snapshot]) -> None:
-        self._by_kind[kind] = (clock.CLOCK.monotonic(), list(candidates))
+        self._by_kind[kind] = (clock.CLOCK.now(), list(candidates))
 
     def discard(self, kind: Kind, names: set[str]) -> None:
         entry = self._by_kind.get(kind)
@@ -323,7 +324,7 @@ class Copier(Worker):
             return report
         if event.failed:
             self._copy_ended_failed(report, event)
-        # Not the copy that just ended: a failed one is retried by reconcile, once its deletion is done.
+        # Not the copy that just ended: a failed one is copied again by a later run, once its deletion is done.
         self._start_next_copy(report, event.kind, exclude=ident)
         return report
 

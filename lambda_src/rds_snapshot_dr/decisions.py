@@ -451,7 +451,7 @@ def failed_copy_outcome(settings: Settings, source: Snapshot, region: str, failu
     """The copy of `source` ended failed for the `failures`-th time (counting this one)."""
     left = max(0, settings.copy_max_attempts - failures)
     if left:
-        then = f"removed; retried at the next reconcile ({left} of copy_max_attempts={settings.copy_max_attempts} left)"
+        then = f"removed; copied again by the next copy-waiting or reconcile run ({left} of copy_max_attempts={settings.copy_max_attempts} left)"
     else:
         then = f"not retried: copy_max_attempts={settings.copy_max_attempts} reached"
     return Outcome(

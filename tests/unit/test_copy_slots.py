@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterator
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
@@ -297,12 +298,12 @@ def test_copy_waiting_with_nothing_waiting_starts_nothing(destination, lambda_co
 
 
 class _LaterClock(SystemClock):
-    """The system clock, with the monotonic clock moved on by `ahead` seconds."""
+    """The system clock, moved on by `ahead` seconds."""
 
     ahead = 0.0
 
-    def monotonic(self) -> float:
-        return super().monotonic() + self.ahead
+    def now(self) -> datetime:
+        return super().now() + timedelta(seconds=self.ahead)
 
 
 @pytest.fixture
@@ -387,3 +388,18 @@ def test_a_candidate_copied_meanwhile_is_passed_over_for_the_next(source, destin
     result = lambda_handler(load_event("cross-region-copy-finished.json"), lambda_context)
 
     assert [(o["snapshot"], o["outcome"]) for o in result["outcomes"]] == [("dr-users-db-20261125-1200", "started")]
+
+
+def test_a_failed_copy_waiting_run_reports_without_failing_the_invocation(source, env, lambda_context, capsys):
+    env(DB_CLUSTER_IDENTIFIERS="")
+    make_instance(source, "orders-db")
+    take(source, SNAPSHOT)
+    inject_error(DESTINATION_REGION, "CopyDBSnapshot", "KMSKeyNotAccessibleFault", "key disabled")
+
+    result = lambda_handler({"action": "copy-waiting"}, lambda_context)
+
+    # no exception (so no Lambda retry, no dead letter): the next run follows in minutes, and the
+    # TargetFailures metric carries the failure to its alarm
+    assert [(o["snapshot"], o["outcome"]) for o in result["outcomes"]] == [(SNAPSHOT, "failed")]
+    assert result["metrics"]["TargetFailures"] == 1
+    assert '"TargetFailures":1' in capsys.readouterr().out

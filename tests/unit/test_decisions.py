@@ -331,7 +331,7 @@ def test_failed_copy_outcome_counts_down_the_attempts(settings):
     last = decisions.failed_copy_outcome(settings, source, "us-west-2", settings.copy_max_attempts)
 
     assert first.failed
-    assert "retried at the next reconcile (2 of copy_max_attempts=3 left)" in first.reason
+    assert "copied again by the next copy-waiting or reconcile run (2 of copy_max_attempts=3 left)" in first.reason
     assert last.failed
     assert "copy_max_attempts=3 reached" in last.reason
 
