@@ -391,28 +391,26 @@ class Simulation:
 
     def _rpo_bounds(self) -> dict[str, float]:
         """Per database: backup interval + its snapshot time + its copy time + reconcile interval, plus
-        the time the copy slots need for one round of the whole fleet's copies (the fleet's copy
-        throughput bounds the RPO).
-
-        The module's share of slots is one limit over both kinds, within AWS's 20 instance and 5 cluster
-        copies. While copies of both kinds wait, the share is full, so each second drains at least one
-        slot-second of one kind's work at that kind's own rate: one round takes at most, summed over the
-        kinds, the kind's copy work / its slots. A freed instance slot is refilled by the copy-finished
-        event; a freed cluster slot (no such event) waits up to one run of the copy-waiting schedule (or,
-        without it, one reconcile), so each cluster copy counts that wait too."""
+        the time the copy slots of its kind need for one round of the fleet's copies of that kind (the
+        fleet's copy throughput bounds the RPO: databases x copy time / slots; the function's share and
+        AWS's limits are per kind). A freed instance slot is refilled by the copy-finished event; a freed
+        cluster slot (no such event) waits up to one run of the copy-waiting schedule (or, without it, one
+        reconcile), so each cluster copy counts that wait too."""
         slots = self._module_slots()
         refill = {INSTANCE: 0.0, CLUSTER: self.scenario.copy_waiting_s or RECONCILE_S}
-        drain = sum(
-            sum(self.timing.copy_seconds(db.size_gb, True) + refill[kind] for db in self.databases if db.kind == kind)
+        drain = {
+            kind: sum(
+                self.timing.copy_seconds(db.size_gb, True) + refill[kind] for db in self.databases if db.kind == kind
+            )
             / slots[kind]
             for kind in slots
-        )
+        }
         return {
             db.ident: DAY
             + RECONCILE_S
             + self.timing.snapshot_seconds(db.size_gb)
             + self.timing.copy_seconds(db.size_gb, False)
-            + drain
+            + drain[db.kind]
             for db in self.databases
         }
 
@@ -460,24 +458,20 @@ class Simulation:
         if dt <= 0:
             return
         region = self.rds.regions[DESTINATION]
-        # While copies wait, the slots they could use: per kind no more than AWS allows (20 instance, 5
-        # cluster copies per destination region) or than there are copies of that kind waiting or in flight,
-        # and all kinds together no more than the module's share (COPY_CONCURRENCY_LIMIT, one limit over
-        # both kinds, as the function counts it). Busy: the module's copies in flight within that.
-        slots = self._module_slots()
-        if not any(self.waiting[kind] for kind in slots):
-            return
-        usable = sum(
-            min(limit, region.copies_in_flight[kind] + len(self.waiting[kind])) for kind, limit in slots.items()
-        )
-        busy = sum(min(limit, region.copies_in_flight[kind]) for kind, limit in slots.items())
-        share = int(self.environment["COPY_CONCURRENCY_LIMIT"])
-        self.slot_busy += min(share, busy) * dt
-        self.slot_available += min(share, usable) * dt
+        # While copies of a kind wait, the slots they could use: the module's share (COPY_CONCURRENCY_LIMIT,
+        # per kind as the function counts it) within AWS's 20 instance / 5 cluster copies per destination
+        # region, but no more than there are copies waiting or in flight. Busy: the module's copies in
+        # flight within that share.
+        for kind, limit in self._module_slots().items():
+            waiting = len(self.waiting[kind])
+            if waiting:
+                in_flight = min(limit, region.copies_in_flight[kind])
+                self.slot_busy += in_flight * dt
+                self.slot_available += min(limit, in_flight + waiting) * dt
 
     def _module_slots(self) -> dict[str, int]:
-        """Cross-region copies the module may have in flight, per kind (AWS: 20 instance, 5 cluster),
-        each within its share (COPY_CONCURRENCY_LIMIT), which is also one limit over both kinds."""
+        """Cross-region copies the module may have in flight, per kind: its share (COPY_CONCURRENCY_LIMIT,
+        per kind) within AWS's 20 instance and 5 cluster copies."""
         share = int(self.environment["COPY_CONCURRENCY_LIMIT"])
         return {INSTANCE: min(20, share), CLUSTER: min(5, share)}
 

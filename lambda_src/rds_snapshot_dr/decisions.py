@@ -451,7 +451,10 @@ def failed_copy_outcome(settings: Settings, source: Snapshot, region: str, failu
     """The copy of `source` ended failed for the `failures`-th time (counting this one)."""
     left = max(0, settings.copy_max_attempts - failures)
     if left:
-        then = f"removed; copied again by the next copy-waiting or reconcile run ({left} of copy_max_attempts={settings.copy_max_attempts} left)"
+        then = (
+            f"removed; copied again by the next copy-waiting or reconcile run "
+            f"({left} of copy_max_attempts={settings.copy_max_attempts} left)"
+        )
     else:
         then = f"not retried: copy_max_attempts={settings.copy_max_attempts} reached"
     return Outcome(
@@ -486,6 +489,26 @@ def is_copy_in_flight(settings: Settings, snapshot: Snapshot) -> bool:
     return snapshot.copied_from is not None or is_owned(settings, snapshot)
 
 
+def copy_room(settings: Settings, own_in_flight: Sequence[Snapshot], in_flight: Sequence[Snapshot]) -> dict[Kind, int]:
+    """How many more copies of each kind this instance may start: its share (COPY_CONCURRENCY_LIMIT, per kind)
+    less its own copies of that kind in progress, within what the account has left of AWS's limit for the
+    kind (20 DB snapshot and, apart, 5 DB cluster snapshot copies in progress per destination region).
+
+    Per kind, because AWS counts the kinds apart: one share over both would let a backlog of instance copies
+    hold every slot of the share while cluster slots, which instances cannot use, stand idle (the fleet
+    simulation found Aurora clusters never copied that way when their snapshot events were lost). Another
+    module instance's long copies must not hold this one back below its share; only the AWS limits may.
+    """
+    aws_limit = {Kind.INSTANCE: ACCOUNT_COPY_LIMIT, Kind.CLUSTER: ACCOUNT_CLUSTER_COPY_LIMIT}
+    return {
+        kind: min(
+            settings.copy_concurrency_limit - sum(1 for snap in own_in_flight if snap.kind is kind),
+            limit - sum(1 for snap in in_flight if snap.kind is kind),
+        )
+        for kind, limit in aws_limit.items()
+    }
+
+
 def plan_copies(
     settings: Settings,
     source: Iterable[Snapshot],
@@ -499,9 +522,9 @@ def plan_copies(
     report it instead. A copy that ended failed: report, remove and (within the attempts) retry it.
     A foreign snapshot with our name: report it. In flight or available: nothing to do.
 
-    The limit is this instance's COPY_CONCURRENCY_LIMIT minus its own copies in progress, and never more
-    than the account has left of the copies AWS allows in progress per destination region: 20 instance
-    snapshots and, counted on their own, 5 cluster snapshots.
+    The limit is, per kind, this instance's COPY_CONCURRENCY_LIMIT minus its own copies of that kind in
+    progress, and never more than the account has left of the copies AWS allows in progress per destination
+    region: 20 instance snapshots and, counted on their own, 5 cluster snapshots (`copy_room`).
     Newest first (by the scheduled time in the name), so the recovery point moves forward even when the
     limit holds some copies back. With `now`, a source already past the destination retention is not
     copied when the destination holds a newer available copy of its database: that copy would only be
@@ -510,7 +533,6 @@ def plan_copies(
     destination = list(destination)
     by_name = {(snap.kind, snap.identifier): snap for snap in destination}
     in_flight = [snap for snap in destination if is_copy_in_flight(settings, snap)]
-    own_in_flight = sum(1 for snap in in_flight if is_owned(settings, snap))
     newest_copy: dict[tuple[Kind, str], datetime] = {}
     for snap in destination:
         if snap.status == "available" and is_owned(settings, snap) and snap.data_time is not None:
@@ -543,21 +565,13 @@ def plan_copies(
         elif state is CopyState.FOREIGN:
             foreign.append(snap)
     missing.sort(key=lambda s: (sort_time(s.data_time), s.identifier), reverse=True)
-    # This instance's own share (COPY_CONCURRENCY_LIMIT), within what the account has left of each kind's
-    # limit: another module instance's long copies must not hold this one back below its share, only the
-    # AWS limits may.
-    own_room = settings.copy_concurrency_limit - own_in_flight
-    kind_room = {
-        Kind.INSTANCE: ACCOUNT_COPY_LIMIT - sum(1 for snap in in_flight if snap.kind is Kind.INSTANCE),
-        Kind.CLUSTER: ACCOUNT_CLUSTER_COPY_LIMIT - sum(1 for snap in in_flight if snap.kind is Kind.CLUSTER),
-    }
+    room = copy_room(settings, [snap for snap in in_flight if is_owned(settings, snap)], in_flight)
     start: list[Snapshot] = []
     defer: list[Snapshot] = []
     for snap in missing:
-        if own_room > 0 and kind_room[snap.kind] > 0:
+        if room[snap.kind] > 0:
             start.append(snap)
-            own_room -= 1
-            kind_room[snap.kind] -= 1
+            room[snap.kind] -= 1
         else:
             defer.append(snap)
     return CopyPlan(
@@ -602,28 +616,21 @@ def plan_waiting_copies(settings: Settings, candidates: Sequence[Snapshot], foun
     """The waiting copies to start now, newest first: `candidates` are `waiting_copy_candidates` (both kinds),
     `found` what a lookup of their names in the destination returned.
 
-    The room is as in `plan_copies`: this instance's COPY_CONCURRENCY_LIMIT minus its copies in progress, and
-    each kind's AWS limit (20 instance, 5 cluster snapshots) minus the same. Only the candidates' copies are
-    seen (a lookup by name, not a listing), so copies of older snapshots and of other module instances are
-    not counted: RDS refuses a copy past its limit, and that refusal stops the rest. A candidate whose name is
-    taken (in flight, available, failed or foreign) is not waiting: reconcile handles failed and foreign ones.
+    The room is `copy_room`, per kind, from this instance's copies of the candidates in progress. Only the
+    candidates' copies are seen (a lookup by name, not a listing), so copies of older snapshots and of other
+    module instances are not counted: RDS refuses a copy past its limit, and that refusal stops the rest. A
+    candidate whose name is taken (in flight, available, failed or foreign) is not waiting: reconcile handles
+    failed and foreign ones.
     """
     taken = {(snap.kind, snap.identifier) for snap in found}
     own_in_flight = [snap for snap in found if is_copy_in_flight(settings, snap) and is_owned(settings, snap)]
-    own_room = settings.copy_concurrency_limit - len(own_in_flight)
-    kind_room = {
-        Kind.INSTANCE: ACCOUNT_COPY_LIMIT - sum(1 for snap in own_in_flight if snap.kind is Kind.INSTANCE),
-        Kind.CLUSTER: ACCOUNT_CLUSTER_COPY_LIMIT - sum(1 for snap in own_in_flight if snap.kind is Kind.CLUSTER),
-    }
+    room = copy_room(settings, own_in_flight, own_in_flight)
     waiting = [snap for snap in candidates if (snap.kind, snap.identifier) not in taken]
     start: list[Snapshot] = []
     for snap in waiting:
-        if own_room <= 0:
-            break
-        if kind_room[snap.kind] > 0:
+        if room[snap.kind] > 0:
             start.append(snap)
-            own_room -= 1
-            kind_room[snap.kind] -= 1
+            room[snap.kind] -= 1
     return WaitingCopies(start=start, waiting=len(waiting), own_in_flight=len(own_in_flight))
 
 

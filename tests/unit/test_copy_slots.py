@@ -403,3 +403,26 @@ def test_a_failed_copy_waiting_run_reports_without_failing_the_invocation(source
     assert [(o["snapshot"], o["outcome"]) for o in result["outcomes"]] == [(SNAPSHOT, "failed")]
     assert result["metrics"]["TargetFailures"] == 1
     assert '"TargetFailures":1' in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("action", ["reconcile", "copy-waiting"])
+def test_the_share_counts_each_kind_apart_so_instance_copies_never_hold_cluster_slots(
+    source, destination, env, lambda_context, action
+):
+    env(DB_INSTANCE_IDENTIFIERS="orders-db,billing-db", DB_CLUSTER_IDENTIFIERS="payments", COPY_CONCURRENCY_LIMIT="1")
+    make_instance(source, "orders-db")
+    make_instance(source, "billing-db")
+    make_cluster(source, "payments")
+    take(source, SNAPSHOT)
+    take(source, "dr-billing-db-20261125-1400", "billing-db")
+    take_cluster(source, "dr-payments-20261125-1300")  # older than both instance snapshots
+
+    result = lambda_handler({"action": action}, lambda_context)
+
+    started = sorted((o["kind"], o["outcome"]) for o in result["outcomes"] if o["operation"] == "copy")
+    # one instance copy (the share of 1) and, on its own limit, the cluster copy; the other instance waits
+    # (reconcile reports it deferred, copy-waiting leaves it for its next run)
+    waits = [("instance", "deferred")] if action == "reconcile" else []
+    assert started == [("cluster", "started"), *waits, ("instance", "started")]
+    assert "dr-payments-20261125-1300" in cluster_snapshots(destination)
+    assert len(instance_snapshots(destination)) == 1
