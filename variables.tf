@@ -400,7 +400,7 @@ variable "rds_api_requests_per_second" {
 }
 
 variable "copy_concurrency_limit" {
-  description = "Most cross-region copies this instance keeps in flight in the destination region; further copies are deferred to the next reconcile run. AWS allows 20 per destination region for the whole account: the function also never starts more than the account has left of those 20, and another instance's copies never count against this instance's share."
+  description = "Most cross-region copies of each kind (DB snapshots, DB cluster snapshots) this instance keeps in flight in the destination region; further copies wait for a free slot (the next copy-finished event, copy-waiting or reconcile run). AWS allows 20 DB snapshot copies and, counted apart, 5 DB cluster snapshot copies per destination region for the whole account: the function also never starts more than the account has left of those, and another instance's copies never count against this instance's share."
   type        = number
   default     = 5
   nullable    = false
