@@ -350,16 +350,17 @@ class Copier(Worker):
         RDS announces no finished cluster snapshot copy, and its instance copy events are best effort, so
         without this a freed slot would wait for the next reconcile. Each database's newest owned, available
         source snapshot without a copy waits; older ones are reconcile's business. Calls: the source listing
-        of each kind, one destination lookup per 100 candidates of a kind, and the copies; no destination
-        listing and no target discovery.
+        of each kind, one destination lookup per 100 candidates of a kind, and the copies; no target discovery,
+        and no destination listing unless its manual snapshot quota refuses a copy (then `copy` prunes that
+        kind there and retries once, as in reconcile).
         """
         region = self.aws.destination_region
-        source: list[Snapshot] = []
+        source = self._list(report, self.aws.source_region, BOTH_KINDS)
+        if source is None:
+            return
+        candidates = decisions.waiting_copy_candidates(self.settings, source)
         found: list[Snapshot] = []
         try:
-            for kind in BOTH_KINDS:
-                source.extend(self.aws.list_manual_snapshots(self.aws.source_region, kind))
-            candidates = decisions.waiting_copy_candidates(self.settings, source)
             for kind in BOTH_KINDS:
                 names = [snap.identifier for snap in candidates if snap.kind is kind]
                 if names:
@@ -372,8 +373,8 @@ class Copier(Worker):
         for kind in BOTH_KINDS:  # what the copy-finished events take the next copy from, until the next run
             WAITING.put(kind, [s for s in candidates if s.kind is kind and (kind, s.identifier) not in taken])
         self._start_copies(report, plan.start)
-        for outcome in report.outcomes:
-            if outcome.operation == "copy" and outcome.outcome != "deferred":
+        for outcome in report.outcomes:  # a copy refused at the limit stays a candidate
+            if outcome.operation == "copy" and decisions.may_copy_more(outcome):
                 WAITING.discard(Kind(outcome.kind), {outcome.snapshot})
         log_decision(
             logging.INFO,
@@ -415,8 +416,9 @@ class Copier(Worker):
                     waiting = self._still_waiting(kind, waiting)
                     if waiting is None:
                         return  # the next event or copy-waiting run fills the slot
-                if self.copy(report, waiting, pruned_for_quota=None).outcome != "deferred":
-                    WAITING.discard(kind, {waiting.identifier})  # refused at the copy limit: it stays
+                # a copy refused at the limit stays a candidate
+                if decisions.may_copy_more(self.copy(report, waiting, pruned_for_quota=None)):
+                    WAITING.discard(kind, {waiting.identifier})
                 return
         except AwsError as error:
             self._fail(report, error, target="*", kind=kind, operation="discover")
