@@ -91,8 +91,12 @@ def parse_time(value: str) -> datetime:
     return parsed.astimezone(UTC)
 
 
-def parse_event(event: Any, *, actions: Collection[str], now: datetime) -> Request:
-    """Classify the event. `actions` are the names the handler's dispatch table knows."""
+def parse_event(
+    event: Any, *, actions: Collection[str], now: datetime, targeted: Collection[str] | None = None
+) -> Request:
+    """Classify the event. `actions` are the names the handler's dispatch table knows; `targeted` those that
+    take a `targets` subset (None: all of them). Another action with `targets` is refused rather than run
+    over every target."""
     if not isinstance(event, Mapping):
         raise InvalidEventError(f"the event must be a JSON object, got {type(event).__name__}")
     if not all(isinstance(key, str) for key in event):
@@ -133,6 +137,11 @@ def parse_event(event: Any, *, actions: Collection[str], now: datetime) -> Reque
         if not isinstance(targets, list) or not all(isinstance(t, str) and t.strip() for t in targets):
             raise InvalidEventError('"targets" must be a list of DB instance or cluster identifiers')
         targets = tuple(dict.fromkeys(t.strip().lower() for t in targets))
+        if targeted is not None and action not in targeted:
+            raise InvalidEventError(
+                f'action {action!r} takes no "targets": it always covers every target '
+                f"(actions that take targets: {', '.join(sorted(targeted))})"
+            )
     return ActionRequest(action=action, scheduled_time=when.replace(second=0, microsecond=0), targets=targets)
 
 

@@ -29,6 +29,9 @@ ACTIONS: dict[str, Callable[[Engine, ActionRequest], Report | PreflightReport]] 
     "drill": drill.drill,
 }
 
+# The actions that take a `targets` subset; the others cover every target and refuse one.
+TARGETED_ACTIONS = frozenset({"backup", "reconcile", "preflight"})
+
 _NO_DEADLINE_MS = 15 * 60 * 1000
 
 # Actions whose failed outcomes do not fail the invocation: the next run follows within minutes, so
@@ -66,7 +69,7 @@ def lambda_handler(event: Any, context: Any) -> dict[str, Any]:
     configure_logging(settings.log_level)
     announce_cold_start()
     now = utcnow()
-    request = parse_event(event, actions=ACTIONS.keys(), now=now)
+    request = parse_event(event, actions=ACTIONS.keys(), now=now, targeted=TARGETED_ACTIONS)
     remaining_ms = getattr(context, "get_remaining_time_in_millis", None) or (lambda: _NO_DEADLINE_MS)
     engine = Engine(settings, RdsGateway.from_settings(settings), now=now, remaining_ms=remaining_ms)
 

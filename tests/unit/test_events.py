@@ -16,7 +16,7 @@ from rds_snapshot_dr.events import (
     SnapshotCreated,
     parse_event,
 )
-from rds_snapshot_dr.handler import ACTIONS
+from rds_snapshot_dr.handler import ACTIONS, TARGETED_ACTIONS
 
 NOW = datetime(2026, 11, 25, 14, 7, 31, 123, tzinfo=UTC)
 
@@ -73,6 +73,20 @@ def test_documented_sample_events_that_are_not_snapshot_created_are_ignored(fixt
 def test_malformed_event_is_a_clear_error(event, message):
     with pytest.raises(InvalidEventError, match=message):
         parse(event)
+
+
+@pytest.mark.parametrize("action", ["copy-waiting", "drill"])
+def test_an_action_that_covers_every_target_refuses_targets(action):
+    with pytest.raises(InvalidEventError, match=f"action '{action}' takes no \"targets\""):
+        parse_event({"action": action, "targets": ["orders-db"]}, actions=ACTIONS, now=NOW, targeted=TARGETED_ACTIONS)
+
+
+@pytest.mark.parametrize("action", sorted(TARGETED_ACTIONS))
+def test_backup_reconcile_and_preflight_take_targets(action):
+    request = parse_event(
+        {"action": action, "targets": ["orders-db"]}, actions=ACTIONS, now=NOW, targeted=TARGETED_ACTIONS
+    )
+    assert request.targets == ("orders-db",)
 
 
 def test_adding_an_action_is_one_dispatch_entry():
