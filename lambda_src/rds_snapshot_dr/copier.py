@@ -8,7 +8,7 @@ from datetime import datetime
 
 from . import clock, decisions
 from .aws import LOOKUP_BATCH, RdsGateway
-from .decisions import CopyState, Kind, Outcome, Snapshot
+from .decisions import CopyState, Kind, Outcome, Snapshot, WaitingCopies
 from .errors import ALREADY_EXISTS, QUOTA, AwsError, is_copy_limit
 from .events import CopyFinished, SnapshotCreated
 from .logs import log_decision
@@ -35,6 +35,17 @@ class WaitingCandidates:
 
     def __init__(self) -> None:
         self._by_kind: dict[Kind, tuple[datetime, list[Snapshot]]] = {}
+        # (kind, name) of source snapshots a lookup found with an available copy of ours: final (only expiry
+        # or a person deletes a copy, and reconcile, which lists the destination, copies such a one again),
+        # so copy-waiting looks them up no more. Kept only for names still in the latest source listing.
+        self._copied: set[tuple[Kind, str]] = set()
+
+    def copied(self) -> set[tuple[Kind, str]]:
+        return set(self._copied)
+
+    def keep_copied(self, copied: set[tuple[Kind, str]], listed: set[tuple[Kind, str]]) -> None:
+        """Remember `copied` too, and forget the names no longer in the source listing (`listed`)."""
+        self._copied = (self._copied | copied) & listed
 
     def get(self, kind: Kind) -> list[Snapshot] | None:
         entry = self._by_kind.get(kind)
@@ -52,6 +63,7 @@ class WaitingCandidates:
 
     def clear(self) -> None:
         self._by_kind.clear()
+        self._copied.clear()
 
 
 WAITING = WaitingCandidates()
@@ -263,17 +275,20 @@ class Copier(Worker):
             )
 
     def _start_copies(self, report: Report, snapshots: list[Snapshot]) -> None:
-        """Start the copies in order until RDS refuses one for the copy limit or the time budget runs out."""
+        """Start the copies in order until the time budget runs out; once RDS refuses a copy for the copy limit,
+        defer the rest of that kind."""
         pending = list(snapshots)
         pruned_for_quota: set[Kind] = set()
+        refused: set[Kind] = set()  # AWS counts each kind's copies apart: a refusal stops only that kind
         while pending:
             if self.out_of_time():
                 self.defer(report, pending, TIME_BUDGET_REASON)
                 break
             snap = pending.pop(0)
-            if not decisions.may_copy_more(self.copy(report, snap, pruned_for_quota)):
-                self.defer(report, pending, f"RDS refused more copies to {self.aws.destination_region}")
-                break
+            if snap.kind in refused:
+                self.defer(report, [snap], f"RDS refused more {snap.kind} copies to {self.aws.destination_region}")
+            elif not decisions.may_copy_more(self.copy(report, snap, pruned_for_quota)):
+                refused.add(snap.kind)
 
     def _remove_failed_copy(self, report: Report, source: Snapshot, failed_copy: Snapshot) -> None:
         """A copy of ours ended failed: count it on the source, delete it (it is ours), report it.
@@ -305,9 +320,9 @@ class Copier(Worker):
         destination: a copy slot is free, so start the next waiting copy now rather than at reconcile.
 
         A failed copy is handled as reconcile does (report, count on the source, delete). Then at most one
-        copy starts, which keeps this instance's copies in flight where they were. Calls: the source listing
-        of that kind once, one destination lookup per 100 waiting databases until one without a copy is
-        found, and the copy; never a destination listing. A refused copy is deferred, as on the event path.
+        copy starts, which keeps this instance's copies in flight where they were. Calls: those of
+        `_next_waiting` and the copy; never a destination listing. A refused copy is deferred, as on the
+        event path.
         """
         report = Report("copy-finished")
         ident = event.snapshot_identifier
@@ -350,28 +365,20 @@ class Copier(Worker):
         RDS announces no finished cluster snapshot copy, and its instance copy events are best effort, so
         without this a freed slot would wait for the next reconcile. Each database's newest owned, available
         source snapshot without a copy waits; older ones are reconcile's business. Calls: the source listing
-        of each kind, one destination lookup per 100 candidates of a kind, and the copies; no target discovery,
-        and no destination listing unless its manual snapshot quota refuses a copy (then `copy` prunes that
-        kind there and retries once, as in reconcile).
+        of each kind, the lookups of `_plan_waiting`, and the copies; no target discovery, and no destination
+        listing unless its manual snapshot quota refuses a copy (then `copy` prunes that kind there and
+        retries once, as in reconcile).
         """
-        region = self.aws.destination_region
         source = self._list(report, self.aws.source_region, BOTH_KINDS)
         if source is None:
             return
-        candidates = decisions.waiting_copy_candidates(self.settings, source)
-        found: list[Snapshot] = []
         try:
-            for kind in BOTH_KINDS:
-                names = [snap.identifier for snap in candidates if snap.kind is kind]
-                if names:
-                    found.extend(self.aws.find_snapshots(region, kind, names))
+            plan = self._plan_waiting(source, BOTH_KINDS, starts=None)
         except AwsError as error:
             self._fail(report, error, target="*", kind="*", operation="discover")
             return
-        plan = decisions.plan_waiting_copies(self.settings, candidates, found)
-        taken = {(snap.kind, snap.identifier) for snap in found}
         for kind in BOTH_KINDS:  # what the copy-finished events take the next copy from, until the next run
-            WAITING.put(kind, [s for s in candidates if s.kind is kind and (kind, s.identifier) not in taken])
+            WAITING.put(kind, [snap for snap in plan.queue if snap.kind is kind])
         self._start_copies(report, plan.start)
         for outcome in report.outcomes:  # a copy refused at the limit stays a candidate
             if outcome.operation == "copy" and decisions.may_copy_more(outcome):
@@ -380,9 +387,57 @@ class Copier(Worker):
             logging.INFO,
             "copies waiting for a slot",
             action=report.action,
-            waiting=plan.waiting - len(plan.start),
+            waiting=len(plan.queue) - len(plan.start),
             in_flight=plan.own_in_flight,
         )
+
+    def _plan_waiting(self, source: list[Snapshot], kinds: Iterable[Kind], starts: int | None) -> WaitingCopies:
+        """The waiting copies of `kinds` in the order they start, and those to start now within the room.
+
+        Calls: one destination lookup per 100 candidates of a kind not already known (in this execution
+        environment) to have an available copy. When more copies wait than may start (`starts`, or the room
+        when None), which go first matters: one more lookup per 100 of the waiting databases' previous
+        snapshots (those not known to be copied) tells which databases missed the previous round, and those
+        go first (`decisions.copy_priority`), so a limit that cannot take a whole round delays each database
+        in turn.
+        """
+        region = self.aws.destination_region
+        wanted = set(kinds)
+        copied = WAITING.copied()
+        candidates = [
+            snap
+            for snap in decisions.waiting_copy_candidates(self.settings, source)
+            if snap.kind in wanted and (snap.kind, snap.identifier) not in copied
+        ]
+        found = self._find(region, candidates)
+        plan = decisions.plan_waiting_copies(self.settings, candidates, found)
+        if len(plan.queue) > (len(plan.start) if starts is None else starts):
+            previous = decisions.previous_snapshots(self.settings, source, plan.queue)
+            copies = self._find(
+                region, [snap for snap in previous.values() if (snap.kind, snap.identifier) not in copied]
+            )
+            points = decisions.recovery_points_from_previous(self.settings, previous, copies, copied)
+            plan = decisions.plan_waiting_copies(self.settings, candidates, found, points)
+            found = found + copies
+        WAITING.keep_copied(
+            {
+                (snap.kind, snap.identifier)
+                for snap in found
+                if decisions.copy_state(self.settings, snap) is CopyState.AVAILABLE
+            },
+            {(snap.kind, snap.identifier) for snap in source if snap.kind in wanted}
+            | {k for k in copied if k[0] not in wanted},
+        )
+        return plan
+
+    def _find(self, region: str, snapshots: list[Snapshot]) -> list[Snapshot]:
+        """What `region` holds under these snapshots' names: one lookup per 100 names of a kind."""
+        found: list[Snapshot] = []
+        for kind in BOTH_KINDS:
+            names = [snap.identifier for snap in snapshots if snap.kind is kind]
+            if names:
+                found.extend(self.aws.find_snapshots(region, kind, names))
+        return found
 
     def _still_waiting(self, kind: Kind, candidate: Snapshot) -> Snapshot | None:
         """The candidate as RDS describes it now, if it still waits for a copy; else None (and forgotten)."""
@@ -396,31 +451,35 @@ class Copier(Worker):
         if self.out_of_time():
             return
         try:
-            candidates = WAITING.get(kind)
-            cached = candidates is not None
-            if candidates is None:
-                source = self.aws.list_manual_snapshots(self.aws.source_region, kind)
-                candidates = decisions.waiting_copy_candidates(self.settings, source)
-                WAITING.put(kind, candidates)
-            candidates = [s for s in candidates if s.identifier != exclude]
-            for start in range(0, len(candidates), LOOKUP_BATCH):
-                batch = candidates[start : start + LOOKUP_BATCH]
-                found = self.aws.find_snapshots(self.aws.destination_region, kind, [s.identifier for s in batch])
-                WAITING.discard(kind, {snap.identifier for snap in found} | {exclude})
-                waiting = decisions.first_without_copy(batch, found)
-                if waiting is None:
-                    continue
-                if cached:
-                    # Read the one source snapshot again: since the listing it may be gone, or its copies may
-                    # have failed copy_max_attempts times (counted on its tags by another invocation).
-                    waiting = self._still_waiting(kind, waiting)
-                    if waiting is None:
-                        return  # the next event or copy-waiting run fills the slot
-                # a copy refused at the limit stays a candidate
-                if decisions.may_copy_more(self.copy(report, waiting, pruned_for_quota=None)):
-                    WAITING.discard(kind, {waiting.identifier})
-                return
+            waiting = self._next_waiting(kind, exclude)
         except AwsError as error:
             self._fail(report, error, target="*", kind=kind, operation="discover")
             return
-        log_decision(logging.INFO, "no copy waiting", action=report.action, kind=str(kind), outcome="skipped")
+        if waiting is None:
+            log_decision(logging.INFO, "no copy waiting", action=report.action, kind=str(kind), outcome="skipped")
+            return
+        # a copy refused at the limit stays a candidate
+        if decisions.may_copy_more(self.copy(report, waiting, pruned_for_quota=None)):
+            WAITING.discard(kind, {waiting.identifier})
+
+    def _next_waiting(self, kind: Kind, exclude: str) -> Snapshot | None:
+        """The first waiting copy of `kind` (not `exclude`): from the warm environment's candidates when they
+        are fresh enough (a lookup per 100 of them until one has no copy, and a read of that source snapshot),
+        else from a new source listing (`_plan_waiting`, which orders them for this and the next events)."""
+        candidates = WAITING.get(kind)
+        if candidates is None:
+            source = self.aws.list_manual_snapshots(self.aws.source_region, kind)
+            queue = [snap for snap in self._plan_waiting(source, [kind], starts=1).queue if snap.identifier != exclude]
+            WAITING.put(kind, queue)
+            return queue[0] if queue else None
+        candidates = [s for s in candidates if s.identifier != exclude]
+        for start in range(0, len(candidates), LOOKUP_BATCH):
+            batch = candidates[start : start + LOOKUP_BATCH]
+            found = self.aws.find_snapshots(self.aws.destination_region, kind, [s.identifier for s in batch])
+            WAITING.discard(kind, {snap.identifier for snap in found} | {exclude})
+            waiting = decisions.first_without_copy(batch, found)
+            if waiting is not None:
+                # Read the one source snapshot again: since the listing it may be gone, or its copies may have
+                # failed copy_max_attempts times (counted on its tags by another invocation).
+                return self._still_waiting(kind, waiting)  # None: the next event or copy-waiting fills the slot
+        return None

@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 import math
 import re
+import zlib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -509,6 +510,41 @@ def copy_room(settings: Settings, own_in_flight: Sequence[Snapshot], in_flight: 
     }
 
 
+def copy_priority(snap: Snapshot, rank: int, recovery_point: datetime | None) -> tuple[int, datetime, float, int, str]:
+    """The order in which copies start when not all may start at once (a sort key: smallest first).
+
+    `rank` is the snapshot's place among its database's owned, available source snapshots, newest first
+    (0: the newest): every database's newest snapshot goes before any database's older one. Then the
+    database whose newest DR copy (`recovery_point`, None when it has none or it is not known) is the oldest
+    goes first: when the copy limit cannot take a whole backup round (say 900 instance copies a day through 5
+    slots), the databases left over wait once, then go first in the next round, instead of waiting every
+    round. Then the newest snapshot first. Among equals (one round's snapshots) the order is a hash of the
+    name, which carries the round's stamp, so it changes each round rather than favouring the same names
+    (and it is the same in every invocation).
+    """
+    return (
+        rank,
+        sort_time(recovery_point),
+        -sort_time(snap.data_time).timestamp(),
+        zlib.crc32(snap.identifier.encode()),
+        snap.identifier,
+    )
+
+
+def newest_first_rank(settings: Settings, source: Iterable[Snapshot]) -> dict[tuple[Kind, str], int]:
+    """Each owned, available source snapshot's place among its database's, newest first (0: the newest),
+    keyed by (kind, identifier)."""
+    by_database: dict[tuple[Kind, str], list[Snapshot]] = {}
+    for snap in source:
+        if is_owned(settings, snap) and snap.status == "available":
+            by_database.setdefault((snap.kind, snap.target), []).append(snap)
+    rank: dict[tuple[Kind, str], int] = {}
+    for snaps in by_database.values():
+        snaps.sort(key=lambda s: (sort_time(s.data_time), s.identifier), reverse=True)
+        rank.update({(snap.kind, snap.identifier): place for place, snap in enumerate(snaps)})
+    return rank
+
+
 def plan_copies(
     settings: Settings,
     source: Iterable[Snapshot],
@@ -525,12 +561,14 @@ def plan_copies(
     The limit is, per kind, this instance's COPY_CONCURRENCY_LIMIT minus its own copies of that kind in
     progress, and never more than the account has left of the copies AWS allows in progress per destination
     region: 20 instance snapshots and, counted on their own, 5 cluster snapshots (`copy_room`).
-    Newest first (by the scheduled time in the name), so the recovery point moves forward even when the
-    limit holds some copies back. With `now`, a source already past the destination retention is not
+    In `copy_priority` order: each database's newest snapshot before any older one, and among those the
+    databases with the oldest DR copy first, so a limit that holds copies back delays each database in turn
+    rather than the same ones every day. With `now`, a source already past the destination retention is not
     copied when the destination holds a newer available copy of its database: that copy would only be
     pruned again (it happens when a source outlives its copy, e.g. its deletion was refused).
     """
     destination = list(destination)
+    source_list = list(source)
     by_name = {(snap.kind, snap.identifier): snap for snap in destination}
     in_flight = [snap for snap in destination if is_copy_in_flight(settings, snap)]
     newest_copy: dict[tuple[Kind, str], datetime] = {}
@@ -543,7 +581,7 @@ def plan_copies(
     failed: list[tuple[Snapshot, Snapshot]] = []
     foreign: list[Snapshot] = []
     exhausted: list[Snapshot] = []
-    for snap in source:
+    for snap in source_list:
         if not (is_owned(settings, snap) and snap.status == "available"):
             continue
         if wanted_targets is not None and snap.target not in wanted_targets:
@@ -564,7 +602,10 @@ def plan_copies(
             failed.append((snap, copy))
         elif state is CopyState.FOREIGN:
             foreign.append(snap)
-    missing.sort(key=lambda s: (sort_time(s.data_time), s.identifier), reverse=True)
+    rank = newest_first_rank(settings, source_list)
+    missing.sort(
+        key=lambda s: copy_priority(s, rank.get((s.kind, s.identifier), 0), newest_copy.get((s.kind, s.target)))
+    )
     room = copy_room(settings, [snap for snap in in_flight if is_owned(settings, snap)], in_flight)
     start: list[Snapshot] = []
     defer: list[Snapshot] = []
@@ -586,7 +627,8 @@ def plan_copies(
 
 def waiting_copy_candidates(settings: Settings, source: Iterable[Snapshot]) -> list[Snapshot]:
     """The snapshots that may wait for a copy slot: each database's newest owned, available source snapshot
-    with copy attempts left, newest first. Older ones without a copy are reconcile's business."""
+    with copy attempts left, in `copy_priority` order as far as the source tells it (newest first). Older ones
+    without a copy are reconcile's business."""
     newest: dict[tuple[Kind, str], Snapshot] = {}
     for snap in source:
         if not (is_owned(settings, snap) and snap.status == "available" and copy_attempts_left(settings, snap)):
@@ -594,7 +636,43 @@ def waiting_copy_candidates(settings: Settings, source: Iterable[Snapshot]) -> l
         key = (snap.kind, snap.target)
         if key not in newest or sort_time(snap.data_time) > sort_time(newest[key].data_time):
             newest[key] = snap
-    return sorted(newest.values(), key=lambda s: (sort_time(s.data_time), s.identifier), reverse=True)
+    return sorted(newest.values(), key=lambda s: copy_priority(s, 0, None))
+
+
+def previous_snapshots(
+    settings: Settings, source: Iterable[Snapshot], candidates: Iterable[Snapshot]
+) -> dict[tuple[Kind, str], Snapshot]:
+    """For each candidate's database, keyed by (kind, database): its newest owned, available source snapshot
+    older than the candidate. Whether that one has a copy tells whether the database's recovery point is the
+    previous round's, without listing the destination."""
+    wanted = {(snap.kind, snap.target): sort_time(snap.data_time) for snap in candidates}
+    previous: dict[tuple[Kind, str], Snapshot] = {}
+    for snap in source:
+        key = (snap.kind, snap.target)
+        if key not in wanted or not (is_owned(settings, snap) and snap.status == "available"):
+            continue
+        when = sort_time(snap.data_time)
+        if when < wanted[key] and (key not in previous or when > sort_time(previous[key].data_time)):
+            previous[key] = snap
+    return previous
+
+
+def recovery_points_from_previous(
+    settings: Settings,
+    previous: Mapping[tuple[Kind, str], Snapshot],
+    found: Iterable[Snapshot],
+    known_copied: Iterable[tuple[Kind, str]] = (),
+) -> dict[tuple[Kind, str], datetime | None]:
+    """Each database's recovery point as copy-waiting can know it: its previous snapshot's time when a copy of
+    that snapshot (`found`: a lookup of the previous snapshots' names; `known_copied`: (kind, name) already
+    known to have an available copy) is ours and available or on its way; else None (older, or none), which
+    `copy_priority` puts first."""
+    copied = set(known_copied) | {
+        (snap.kind, snap.identifier)
+        for snap in found
+        if copy_state(settings, snap) in (CopyState.AVAILABLE, CopyState.IN_FLIGHT)
+    }
+    return {key: snap.data_time if (snap.kind, snap.identifier) in copied else None for key, snap in previous.items()}
 
 
 def first_without_copy(candidates: Iterable[Snapshot], found: Iterable[Snapshot]) -> Snapshot | None:
@@ -608,13 +686,19 @@ class WaitingCopies:
     """What the copy-waiting action starts, and how many copies wait for a slot."""
 
     start: list[Snapshot]
-    waiting: int  # candidates with nothing under their name in the destination, started or not
+    queue: list[Snapshot]  # candidates with nothing under their name in the destination, in the order they start
     own_in_flight: int  # this instance's copies of the candidates in progress
 
 
-def plan_waiting_copies(settings: Settings, candidates: Sequence[Snapshot], found: Iterable[Snapshot]) -> WaitingCopies:
-    """The waiting copies to start now, newest first: `candidates` are `waiting_copy_candidates` (both kinds),
-    `found` what a lookup of their names in the destination returned.
+def plan_waiting_copies(
+    settings: Settings,
+    candidates: Sequence[Snapshot],
+    found: Iterable[Snapshot],
+    recovery_points: Mapping[tuple[Kind, str], datetime | None] | None = None,
+) -> WaitingCopies:
+    """The waiting copies to start now: `candidates` are `waiting_copy_candidates` (both kinds), `found` what a
+    lookup of their names in the destination returned. With `recovery_points` (by (kind, database), from
+    `recovery_points_from_previous`), in `copy_priority` order; else in the candidates' order.
 
     The room is `copy_room`, per kind, from this instance's copies of the candidates in progress. Only the
     candidates' copies are seen (a lookup by name, not a listing), so copies of older snapshots and of other
@@ -626,12 +710,14 @@ def plan_waiting_copies(settings: Settings, candidates: Sequence[Snapshot], foun
     own_in_flight = [snap for snap in found if is_copy_in_flight(settings, snap) and is_owned(settings, snap)]
     room = copy_room(settings, own_in_flight, own_in_flight)
     waiting = [snap for snap in candidates if (snap.kind, snap.identifier) not in taken]
+    if recovery_points is not None:
+        waiting.sort(key=lambda s: copy_priority(s, 0, recovery_points.get((s.kind, s.target))))
     start: list[Snapshot] = []
     for snap in waiting:
         if room[snap.kind] > 0:
             start.append(snap)
             room[snap.kind] -= 1
-    return WaitingCopies(start=start, waiting=len(waiting), own_in_flight=len(own_in_flight))
+    return WaitingCopies(start=start, queue=waiting, own_in_flight=len(own_in_flight))
 
 
 def may_copy_more(outcome: Outcome) -> bool:

@@ -426,3 +426,99 @@ def test_the_share_counts_each_kind_apart_so_instance_copies_never_hold_cluster_
     assert started == [("cluster", "started"), *waits, ("instance", "started")]
     assert "dr-payments-20261125-1300" in cluster_snapshots(destination)
     assert len(instance_snapshots(destination)) == 1
+
+
+# --- who goes first when not every waiting copy may start -----------------------------------------
+
+
+def _missed_round(source: Any, destination: Any, env: Any) -> str:
+    """Four databases with yesterday's and today's snapshots; yesterday's was copied for all but db-0000,
+    whose name sorts last and whose hash puts it last among today's: the share of 1 must start it first."""
+    env(DB_CLUSTER_IDENTIFIERS="", COPY_CONCURRENCY_LIMIT="1")
+    make_instance(source, "orders-db")
+    copy_over(destination, take(source, SNAPSHOT), SNAPSHOT)  # the copy a copy-finished event announces
+    for i in range(4):
+        db = f"db-{i:04d}"
+        make_instance(source, db)
+        yesterday = f"dr-{db}-20261124-1400"
+        arn = take(source, yesterday, db)
+        if i:
+            copy_over(destination, arn, yesterday)
+        take(source, f"dr-{db}-20261125-1400", db)
+    return "dr-db-0000-20261125-1400"
+
+
+@pytest.mark.parametrize("path", ["copy-waiting", "copy-finished"])
+def test_the_database_that_missed_the_previous_round_is_copied_first(
+    source, destination, env, lambda_context, calls, path
+):
+    behind = _missed_round(source, destination, env)
+    event = {"action": "copy-waiting"} if path == "copy-waiting" else load_event("cross-region-copy-finished.json")
+
+    result = lambda_handler(event, lambda_context)
+
+    assert [(o["snapshot"], o["outcome"]) for o in result["outcomes"]] == [(behind, "started")]
+    # the waiting copies' names, then (more wait than may start) their databases' previous snapshots' names
+    assert calls[f"{DESTINATION_REGION}:DescribeDBSnapshots"] == 2
+
+
+def test_with_room_for_every_waiting_copy_no_previous_snapshot_is_looked_up(
+    source, destination, env, lambda_context, calls
+):
+    _missed_round(source, destination, env)
+    env(COPY_CONCURRENCY_LIMIT="20")
+
+    result = lambda_handler({"action": "copy-waiting"}, lambda_context)
+
+    assert [o["outcome"] for o in result["outcomes"]] == ["started"] * 4
+    assert calls[f"{DESTINATION_REGION}:DescribeDBSnapshots"] == 1
+
+
+def test_reconcile_copies_first_the_database_with_the_oldest_recovery_point(source, destination, env, lambda_context):
+    behind = _missed_round(source, destination, env)
+
+    result = lambda_handler({"action": "reconcile"}, lambda_context)
+
+    copies = [(o["snapshot"], o["outcome"]) for o in result["outcomes"] if o["operation"] == "copy"]
+    assert copies[0] == (behind, "started")
+    # every database's newest snapshot goes before any older one (db-0000's yesterday waits behind them)
+    assert [name for name, _ in copies].index("dr-db-0000-20261124-1400") == len(copies) - 1
+
+
+def test_a_refusal_at_the_instance_limit_does_not_hold_back_cluster_copies(source, destination, env, lambda_context):
+    env(DB_INSTANCE_IDENTIFIERS="orders-db,billing-db", DB_CLUSTER_IDENTIFIERS="payments")
+    make_instance(source, "orders-db")
+    make_instance(source, "billing-db")
+    make_cluster(source, "payments")
+    take(source, SNAPSHOT)
+    take(source, "dr-billing-db-20261125-1400", "billing-db")
+    take_cluster(source, "dr-payments-20261125-1300")  # older: after both instance copies
+    inject_error(
+        DESTINATION_REGION,
+        "CopyDBSnapshot",
+        "SnapshotQuotaExceeded",
+        "Cannot copy more than 20 snapshots across regions",
+        times=1,
+    )
+
+    result = lambda_handler({"action": "copy-waiting"}, lambda_context)
+
+    outcomes = sorted((o["kind"], o["outcome"]) for o in result["outcomes"])
+    # AWS counts cluster copies apart: the instance refusal defers the other instance, not the cluster
+    assert outcomes == [("cluster", "started"), ("instance", "deferred"), ("instance", "deferred")]
+    assert "dr-payments-20261125-1300" in cluster_snapshots(destination)
+
+
+@pytest.mark.usefixtures("fleet")
+def test_copies_found_available_are_not_looked_up_again_by_the_next_run(source, lambda_context, calls):
+    first = lambda_handler({"action": "copy-waiting"}, lambda_context)
+    take(source, SNAPSHOT)  # a new snapshot since: the one name the next run must look up
+    calls.clear()
+
+    second = lambda_handler({"action": "copy-waiting"}, lambda_context)
+
+    assert first["outcomes"] == []
+    assert [(o["snapshot"], o["outcome"]) for o in second["outcomes"]] == [(SNAPSHOT, "started")]
+    # the 120 copies found available by the first run are known; one lookup for the new name, then the copy
+    assert calls[f"{DESTINATION_REGION}:DescribeDBSnapshots"] == 1
+    assert calls[f"{DESTINATION_REGION}:CopyDBSnapshot"] == 1

@@ -366,5 +366,32 @@ def test_cluster_copies_count_against_their_own_limit_of_five(settings):
 
     plan = decisions.plan_copies(settings, clusters + instances, others)
 
-    assert [s.identifier for s in plan.start] == [name(1, "payments"), name(1), name(2)]
+    assert sorted(s.identifier for s in plan.start) == sorted([name(1, "payments"), name(1), name(2)])
     assert [s.identifier for s in plan.defer] == [name(2, "payments")]
+
+
+def test_the_recovery_point_copy_waiting_knows_is_the_previous_snapshot_when_its_copy_is_ours(settings):
+    def ours(db: str) -> dict[str, str]:
+        return {**OURS, "rds-snapshot-dr:source": db}
+
+    source = [snap(name(d, db), d, tags=ours(db)) for db in ("a", "b", "c", "d") for d in (0, 1, 2)]
+    candidates = [s for s in source if s.identifier.endswith(name(0)[-13:])]
+    previous = decisions.previous_snapshots(settings, source, candidates)
+    assert {key: s.identifier for key, s in previous.items()} == {
+        (Kind.INSTANCE, db): name(1, db) for db in ("a", "b", "c", "d")
+    }
+    found = [
+        snap(name(1, "a"), 1, tags=ours("a"), region="us-west-2"),
+        snap(name(1, "b"), 1, tags=ours("b"), region="us-west-2", status="copying"),
+        snap(name(1, "c"), 1, tags=ours("c"), region="us-west-2", status="failed"),
+    ]
+    points = decisions.recovery_points_from_previous(settings, previous, found)
+    # a and b: the previous round (copied, or on its way); c (its copy failed) and d (none): older, so first
+    assert points == {
+        (Kind.INSTANCE, "a"): NOW - timedelta(days=1),
+        (Kind.INSTANCE, "b"): NOW - timedelta(days=1),
+        (Kind.INSTANCE, "c"): None,
+        (Kind.INSTANCE, "d"): None,
+    }
+    plan = decisions.plan_waiting_copies(settings, candidates, [], points)
+    assert {s.target for s in plan.queue[:2]} == {"c", "d"}
