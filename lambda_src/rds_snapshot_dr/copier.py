@@ -391,15 +391,18 @@ class Copier(Worker):
             in_flight=plan.own_in_flight,
         )
 
-    def _plan_waiting(self, source: list[Snapshot], kinds: Iterable[Kind], starts: int | None) -> WaitingCopies:
-        """The waiting copies of `kinds` in the order they start, and those to start now within the room.
+    def _plan_waiting(
+        self, source: list[Snapshot], kinds: Iterable[Kind], starts: int | None, exclude: str = ""
+    ) -> WaitingCopies:
+        """The waiting copies of `kinds` (not `exclude`) in the order they start, and those to start now.
 
         Calls: one destination lookup per 100 candidates of a kind not already known (in this execution
-        environment) to have an available copy. When more copies wait than may start (`starts`, or the room
-        when None), which go first matters: one more lookup per 100 of the waiting databases' previous
-        snapshots (those not known to be copied) tells which databases missed the previous round, and those
-        go first (`decisions.copy_priority`), so a limit that cannot take a whole round delays each database
-        in turn.
+        environment) to have an available copy. Where more copies of a kind wait than may start (`starts`,
+        or that kind's room when None; a kind with no room is left as it is), which go first matters: one
+        more lookup per 100 of those waiting databases' previous snapshots (those not known to be copied)
+        tells which databases missed the previous round, and those go first (`decisions.copy_priority`), so a
+        limit that cannot take a whole round delays each database in turn. The previous snapshots' copies
+        found in flight then count against the room too.
         """
         region = self.aws.destination_region
         wanted = set(kinds)
@@ -407,18 +410,24 @@ class Copier(Worker):
         candidates = [
             snap
             for snap in decisions.waiting_copy_candidates(self.settings, source)
-            if snap.kind in wanted and (snap.kind, snap.identifier) not in copied
+            if snap.kind in wanted and (snap.kind, snap.identifier) not in copied and snap.identifier != exclude
         ]
         found = self._find(region, candidates)
         plan = decisions.plan_waiting_copies(self.settings, candidates, found)
-        if len(plan.queue) > (len(plan.start) if starts is None else starts):
-            previous = decisions.previous_snapshots(self.settings, source, plan.queue)
+        contested = set()
+        for kind in wanted:
+            may_start = sum(1 for snap in plan.start if snap.kind is kind) if starts is None else starts
+            if 0 < may_start < sum(1 for snap in plan.queue if snap.kind is kind):
+                contested.add(kind)
+        if contested:
+            waiting = [snap for snap in plan.queue if snap.kind in contested]
+            previous = decisions.previous_snapshots(self.settings, source, waiting)
             copies = self._find(
                 region, [snap for snap in previous.values() if (snap.kind, snap.identifier) not in copied]
             )
+            found = found + copies
             points = decisions.recovery_points_from_previous(self.settings, previous, copies, copied)
             plan = decisions.plan_waiting_copies(self.settings, candidates, found, points)
-            found = found + copies
         WAITING.keep_copied(
             {
                 (snap.kind, snap.identifier)
@@ -426,7 +435,7 @@ class Copier(Worker):
                 if decisions.copy_state(self.settings, snap) is CopyState.AVAILABLE
             },
             {(snap.kind, snap.identifier) for snap in source if snap.kind in wanted}
-            | {k for k in copied if k[0] not in wanted},
+            | {key for key in copied if key[0] not in wanted},
         )
         return plan
 
@@ -469,7 +478,7 @@ class Copier(Worker):
         candidates = WAITING.get(kind)
         if candidates is None:
             source = self.aws.list_manual_snapshots(self.aws.source_region, kind)
-            queue = [snap for snap in self._plan_waiting(source, [kind], starts=1).queue if snap.identifier != exclude]
+            queue = self._plan_waiting(source, [kind], starts=1, exclude=exclude).queue
             WAITING.put(kind, queue)
             return queue[0] if queue else None
         candidates = [s for s in candidates if s.identifier != exclude]

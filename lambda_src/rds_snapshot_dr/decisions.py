@@ -7,9 +7,9 @@ what is a target, what is ours, what is expired, what to copy now and what to de
 from __future__ import annotations
 
 import functools
+import hashlib
 import math
 import re
-import zlib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -515,18 +515,19 @@ def copy_priority(snap: Snapshot, rank: int, recovery_point: datetime | None) ->
 
     `rank` is the snapshot's place among its database's owned, available source snapshots, newest first
     (0: the newest): every database's newest snapshot goes before any database's older one. Then the
-    database whose newest DR copy (`recovery_point`, None when it has none or it is not known) is the oldest
-    goes first: when the copy limit cannot take a whole backup round (say 900 instance copies a day through 5
-    slots), the databases left over wait once, then go first in the next round, instead of waiting every
-    round. Then the newest snapshot first. Among equals (one round's snapshots) the order is a hash of the
-    name, which carries the round's stamp, so it changes each round rather than favouring the same names
-    (and it is the same in every invocation).
+    database whose newest copy of ours (`recovery_point`, available or in flight: None when it has none or it
+    is not known) is the oldest goes first; reconcile reads it from its listing, copy-waiting from
+    `recovery_points_from_previous`. When the copy limit cannot take a whole backup round (say 900 instance
+    copies a day through 5 slots), the databases left over wait once, then go first in the next round,
+    instead of waiting every round. Then the newest snapshot first. Among equals (one round's snapshots) the
+    order is a hash of the name, which carries the round's stamp, so it changes each round rather than
+    favouring the same names (and it is the same in every invocation).
     """
     return (
         rank,
         sort_time(recovery_point),
         -sort_time(snap.data_time).timestamp(),
-        zlib.crc32(snap.identifier.encode()),
+        int.from_bytes(hashlib.blake2b(snap.identifier.encode(), digest_size=8).digest()),
         snap.identifier,
     )
 
@@ -571,10 +572,15 @@ def plan_copies(
     source_list = list(source)
     by_name = {(snap.kind, snap.identifier): snap for snap in destination}
     in_flight = [snap for snap in destination if is_copy_in_flight(settings, snap)]
-    newest_copy: dict[tuple[Kind, str], datetime] = {}
+    newest_copy: dict[tuple[Kind, str], datetime] = {}  # available: what a source past retention may defer to
+    copied_up_to: dict[tuple[Kind, str], datetime] = {}  # available or in flight: the copy order's recovery point
     for snap in destination:
-        if snap.status == "available" and is_owned(settings, snap) and snap.data_time is not None:
-            key = (snap.kind, snap.target)
+        state = copy_state(settings, snap)
+        if state not in (CopyState.AVAILABLE, CopyState.IN_FLIGHT) or snap.data_time is None:
+            continue
+        key = (snap.kind, snap.target)
+        copied_up_to[key] = max(snap.data_time, copied_up_to.get(key, snap.data_time))
+        if snap.status == "available":
             newest_copy[key] = max(snap.data_time, newest_copy.get(key, snap.data_time))
     cutoff = now - timedelta(days=settings.destination_retention_days) if now is not None else None
     missing: list[Snapshot] = []
@@ -604,7 +610,7 @@ def plan_copies(
             foreign.append(snap)
     rank = newest_first_rank(settings, source_list)
     missing.sort(
-        key=lambda s: copy_priority(s, rank.get((s.kind, s.identifier), 0), newest_copy.get((s.kind, s.target)))
+        key=lambda s: copy_priority(s, rank.get((s.kind, s.identifier), 0), copied_up_to.get((s.kind, s.target)))
     )
     room = copy_room(settings, [snap for snap in in_flight if is_owned(settings, snap)], in_flight)
     start: list[Snapshot] = []
@@ -683,7 +689,7 @@ def first_without_copy(candidates: Iterable[Snapshot], found: Iterable[Snapshot]
 
 @dataclass(frozen=True)
 class WaitingCopies:
-    """What the copy-waiting action starts, and how many copies wait for a slot."""
+    """What the copy-waiting action starts, and the copies that wait for a slot, in the order they start."""
 
     start: list[Snapshot]
     queue: list[Snapshot]  # candidates with nothing under their name in the destination, in the order they start

@@ -432,8 +432,8 @@ def test_the_share_counts_each_kind_apart_so_instance_copies_never_hold_cluster_
 
 
 def _missed_round(source: Any, destination: Any, env: Any) -> str:
-    """Four databases with yesterday's and today's snapshots; yesterday's was copied for all but db-0000,
-    whose name sorts last and whose hash puts it last among today's: the share of 1 must start it first."""
+    """Four databases with yesterday's and today's snapshots; yesterday's was copied for all but db-0001,
+    which neither name order nor the hash of today's names puts first: the share of 1 must start it first."""
     env(DB_CLUSTER_IDENTIFIERS="", COPY_CONCURRENCY_LIMIT="1")
     make_instance(source, "orders-db")
     copy_over(destination, take(source, SNAPSHOT), SNAPSHOT)  # the copy a copy-finished event announces
@@ -442,10 +442,10 @@ def _missed_round(source: Any, destination: Any, env: Any) -> str:
         make_instance(source, db)
         yesterday = f"dr-{db}-20261124-1400"
         arn = take(source, yesterday, db)
-        if i:
+        if i != 1:
             copy_over(destination, arn, yesterday)
         take(source, f"dr-{db}-20261125-1400", db)
-    return "dr-db-0000-20261125-1400"
+    return "dr-db-0001-20261125-1400"
 
 
 @pytest.mark.parametrize("path", ["copy-waiting", "copy-finished"])
@@ -481,8 +481,8 @@ def test_reconcile_copies_first_the_database_with_the_oldest_recovery_point(sour
 
     copies = [(o["snapshot"], o["outcome"]) for o in result["outcomes"] if o["operation"] == "copy"]
     assert copies[0] == (behind, "started")
-    # every database's newest snapshot goes before any older one (db-0000's yesterday waits behind them)
-    assert [name for name, _ in copies].index("dr-db-0000-20261124-1400") == len(copies) - 1
+    # every database's newest snapshot goes before any older one (db-0001's yesterday waits behind them)
+    assert [name for name, _ in copies].index("dr-db-0001-20261124-1400") == len(copies) - 1
 
 
 def test_a_refusal_at_the_instance_limit_does_not_hold_back_cluster_copies(source, destination, env, lambda_context):
@@ -522,3 +522,48 @@ def test_copies_found_available_are_not_looked_up_again_by_the_next_run(source, 
     # the 120 copies found available by the first run are known; one lookup for the new name, then the copy
     assert calls[f"{DESTINATION_REGION}:DescribeDBSnapshots"] == 1
     assert calls[f"{DESTINATION_REGION}:CopyDBSnapshot"] == 1
+
+
+def test_only_the_kind_with_more_waiting_than_room_looks_up_previous_snapshots(
+    source, destination, env, lambda_context, calls
+):
+    env(DB_INSTANCE_IDENTIFIERS="orders-db", DB_CLUSTER_IDENTIFIERS="payments,ledger", COPY_CONCURRENCY_LIMIT="1")
+    make_instance(source, "orders-db")
+    take(source, "dr-orders-db-20261124-1400")
+    take(source, SNAPSHOT)
+    for cluster in ("payments", "ledger"):
+        make_cluster(source, cluster)
+        take_cluster(source, f"dr-{cluster}-20261124-1400", cluster)
+        take_cluster(source, f"dr-{cluster}-20261125-1400", cluster)
+
+    result = lambda_handler({"action": "copy-waiting"}, lambda_context)
+
+    assert sorted(o["kind"] for o in result["outcomes"]) == ["cluster", "instance"]
+    # one instance waits for its share of 1: no order to decide; two clusters wait for theirs: they look up
+    # their previous snapshots too
+    assert calls[f"{DESTINATION_REGION}:DescribeDBSnapshots"] == 1
+    assert calls[f"{DESTINATION_REGION}:DescribeDBClusterSnapshots"] == 2
+
+
+def test_a_copy_seen_in_flight_is_not_remembered_and_is_started_again_once_it_is_gone(
+    source, destination, env, lambda_context
+):
+    env(DB_CLUSTER_IDENTIFIERS="")
+    make_instance(source, "orders-db")
+    copy_over(destination, take(source, SNAPSHOT), SNAPSHOT)
+    in_flight = {"on": True}
+
+    def copying(parsed: dict[str, Any]) -> None:
+        for snap in parsed.get("DBSnapshots", []):
+            if snap["DBSnapshotIdentifier"] == SNAPSHOT and in_flight["on"]:
+                snap["Status"] = "copying"
+
+    alter_response(DESTINATION_REGION, "DescribeDBSnapshots", copying)
+    assert lambda_handler({"action": "copy-waiting"}, lambda_context)["outcomes"] == []
+    # the copy then failed, and reconcile deleted it: the name is free again
+    in_flight["on"] = False
+    destination.delete_db_snapshot(DBSnapshotIdentifier=SNAPSHOT)
+
+    result = lambda_handler({"action": "copy-waiting"}, lambda_context)
+
+    assert [(o["snapshot"], o["outcome"]) for o in result["outcomes"]] == [(SNAPSHOT, "started")]

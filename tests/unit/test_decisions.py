@@ -366,7 +366,9 @@ def test_cluster_copies_count_against_their_own_limit_of_five(settings):
 
     plan = decisions.plan_copies(settings, clusters + instances, others)
 
-    assert sorted(s.identifier for s in plan.start) == sorted([name(1, "payments"), name(1), name(2)])
+    # each database's newest snapshot first (in an order hashed from the names), then the older one
+    assert {s.identifier for s in plan.start[:2]} == {name(1, "payments"), name(1)}
+    assert plan.start[2].identifier == name(2)
     assert [s.identifier for s in plan.defer] == [name(2, "payments")]
 
 
@@ -395,3 +397,7 @@ def test_the_recovery_point_copy_waiting_knows_is_the_previous_snapshot_when_its
     }
     plan = decisions.plan_waiting_copies(settings, candidates, [], points)
     assert {s.target for s in plan.queue[:2]} == {"c", "d"}
+    # a previous snapshot already known to be copied needs no lookup
+    known = decisions.recovery_points_from_previous(settings, previous, [], {(Kind.INSTANCE, name(1, "d"))})
+    assert known[(Kind.INSTANCE, "d")] == NOW - timedelta(days=1)
+    assert known[(Kind.INSTANCE, "a")] is None
