@@ -265,11 +265,8 @@ def test_copy_waiting_keeps_within_the_limit_counting_its_copies_in_flight(sourc
     assert [(o["snapshot"], o["outcome"]) for o in result["outcomes"]] == [("dr-db-0003-20261125-1300", "started")]
 
 
-def test_copy_waiting_stops_when_rds_refuses_a_copy_at_its_limit(source, destination, env, lambda_context):
-    env(DB_CLUSTER_IDENTIFIERS="")
-    for i in range(3):
-        make_instance(source, f"db-{i:04d}")
-        take(source, f"dr-db-{i:04d}-20261125-1{i}00", f"db-{i:04d}")
+def refuse_one_instance_copy_at_the_limit() -> None:
+    """RDS refuses the next DB snapshot copy: another instance's copies fill the account's 20."""
     inject_error(
         DESTINATION_REGION,
         "CopyDBSnapshot",
@@ -277,6 +274,14 @@ def test_copy_waiting_stops_when_rds_refuses_a_copy_at_its_limit(source, destina
         "Cannot copy more than 20 snapshots across regions",
         times=1,
     )
+
+
+def test_copy_waiting_stops_when_rds_refuses_a_copy_at_its_limit(source, destination, env, lambda_context):
+    env(DB_CLUSTER_IDENTIFIERS="")
+    for i in range(3):
+        make_instance(source, f"db-{i:04d}")
+        take(source, f"dr-db-{i:04d}-20261125-1{i}00", f"db-{i:04d}")
+    refuse_one_instance_copy_at_the_limit()
 
     result = lambda_handler({"action": "copy-waiting"}, lambda_context)
 
@@ -493,13 +498,7 @@ def test_a_refusal_at_the_instance_limit_does_not_hold_back_cluster_copies(sourc
     take(source, SNAPSHOT)
     take(source, "dr-billing-db-20261125-1400", "billing-db")
     take_cluster(source, "dr-payments-20261125-1300")  # older: after both instance copies
-    inject_error(
-        DESTINATION_REGION,
-        "CopyDBSnapshot",
-        "SnapshotQuotaExceeded",
-        "Cannot copy more than 20 snapshots across regions",
-        times=1,
-    )
+    refuse_one_instance_copy_at_the_limit()
 
     result = lambda_handler({"action": "copy-waiting"}, lambda_context)
 
