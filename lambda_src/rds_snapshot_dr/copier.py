@@ -43,9 +43,11 @@ class WaitingCandidates:
     def copied(self) -> set[tuple[Kind, str]]:
         return set(self._copied)
 
-    def keep_copied(self, copied: set[tuple[Kind, str]], listed: set[tuple[Kind, str]]) -> None:
-        """Remember `copied` too, and forget the names no longer in the source listing (`listed`)."""
-        self._copied = (self._copied | copied) & listed
+    def keep_copied(self, copied: set[tuple[Kind, str]], source: Iterable[Snapshot], kinds: set[Kind]) -> None:
+        """Remember `copied` too, and forget the names of `kinds` no longer in the source listing (`source`,
+        of those kinds)."""
+        listed = {(snap.kind, snap.identifier) for snap in source if snap.kind in kinds}
+        self._copied = {key for key in self._copied | copied if key in listed or key[0] not in kinds}
 
     def get(self, kind: Kind) -> list[Snapshot] | None:
         entry = self._by_kind.get(kind)
@@ -434,8 +436,8 @@ class Copier(Worker):
                 for snap in found
                 if decisions.copy_state(self.settings, snap) is CopyState.AVAILABLE
             },
-            {(snap.kind, snap.identifier) for snap in source if snap.kind in wanted}
-            | {key for key in copied if key[0] not in wanted},
+            source,
+            wanted,
         )
         return plan
 

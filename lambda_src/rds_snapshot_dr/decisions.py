@@ -379,6 +379,11 @@ COPY_FAILED_FIX = (
 )
 
 
+def is_owned_available(settings: Settings, snapshot: Snapshot) -> bool:
+    """Ours and available: a snapshot the copy and order decisions count."""
+    return is_owned(settings, snapshot) and snapshot.status == "available"
+
+
 class CopyState(StrEnum):
     """What the destination region holds under the name of one of our source snapshots."""
 
@@ -537,7 +542,7 @@ def newest_first_rank(settings: Settings, source: Iterable[Snapshot]) -> dict[tu
     keyed by (kind, identifier)."""
     by_database: dict[tuple[Kind, str], list[Snapshot]] = {}
     for snap in source:
-        if is_owned(settings, snap) and snap.status == "available":
+        if is_owned_available(settings, snap):
             by_database.setdefault((snap.kind, snap.target), []).append(snap)
     rank: dict[tuple[Kind, str], int] = {}
     for snaps in by_database.values():
@@ -580,7 +585,7 @@ def plan_copies(
             continue
         key = (snap.kind, snap.target)
         copied_up_to[key] = max(snap.data_time, copied_up_to.get(key, snap.data_time))
-        if snap.status == "available":
+        if state is CopyState.AVAILABLE:
             newest_copy[key] = max(snap.data_time, newest_copy.get(key, snap.data_time))
     cutoff = now - timedelta(days=settings.destination_retention_days) if now is not None else None
     missing: list[Snapshot] = []
@@ -588,7 +593,7 @@ def plan_copies(
     foreign: list[Snapshot] = []
     exhausted: list[Snapshot] = []
     for snap in source_list:
-        if not (is_owned(settings, snap) and snap.status == "available"):
+        if not is_owned_available(settings, snap):
             continue
         if wanted_targets is not None and snap.target not in wanted_targets:
             continue
@@ -637,7 +642,7 @@ def waiting_copy_candidates(settings: Settings, source: Iterable[Snapshot]) -> l
     without a copy are reconcile's business."""
     newest: dict[tuple[Kind, str], Snapshot] = {}
     for snap in source:
-        if not (is_owned(settings, snap) and snap.status == "available" and copy_attempts_left(settings, snap)):
+        if not (is_owned_available(settings, snap) and copy_attempts_left(settings, snap)):
             continue
         key = (snap.kind, snap.target)
         if key not in newest or sort_time(snap.data_time) > sort_time(newest[key].data_time):
@@ -655,7 +660,7 @@ def previous_snapshots(
     previous: dict[tuple[Kind, str], Snapshot] = {}
     for snap in source:
         key = (snap.kind, snap.target)
-        if key not in wanted or not (is_owned(settings, snap) and snap.status == "available"):
+        if key not in wanted or not is_owned_available(settings, snap):
             continue
         when = sort_time(snap.data_time)
         if when < wanted[key] and (key not in previous or when > sort_time(previous[key].data_time)):
