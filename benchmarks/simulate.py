@@ -25,7 +25,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT / "lambda_src"), str(ROOT)]
 
 from simulation import play  # noqa: E402
-from simulation.scenarios import QUICK, SCENARIOS  # noqa: E402
+from simulation.scenarios import DEFAULT_SLOTS_CARRY_INSTANCES, QUICK, SCENARIOS  # noqa: E402
 
 TABLE = (
     "recovery_points_lost",
@@ -68,6 +68,14 @@ def main(argv: list[str] | None = None) -> int:
         "--markdown", metavar="FILE", help="instead of running: a Markdown table of the --json lines in FILE"
     )
     parser.add_argument("--jobs", type=int, default=1, help="runs at once, in separate processes (default 1)")
+    parser.add_argument(
+        "--settings",
+        choices=("sized", "defaults", "large-fleet"),
+        default="sized",
+        help="the module's settings: its defaults, the README's settings for a large fleet, or sized (default): "
+        f"the defaults up to {DEFAULT_SLOTS_CARRY_INSTANCES} instances (what the default 5 copy slots carry, "
+        "README sizing table), the settings for a large fleet above",
+    )
     args = parser.parse_args(argv)
     if args.markdown:
         lines = Path(args.markdown).read_text().splitlines()
@@ -82,7 +90,7 @@ def main(argv: list[str] | None = None) -> int:
         sizes = [int(x) for x in (args.databases or "10,100,1000").split(",")]
         days = args.days or 30
 
-    runs = [(name, size, days, args.seed) for size in sizes for name in names]
+    runs = [(name, size, days, args.seed, args.settings) for size in sizes for name in names]
     all_held = True
     with multiprocessing.get_context("spawn").Pool(max(1, args.jobs)) as pool:
         for result in pool.imap(_one, runs):
@@ -94,10 +102,10 @@ def main(argv: list[str] | None = None) -> int:
     return 0 if all_held else 1
 
 
-def _one(run: tuple[str, int, int, int | None]) -> dict[str, Any]:
-    name, size, days, seed = run
+def _one(run: tuple[str, int, int, int | None, str]) -> dict[str, Any]:
+    name, size, days, seed, settings = run
     began = time.monotonic()
-    result, verdicts = play(name, size, days, seed)
+    result, verdicts = play(name, size, days, seed, settings)
     result["invariants_broken"] = {k: v for k, v in verdicts.items() if v}
     result["wall_seconds"] = round(time.monotonic() - began, 1)
     return result
@@ -108,6 +116,7 @@ COLUMNS = (
     ("scenario", "scenario"),
     ("DBs", "databases"),
     ("days", "days"),
+    ("settings", "settings"),
     ("lost", "recovery_points_lost"),
     ("foreign deleted", "foreign_deleted"),
     ("failures injected", "failures_injected"),
@@ -147,7 +156,8 @@ def markdown_table(results: list[dict[str, Any]]) -> str:
 
 def print_table(result: dict[str, Any]) -> None:
     print(
-        f"\n== {result['scenario']}: {result['databases']} databases, {result['days']} days "
+        f"\n== {result['scenario']}: {result['databases']} databases, {result['days']} days, "
+        f"{result.get('settings', 'defaults')} settings "
         f"(seed {result['seed']}, {result['wall_seconds']} s)"
     )
     for key in TABLE:

@@ -12,12 +12,17 @@ from typing import Any
 
 
 def play(
-    name: str, databases: int | None = None, days: int | None = None, seed: int | None = None
+    name: str,
+    databases: int | None = None,
+    days: int | None = None,
+    seed: int | None = None,
+    fleet_settings: str | None = None,
 ) -> tuple[dict[str, Any], dict[str, list[str]]]:
-    """Run one scenario: (its figures, the violations per invariant). Picklable, for process pools."""
+    """Run one scenario: (its figures, the violations per invariant). Picklable, for process pools.
+    `fleet_settings`: see `Scenario.sized`."""
     from . import fleet, invariants
     from .figures import figures
     from .scenarios import SCENARIOS
 
-    run = fleet.run(SCENARIOS[name].sized(databases, days, seed))
+    run = fleet.run(SCENARIOS[name].sized(databases, days, seed, fleet_settings))
     return figures(run), invariants.check(run)

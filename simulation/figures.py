@@ -56,6 +56,7 @@ def figures(run: Run) -> dict[str, Any]:
         "databases": n,
         "days": run.days,
         "seed": run.scenario.seed,
+        "settings": run.scenario.fleet_settings,
         "recovery_points_lost": lost,
         "foreign_deleted": sum(1 for d in run.deletions if d.snap.maker != "module"),
         "failures_injected": len(run.injected_failures),

@@ -9,6 +9,16 @@ from .services import Delivery, LambdaConfig
 DAY = 86400.0
 HOUR = 3600.0
 
+# The README's "Settings for a large fleet" (Fleet sizing and quotas): every instance copy slot of the
+# destination region, and the longest Lambda timeout.
+LARGE_FLEET_SETTINGS = (("COPY_CONCURRENCY_LIMIT", "20"),)
+LARGE_FLEET_TIMEOUT_S = 900.0
+# The README's sizing table ("Copy slots and the recovery point"): the default 5 slots copy about 165
+# instances within the default 30 h RPO at 10 minutes per incremental copy, about the simulated fleet's
+# mean (one round of 900 instances' incremental copies takes 31 h through 5 slots). A fleet with more
+# instances needs the settings for a large fleet.
+DEFAULT_SLOTS_CARRY_INSTANCES = 165
+
 
 @dataclass(frozen=True)
 class Scenario:
@@ -38,14 +48,39 @@ class Scenario:
     # seconds between runs of the copy-waiting schedule: the module's default copy_waiting_schedule_expression,
     # rate(5 minutes); None: switched off (copy_waiting_schedule_expression = null)
     copy_waiting_s: float | None = 300.0
+    # "defaults": the module's defaults, or "large-fleet": the README's settings for a large fleet on top
+    fleet_settings: str = "defaults"
 
-    def sized(self, databases: int | None = None, days: int | None = None, seed: int | None = None) -> Scenario:
-        return replace(
+    def sized(
+        self,
+        databases: int | None = None,
+        days: int | None = None,
+        seed: int | None = None,
+        fleet_settings: str | None = None,
+    ) -> Scenario:
+        """This scenario for another fleet size, length or seed. `fleet_settings`: "defaults", "large-fleet",
+        or "sized" (the module's defaults where they carry the fleet, else the settings for a large fleet, as
+        the README's sizing tells a platform team). None or "defaults" adds nothing to the scenario's own
+        settings (`large-fleet` keeps its settings for a large fleet)."""
+        sized = replace(
             self,
             databases=databases if databases is not None else self.databases,
             days=days if days is not None else self.days,
             seed=seed if seed is not None else self.seed,
         )
+        if fleet_settings == "sized":
+            instances = round(sized.databases * (1 - sized.aurora_share))
+            fleet_settings = "large-fleet" if instances > DEFAULT_SLOTS_CARRY_INSTANCES else "defaults"
+        if fleet_settings not in (None, "defaults", "large-fleet"):
+            raise ValueError(f"fleet_settings must be defaults, large-fleet or sized, not {fleet_settings!r}")
+        if fleet_settings == "large-fleet" and sized.fleet_settings != "large-fleet":
+            sized = replace(
+                sized,
+                settings=sized.settings + LARGE_FLEET_SETTINGS,
+                lambda_config=replace(sized.lambda_config, timeout_s=LARGE_FLEET_TIMEOUT_S),
+                fleet_settings="large-fleet",
+            )
+        return sized
 
 
 SCENARIOS: dict[str, Scenario] = {
@@ -57,9 +92,7 @@ SCENARIOS: dict[str, Scenario] = {
         Scenario(
             "large-fleet",
             "steady state with the README's settings for a large fleet: copy_concurrency_limit 20, lambda_timeout 900",
-            settings=(("COPY_CONCURRENCY_LIMIT", "20"),),
-            lambda_config=LambdaConfig(timeout_s=900.0),
-        ),
+        ).sized(fleet_settings="large-fleet"),
         Scenario(
             "no-copy-waiting",
             "steady state with copy_waiting_schedule_expression = null: freed slots wait for an event or reconcile",

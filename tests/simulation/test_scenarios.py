@@ -70,3 +70,17 @@ def test_a_run_is_repeatable():
     scenario = SCENARIOS["events-disordered"].sized(databases=5, days=3)
     first, second = figures(fleet.run(scenario)), figures(fleet.run(scenario))
     assert first == second
+
+
+def test_a_fleet_sized_past_the_default_copy_slots_gets_the_settings_for_a_large_fleet():
+    events_lost = SCENARIOS["events-lost"]
+    small, large = events_lost.sized(100, fleet_settings="sized"), events_lost.sized(1000, fleet_settings="sized")
+    assert (small.fleet_settings, dict(small.settings), small.lambda_config.timeout_s) == ("defaults", {}, 300.0)
+    assert (large.fleet_settings, dict(large.settings)) == ("large-fleet", {"COPY_CONCURRENCY_LIMIT": "20"})
+    assert large.lambda_config.timeout_s == 900.0
+    assert large.delivery == events_lost.delivery  # the scenario's own faults stay
+    # the large-fleet scenario keeps its settings at any size; nothing is added twice
+    assert SCENARIOS["large-fleet"].sized(10, fleet_settings="sized").settings == (("COPY_CONCURRENCY_LIMIT", "20"),)
+    assert SCENARIOS["large-fleet"].sized(fleet_settings="large-fleet").settings == (("COPY_CONCURRENCY_LIMIT", "20"),)
+    with pytest.raises(ValueError, match="fleet_settings"):
+        events_lost.sized(fleet_settings="huge")
