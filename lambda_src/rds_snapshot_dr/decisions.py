@@ -699,9 +699,8 @@ def recovery_points_from_previous(
     is the first not copied since the recovery point, or the recovery point itself. That time, less a
     microsecond, orders such databases among themselves (the one behind for more rounds first, which a
     two-level "copied or not" cannot tell) and before any whose previous snapshot has a copy of that time.
-    None when that oldest has no time. A database with no older source snapshot (a new one, or one whose older
-    snapshots were all copied and have passed the source retention) is not in the result: its recovery point
-    is None too, which `copy_priority` puts first.
+    None when that oldest has no time; a database with no older source snapshot (none copied yet) is not in
+    the result, so its recovery point is None too, which `copy_priority` puts first.
     """
     copied = set(known_copied) | {
         (snap.kind, snap.identifier)
