@@ -402,10 +402,9 @@ class Copier(Worker):
         environment) to have an available copy. Where more copies of a kind wait than may start (`starts`,
         or that kind's room when None; a kind with no room is left as it is), which go first matters: one
         more lookup per 100 of those waiting databases' previous snapshots (those not known to be copied)
-        tells which databases missed the previous round, and those go first, the one with the oldest source
-        snapshot (behind for the most rounds) first (`decisions.copy_priority`), so a limit that cannot take a
-        whole round delays each database in turn. The previous snapshots' copies found in flight then count
-        against the room too.
+        tells which databases missed the previous round, and those go first (`decisions.copy_priority`), so a
+        limit that cannot take a whole round delays each database in turn. The previous snapshots' copies
+        found in flight then count against the room too.
         """
         region = self.aws.destination_region
         wanted = set(kinds)
@@ -424,11 +423,12 @@ class Copier(Worker):
                 contested.add(kind)
         if contested:
             waiting = [snap for snap in plan.queue if snap.kind in contested]
-            older = decisions.previous_snapshots(self.settings, source, waiting)
-            previous = [snaps.previous for snaps in older.values()]
-            copies = self._find(region, [snap for snap in previous if (snap.kind, snap.identifier) not in copied])
+            previous = decisions.previous_snapshots(self.settings, source, waiting)
+            copies = self._find(
+                region, [snap for snap in previous.values() if (snap.kind, snap.identifier) not in copied]
+            )
             found = found + copies
-            points = decisions.recovery_points_from_previous(self.settings, older, copies, copied)
+            points = decisions.recovery_points_from_previous(self.settings, previous, copies, copied)
             plan = decisions.plan_waiting_copies(self.settings, candidates, found, points)
         WAITING.keep_copied(
             {

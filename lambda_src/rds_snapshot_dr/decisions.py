@@ -521,8 +521,8 @@ def copy_priority(snap: Snapshot, rank: int, recovery_point: datetime | None) ->
     `rank` is the snapshot's place among its database's owned, available source snapshots, newest first
     (0: the newest): every database's newest snapshot goes before any database's older one. Then the
     database whose newest copy of ours (`recovery_point`, available or in flight: None when it has none or it
-    is not known) is the oldest goes first; reconcile reads it from its listing, copy-waiting estimates it
-    (`recovery_points_from_previous`). When the copy limit cannot take a whole backup round (say 900 instance
+    is not known) is the oldest goes first; reconcile reads it from its listing, copy-waiting from
+    `recovery_points_from_previous`. When the copy limit cannot take a whole backup round (say 900 instance
     copies a day through 5 slots), the databases left over wait once, then go first in the next round,
     instead of waiting every round. Then the newest snapshot first. Among equals (one round's snapshots) the
     order is a hash of the name, which carries the round's stamp, so it changes each round rather than
@@ -650,71 +650,40 @@ def waiting_copy_candidates(settings: Settings, source: Iterable[Snapshot]) -> l
     return sorted(newest.values(), key=lambda s: copy_priority(s, 0, None))
 
 
-@dataclass(frozen=True)
-class OlderSnapshots:
-    """A waiting database's owned, available source snapshots older than the one that waits."""
-
-    previous: Snapshot  # the newest of them
-    oldest: Snapshot
-
-
 def previous_snapshots(
     settings: Settings, source: Iterable[Snapshot], candidates: Iterable[Snapshot]
-) -> dict[tuple[Kind, str], OlderSnapshots]:
-    """For each candidate's database that has one, keyed by (kind, database): its newest and its oldest owned,
-    available source snapshots older than the candidate. Whether the previous one has a copy tells whether the
-    database's recovery point is the previous round's; if not, the oldest one tells how far behind it is,
-    without listing the destination."""
+) -> dict[tuple[Kind, str], Snapshot]:
+    """For each candidate's database, keyed by (kind, database): its newest owned, available source snapshot
+    older than the candidate. Whether that one has a copy tells whether the database's recovery point is the
+    previous round's, without listing the destination."""
     wanted = {(snap.kind, snap.target): sort_time(snap.data_time) for snap in candidates}
-    older: dict[tuple[Kind, str], OlderSnapshots] = {}
+    previous: dict[tuple[Kind, str], Snapshot] = {}
     for snap in source:
         key = (snap.kind, snap.target)
         if key not in wanted or not is_owned_available(settings, snap):
             continue
         when = sort_time(snap.data_time)
-        if when >= wanted[key]:
-            continue
-        known = older.get(key)
-        if known is None:
-            older[key] = OlderSnapshots(previous=snap, oldest=snap)
-            continue
-        previous = snap if when > sort_time(known.previous.data_time) else known.previous
-        oldest = snap if when < sort_time(known.oldest.data_time) else known.oldest
-        older[key] = OlderSnapshots(previous=previous, oldest=oldest)
-    return older
+        if when < wanted[key] and (key not in previous or when > sort_time(previous[key].data_time)):
+            previous[key] = snap
+    return previous
 
 
 def recovery_points_from_previous(
     settings: Settings,
-    older: Mapping[tuple[Kind, str], OlderSnapshots],
+    previous: Mapping[tuple[Kind, str], Snapshot],
     found: Iterable[Snapshot],
     known_copied: Iterable[tuple[Kind, str]] = (),
 ) -> dict[tuple[Kind, str], datetime | None]:
-    """Each database's recovery point as copy-waiting can know it, for `copy_priority`.
-
-    The previous snapshot's time when a copy of it (`found`: a lookup of the previous snapshots' names;
-    `known_copied`: (kind, name) already known to have an available copy) is ours and available or on its
-    way. Else the recovery point is older than the database's oldest source snapshot: a source snapshot is
-    kept until its copy is available, and one with a copy goes once past the source retention, so the oldest
-    is the first not copied since the recovery point, or the recovery point itself. That time, less a
-    microsecond, orders such databases among themselves (the one behind for more rounds first, which a
-    two-level "copied or not" cannot tell) and before any whose previous snapshot has a copy of that time.
-    None when that oldest has no time; a database with no older source snapshot (none copied yet) is not in
-    the result, so its recovery point is None too, which `copy_priority` puts first.
-    """
+    """Each database's recovery point as copy-waiting can know it: its previous snapshot's time when a copy of
+    that snapshot (`found`: a lookup of the previous snapshots' names; `known_copied`: (kind, name) already
+    known to have an available copy) is ours and available or on its way; else None (older, or none), which
+    `copy_priority` puts first."""
     copied = set(known_copied) | {
         (snap.kind, snap.identifier)
         for snap in found
         if copy_state(settings, snap) in (CopyState.AVAILABLE, CopyState.IN_FLIGHT)
     }
-    points: dict[tuple[Kind, str], datetime | None] = {}
-    for key, snaps in older.items():
-        if (snaps.previous.kind, snaps.previous.identifier) in copied:
-            points[key] = snaps.previous.data_time
-        else:
-            oldest = snaps.oldest.data_time
-            points[key] = None if oldest is None else sort_time(oldest) - timedelta(microseconds=1)
-    return points
+    return {key: snap.data_time if (snap.kind, snap.identifier) in copied else None for key, snap in previous.items()}
 
 
 def first_without_copy(candidates: Iterable[Snapshot], found: Iterable[Snapshot]) -> Snapshot | None:

@@ -467,27 +467,6 @@ def test_the_database_that_missed_the_previous_round_is_copied_first(
     assert calls[f"{DESTINATION_REGION}:DescribeDBSnapshots"] == 2
 
 
-@pytest.mark.parametrize("path", ["copy-waiting", "copy-finished"])
-def test_of_two_databases_that_missed_the_previous_round_the_one_behind_longer_is_copied_first(
-    source, destination, env, lambda_context, path
-):
-    env(DB_CLUSTER_IDENTIFIERS="", COPY_CONCURRENCY_LIMIT="1")
-    make_instance(source, "orders-db")
-    copy_over(destination, take(source, SNAPSHOT), SNAPSHOT)  # the copy a copy-finished event announces
-    # Neither previous snapshot has a copy. A source snapshot is kept until its copy is available, so `late`,
-    # behind for three rounds, still has three; `missed` one (the one before was copied and has gone). The
-    # hash of today's names alone would start `missed` first.
-    for db, days in (("late", (22, 23, 24, 25)), ("missed", (24, 25))):
-        make_instance(source, db)
-        for day in days:
-            take(source, f"dr-{db}-202611{day}-1400", db)
-    event = {"action": "copy-waiting"} if path == "copy-waiting" else load_event("cross-region-copy-finished.json")
-
-    result = lambda_handler(event, lambda_context)
-
-    assert [(o["snapshot"], o["outcome"]) for o in result["outcomes"]] == [("dr-late-20261125-1400", "started")]
-
-
 def test_with_room_for_every_waiting_copy_no_previous_snapshot_is_looked_up(
     source, destination, env, lambda_context, calls
 ):

@@ -372,55 +372,32 @@ def test_cluster_copies_count_against_their_own_limit_of_five(settings):
     assert [s.identifier for s in plan.defer] == [name(2, "payments")]
 
 
-def ours(db: str) -> dict[str, str]:
-    return {**OURS, "rds-snapshot-dr:source": db}
-
-
 def test_the_recovery_point_copy_waiting_knows_is_the_previous_snapshot_when_its_copy_is_ours(settings):
+    def ours(db: str) -> dict[str, str]:
+        return {**OURS, "rds-snapshot-dr:source": db}
+
     source = [snap(name(d, db), d, tags=ours(db)) for db in ("a", "b", "c", "d") for d in (0, 1, 2)]
     candidates = [s for s in source if s.identifier.endswith(name(0)[-13:])]
-    older = decisions.previous_snapshots(settings, source, candidates)
-    assert {key: (s.previous.identifier, s.oldest.identifier) for key, s in older.items()} == {
-        (Kind.INSTANCE, db): (name(1, db), name(2, db)) for db in ("a", "b", "c", "d")
+    previous = decisions.previous_snapshots(settings, source, candidates)
+    assert {key: s.identifier for key, s in previous.items()} == {
+        (Kind.INSTANCE, db): name(1, db) for db in ("a", "b", "c", "d")
     }
     found = [
         snap(name(1, "a"), 1, tags=ours("a"), region="us-west-2"),
         snap(name(1, "b"), 1, tags=ours("b"), region="us-west-2", status="copying"),
         snap(name(1, "c"), 1, tags=ours("c"), region="us-west-2", status="failed"),
     ]
-    points = decisions.recovery_points_from_previous(settings, older, found)
-    # a and b: the previous round (copied, or on its way); c (its copy failed) and d (none): older than their
-    # oldest source snapshot, so first
-    before_oldest = NOW - timedelta(days=2, microseconds=1)
+    points = decisions.recovery_points_from_previous(settings, previous, found)
+    # a and b: the previous round (copied, or on its way); c (its copy failed) and d (none): older, so first
     assert points == {
         (Kind.INSTANCE, "a"): NOW - timedelta(days=1),
         (Kind.INSTANCE, "b"): NOW - timedelta(days=1),
-        (Kind.INSTANCE, "c"): before_oldest,
-        (Kind.INSTANCE, "d"): before_oldest,
+        (Kind.INSTANCE, "c"): None,
+        (Kind.INSTANCE, "d"): None,
     }
     plan = decisions.plan_waiting_copies(settings, candidates, [], points)
     assert {s.target for s in plan.queue[:2]} == {"c", "d"}
     # a previous snapshot already known to be copied needs no lookup
-    known = decisions.recovery_points_from_previous(settings, older, [], {(Kind.INSTANCE, name(1, "d"))})
+    known = decisions.recovery_points_from_previous(settings, previous, [], {(Kind.INSTANCE, name(1, "d"))})
     assert known[(Kind.INSTANCE, "d")] == NOW - timedelta(days=1)
-    assert known[(Kind.INSTANCE, "a")] == before_oldest
-
-
-def test_among_databases_that_missed_the_previous_round_the_one_behind_longest_goes_first(settings):
-    # Source snapshots are kept until their copy is available, so a database behind for three rounds still
-    # has its three uncopied ones; one behind for one round has only yesterday's (the one before was copied
-    # and is past the source retention). Neither previous snapshot has a copy: "copied or not" cannot tell
-    # them apart, and the hash of today's names alone puts the wrong one first.
-    source = [snap(name(d, "late"), d, tags=ours("late")) for d in (0, 1, 2, 3)]
-    source += [snap(name(d, "missed"), d, tags=ours("missed")) for d in (0, 1)]
-    source += [snap(name(0, "first"), 0, tags=ours("first"))]  # no older snapshot: never copied
-    candidates = [s for s in source if s.identifier.endswith(name(0)[-13:])]
-    unordered = sorted(candidates, key=lambda s: decisions.copy_priority(s, 0, None))
-    assert [s.target for s in unordered].index("missed") < [s.target for s in unordered].index("late")
-
-    older = decisions.previous_snapshots(settings, source, candidates)
-    points = decisions.recovery_points_from_previous(settings, older, [])
-    plan = decisions.plan_waiting_copies(settings, candidates, [], points)
-
-    assert [s.target for s in plan.queue] == ["first", "late", "missed"]
-    assert points[(Kind.INSTANCE, "late")] == NOW - timedelta(days=3, microseconds=1)
+    assert known[(Kind.INSTANCE, "a")] is None
