@@ -7,6 +7,11 @@ figures and the invariants that broke. Every figure is computed from what happen
     python3 benchmarks/simulate.py --quick                         # every scenario, 10 databases, 20 days
     python3 benchmarks/simulate.py --databases 10,100,1000 --days 30 --json
     python3 benchmarks/simulate.py --scenario copy-failures --databases 100 --seed 7
+    python3 benchmarks/simulate.py --scenario events-lost --databases 1000 --settings defaults
+
+A fleet of more instances than the module's default 5 copy slots carry (165, the README's sizing
+table) runs with the README's settings for a large fleet unless `--settings defaults` says otherwise;
+each result names its settings.
 
 Exit status: 0 when every invariant held in every run, 1 otherwise.
 """
