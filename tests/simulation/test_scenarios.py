@@ -84,3 +84,29 @@ def test_a_fleet_sized_past_the_default_copy_slots_gets_the_settings_for_a_large
     assert SCENARIOS["large-fleet"].sized(fleet_settings="large-fleet").settings == (("COPY_CONCURRENCY_LIMIT", "20"),)
     with pytest.raises(ValueError, match="fleet_settings"):
         events_lost.sized(fleet_settings="huge")
+
+
+def test_the_benchmark_names_each_runs_settings(tmp_path, capsys):
+    import importlib.util
+    import json
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[2] / "benchmarks" / "simulate.py"
+    run = [sys.executable, str(path), "--scenario", "steady-state", "--databases", "3", "--days", "1", "--json"]
+    out = subprocess.run([*run, "--settings", "large-fleet"], capture_output=True, text=True, check=True).stdout  # noqa: S603 - our interpreter, our script
+    line = json.loads(out)
+    assert (line["scenario"], line["settings"]) == ("steady-state", "large-fleet")
+
+    # a line written before results named their settings ran with the scenario's own
+    spec = importlib.util.spec_from_file_location("simulate_benchmark", path)
+    simulate = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(simulate)
+    older = {k: v for k, v in line.items() if k != "settings"}
+    runs = tmp_path / "runs.json"
+    runs.write_text("\n".join(json.dumps({**older, "scenario": s}) for s in ("large-fleet", "events-lost")) + "\n")
+    simulate.main(["--markdown", str(runs)])
+    rows = capsys.readouterr().out.splitlines()
+    assert rows[0].startswith("| scenario | DBs | days | settings |")
+    assert [row.split(" | ")[3] for row in rows[2:]] == ["large-fleet", "defaults"]
