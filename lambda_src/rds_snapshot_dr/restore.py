@@ -12,7 +12,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from .decisions import PORTABLE_TAG, SOURCE_TAG, Kind, Snapshot, is_owned
+from .decisions import PORTABLE_TAG, SOURCE_TAG, Kind, Snapshot, is_owned, is_owned_available
 from .settings import Regional, Settings
 
 # Tags of a drill database: the module instance it belongs to (the tag the role's delete permission
@@ -90,9 +90,7 @@ class DrillRecord:
 
 def restorable_copies(settings: Settings, copies: Iterable[Snapshot], database: str) -> list[Snapshot]:
     """Owned, available DR copies of `database`, oldest data first."""
-    mine = [
-        s for s in copies if s.target == database and s.status == "available" and is_owned(settings, s) and s.data_time
-    ]
+    mine = [s for s in copies if s.target == database and is_owned_available(settings, s) and s.data_time]
     return sorted(mine, key=lambda s: (s.data_time, s.identifier))
 
 
@@ -117,7 +115,7 @@ def databases_with_copies(settings: Settings, copies: Iterable[Snapshot]) -> dic
     """Every database that has at least one restorable DR copy, with its kind (read from the copies alone)."""
     found: dict[str, Kind] = {}
     for snap in copies:
-        if snap.status == "available" and is_owned(settings, snap) and snap.tags.get(SOURCE_TAG):
+        if is_owned_available(settings, snap) and snap.tags.get(SOURCE_TAG):
             found[snap.target] = snap.kind
     return dict(sorted(found.items()))
 
