@@ -48,8 +48,11 @@ class Scenario:
     # seconds between runs of the copy-waiting schedule: the module's default copy_waiting_schedule_expression,
     # rate(5 minutes); None: switched off (copy_waiting_schedule_expression = null)
     copy_waiting_s: float | None = 300.0
-    # "defaults": the module's defaults, or "large-fleet": the README's settings for a large fleet on top
-    fleet_settings: str = "defaults"
+
+    @property
+    def fleet_settings(self) -> str:
+        """Its label: "large-fleet" with the README's settings for a large fleet, else "defaults"."""
+        return "large-fleet" if set(LARGE_FLEET_SETTINGS) <= set(self.settings) else "defaults"
 
     def sized(
         self,
@@ -78,7 +81,6 @@ class Scenario:
                 sized,
                 settings=sized.settings + LARGE_FLEET_SETTINGS,
                 lambda_config=replace(sized.lambda_config, timeout_s=LARGE_FLEET_TIMEOUT_S),
-                fleet_settings="large-fleet",
             )
         return sized
 
