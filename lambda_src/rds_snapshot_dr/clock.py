@@ -7,7 +7,7 @@ engine on a simulated clock (`set_clock`) and tests can pin the time.
 from __future__ import annotations
 
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
 
@@ -32,6 +32,33 @@ class SystemClock:
     def pause(self, seconds: float) -> None:
         if seconds > 0:
             time.sleep(seconds)  # the one pause in the package (see tests/unit/test_no_waiting.py)
+
+
+class FixedClock:
+    """A wall clock that stands still until told to move: for tests, whose snapshot stamps must not age
+    as the calendar does. Monotonic time is its own counter and a pause moves both clocks on; nothing sleeps."""
+
+    def __init__(self, when: datetime) -> None:
+        if when.tzinfo is None:
+            raise ValueError("FixedClock needs a timezone-aware time")
+        self.when = when
+        self.seconds = 0.0
+
+    def now(self) -> datetime:
+        return self.when
+
+    def monotonic(self) -> float:
+        return self.seconds
+
+    def pause(self, seconds: float) -> None:
+        self.advance(max(seconds, 0.0))
+
+    def set(self, when: datetime) -> None:
+        self.when = when
+
+    def advance(self, seconds: float) -> None:
+        self.when += timedelta(seconds=seconds)
+        self.seconds += seconds
 
 
 CLOCK: Clock = SystemClock()

@@ -8,10 +8,20 @@ from typing import Any
 import boto3
 import pytest
 from botocore.awsrequest import AWSResponse
-from dr_testing import BASE_ENV, DESTINATION_REGION, SOURCE_REGION, engine_client
+from dr_testing import BASE_ENV, DESTINATION_REGION, FIXED_NOW, SOURCE_REGION, engine_client
 from moto import mock_aws
 
-from rds_snapshot_dr import handler
+from rds_snapshot_dr import clock, handler
+from rds_snapshot_dr.clock import FixedClock
+
+
+@pytest.fixture(autouse=True)
+def fixed_clock() -> Iterator[FixedClock]:
+    """Every unit test runs at FIXED_NOW, so a snapshot stamp a test names ages the same next month."""
+    pinned = FixedClock(FIXED_NOW)
+    previous = clock.set_clock(pinned)
+    yield pinned
+    clock.set_clock(previous)
 
 
 @pytest.fixture

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +17,9 @@ DESTINATION_REGION = "us-west-2"
 KEY_ARN = "arn:aws:kms:us-west-2:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
 OWNER_KEY = "rds-snapshot-dr:owner"
 OWNER = "orders"
+# The time every unit test runs at (conftest.fixed_clock): an hour after the round the sample events
+# name (20261125-1400). Tests move it with the `fixed_clock` fixture, never with the machine's clock.
+FIXED_NOW = datetime(2026, 11, 25, 15, 0, tzinfo=UTC)
 EVENTS = Path(__file__).resolve().parent.parent / "events"
 
 BASE_ENV = {

@@ -256,9 +256,9 @@ def test_snapshot_name_too_long_for_a_cluster_snapshot_fails_with_fix(source, la
 
 
 def _shift_clock(monkeypatch: pytest.MonkeyPatch, *, days: int) -> None:
-    from datetime import UTC, datetime, timedelta
+    from datetime import timedelta
 
-    from rds_snapshot_dr import handler
+    from rds_snapshot_dr import clock, handler
 
-    later = datetime.now(UTC) + timedelta(days=days)
+    later = clock.CLOCK.now() + timedelta(days=days)
     monkeypatch.setattr(handler, "utcnow", lambda: later)

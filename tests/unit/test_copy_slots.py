@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterator
-from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
@@ -23,8 +22,7 @@ from dr_testing import (
     owned_tags,
 )
 
-from rds_snapshot_dr import clock
-from rds_snapshot_dr.clock import SystemClock
+from rds_snapshot_dr.clock import FixedClock
 from rds_snapshot_dr.copier import CANDIDATES_TTL_S
 from rds_snapshot_dr.errors import TargetFailuresError
 from rds_snapshot_dr.handler import lambda_handler
@@ -302,21 +300,10 @@ def test_copy_waiting_with_nothing_waiting_starts_nothing(destination, lambda_co
 # --- the waiting-copy candidates a warm execution environment keeps between copy-finished events ------
 
 
-class _LaterClock(SystemClock):
-    """The system clock, moved on by `ahead` seconds."""
-
-    ahead = 0.0
-
-    def now(self) -> datetime:
-        return super().now() + timedelta(seconds=self.ahead)
-
-
 @pytest.fixture
-def later() -> Iterator[_LaterClock]:
-    fake = _LaterClock()
-    previous = clock.set_clock(fake)
-    yield fake
-    clock.set_clock(previous)
+def later(fixed_clock: FixedClock) -> FixedClock:
+    """The pinned clock, for tests that move it on (`later.advance(seconds)`)."""
+    return fixed_clock
 
 
 def _two_waiting(source: Any, destination: Any, env: Any) -> list[str]:
@@ -372,7 +359,7 @@ def test_candidates_older_than_their_time_to_live_are_listed_again(
 ):
     waiting = _two_waiting(source, destination, env)
     lambda_handler(load_event("cross-region-copy-finished.json"), lambda_context)
-    later.ahead = CANDIDATES_TTL_S + 1
+    later.advance(CANDIDATES_TTL_S + 1)
     calls.clear()
 
     result = lambda_handler(load_event("cross-region-copy-finished.json"), lambda_context)

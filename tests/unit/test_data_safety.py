@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 from dr_testing import (
     DESTINATION_REGION,
+    FIXED_NOW,
     SOURCE_REGION,
     alter_response,
     cluster_snapshots,
@@ -40,7 +41,7 @@ SNAPSHOT = "dr-orders-db-20261125-1400"  # tests/events/manual-snapshot-created.
 def run(event: dict[str, Any], now: datetime | None = None) -> Report:
     """One invocation through the engine, returning its report even when a target failed."""
     settings = handler.current_settings()
-    now = now or datetime.now(UTC)
+    now = now or FIXED_NOW
     engine = Engine(settings, RdsGateway.from_settings(settings), now=now, remaining_ms=lambda: 900_000)
     request = parse_event(event, actions=handler.ACTIONS.keys(), now=now)
     if isinstance(request, ActionRequest):
@@ -49,7 +50,7 @@ def run(event: dict[str, Any], now: datetime | None = None) -> Report:
 
 
 def reconcile(days_later: float = 0) -> Report:
-    return run({"action": "reconcile"}, datetime.now(UTC) + timedelta(days=days_later))
+    return run({"action": "reconcile"}, FIXED_NOW + timedelta(days=days_later))
 
 
 def outcomes(report: Report, outcome: str) -> list[Any]:
@@ -111,7 +112,7 @@ def test_recovery_point_age_counts_from_the_stamp_not_from_when_the_copy_was_mad
 
     stamp = datetime(2026, 11, 20, 14, 0, tzinfo=UTC)
     age = report.metrics.gauges["RecoveryPointAgeSeconds"]
-    assert abs(age - (datetime.now(UTC) - stamp).total_seconds()) < 60
+    assert age == (FIXED_NOW - stamp).total_seconds()
 
 
 # --- 2. a copy that ends failed --------------------------------------------------------------------

@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 from dr_testing import (
     DESTINATION_REGION,
+    FIXED_NOW,
     SOURCE_REGION,
     alter_response,
     cluster_snapshots,
@@ -28,7 +29,7 @@ RECONCILE = {"action": "reconcile"}
 
 
 def later(monkeypatch: pytest.MonkeyPatch, days: float) -> datetime:
-    return at(monkeypatch, datetime.now(UTC) + timedelta(days=days))
+    return at(monkeypatch, FIXED_NOW + timedelta(days=days))
 
 
 def at(monkeypatch: pytest.MonkeyPatch, when: datetime) -> datetime:
@@ -216,11 +217,22 @@ def test_reconcile_publishes_recovery_point_age_of_newest_available_copy(
 
 @pytest.mark.usefixtures("orders")
 def test_recovery_point_of_a_database_without_copy_counts_from_its_creation(lambda_context, monkeypatch):
+    # moto stamps the database with the machine's time; pin it to the test's clock.
+    created = FIXED_NOW - timedelta(hours=1)
+    alter_response(SOURCE_REGION, "DescribeDBInstances", _created_at(created))
     later(monkeypatch, days=2)
 
     result = lambda_handler(RECONCILE, lambda_context)
 
-    assert result["metrics"]["RecoveryPointAgeSeconds"] > 2 * 86_000
+    assert result["metrics"]["RecoveryPointAgeSeconds"] == (FIXED_NOW + timedelta(days=2) - created).total_seconds()
+
+
+def _created_at(when: datetime) -> Any:
+    def change(parsed: dict[str, Any]) -> None:
+        for db in parsed.get("DBInstances", []):
+            db["InstanceCreateTime"] = when
+
+    return change
 
 
 @pytest.mark.usefixtures("orders")
