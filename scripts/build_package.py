@@ -4,8 +4,8 @@
 The same sources give the same bytes on every machine, so `terraform plan` never shows a change
 that no one made:
 
-- only ``*.py`` files under ``lambda_src/rds_snapshot_dr`` (no ``__pycache__``), stored at the
-  archive root as ``rds_snapshot_dr/...``;
+- only ``*.py`` files and the ``*.json`` data files the package reads (tag_keys.json) under
+  ``lambda_src/rds_snapshot_dr`` (no ``__pycache__``), stored at the archive root as ``rds_snapshot_dr/...``;
 - entries sorted by path, every timestamp 1980-01-01 00:00:00, permissions 0644;
 - ZIP_STORED (no compression), so the bytes do not depend on the machine's zlib.
 
@@ -28,6 +28,7 @@ PACKAGE = "rds_snapshot_dr"
 DEFAULT_OUTPUT = ROOT / "dist" / "rds_snapshot_dr.zip"
 FIXED_TIMESTAMP = (1980, 1, 1, 0, 0, 0)
 FILE_MODE = 0o100644  # regular file, rw-r--r--
+PACKAGED_SUFFIXES = (".py", ".json")  # modules, and the data they read (tag_keys.json)
 
 
 def package_files(source_root: Path = SOURCE_ROOT) -> list[tuple[str, Path]]:
@@ -37,8 +38,10 @@ def package_files(source_root: Path = SOURCE_ROOT) -> list[tuple[str, Path]]:
         raise SystemExit(f"package directory {package_dir.relative_to(ROOT)} does not exist")
     files = [
         (path.relative_to(source_root).as_posix(), path)
-        for path in package_dir.rglob("*.py")
-        if "__pycache__" not in path.relative_to(source_root).parts and path.is_file()
+        for path in package_dir.rglob("*")
+        if path.suffix in PACKAGED_SUFFIXES
+        and "__pycache__" not in path.relative_to(source_root).parts
+        and path.is_file()
     ]
     return sorted(files)
 

@@ -23,7 +23,7 @@ from typing import Any, TextIO
 
 from . import __version__, restore_cli
 from .aws import CLIENTS, AccountGateway, RdsGateway
-from .decisions import Database, Kind, Outcome, Snapshot
+from .decisions import TAG_KEYS, Database, Kind, Outcome, Snapshot
 from .engine import Engine, Report
 from .errors import AwsError
 from .events import ActionRequest, SnapshotCreated, parse_time
@@ -64,7 +64,7 @@ SETTING_NAMES = (
 # What the module sets when a user gives no value; the rest (regions, key, prefix, owner, retention,
 # keep-last) has to come from the function, the environment or a flag.
 DEFAULTS = {
-    "OWNER_TAG_KEY": "rds-snapshot-dr:owner",
+    "OWNER_TAG_KEY": TAG_KEYS["owner"],
     "DB_INSTANCE_IDENTIFIERS": "",
     "DB_CLUSTER_IDENTIFIERS": "",
     "SELECTION_TAGS": "{}",

@@ -12,15 +12,15 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from .decisions import PORTABLE_TAG, SOURCE_TAG, Kind, Snapshot, is_owned, is_owned_available
+from .decisions import PORTABLE_TAG, SOURCE_TAG, TAG_KEYS, Kind, Snapshot, is_owned, is_owned_available
 from .settings import Regional, Settings
 
 # Tags of a drill database: the module instance it belongs to (the tag the role's delete permission
 # requires), the database it proves, the copy it was restored from and when the restore started.
-DRILL_TAG = "rds-snapshot-dr:drill"
-DRILL_SOURCE_TAG = "rds-snapshot-dr:drill-source"
-DRILL_SNAPSHOT_TAG = "rds-snapshot-dr:drill-snapshot"
-DRILL_STARTED_TAG = "rds-snapshot-dr:drill-started"
+DRILL_TAG = TAG_KEYS["drill"]
+DRILL_SOURCE_TAG = TAG_KEYS["drill_source"]
+DRILL_SNAPSHOT_TAG = TAG_KEYS["drill_snapshot"]
+DRILL_STARTED_TAG = TAG_KEYS["drill_started"]
 DRILL_STAMP = "%Y%m%d%H%M"
 
 # Where a parameter's value came from, as --dry-run prints it.

@@ -29,7 +29,7 @@ def test_fresh_build_is_byte_for_byte_the_deployed_package():
 def test_build_does_not_depend_on_file_times_or_stray_caches(tmp_path):
     source = tmp_path / "lambda_src"
     shutil.copytree(ROOT / "lambda_src", source, ignore=shutil.ignore_patterns("__pycache__"))
-    for path in source.rglob("*.py"):
+    for path in source.rglob("*.*"):
         path.touch()  # other timestamps, as a fresh clone on another machine has
     (source / "rds_snapshot_dr" / "__pycache__").mkdir(exist_ok=True)
     (source / "rds_snapshot_dr" / "__pycache__" / "handler.cpython-312.pyc").write_bytes(b"\0")
@@ -42,7 +42,8 @@ def test_package_holds_only_the_handler_package_at_its_root():
         names = archive.namelist()
         infos = archive.infolist()
     assert "rds_snapshot_dr/handler.py" in names
-    assert all(name.startswith("rds_snapshot_dr/") and name.endswith(".py") for name in names)
+    assert "rds_snapshot_dr/tag_keys.json" in names  # read at import by decisions.py
+    assert all(name.startswith("rds_snapshot_dr/") and name.endswith((".py", ".json")) for name in names)
     assert names == sorted(names)
     assert {info.date_time for info in infos} == {(1980, 1, 1, 0, 0, 0)}
     assert {info.compress_type for info in infos} == {zipfile.ZIP_STORED}
