@@ -27,12 +27,19 @@ locals {
   listed_instance_arns = [for id in var.db_instance_identifiers : "${local.source_rds_arn}:db:${lower(id)}"]
   listed_cluster_arns  = [for id in var.db_cluster_identifiers : "${local.source_rds_arn}:cluster:${lower(id)}"]
 
-  # Tag keys the function puts on a snapshot it creates (decisions.snapshot_tags): the owner tag,
-  # the source, its kind, the backup round, and the user's snapshot_tags.
-  snapshot_tag_keys = sort(distinct(concat(
-    [local.owner_tag_key, "rds-snapshot-dr:source", "rds-snapshot-dr:source-type", "rds-snapshot-dr:backup-round"],
+  # Tag keys the function writes on snapshots: on a new source snapshot (decisions.snapshot_tags; CopyTags
+  # carries them to its copy) and later on an owned one (the copy-failure count). From tag_keys.json, the
+  # file the function itself reads, plus the user's snapshot_tags: the keys IAM allows are the keys the
+  # function writes (the authorization stage of scripts/test judges the real requests against them).
+  snapshot_create_tag_keys = sort(distinct(concat(
+    [for name in local.function_tag_keys.snapshot_on_create : local.function_tag_keys.keys[name]],
     keys(var.snapshot_tags),
   )))
+  snapshot_later_tag_keys = sort([for name in local.function_tag_keys.snapshot_later : local.function_tag_keys.keys[name]])
+  snapshot_kinds = {
+    instance = length(var.db_instance_identifiers) > 0 || local.tag_selection
+    cluster  = length(var.db_cluster_identifiers) > 0 || local.tag_selection
+  }
 
   rds_services = [
     "rds.${local.source_region}.amazonaws.com",
@@ -74,15 +81,52 @@ data "aws_iam_policy_document" "lambda" {
   #checkov:skip=CKV_AWS_356:Resource "*" only on ReadAccountQuotas (DescribeAccountAttributes has no resource type) and WriteTraces (X-Ray has no resource-level permissions); every other statement names its ARNs.
   # --- Snapshots in the source region ------------------------------------------------------------
 
-  # CreateDBSnapshot requires two resource types, db* and snapshot* (reference: CreateDBSnapshot), so
-  # each statement names the database(s) and the snapshot names this instance gives.
+  # CreateDBSnapshot requires two resource types, db* and snapshot*, CreateDBClusterSnapshot cluster* and
+  # cluster-snapshot* (reference), and AWS authorizes each resource of the request on its own. So the
+  # databases and the new snapshots are in separate statements: a condition key of the db type
+  # (rds:db-tag/<key>) never matches the snapshot resource, and a statement naming both under it denies
+  # the snapshot (RDS User Guide, "Specifying conditions: Using custom tags", whose example splits them).
+  dynamic "statement" {
+    for_each = local.snapshot_kinds.instance ? [1] : []
+
+    content {
+      # The new snapshot: only the exact names this instance gives, and only created with its ownership
+      # tag (aws:RequestTag is a condition key of CreateDBSnapshot itself).
+      sid       = "CreateOwnInstanceSnapshots"
+      actions   = ["rds:CreateDBSnapshot"]
+      resources = [local.source_snapshot_arns[0]]
+
+      condition {
+        test     = "StringEquals"
+        variable = "aws:RequestTag/${local.owner_tag_key}"
+        values   = [var.name]
+      }
+    }
+  }
+
+  dynamic "statement" {
+    for_each = local.snapshot_kinds.cluster ? [1] : []
+
+    content {
+      sid       = "CreateOwnClusterSnapshots"
+      actions   = ["rds:CreateDBClusterSnapshot"]
+      resources = [local.source_snapshot_arns[1]]
+
+      condition {
+        test     = "StringEquals"
+        variable = "aws:RequestTag/${local.owner_tag_key}"
+        values   = [var.name]
+      }
+    }
+  }
+
   dynamic "statement" {
     for_each = length(var.db_instance_identifiers) > 0 ? [1] : []
 
     content {
       sid       = "SnapshotListedInstances"
       actions   = ["rds:CreateDBSnapshot"]
-      resources = concat(local.listed_instance_arns, [local.source_snapshot_arns[0]])
+      resources = local.listed_instance_arns
     }
   }
 
@@ -92,14 +136,10 @@ data "aws_iam_policy_document" "lambda" {
     content {
       # Tag-selected instances are found at run time: any instance of the source region and account,
       # but only while it carries every selection tag. rds:db-tag/<key> is a condition key of the db
-      # resource type (reference: Resource types, db) and RDS evaluates it for CreateDBSnapshot
-      # (RDS User Guide, "Specifying conditions: Using custom tags").
-      sid     = "SnapshotTaggedInstances"
-      actions = ["rds:CreateDBSnapshot"]
-      resources = [
-        "${local.source_rds_arn}:db:*",
-        local.source_snapshot_arns[0],
-      ]
+      # resource type (reference: Resource types, db), so this statement names databases only.
+      sid       = "SnapshotTaggedInstances"
+      actions   = ["rds:CreateDBSnapshot"]
+      resources = ["${local.source_rds_arn}:db:*"]
 
       dynamic "condition" {
         for_each = var.selection_tags
@@ -113,15 +153,13 @@ data "aws_iam_policy_document" "lambda" {
     }
   }
 
-  # CreateDBClusterSnapshot requires cluster* and cluster-snapshot* (reference:
-  # CreateDBClusterSnapshot): granted on cluster-snapshot ARNs alone it would be a dead grant.
   dynamic "statement" {
     for_each = length(var.db_cluster_identifiers) > 0 ? [1] : []
 
     content {
       sid       = "SnapshotListedClusters"
       actions   = ["rds:CreateDBClusterSnapshot"]
-      resources = concat(local.listed_cluster_arns, [local.source_snapshot_arns[1]])
+      resources = local.listed_cluster_arns
     }
   }
 
@@ -130,12 +168,9 @@ data "aws_iam_policy_document" "lambda" {
 
     content {
       # As SnapshotTaggedInstances, with rds:cluster-tag/<key> (reference: Resource types, cluster).
-      sid     = "SnapshotTaggedClusters"
-      actions = ["rds:CreateDBClusterSnapshot"]
-      resources = [
-        "${local.source_rds_arn}:cluster:*",
-        local.source_snapshot_arns[1],
-      ]
+      sid       = "SnapshotTaggedClusters"
+      actions   = ["rds:CreateDBClusterSnapshot"]
+      resources = ["${local.source_rds_arn}:cluster:*"]
 
       dynamic "condition" {
         for_each = var.selection_tags
@@ -151,27 +186,67 @@ data "aws_iam_policy_document" "lambda" {
 
   statement {
     # Tags given to CreateDB*Snapshot are authorised as rds:AddTagsToResource on the new snapshot
-    # (RDS User Guide, "Grant permission to tag Amazon RDS resources during creation"); CopyTags
-    # carries the same tags to the copy. The reference lists for AddTagsToResource only
-    # aws:RequestTag/${TagKey}, aws:TagKeys and rds:req-tag/${TagKey}: RDS has no condition key that
-    # tells tagging-on-create from a later AddTagsToResource call (nothing like ec2:CreateAction).
-    # So this statement is bounded by everything IAM offers: only the exact names this instance gives
-    # (in both regions), only the module's own tag keys and the user's snapshot_tags keys, and the
-    # owner tag, when present, only with this instance's name. The function itself only tags on
-    # create and copy; the engine's ownership rule (exact name AND owner tag) covers the rest.
+    # (RDS User Guide, "Grant permission to tag Amazon RDS resources during creation"). The reference
+    # lists for AddTagsToResource only aws:RequestTag/${TagKey}, aws:TagKeys, rds:req-tag/${TagKey} and
+    # rds:TagsFromRequest: RDS has no condition key that tells tagging-on-create from a later
+    # AddTagsToResource call. So this statement is bounded by everything IAM offers: only the exact
+    # names this instance gives, only the keys the function writes on create (tag_keys.json) and the
+    # user's snapshot_tags keys, and always with this instance's owner tag.
     sid       = "TagOwnSnapshotsOnCreate"
     actions   = ["rds:AddTagsToResource"]
-    resources = concat(local.source_snapshot_arns, local.destination_snapshot_arns)
+    resources = local.source_snapshot_arns
 
     condition {
       test     = "ForAllValues:StringEquals"
       variable = "aws:TagKeys"
-      values   = local.snapshot_tag_keys
+      values   = local.snapshot_create_tag_keys
+    }
+
+    condition {
+      test     = "StringEquals"
+      variable = "aws:RequestTag/${local.owner_tag_key}"
+      values   = [var.name]
+    }
+  }
+
+  statement {
+    # The copy receives its source's tags (CopyTags), which may include the copy-failure count. Whether
+    # RDS authorizes inherited tags with aws:RequestTag set is not documented (rds:TagsFromRequest is
+    # false for them), so the owner condition holds only where the key is present.
+    sid       = "TagOwnCopies"
+    actions   = ["rds:AddTagsToResource"]
+    resources = local.destination_snapshot_arns
+
+    condition {
+      test     = "ForAllValues:StringEquals"
+      variable = "aws:TagKeys"
+      values   = sort(concat(local.snapshot_create_tag_keys, local.snapshot_later_tag_keys))
     }
 
     condition {
       test     = "StringEqualsIfExists"
       variable = "aws:RequestTag/${local.owner_tag_key}"
+      values   = [var.name]
+    }
+  }
+
+  statement {
+    # After a copy ends failed, the engine counts it on the source snapshot (tag_keys.json
+    # "snapshot_later"): only that key, and only on a snapshot that already carries this instance's
+    # ownership tag (aws:ResourceTag is a condition key of the snapshot and cluster-snapshot types).
+    sid       = "CountCopyFailures"
+    actions   = ["rds:AddTagsToResource"]
+    resources = local.source_snapshot_arns
+
+    condition {
+      test     = "ForAllValues:StringEquals"
+      variable = "aws:TagKeys"
+      values   = local.snapshot_later_tag_keys
+    }
+
+    condition {
+      test     = "StringEquals"
+      variable = "aws:ResourceTag/${local.owner_tag_key}"
       values   = [var.name]
     }
   }

@@ -1,6 +1,7 @@
 # The function's IAM policy, statement by statement: every statement's actions, resources and
 # conditions are compared whole, so widening any of them (an action, an ARN, a dropped condition)
-# fails a run. The rendered JSON is linted by parliament in `scripts/test iam-lint`.
+# fails a run. The rendered JSON is judged against the requests the function really makes, and linted,
+# in `scripts/test authz`.
 
 mock_provider "aws" {
   source          = "./tests/mocks/source"
@@ -42,6 +43,38 @@ run "listed_targets" {
           "arn:aws:rds:eu-west-1:123456789012:snapshot:dr6-orders-*-????????-????",
         ]
         conditions = [
+        ]
+      }
+      CountCopyFailures = {
+        effect  = "Allow"
+        actions = ["rds:AddTagsToResource"]
+        resources = [
+          "arn:aws:rds:eu-west-1:123456789012:cluster-snapshot:dr6-orders-*-????????-????",
+          "arn:aws:rds:eu-west-1:123456789012:snapshot:dr6-orders-*-????????-????",
+        ]
+        conditions = [
+          "ForAllValues:StringEquals aws:TagKeys rds-snapshot-dr:copy-failures",
+          "StringEquals aws:ResourceTag/rds-snapshot-dr:owner orders",
+        ]
+      }
+      CreateOwnClusterSnapshots = {
+        effect  = "Allow"
+        actions = ["rds:CreateDBClusterSnapshot"]
+        resources = [
+          "arn:aws:rds:eu-west-1:123456789012:cluster-snapshot:dr6-orders-*-????????-????",
+        ]
+        conditions = [
+          "StringEquals aws:RequestTag/rds-snapshot-dr:owner orders",
+        ]
+      }
+      CreateOwnInstanceSnapshots = {
+        effect  = "Allow"
+        actions = ["rds:CreateDBSnapshot"]
+        resources = [
+          "arn:aws:rds:eu-west-1:123456789012:snapshot:dr6-orders-*-????????-????",
+        ]
+        conditions = [
+          "StringEquals aws:RequestTag/rds-snapshot-dr:owner orders",
         ]
       }
       DeleteOwnSnapshots = {
@@ -134,7 +167,6 @@ run "listed_targets" {
         effect  = "Allow"
         actions = ["rds:CreateDBClusterSnapshot"]
         resources = [
-          "arn:aws:rds:eu-west-1:123456789012:cluster-snapshot:dr6-orders-*-????????-????",
           "arn:aws:rds:eu-west-1:123456789012:cluster:inventory-aurora",
         ]
         conditions = [
@@ -145,23 +177,32 @@ run "listed_targets" {
         actions = ["rds:CreateDBSnapshot"]
         resources = [
           "arn:aws:rds:eu-west-1:123456789012:db:orders-db",
-          "arn:aws:rds:eu-west-1:123456789012:snapshot:dr6-orders-*-????????-????",
         ]
         conditions = [
+        ]
+      }
+      TagOwnCopies = {
+        effect  = "Allow"
+        actions = ["rds:AddTagsToResource"]
+        resources = [
+          "arn:aws:rds:eu-central-1:123456789012:cluster-snapshot:dr6-orders-*-????????-????",
+          "arn:aws:rds:eu-central-1:123456789012:snapshot:dr6-orders-*-????????-????",
+        ]
+        conditions = [
+          "ForAllValues:StringEquals aws:TagKeys rds-snapshot-dr:backup-round,rds-snapshot-dr:copy-failures,rds-snapshot-dr:owner,rds-snapshot-dr:portable,rds-snapshot-dr:source,rds-snapshot-dr:source-type",
+          "StringEqualsIfExists aws:RequestTag/rds-snapshot-dr:owner orders",
         ]
       }
       TagOwnSnapshotsOnCreate = {
         effect  = "Allow"
         actions = ["rds:AddTagsToResource"]
         resources = [
-          "arn:aws:rds:eu-central-1:123456789012:cluster-snapshot:dr6-orders-*-????????-????",
-          "arn:aws:rds:eu-central-1:123456789012:snapshot:dr6-orders-*-????????-????",
           "arn:aws:rds:eu-west-1:123456789012:cluster-snapshot:dr6-orders-*-????????-????",
           "arn:aws:rds:eu-west-1:123456789012:snapshot:dr6-orders-*-????????-????",
         ]
         conditions = [
-          "ForAllValues:StringEquals aws:TagKeys rds-snapshot-dr:backup-round,rds-snapshot-dr:owner,rds-snapshot-dr:source,rds-snapshot-dr:source-type",
-          "StringEqualsIfExists aws:RequestTag/rds-snapshot-dr:owner orders",
+          "ForAllValues:StringEquals aws:TagKeys rds-snapshot-dr:backup-round,rds-snapshot-dr:owner,rds-snapshot-dr:portable,rds-snapshot-dr:source,rds-snapshot-dr:source-type",
+          "StringEquals aws:RequestTag/rds-snapshot-dr:owner orders",
         ]
       }
       UseDestinationKeyThroughRds = {
@@ -238,6 +279,38 @@ run "tag_selection_only" {
           "arn:aws:rds:eu-west-1:123456789012:snapshot:dr6-orders-*-????????-????",
         ]
         conditions = [
+        ]
+      }
+      CountCopyFailures = {
+        effect  = "Allow"
+        actions = ["rds:AddTagsToResource"]
+        resources = [
+          "arn:aws:rds:eu-west-1:123456789012:cluster-snapshot:dr6-orders-*-????????-????",
+          "arn:aws:rds:eu-west-1:123456789012:snapshot:dr6-orders-*-????????-????",
+        ]
+        conditions = [
+          "ForAllValues:StringEquals aws:TagKeys rds-snapshot-dr:copy-failures",
+          "StringEquals aws:ResourceTag/rds-snapshot-dr:owner orders",
+        ]
+      }
+      CreateOwnClusterSnapshots = {
+        effect  = "Allow"
+        actions = ["rds:CreateDBClusterSnapshot"]
+        resources = [
+          "arn:aws:rds:eu-west-1:123456789012:cluster-snapshot:dr6-orders-*-????????-????",
+        ]
+        conditions = [
+          "StringEquals aws:RequestTag/rds-snapshot-dr:owner orders",
+        ]
+      }
+      CreateOwnInstanceSnapshots = {
+        effect  = "Allow"
+        actions = ["rds:CreateDBSnapshot"]
+        resources = [
+          "arn:aws:rds:eu-west-1:123456789012:snapshot:dr6-orders-*-????????-????",
+        ]
+        conditions = [
+          "StringEquals aws:RequestTag/rds-snapshot-dr:owner orders",
         ]
       }
       DeleteOwnSnapshots = {
@@ -330,7 +403,6 @@ run "tag_selection_only" {
         effect  = "Allow"
         actions = ["rds:CreateDBClusterSnapshot"]
         resources = [
-          "arn:aws:rds:eu-west-1:123456789012:cluster-snapshot:dr6-orders-*-????????-????",
           "arn:aws:rds:eu-west-1:123456789012:cluster:*",
         ]
         conditions = [
@@ -343,25 +415,34 @@ run "tag_selection_only" {
         actions = ["rds:CreateDBSnapshot"]
         resources = [
           "arn:aws:rds:eu-west-1:123456789012:db:*",
-          "arn:aws:rds:eu-west-1:123456789012:snapshot:dr6-orders-*-????????-????",
         ]
         conditions = [
           "StringEquals rds:db-tag/dr-tier gold",
           "StringEquals rds:db-tag/env prod",
         ]
       }
-      TagOwnSnapshotsOnCreate = {
+      TagOwnCopies = {
         effect  = "Allow"
         actions = ["rds:AddTagsToResource"]
         resources = [
           "arn:aws:rds:eu-central-1:123456789012:cluster-snapshot:dr6-orders-*-????????-????",
           "arn:aws:rds:eu-central-1:123456789012:snapshot:dr6-orders-*-????????-????",
+        ]
+        conditions = [
+          "ForAllValues:StringEquals aws:TagKeys rds-snapshot-dr:backup-round,rds-snapshot-dr:copy-failures,rds-snapshot-dr:owner,rds-snapshot-dr:portable,rds-snapshot-dr:source,rds-snapshot-dr:source-type,team",
+          "StringEqualsIfExists aws:RequestTag/rds-snapshot-dr:owner orders",
+        ]
+      }
+      TagOwnSnapshotsOnCreate = {
+        effect  = "Allow"
+        actions = ["rds:AddTagsToResource"]
+        resources = [
           "arn:aws:rds:eu-west-1:123456789012:cluster-snapshot:dr6-orders-*-????????-????",
           "arn:aws:rds:eu-west-1:123456789012:snapshot:dr6-orders-*-????????-????",
         ]
         conditions = [
-          "ForAllValues:StringEquals aws:TagKeys rds-snapshot-dr:backup-round,rds-snapshot-dr:owner,rds-snapshot-dr:source,rds-snapshot-dr:source-type,team",
-          "StringEqualsIfExists aws:RequestTag/rds-snapshot-dr:owner orders",
+          "ForAllValues:StringEquals aws:TagKeys rds-snapshot-dr:backup-round,rds-snapshot-dr:owner,rds-snapshot-dr:portable,rds-snapshot-dr:source,rds-snapshot-dr:source-type,team",
+          "StringEquals aws:RequestTag/rds-snapshot-dr:owner orders",
         ]
       }
       UseDestinationKeyThroughRds = {
@@ -427,6 +508,28 @@ run "instances_only_with_an_existing_key" {
           "arn:aws:rds:eu-west-1:123456789012:snapshot:dr6-orders-*-????????-????",
         ]
         conditions = [
+        ]
+      }
+      CountCopyFailures = {
+        effect  = "Allow"
+        actions = ["rds:AddTagsToResource"]
+        resources = [
+          "arn:aws:rds:eu-west-1:123456789012:cluster-snapshot:dr6-orders-*-????????-????",
+          "arn:aws:rds:eu-west-1:123456789012:snapshot:dr6-orders-*-????????-????",
+        ]
+        conditions = [
+          "ForAllValues:StringEquals aws:TagKeys rds-snapshot-dr:copy-failures",
+          "StringEquals aws:ResourceTag/rds-snapshot-dr:owner orders",
+        ]
+      }
+      CreateOwnInstanceSnapshots = {
+        effect  = "Allow"
+        actions = ["rds:CreateDBSnapshot"]
+        resources = [
+          "arn:aws:rds:eu-west-1:123456789012:snapshot:dr6-orders-*-????????-????",
+        ]
+        conditions = [
+          "StringEquals aws:RequestTag/rds-snapshot-dr:owner orders",
         ]
       }
       DeleteOwnSnapshots = {
@@ -520,23 +623,32 @@ run "instances_only_with_an_existing_key" {
         actions = ["rds:CreateDBSnapshot"]
         resources = [
           "arn:aws:rds:eu-west-1:123456789012:db:orders-db",
-          "arn:aws:rds:eu-west-1:123456789012:snapshot:dr6-orders-*-????????-????",
         ]
         conditions = [
+        ]
+      }
+      TagOwnCopies = {
+        effect  = "Allow"
+        actions = ["rds:AddTagsToResource"]
+        resources = [
+          "arn:aws:rds:eu-central-1:123456789012:cluster-snapshot:dr6-orders-*-????????-????",
+          "arn:aws:rds:eu-central-1:123456789012:snapshot:dr6-orders-*-????????-????",
+        ]
+        conditions = [
+          "ForAllValues:StringEquals aws:TagKeys rds-snapshot-dr:backup-round,rds-snapshot-dr:copy-failures,rds-snapshot-dr:owner,rds-snapshot-dr:portable,rds-snapshot-dr:source,rds-snapshot-dr:source-type",
+          "StringEqualsIfExists aws:RequestTag/rds-snapshot-dr:owner orders",
         ]
       }
       TagOwnSnapshotsOnCreate = {
         effect  = "Allow"
         actions = ["rds:AddTagsToResource"]
         resources = [
-          "arn:aws:rds:eu-central-1:123456789012:cluster-snapshot:dr6-orders-*-????????-????",
-          "arn:aws:rds:eu-central-1:123456789012:snapshot:dr6-orders-*-????????-????",
           "arn:aws:rds:eu-west-1:123456789012:cluster-snapshot:dr6-orders-*-????????-????",
           "arn:aws:rds:eu-west-1:123456789012:snapshot:dr6-orders-*-????????-????",
         ]
         conditions = [
-          "ForAllValues:StringEquals aws:TagKeys rds-snapshot-dr:backup-round,rds-snapshot-dr:owner,rds-snapshot-dr:source,rds-snapshot-dr:source-type",
-          "StringEqualsIfExists aws:RequestTag/rds-snapshot-dr:owner orders",
+          "ForAllValues:StringEquals aws:TagKeys rds-snapshot-dr:backup-round,rds-snapshot-dr:owner,rds-snapshot-dr:portable,rds-snapshot-dr:source,rds-snapshot-dr:source-type",
+          "StringEquals aws:RequestTag/rds-snapshot-dr:owner orders",
         ]
       }
       UseDestinationKeyThroughRds = {

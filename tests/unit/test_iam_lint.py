@@ -27,8 +27,16 @@ TAGGED = {
     "Sid": "SnapshotTaggedInstances",
     "Effect": "Allow",
     "Action": "rds:CreateDBSnapshot",
-    "Resource": [f"{ACCOUNT}:db:*", f"{ACCOUNT}:snapshot:dr6-orders-*-????????-????"],
+    "Resource": [f"{ACCOUNT}:db:*"],
     "Condition": {"StringEquals": {"rds:db-tag/dr-tier": "gold"}},
+}
+# The new snapshot's side of CreateDBSnapshot, in its own statement (AWS authorizes each resource alone).
+OWN = {
+    "Sid": "CreateOwnInstanceSnapshots",
+    "Effect": "Allow",
+    "Action": "rds:CreateDBSnapshot",
+    "Resource": [f"{ACCOUNT}:snapshot:dr6-orders-*-????????-????"],
+    "Condition": {"StringEquals": {"aws:RequestTag/rds-snapshot-dr:owner": "orders"}},
 }
 
 
@@ -39,8 +47,10 @@ def run(tmp_path: Path, *statements: dict, allowlist: Path = iam_lint.ALLOWLIST)
 
 def test_the_committed_allowlist_passes_the_statements_it_explains(tmp_path: Path) -> None:
     cluster = {**TAGGED, "Sid": "SnapshotTaggedClusters", "Action": "rds:CreateDBClusterSnapshot"}
-    cluster["Resource"] = [f"{ACCOUNT}:cluster:*", f"{ACCOUNT}:cluster-snapshot:dr6-orders-*-????????-????"]
+    cluster["Resource"] = [f"{ACCOUNT}:cluster:*"]
     cluster["Condition"] = {"StringEquals": {"rds:cluster-tag/dr-tier": "gold"}}
+    own_cluster = {**OWN, "Sid": "CreateOwnClusterSnapshots", "Action": "rds:CreateDBClusterSnapshot"}
+    own_cluster["Resource"] = [f"{ACCOUNT}:cluster-snapshot:dr6-orders-*-????????-????"]
     drill_delete = {
         "Sid": "DeleteDrillClusters",
         "Effect": "Allow",
@@ -49,7 +59,7 @@ def test_the_committed_allowlist_passes_the_statements_it_explains(tmp_path: Pat
         "Condition": {"StringEquals": {"rds:cluster-tag/rds-snapshot-dr:drill": "orders"}},
     }
     write_policy(tmp_path / "policies", "orders-rds-snapshot-dr-drill__inline", drill_delete)
-    assert run(tmp_path, CLEAN, TAGGED, cluster) == 0
+    assert run(tmp_path, CLEAN, TAGGED, OWN, cluster, own_cluster) == 0
 
 
 def test_resource_star_on_a_describe_call_fails_the_stage(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -58,11 +68,11 @@ def test_resource_star_on_a_describe_call_fails_the_stage(tmp_path: Path, capsys
     assert "FINDING RESOURCE_STAR" in capsys.readouterr().out
 
 
-def test_a_dead_cluster_snapshot_grant_fails_the_stage(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    dead = {
-        "Sid": "CreateClusterSnapshots",
+def test_a_dead_grant_fails_the_stage(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    dead = {  # DeleteDBSnapshot takes snapshot, not cluster-snapshot: a grant that allows nothing
+        "Sid": "DeleteOwnSnapshots",
         "Effect": "Allow",
-        "Action": "rds:CreateDBClusterSnapshot",
+        "Action": "rds:DeleteDBSnapshot",
         "Resource": [f"{ACCOUNT}:cluster-snapshot:dr6-orders-*"],
     }
     assert run(tmp_path, CLEAN, dead) == 1
