@@ -8,26 +8,36 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import json
 import math
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
+from pathlib import Path
 
 from .settings import Settings
 
-SOURCE_TAG = "rds-snapshot-dr:source"
-SOURCE_TYPE_TAG = "rds-snapshot-dr:source-type"
-ROUND_TAG = "rds-snapshot-dr:backup-round"  # set only by a full backup round: its YYYYMMDD-HHMM stamp
+# Every tag key the function writes comes from tag_keys.json, which the module reads too for the keys
+# the role's policy allows (iam.tf): what IAM allows and what the function writes cannot drift apart.
+TAG_KEYS_FILE = json.loads(Path(__file__).with_name("tag_keys.json").read_text())
+TAG_KEYS: dict[str, str] = TAG_KEYS_FILE["keys"]
+# Keys of a new source snapshot (its copy receives them through CopyTags), and keys set on it later.
+SNAPSHOT_ON_CREATE_TAGS = frozenset(TAG_KEYS[name] for name in TAG_KEYS_FILE["snapshot_on_create"])
+SNAPSHOT_LATER_TAGS = frozenset(TAG_KEYS[name] for name in TAG_KEYS_FILE["snapshot_later"])
+
+SOURCE_TAG = TAG_KEYS["source"]
+SOURCE_TYPE_TAG = TAG_KEYS["source_type"]
+ROUND_TAG = TAG_KEYS["backup_round"]  # set only by a full backup round: its YYYYMMDD-HHMM stamp
 # On a source snapshot: how many of its cross-region copies ended `failed` (the engine sets it before it
 # deletes the failed copy). CopyTags carries it to the next copy, which is harmless.
-COPY_FAILURES_TAG = "rds-snapshot-dr:copy-failures"
+COPY_FAILURES_TAG = TAG_KEYS["copy_failures"]
 ROUND_FORMAT = "%Y%m%d-%H%M"
 # Written on each source snapshot at backup time: the portable settings a snapshot does not record
 # itself (instance class, Multi-AZ, deletion protection), so a restore can use them while the source
 # region is down (CopyTags carries the tag to the DR copy).
-PORTABLE_TAG = "rds-snapshot-dr:portable"
+PORTABLE_TAG = TAG_KEYS["portable"]
 
 _TRAILING_STAMP = re.compile(r"-(\d{8}-\d{4})$")
 
@@ -42,6 +52,18 @@ COPY_FAILED_STATES = frozenset({"failed", "incompatible-parameters", "incompatib
 # https://docs.aws.amazon.com/AmazonRDS/latest/AuroraUserGuide/USER_CopySnapshot.html).
 ACCOUNT_COPY_LIMIT = 20
 ACCOUNT_CLUSTER_COPY_LIMIT = 5
+# How far a time may be ahead of the function's clock and still be believed: a scheduled_time in an event
+# (events.parse_event) and the stamp in an owned snapshot's name. EventBridge Scheduler invokes a target at
+# or after the scheduled time, never before: the backup, reconcile and copy-waiting schedules set
+# flexible_time_window OFF (schedule.tf), the drill FLEXIBLE with maximum_window_in_minutes = 15 (drill.tf),
+# which invokes "within 15 minutes after the scheduled time" (EventBridge Scheduler User Guide, "Configuring
+# flexible time windows"), and the retry policy (maximum_event_age_in_seconds = 3600) only delays further.
+# So a genuine <aws.scheduler.scheduled-time> is never later than the invocation, and a time ahead of the
+# clock is skew between two AWS clocks (well under a second) or a forged event. 15 minutes, the widest window
+# the module's schedules use, leaves room for a clock that is wrong by minutes without ever moving a recovery
+# point by more than that; a stamp further ahead is forged or made by a clock that is wrong, and is not
+# trusted (a forged future stamp would clamp the recovery point age to 0, silencing its alarm).
+FUTURE_STAMP_TOLERANCE = timedelta(minutes=15)
 # The earliest time there is: the sort key of a snapshot without a date (aware, like every time here).
 _NO_TIME = datetime.min.replace(tzinfo=UTC)
 MAX_SNAPSHOT_ID_LENGTH = {"instance": 255, "cluster": 63}
@@ -294,6 +316,40 @@ def stamp_of(identifier: str) -> datetime | None:
     """The scheduled time of the `-YYYYMMDD-HHMM` stamp that ends a snapshot name, or None."""
     match = _TRAILING_STAMP.search(identifier)
     return parse_round_stamp(match.group(1)) if match else None
+
+
+def stamped_in_future(snapshot: Snapshot, now: datetime) -> bool:
+    """Whether the stamp that ends the snapshot's name is later than `now` plus FUTURE_STAMP_TOLERANCE.
+
+    Such a stamp came from a forged scheduled_time (anyone allowed lambda:InvokeFunction can send one; the
+    event parser refuses it now, but the snapshot may predate that, or come from the CLI's --scheduled-time)
+    or from a clock that is wrong. Its date is not trusted: see `recovery_point_age`, `expired_snapshots`
+    and `missed_in_latest_round`.
+    """
+    stamp = stamp_of(snapshot.identifier)
+    return stamp is not None and stamp > now + FUTURE_STAMP_TOLERANCE
+
+
+def future_stamp_reason(snapshot: Snapshot, now: datetime) -> str:
+    """Why a snapshot stamped in the future is not trusted, for the log line that reports it."""
+    stamp = stamp_of(snapshot.identifier)
+    return (
+        f"its stamp {round_stamp(stamp) if stamp else '?'} is in the future (now {round_stamp(now)} UTC, "
+        f"tolerance {FUTURE_STAMP_TOLERANCE.total_seconds() / 60:.0f} minutes): a forged scheduled_time or a "
+        "wrong clock made it, so it is neither a recovery point nor one of the newest keep_last snapshots"
+    )
+
+
+def untrusted_prune_time(snapshot: Snapshot, now: datetime) -> datetime:
+    """The date retention reads for a snapshot stamped in the future: when RDS made it, never later than now.
+
+    RDS's own time (OriginalSnapshotCreateTime for an instance copy, else SnapshotCreateTime: for a cluster
+    copy that is when the copy was made, later than its data) does not come from the event, and is never
+    earlier than the data, so the snapshot is never deleted before a real one of that day would be.
+    Capped at `now`: a wrong clock ahead of ours never makes it look younger than brand new.
+    """
+    rds_time = snapshot.original_created or snapshot.created
+    return min(sort_time(rds_time), now) if rds_time is not None else now
 
 
 def sort_time(value: datetime | None) -> datetime:
@@ -752,7 +808,9 @@ def missed_in_latest_round(
 ) -> MissedRound | None:
     """The targets that have no source snapshot of the latest full backup round, for reconcile to retake.
 
-    The latest round is the greatest backup-round tag among owned source snapshots (any status).
+    The latest round is the greatest backup-round tag among owned source snapshots (any status), leaving out
+    a tag later than `now` plus FUTURE_STAMP_TOLERANCE: a forged round would hide what the real latest round
+    missed, and its retakes would carry the forged stamp.
     None when there is no round, or when it is older than the source retention (its snapshots may
     be pruned by now, and a newer schedule run is overdue: that is the recovery point alarm's job).
     A target has the round when an owned source snapshot of its kind carries the round's tag and
@@ -763,7 +821,7 @@ def missed_in_latest_round(
     rounds = {
         stamp: when
         for stamp in {snap.tags.get(ROUND_TAG, "") for snap in owned}
-        if (when := parse_round_stamp(stamp)) is not None
+        if (when := parse_round_stamp(stamp)) is not None and when <= now + FUTURE_STAMP_TOLERANCE
     }
     if not rounds:
         return None
@@ -800,6 +858,13 @@ def expired_snapshots(
     - only `available` snapshots older than `retention_days`;
     - never the newest `keep_last` available snapshots of a database (so never its newest copy);
     - for source snapshots (`destination_copies` given): never before the copy is `available`.
+
+    A snapshot stamped in the future (`stamped_in_future`) is ours (name and tag), but its date is not
+    trusted. It takes no keep-last place: it would push a real snapshot out of keep-last and let it be
+    deleted. It may still be pruned by the rules above, dated by `untrusted_prune_time` (when RDS made it,
+    at most now) instead of its stamp: never earlier than a real snapshot of that day, and not kept forever
+    as its stamp would keep it. Until then it is listed in `protected` with `future_stamp_reason`, so every
+    reconcile reports it by name rather than trusting it in silence.
     """
     cutoff = now - timedelta(days=retention_days)
     copies = None
@@ -817,21 +882,43 @@ def expired_snapshots(
     delete: list[Snapshot] = []
     protected: list[tuple[Snapshot, str]] = []
     for group in by_target.values():
-        group.sort(key=lambda s: (sort_time(s.data_time), s.identifier), reverse=True)
-        for position, snap in enumerate(group):
+        trusted = [snap for snap in group if not stamped_in_future(snap, now)]
+        trusted.sort(key=lambda s: (sort_time(s.data_time), s.identifier), reverse=True)
+        for position, snap in enumerate(trusted):
             if snap.data_time is None or snap.data_time >= cutoff:
                 continue
             if position < settings.keep_last:
                 protected.append((snap, f"one of the newest {settings.keep_last} available snapshots of {snap.target}"))
                 continue
-            if copies is not None:
-                copy = copies.get((snap.kind, snap.identifier))
-                if copy is None or copy.status != "available":
-                    state = "missing" if copy is None else copy.status
-                    protected.append((snap, f"its destination copy is not available yet ({state})"))
-                    continue
+            waiting = _copy_not_available(copies, snap)
+            if waiting:
+                protected.append((snap, waiting))
+                continue
+            delete.append(snap)
+        for snap in sorted((s for s in group if stamped_in_future(s, now)), key=lambda s: s.identifier):
+            untrusted = future_stamp_reason(snap, now)
+            made = untrusted_prune_time(snap, now)
+            if made >= cutoff:
+                expires = f"{made + timedelta(days=retention_days):%Y-%m-%d %H:%M}"
+                protected.append((snap, f"{untrusted}; dated by when RDS made it, it expires {expires} UTC"))
+                continue
+            waiting = _copy_not_available(copies, snap)
+            if waiting:
+                protected.append((snap, f"{untrusted}; {waiting}"))
+                continue
             delete.append(snap)
     return PruneDecision(delete=delete, protected=protected)
+
+
+def _copy_not_available(copies: Mapping[tuple[Kind, str], Snapshot] | None, snap: Snapshot) -> str:
+    """Why a source snapshot must wait for its destination copy ("" when it need not: a destination
+    snapshot, `copies` None, or its copy is available)."""
+    if copies is None:
+        return ""
+    copy = copies.get((snap.kind, snap.identifier))
+    if copy is not None and copy.status == "available":
+        return ""
+    return f"its destination copy is not available yet ({'missing' if copy is None else copy.status})"
 
 
 # --- recovery point ----------------------------------------------------------------------------------
@@ -846,10 +933,15 @@ def recovery_point_age(
     """Seconds since the newest available destination copy of each database was taken.
 
     A database with no available copy counts from its own creation time: it has never been protected.
+    A copy stamped in the future (`stamped_in_future`) is no recovery point: trusted, its stamp would clamp
+    the age to 0 and silence the alarm for as long as the forger chose. It does not count even by RDS's time
+    (the pruning reports it instead), so a forged event cannot make a database look protected.
     """
     newest: dict[tuple[Kind, str], datetime] = {}
     for snap in destination:
         if snap.status != "available" or not is_owned(settings, snap) or snap.data_time is None:
+            continue
+        if stamped_in_future(snap, now):
             continue
         key = (snap.kind, snap.target)
         if key not in newest or snap.data_time > newest[key]:

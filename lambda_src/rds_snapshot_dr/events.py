@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from .decisions import Kind
+from .decisions import FUTURE_STAMP_TOLERANCE, Kind
 
 SNAPSHOT_CREATED_EVENTS: Mapping[tuple[str, str], Kind] = {
     # (detail-type, EventID) of "manual snapshot created" in the RDS event reference
@@ -96,7 +96,12 @@ def parse_event(
 ) -> Request:
     """Classify the event. `actions` are the names the handler's dispatch table knows; `targeted` those that
     take a `targets` subset (None: all of them). Another action with `targets` is refused rather than run
-    over every target."""
+    over every target.
+
+    A `scheduled_time` later than `now` plus FUTURE_STAMP_TOLERANCE is refused: Scheduler never invokes
+    before the scheduled time, and snapshot names and the recovery point age are dated by it, so a time in
+    the future is forged (or a clock is wrong) and would silence the recovery point alarm. Without a
+    `scheduled_time` (a manual run), the request is for `now`."""
     if not isinstance(event, Mapping):
         raise InvalidEventError(f"the event must be a JSON object, got {type(event).__name__}")
     if not all(isinstance(key, str) for key in event):
@@ -131,6 +136,7 @@ def parse_event(
             ) from exc
     else:
         raise InvalidEventError(f'"scheduled_time" must be a string, got {type(scheduled).__name__}')
+    _refuse_future(scheduled, when, now)
 
     targets = event.get("targets")
     if targets is not None:
@@ -143,6 +149,19 @@ def parse_event(
                 f"(actions that take targets: {', '.join(sorted(targeted))})"
             )
     return ActionRequest(action=action, scheduled_time=when.replace(second=0, microsecond=0), targets=targets)
+
+
+def _refuse_future(scheduled: str | None, when: datetime, now: datetime) -> None:
+    """An InvalidEventError when `when` is later than `now` plus FUTURE_STAMP_TOLERANCE (see parse_event)."""
+    if when <= now + FUTURE_STAMP_TOLERANCE:
+        return
+    minutes = FUTURE_STAMP_TOLERANCE.total_seconds() / 60
+    raise InvalidEventError(
+        f'"scheduled_time" {scheduled!r} is in the future: the function\'s time is '
+        f"{now.astimezone(UTC):%Y-%m-%dT%H:%M:%SZ} and a scheduled time may be at most {minutes:.0f} minutes "
+        "ahead of it (EventBridge Scheduler invokes at or after the scheduled time). Snapshot names and the "
+        "recovery point age are dated by it; send the time of the run, or no scheduled_time to use the current time"
+    )
 
 
 def _parse_rds_event(event: Mapping[str, Any]) -> Request:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -18,6 +19,7 @@ from dr_testing import (
 )
 
 from rds_snapshot_dr.errors import TargetFailuresError
+from rds_snapshot_dr.events import InvalidEventError
 from rds_snapshot_dr.handler import lambda_handler
 
 pytestmark = pytest.mark.usefixtures("aws")
@@ -262,3 +264,27 @@ def _shift_clock(monkeypatch: pytest.MonkeyPatch, *, days: int) -> None:
 
     later = clock.CLOCK.now() + timedelta(days=days)
     monkeypatch.setattr(handler, "utcnow", lambda: later)
+
+
+def test_a_forged_backup_event_stamped_in_the_future_is_refused_before_any_snapshot(
+    source, lambda_context, fixed_clock
+):
+    make_instance(source, "orders-db")
+    make_cluster(source, "payments")
+    fixed_clock.set(datetime(2026, 11, 25, 15, 0, tzinfo=UTC))
+
+    with pytest.raises(InvalidEventError, match=r'"scheduled_time" .* is in the future'):
+        lambda_handler({"action": "backup", "scheduled_time": "2026-11-26T15:00:00Z"}, lambda_context)
+
+    assert instance_snapshots(source) == {}
+    assert cluster_snapshots(source) == {}
+
+
+def test_a_backup_event_minutes_ahead_of_the_functions_clock_is_taken(source, lambda_context, fixed_clock):
+    make_instance(source, "orders-db")
+    make_cluster(source, "payments")
+    fixed_clock.set(datetime(2026, 11, 25, 13, 50, tzinfo=UTC))  # ten minutes behind the 14:00 round
+
+    lambda_handler(load_event("scheduled-backup.json"), lambda_context)
+
+    assert set(instance_snapshots(source)) == {"dr-orders-db-20261125-1400"}

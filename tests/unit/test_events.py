@@ -100,3 +100,45 @@ def test_cross_region_copy_events_from_the_destination_are_parsed(fixture, faile
     request = parse(load_event(fixture))
 
     assert request == CopyFinished(Kind.INSTANCE, "dr-orders-db-20261125-1400", "us-west-2", failed)
+
+
+# --- a scheduled_time in the future is forged (or a clock is wrong) -----------------------------------
+# NOW is 14:07:31.000123; the tolerance is 15 minutes (decisions.FUTURE_STAMP_TOLERANCE), so the last
+# scheduled_time accepted is 14:22:31.000123.
+
+
+@pytest.mark.parametrize(
+    "scheduled",
+    [
+        "2026-11-25T14:22:32Z",  # a second beyond the tolerance
+        "2026-11-25T15:30:00+01:00",  # 14:30 UTC, written with an offset
+        "2026-11-26T14:00:00Z",  # tomorrow's round
+        "2099-01-01T00:00:00Z",  # a recovery point that would never age
+    ],
+)
+def test_a_scheduled_time_beyond_the_tolerance_is_refused(scheduled):
+    with pytest.raises(InvalidEventError, match=r'"scheduled_time" .* is in the future') as refused:
+        parse({"action": "backup", "scheduled_time": scheduled})
+
+    assert "15 minutes" in str(refused.value)
+    assert "2026-11-25T14:07:31Z" in str(refused.value)  # the function's own time, to compare with
+
+
+@pytest.mark.parametrize(
+    ("scheduled", "expected"),
+    [
+        ("2026-11-25T14:22:31Z", datetime(2026, 11, 25, 14, 22, tzinfo=UTC)),  # at the edge of the tolerance
+        ("2026-11-25T14:15:00Z", datetime(2026, 11, 25, 14, 15, tzinfo=UTC)),  # a clock a few minutes behind
+        ("2026-11-25T13:07:00Z", datetime(2026, 11, 25, 13, 7, tzinfo=UTC)),  # a retry an hour late
+    ],
+)
+def test_a_scheduled_time_within_the_tolerance_or_past_is_accepted(scheduled, expected):
+    assert parse({"action": "reconcile", "scheduled_time": scheduled}) == ActionRequest("reconcile", expected)
+
+
+def test_the_future_tolerance_is_fifteen_minutes():
+    from datetime import timedelta
+
+    from rds_snapshot_dr.decisions import FUTURE_STAMP_TOLERANCE
+
+    assert timedelta(minutes=15) == FUTURE_STAMP_TOLERANCE

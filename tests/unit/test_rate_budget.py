@@ -25,7 +25,7 @@ class FakeClock:
         self.pauses: list[float] = []
 
     def now(self) -> datetime:
-        return datetime(2026, 11, 25, 3, 0, tzinfo=UTC) + timedelta(seconds=self.seconds - 1000.0)
+        return datetime(2026, 11, 25, 15, 0, tzinfo=UTC) + timedelta(seconds=self.seconds - 1000.0)
 
     def monotonic(self) -> float:
         return self.seconds
