@@ -8,7 +8,7 @@ locals {
   # Drill databases are named "drill-<name>-<YYYYMMDDHHMM>" (an Aurora writer adds "-w") and carry the
   # tag rds-snapshot-dr:drill = <name>; the role may create only that name and delete only that tag.
   drill_prefix        = "drill-${var.name}-"
-  drill_tag_key       = "rds-snapshot-dr:drill"
+  drill_tag_key       = local.function_tag_keys.keys.drill
   drill_instance_arns = ["${local.destination_rds_arn}:db:${local.drill_prefix}*"]
   drill_cluster_arns  = ["${local.destination_rds_arn}:cluster:${local.drill_prefix}*"]
 
@@ -198,6 +198,18 @@ data "aws_iam_policy_document" "drill" {
       variable = "rds:cluster-tag/${local.drill_tag_key}"
       values   = [var.name]
     }
+  }
+
+  # The drill lists the DR region's databases to find its own (in flight, to finish, or to delete):
+  # DescribeDBInstances takes db, DescribeDBClusters cluster, both optional (reference). Read-only. Without
+  # it the listing is denied, and a drill that cannot see its databases must not start another.
+  statement {
+    sid     = "SeeDrillDatabases"
+    actions = ["rds:DescribeDBInstances", "rds:DescribeDBClusters"]
+    resources = [
+      "${local.destination_rds_arn}:db:*",
+      "${local.destination_rds_arn}:cluster:*",
+    ]
   }
 
   statement {

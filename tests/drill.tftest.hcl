@@ -100,7 +100,7 @@ run "drill_role_may_delete_only_tagged_drill_databases" {
   assert {
     condition = toset([for s in data.aws_iam_policy_document.drill[0].statement : s.sid]) == toset([
       "RestoreDrillInstances", "RestoreDrillClusters", "CreateDrillWriters", "TagDrillDatabases",
-      "DeleteDrillInstances", "DeleteDrillClusters", "KeepDrillState",
+      "DeleteDrillInstances", "DeleteDrillClusters", "SeeDrillDatabases", "KeepDrillState",
     ])
     error_message = "The drill policy must hold exactly its documented statements."
   }
@@ -185,9 +185,18 @@ run "drill_role_may_delete_only_tagged_drill_databases" {
     condition = alltrue([
       for s in data.aws_iam_policy_document.drill[0].statement : alltrue([
         for r in s.resources : !can(regex(":(db|cluster):", r)) || strcontains(r, ":db:drill-orders-") || strcontains(r, ":cluster:drill-orders-")
-      ])
+      ]) if s.sid != "SeeDrillDatabases"
     ])
-    error_message = "Every drill statement that names a database must name only drill databases."
+    error_message = "Every drill statement that names a database must name only drill databases (but the read-only listing)."
+  }
+
+  assert {
+    condition = alltrue([
+      for s in data.aws_iam_policy_document.drill[0].statement : alltrue([
+        for a in s.actions : startswith(a, "rds:Describe")
+      ]) if s.sid == "SeeDrillDatabases"
+    ])
+    error_message = "The drill's listing of the DR region's databases must be read-only."
   }
 
   assert {

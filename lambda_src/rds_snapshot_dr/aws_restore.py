@@ -7,8 +7,9 @@ restore needs in the DR region, deletes drill databases, and keeps the drill's s
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from .aws import CLIENTS, ClientFactory, RdsGateway, _tags
@@ -252,16 +253,17 @@ class RestoreGateway:
 
     # --- the drill's state (SSM parameter in the source region) ---
 
-    def load_state(self, parameter: str) -> DrillState:
+    def load_state(self, parameter: str, now: datetime) -> tuple[DrillState, list[str]]:
+        """The drill state and what in it was not trusted (see read_state); an absent parameter is a new drill."""
         region = self.source_region
         try:
             with self._call("ssm:GetParameter", region):
                 raw = self._client("ssm", region).get_parameter(Name=parameter)["Parameter"]["Value"]
         except AwsError as error:
             if error.code == "ParameterNotFound":
-                return DrillState()
+                return DrillState(), []
             raise
-        return state_from_json(raw)
+        return read_state(raw, now)
 
     def save_state(self, parameter: str, state: DrillState) -> None:
         region = self.source_region
@@ -278,35 +280,114 @@ class RestoreGateway:
             )
 
 
-def _time(value: object) -> datetime | None:
-    return datetime.fromisoformat(str(value).replace("Z", "+00:00")) if value else None
-
-
-def _epoch(value: object) -> datetime | None:
-    return datetime.fromtimestamp(int(value), UTC) if isinstance(value, int) and not isinstance(value, bool) else None
-
-
 def _seconds(value: datetime | None) -> int | None:
     return int(value.timestamp()) if value else None
 
 
-def state_from_json(raw: str) -> DrillState:
-    """Reads the compact form ({"records": {db: [success, rto_seconds, failure]}}, times as Unix seconds) and
-    the earlier one (a dict per database, ISO times)."""
+# How far a time in the drill state may lie ahead of the function's clock and still be trusted: the clocks
+# of two invocations agree to far better than this, so anything later was not written by this function as
+# it measured. Trusted as written, a future time would hold off the drill-overdue figure until it came.
+STATE_CLOCK_SKEW = timedelta(minutes=5)
+
+
+class _Untrusted(ValueError):
+    """One value of the drill state that cannot be used as written; the message says which and why."""
+
+
+def _json_type(value: object) -> str:
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int | float):
+        return "a number"
+    return {dict: "an object", list: "an array", str: "a string"}.get(type(value), "null")
+
+
+def _when(value: object, name: str, now: datetime | None) -> datetime | None:
+    """A time as either form of the state writes it (Unix seconds, or ISO 8601 in the earlier form); None
+    when absent. Not a time, or later than now beyond STATE_CLOCK_SKEW: _Untrusted."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | str):
+        fraction = " with a fraction" if isinstance(value, float) else ""
+        raise _Untrusted(f"{name} is {_json_type(value)}{fraction}, not Unix seconds or an ISO 8601 time")
+    try:
+        if isinstance(value, int):
+            when = datetime.fromtimestamp(value, UTC)
+        else:
+            when = datetime.fromisoformat(value.replace("Z", "+00:00"))
+            when = (when if when.tzinfo else when.replace(tzinfo=UTC)).astimezone(UTC)
+    except (ValueError, OverflowError, OSError):
+        raise _Untrusted(f"{name} {value!r} is not a time") from None
+    if now is not None and when > now + STATE_CLOCK_SKEW:
+        raise _Untrusted(f"{name} {when:%Y-%m-%dT%H:%M:%SZ} is later than now ({now:%Y-%m-%dT%H:%M:%SZ})")
+    return when
+
+
+def _rto(value: object) -> float | None:
+    """A measured time to restore: absent, or a finite number of seconds, never negative."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise _Untrusted(f"rto_seconds is {_json_type(value)}, not a number of seconds")
+    if not math.isfinite(value):
+        raise _Untrusted(f"rto_seconds {value!r} is not a finite number of seconds")
+    if value < 0:
+        raise _Untrusted(f"rto_seconds {value!r} is negative")
+    return value
+
+
+def _record(value: object, now: datetime | None) -> DrillRecord:
+    """One database's record: [success, rto_seconds, failure] (compact) or {"success": ...} (earlier)."""
+    if isinstance(value, list) and len(value) == 3:
+        success, rto, failure = value
+    elif isinstance(value, dict):
+        success, rto, failure = value.get("success"), value.get("rto_seconds"), value.get("failure")
+    elif isinstance(value, list):
+        raise _Untrusted(f"it is an array of {len(value)}, not [success, rto_seconds, failure]")
+    else:
+        raise _Untrusted(f"it is {_json_type(value)}, not [success, rto_seconds, failure]")
+    return DrillRecord(_when(success, "success", now), _rto(rto), _when(failure, "failure", now))
+
+
+def read_state(raw: str, now: datetime | None) -> tuple[DrillState, list[str]]:
+    """The drill state, and what in it could not be trusted (empty when all of it was).
+
+    Anyone allowed ssm:PutParameter on the parameter can write it, so nothing in it is taken as written: an
+    unreadable document, an unusable enabled_since or records, or an unusable record is left out (the
+    drill starts over: enabled_since becomes now, the record is dropped) and named in the list, never
+    raised. With `now`, a time later than now beyond STATE_CLOCK_SKEW is unusable too, so no stored time
+    can make a database look drilled in the future or put the start of the overdue period in the future.
+    Reads the compact form ({"records": {db: [success, rto_seconds, failure]}}, times as Unix seconds) and
+    the earlier one (a dict per database, ISO times).
+    """
     try:
         data = json.loads(raw or "{}")
-    except json.JSONDecodeError:
-        data = {}
+    except (ValueError, RecursionError) as error:
+        return DrillState(), [f"it is not JSON ({str(error)[:80]}); the drill starts over"]
     if not isinstance(data, dict):
-        data = {}
-    records = {}
-    for db, r in (data.get("records") or {}).items():
-        if isinstance(r, list) and len(r) == 3:
-            records[db] = DrillRecord(_epoch(r[0]), r[1], _epoch(r[2]))
-        elif isinstance(r, dict):
-            records[db] = DrillRecord(_time(r.get("success")), r.get("rto_seconds"), _time(r.get("failure")))
-    since = data.get("enabled_since")
-    return DrillState(_epoch(since) if isinstance(since, int) else _time(since), records)
+        return DrillState(), [f"it is {_json_type(data)}, not an object; the drill starts over"]
+    problems: list[str] = []
+    try:
+        since = _when(data.get("enabled_since"), "enabled_since", now)
+    except _Untrusted as problem:
+        problems.append(f"{problem}; the overdue period starts over now")
+        since = None
+    stored = data.get("records")
+    records: dict[str, DrillRecord] = {}
+    if stored is not None and not isinstance(stored, dict):
+        problems.append(f"records is {_json_type(stored)}, not an object; every record dropped")
+        stored = None
+    for db, value in (stored or {}).items():
+        try:
+            records[db] = _record(value, now)
+        except _Untrusted as problem:
+            problems.append(f"record {db}: {problem}; record dropped")
+    return DrillState(since, records), problems
+
+
+def state_from_json(raw: str) -> DrillState:
+    """The state without the clock check and without its problems (for reading a stored value back)."""
+    return read_state(raw, None)[0]
 
 
 def state_to_json(state: DrillState) -> str:

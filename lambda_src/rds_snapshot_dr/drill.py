@@ -15,13 +15,15 @@ from . import restore
 from .aws_restore import RestoredDatabase, RestoreGateway, state_to_json
 from .decisions import Kind, Outcome, Snapshot, snapshots_per_day
 from .engine import Engine, Report
-from .errors import NOT_READY, AwsError
+from .errors import ACCESS_DENIED, NOT_READY, AwsError
 from .events import ActionRequest, parse_time
 from .logs import log_decision
 from .restore import DrillRecord, DrillState
 from .settings import DrillSettings, Settings
 
 READY = "available"
+# Problems of a stored state named in its one warning (the rest are counted): the state holds up to ~200 records.
+STATE_PROBLEMS_SHOWN = 5
 # States a restore does not recover from (RDS User Guide, "Viewing Amazon RDS DB instance status").
 BROKEN = frozenset(
     {
@@ -55,11 +57,15 @@ class Drill:
     # --- start ---------------------------------------------------------------------------------
 
     def start(self, report: Report) -> None:
-        """Finish what is done, then start one restore unless a drill is still in flight."""
-        state = self.aws.load_state(self.drill.state_parameter)
-        if state.enabled_since is None:
-            state.enabled_since = self.now
+        """Finish what is done, then start one restore unless a drill is still in flight (or may be)."""
+        state = self._load(report)
         in_flight = self._finish(report, state)
+        if in_flight is None:
+            # Unknown is not "none in flight": a restore now could join one still restoring, and on every run
+            # that cannot list the DR region another full copy of production would be restored. The
+            # failure is already reported by _finish.
+            self._save(report, state)
+            return
         if in_flight:
             report.record(
                 Outcome(
@@ -118,6 +124,36 @@ class Drill:
                     "restore_drill.overdue_days, or drill fewer databases (restore_drill.databases).",
                 )
             )
+
+    def _load(self, report: Report) -> DrillState:
+        """The stored state, minus anything in it that cannot be trusted (reported once, here).
+
+        Any principal allowed ssm:PutParameter on the parameter can write it: a value this function would not
+        have written is dropped and the drill starts over for it (enabled_since = now, the record forgotten),
+        and the state saved at the end of the run no longer has it. A warning, not a failure: the drill
+        still works, and failing would only have Lambda retry a run that reads the same value.
+        """
+        parameter = self.drill.state_parameter
+        state, problems = self.aws.load_state(parameter, self.now)
+        if problems:
+            shown = "; ".join(problems[:STATE_PROBLEMS_SHOWN])
+            more = len(problems) - STATE_PROBLEMS_SHOWN
+            report.record(
+                Outcome(
+                    "*",
+                    "",
+                    "drill",
+                    "warning",
+                    reason=f"drill state {parameter} (SSM, {self.aws.source_region}) not used as stored: {shown}"
+                    + (f"; and {more} more" if more > 0 else ""),
+                    fix=f"Nothing to repair: this run writes the state back without it. Only this function "
+                    f"writes {parameter}: find who else did (CloudTrail, ssm:PutParameter) and take that "
+                    "permission away.",
+                )
+            )
+        if state.enabled_since is None:
+            state.enabled_since = self.now
+        return state
 
     def _save(self, report: Report, state: DrillState) -> None:
         """Store the state, or say why it cannot be stored (PutParameter would refuse it on every run)."""
@@ -208,10 +244,13 @@ class Drill:
     # --- finish --------------------------------------------------------------------------------
 
     def finish(self, report: Report) -> None:
-        """Reconcile's part: measure and delete finished drills, expire old ones, publish the overdue count."""
-        state = self.aws.load_state(self.drill.state_parameter)
-        if state.enabled_since is None:
-            state.enabled_since = self.now
+        """Reconcile's part: measure and delete finished drills, expire old ones, publish the overdue count.
+
+        When the drill databases cannot be listed (_finish returns None, reported as a failure), nothing is
+        measured, deleted or forgotten: the records and the overdue count stand as they were, and the next
+        reconcile that can list them finishes those drills.
+        """
+        state = self._load(report)
         self._finish(report, state)
         copies = self._copies(report)
         if copies is not None:
@@ -238,13 +277,26 @@ class Drill:
                 )
         self._save(report, state)
 
-    def _finish(self, report: Report, state: DrillState) -> list[RestoredDatabase]:
-        """Handle every drill database of this instance; return those still in flight."""
+    def _finish(self, report: Report, state: DrillState) -> list[RestoredDatabase] | None:
+        """Handle every drill database of this instance; return those still in flight, or None (a reported
+        failure) when the DR region's databases cannot be listed, which says nothing of what is in flight."""
         try:
             everything = self.aws.destination_databases()
         except AwsError as error:
-            report.record(Outcome("*", "", "drill", "failed", reason=str(error), fix=_fix(error)))
-            return []
+            region = self.aws.destination_region
+            report.record(
+                Outcome(
+                    "*",
+                    "",
+                    "drill",
+                    "failed",
+                    reason=f"could not list the DB instances and clusters in {region}, so this module instance's "
+                    f"drill databases are unknown ({error}); no drill is started, measured or deleted until "
+                    "they can be listed",
+                    fix=_listing_fix(error),
+                )
+            )
+            return None
         instances = {d.identifier: d for d in everything if d.kind is Kind.INSTANCE}
         drills = [
             d
@@ -365,6 +417,17 @@ def _fix(error: AwsError) -> str:
     if error.code in {"AccessDenied", "AccessDeniedException"}:
         return f"Allow {error.action} to the function's role in {error.region} (restore_drill adds it)."
     return "See the reason; the next drill or reconcile tries again."
+
+
+def _listing_fix(error: AwsError) -> str:
+    """The fix when the drill cannot list the DR region's databases: both actions are needed, in that region."""
+    if error.code in ACCESS_DENIED:
+        return (
+            f"Allow rds:DescribeDBInstances and rds:DescribeDBClusters (resources db:* and cluster:*) to the "
+            f"function's role in {error.region}, and check SCPs and permission boundaries; the drill starts "
+            "nothing until it can see its own databases."
+        )
+    return "See the reason; the next drill or reconcile lists them again, and starts no drill until it can."
 
 
 # --- the handler's actions ------------------------------------------------------------------------

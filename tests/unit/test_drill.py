@@ -8,11 +8,23 @@ from typing import Any
 
 import boto3
 import pytest
-from dr_testing import DESTINATION_REGION, OWNER, SOURCE_REGION, alter_response, make_cluster, make_instance, owned_tags
+from dr_testing import (
+    DESTINATION_REGION,
+    OWNER,
+    SOURCE_REGION,
+    alter_response,
+    inject_error,
+    make_cluster,
+    make_instance,
+    owned_tags,
+)
 
 from rds_snapshot_dr import handler
+from rds_snapshot_dr.aws import RdsGateway
 from rds_snapshot_dr.aws_restore import state_from_json
+from rds_snapshot_dr.engine import Engine, Report
 from rds_snapshot_dr.errors import TargetFailuresError
+from rds_snapshot_dr.events import ActionRequest, parse_event
 from rds_snapshot_dr.handler import lambda_handler
 from rds_snapshot_dr.metrics import DRILL_PUBLISHED, PUBLISHED
 from rds_snapshot_dr.restore import DRILL_SNAPSHOT_TAG, DRILL_SOURCE_TAG, DRILL_TAG
@@ -34,6 +46,15 @@ DRILL = {
 def at(monkeypatch: pytest.MonkeyPatch, when: datetime) -> datetime:
     monkeypatch.setattr(handler, "utcnow", lambda: when)
     return when
+
+
+def run(action: str, when: datetime) -> Report:
+    """One invocation of `action` through the handler's table, returning its report even when a target failed."""
+    settings = handler.current_settings()
+    engine = Engine(settings, RdsGateway.from_settings(settings), now=when, remaining_ms=lambda: 900_000)
+    request = parse_event({"action": action}, actions=handler.ACTIONS.keys(), now=when)
+    assert isinstance(request, ActionRequest)
+    return handler.ACTIONS[action](engine, request)  # type: ignore[return-value]
 
 
 def copy_of(source: Any, destination: Any, db: str, name: str, kind: str = "instance") -> str:
@@ -266,3 +287,175 @@ def test_drill_warns_when_the_rotation_cannot_cover_the_fleet_within_overdue_day
     assert "covers only 2" in warning["reason"]
     assert "schedule_expression" in warning["fix"]
     assert [o["outcome"] for o in result["outcomes"] if o["outcome"] != "warning"] == ["started"]
+
+
+# --- the drill cannot see its own databases ------------------------------------------------------------
+
+LISTING_FAILURES = [
+    pytest.param("DescribeDBInstances", "AccessDenied", id="instances-access-denied"),
+    pytest.param("DescribeDBClusters", "AccessDenied", id="clusters-access-denied"),
+    pytest.param("DescribeDBInstances", "InternalFailure", id="instances-any-error"),
+]
+
+
+@pytest.mark.usefixtures("drill_on")
+@pytest.mark.parametrize(("operation", "code"), LISTING_FAILURES)
+def test_a_drill_that_cannot_list_its_databases_starts_no_restore_and_fails(source, destination, operation, code):
+    """Not knowing what is in flight is not "nothing in flight": each run would restore another full copy."""
+    make_instance(source, "orders-db")
+    copy_of(source, destination, "orders-db", "dr-orders-db-20261125-1400")
+    start = datetime(2026, 11, 25, 15, 0, tzinfo=UTC)
+    assert [o.outcome for o in run("drill", start).outcomes] == ["started"]
+    inject_error(DESTINATION_REGION, operation, code)
+
+    report = run("drill", start + timedelta(hours=1))
+
+    assert list(drill_databases(destination)) == [f"drill-{OWNER}-202611251500"]  # no second restore
+    assert [o.outcome for o in report.outcomes] == ["failed"]
+    [failure] = report.outcomes
+    assert "could not list" in failure.reason
+    assert f"rds:{operation} in {DESTINATION_REGION}" in failure.reason
+    assert "no drill is started" in failure.reason
+    if code == "AccessDenied":
+        assert "Allow rds:DescribeDBInstances and rds:DescribeDBClusters" in failure.fix
+        assert f"function's role in {DESTINATION_REGION}" in failure.fix
+    assert report.failed  # the handler raises TargetFailuresError, as for any other failure
+    assert report.metrics.counts["TargetFailures"] == 1
+    assert report.metrics.counts.get("DrillsStarted", 0) == 0
+
+
+@pytest.mark.usefixtures("drill_on")
+def test_the_run_fails_when_the_drill_cannot_list_its_databases(source, destination, lambda_context, monkeypatch):
+    make_instance(source, "orders-db")
+    copy_of(source, destination, "orders-db", "dr-orders-db-20261125-1400")
+    inject_error(DESTINATION_REGION, "DescribeDBInstances", "AccessDenied")
+    at(monkeypatch, datetime(2026, 11, 25, 15, 0, tzinfo=UTC))
+
+    with pytest.raises(TargetFailuresError, match=f"could not list .* in {DESTINATION_REGION}"):
+        lambda_handler({"action": "drill"}, lambda_context)
+
+    assert drill_databases(destination) == {}
+
+
+@pytest.mark.usefixtures("drill_on")
+def test_reconcile_that_cannot_list_the_drill_databases_fails_and_forgets_nothing(source, destination):
+    """A failed listing is not "every drill database is gone": the drill is measured once it can be seen."""
+    make_instance(source, "orders-db")
+    copy_of(source, destination, "orders-db", "dr-orders-db-20261125-1400")
+    start = datetime(2026, 11, 25, 15, 0, tzinfo=UTC)
+    run("drill", start)
+    inject_error(DESTINATION_REGION, "DescribeDBClusters", "AccessDenied", times=1)
+
+    blind = run("reconcile", start + timedelta(minutes=20))
+
+    [failure] = [o for o in blind.outcomes if o.operation == "drill"]
+    assert failure.outcome == "failed"
+    assert "could not list" in failure.reason
+    assert f"rds:DescribeDBClusters in {DESTINATION_REGION}" in failure.reason
+    assert "Allow rds:DescribeDBInstances and rds:DescribeDBClusters" in failure.fix
+    assert f"function's role in {DESTINATION_REGION}" in failure.fix
+    assert blind.failed
+    assert f"drill-{OWNER}-202611251500" in drill_databases(destination)
+    assert blind.metrics.counts.get("DrillsSucceeded", 0) == 0
+    assert "orders-db" not in stored_state().records
+
+    seen = run("reconcile", start + timedelta(minutes=40))
+
+    assert [o.outcome for o in seen.outcomes if o.operation == "drill"] == ["measured"]
+    assert drill_databases(destination) == {}
+    assert stored_state().records["orders-db"].last_rto_seconds == 2400
+
+
+# --- the drill's state, as anyone with ssm:PutParameter may have written it -----------------------------
+
+NOW = datetime(2026, 11, 25, 15, 0, tzinfo=UTC)
+PAST = int(datetime(2026, 11, 20, 3, 0, tzinfo=UTC).timestamp())
+FUTURE = int(datetime(2027, 11, 25, 15, 0, tzinfo=UTC).timestamp())
+BAD_STATES = [
+    pytest.param("{not json", "not JSON", id="not-json"),
+    pytest.param("[1, 2]", "not an object", id="not-an-object"),
+    pytest.param('{"enabled_since": "last tuesday"}', "enabled_since", id="since-not-a-time"),
+    pytest.param('{"enabled_since": [1]}', "enabled_since", id="since-wrong-type"),
+    pytest.param('{"enabled_since": 99999999999999999999}', "enabled_since", id="since-out-of-range"),
+    pytest.param('{"records": [1]}', "records", id="records-not-an-object"),
+    pytest.param('{"records": {"orders-db": {"success": "soon"}}}', "orders-db", id="record-not-a-time"),
+    pytest.param('{"records": {"orders-db": ["x", 600, null]}}', "orders-db", id="record-time-wrong-type"),
+    pytest.param(f'{{"records": {{"orders-db": [{PAST}, -5, null]}}}}', "negative", id="record-negative-rto"),
+    pytest.param(f'{{"records": {{"orders-db": [{PAST}, "fast", null]}}}}', "orders-db", id="record-rto-wrong-type"),
+    pytest.param(f'{{"records": {{"orders-db": [{PAST}, Infinity, null]}}}}', "orders-db", id="record-rto-infinite"),
+    pytest.param(f'{{"records": {{"orders-db": [{PAST}, 600]}}}}', "orders-db", id="record-wrong-length"),
+    pytest.param('{"records": {"orders-db": 7}}', "orders-db", id="record-wrong-type"),
+    pytest.param(f'{{"records": {{"orders-db": [{FUTURE}, 600, null]}}}}', "later than now", id="record-in-future"),
+]
+
+
+def stored_state() -> Any:
+    return state_from_json(
+        boto3.client("ssm", region_name=SOURCE_REGION).get_parameter(Name=STATE)["Parameter"]["Value"]
+    )
+
+
+def write_state(value: str) -> None:
+    boto3.client("ssm", region_name=SOURCE_REGION).put_parameter(Name=STATE, Value=value, Type="String")
+
+
+@pytest.mark.usefixtures("drill_on")
+@pytest.mark.parametrize("action", ["reconcile", "drill"])
+@pytest.mark.parametrize(("value", "named"), BAD_STATES)
+def test_a_malformed_drill_state_is_reported_once_and_started_over(
+    source, destination, lambda_context, monkeypatch, action, value, named
+):
+    make_instance(source, "orders-db")
+    copy_of(source, destination, "orders-db", "dr-orders-db-20261125-1400")
+    write_state(value)
+    at(monkeypatch, NOW)
+
+    result = lambda_handler({"action": action}, lambda_context)  # raises nothing
+
+    [warning] = [o for o in result["outcomes"] if o["outcome"] == "warning"]
+    assert warning["operation"] == "drill"
+    assert STATE in warning["reason"]
+    assert named in warning["reason"]
+    assert "ssm:PutParameter" in warning["fix"]
+    state = stored_state()
+    assert "orders-db" not in state.records  # the bad record is dropped (and no drill has finished yet)
+    assert state.enabled_since == NOW  # none of these states has a usable enabled_since: started over
+    # Reported once: the state as written back is clean.
+    at(monkeypatch, NOW + timedelta(minutes=1))
+    again = lambda_handler({"action": "reconcile"}, lambda_context)
+    assert [o for o in again["outcomes"] if o["outcome"] == "warning"] == []
+
+
+@pytest.mark.usefixtures("drill_on")
+def test_a_future_enabled_since_cannot_hold_off_the_overdue_count(source, destination, lambda_context, monkeypatch):
+    make_instance(source, "orders-db")
+    copy_of(source, destination, "orders-db", "dr-orders-db-20261125-1400")
+    write_state(json.dumps({"enabled_since": FUTURE, "records": {}}))
+    at(monkeypatch, NOW)
+
+    first = lambda_handler({"action": "reconcile"}, lambda_context)
+
+    [warning] = [o for o in first["outcomes"] if o["outcome"] == "warning"]
+    assert "enabled_since" in warning["reason"]
+    assert "later than now" in warning["reason"]
+    assert first["metrics"]["DrillOverdueDatabases"] == 0  # the drill counts as enabled now, not in a year
+    assert stored_state().enabled_since == NOW
+
+    at(monkeypatch, NOW + timedelta(days=8))  # overdue_days = 7, and no drill has run
+    later = lambda_handler({"action": "reconcile"}, lambda_context)
+
+    assert later["metrics"]["DrillOverdueDatabases"] == 1
+
+
+@pytest.mark.usefixtures("drill_on")
+def test_a_success_recorded_in_the_future_does_not_count_as_a_drill(source, destination, lambda_context, monkeypatch):
+    make_instance(source, "orders-db")
+    copy_of(source, destination, "orders-db", "dr-orders-db-20261125-1400")
+    long_ago = int((NOW - timedelta(days=30)).timestamp())
+    write_state(json.dumps({"enabled_since": long_ago, "records": {"orders-db": [FUTURE, 600, None]}}))
+    at(monkeypatch, NOW)
+
+    result = lambda_handler({"action": "reconcile"}, lambda_context)
+
+    assert result["metrics"]["DrillOverdueDatabases"] == 1
+    assert stored_state().enabled_since == NOW - timedelta(days=30)  # only the untrusted record is dropped
