@@ -424,14 +424,25 @@ class AccountGateway:
             return self._client("iam", region).get_role(RoleName=role_name)["Role"]["Arn"]
 
     def simulate(
-        self, role_arn: str, action: str, resources: list[str], context: list[tuple[str, str, str]], region: str
+        self,
+        role_arn: str,
+        action: str,
+        resources: list[str],
+        context: list[tuple[str, str | list[str], str]],
+        region: str,
     ) -> list[str]:
         """iam:SimulatePrincipalPolicy of one action on its resources: the decision per resource.
 
-        `context` holds (key, value, type) entries, e.g. ("kms:ViaService", "rds.eu-west-1.amazonaws.com", "string").
+        `context` holds (key, value, type) entries, e.g. ("kms:ViaService", "rds.eu-west-1.amazonaws.com", "string")
+        or ("aws:TagKeys", ["a", "b"], "stringList").
         """
         entries = [
-            {"ContextKeyName": key, "ContextKeyValues": [value], "ContextKeyType": kind} for key, value, kind in context
+            {
+                "ContextKeyName": key,
+                "ContextKeyValues": list(value) if isinstance(value, list) else [value],
+                "ContextKeyType": kind,
+            }
+            for key, value, kind in context
         ]
         decisions: list[str] = []
         client = self._client("iam", region)

@@ -111,7 +111,7 @@ class Permission:
 
     action: str
     resources: list[str]
-    context: list[tuple[str, str, str]] = field(default_factory=list)
+    context: list[tuple[str, str | list[str], str]] = field(default_factory=list)
     # (service, region, method, params) of the cheapest read call proving it; None for write actions
     probes: list[tuple[str, str, str, dict[str, Any]]] = field(default_factory=list)
 
@@ -539,6 +539,16 @@ def _per_day_text(per_day: float | None) -> str:
 # --- permissions -------------------------------------------------------------------------------------
 
 
+def request_context(s: Settings) -> list[tuple[str, str | list[str], str]]:
+    """The condition keys of a backup's tags: every key the function can write on a new snapshot
+    (tag_keys.json "snapshot_on_create" and snapshot_tags) and the owner tag's value."""
+    keys = sorted(decisions.SNAPSHOT_ON_CREATE_TAGS | set(s.snapshot_tags) | {s.owner_tag_key})
+    return [
+        ("aws:TagKeys", keys, "stringList"),
+        (f"aws:RequestTag/{s.owner_tag_key}", s.owner_tag_value, "string"),
+    ]
+
+
 def required_permissions(ctx: _Context) -> list[Permission]:
     """What the function calls, against which resources, with the condition keys the module's policy uses."""
     s = ctx.settings
@@ -598,13 +608,26 @@ def required_permissions(ctx: _Context) -> list[Permission]:
         db_type, snap_type = ("db", "snapshot") if kind is Kind.INSTANCE else ("cluster", "cluster-snapshot")
         name = decisions.snapshot_name(s.snapshot_prefix, sample[kind], ctx.now)
         snaps = [f"{src}:{snap_type}:{name}", f"{dst}:{snap_type}:{name}"]
-        # A tag-selected database is reachable only while it carries the selection tags
-        # (rds:db-tag/<key>, rds:cluster-tag/<key> in the module's policy).
-        selected = [(f"rds:{db_type}-tag/{key}", value, "string") for key, value in s.selection_tags.items()]
-        tagging = [(f"aws:RequestTag/{s.owner_tag_key}", s.owner_tag_value, "string")]
+        # The context a real backup request carries, per resource: AWS authorises each resource of a
+        # request on its own, with that resource's own condition keys. The database: its tags
+        # (rds:db-tag/<key>, rds:cluster-tag/<key>) from a real selected database, else the selection
+        # tags. The new snapshot: the request's tags, every key the function writes on create
+        # (aws:TagKeys) and the owner tag (aws:RequestTag). A simulation without aws:TagKeys would pass a
+        # ForAllValues condition that the real request fails.
+        database = next((db for db in ctx.targets if db.kind is kind), None)
+        db_tags = dict(database.tags) if database is not None and database.tags else dict(s.selection_tags)
+        selected = [(f"rds:{db_type}-tag/{key}", value, "string") for key, value in db_tags.items()]
+        request = request_context(s)
+        counting = [
+            ("aws:TagKeys", sorted(decisions.SNAPSHOT_LATER_TAGS), "stringList"),
+            (f"aws:ResourceTag/{s.owner_tag_key}", s.owner_tag_value, "string"),
+        ]
         perms += [
-            Permission(f"rds:Create{api}", [f"{src}:{db_type}:{sample[kind]}", snaps[0]], selected),
-            Permission("rds:AddTagsToResource", snaps, tagging),
+            Permission(f"rds:Create{api}", [f"{src}:{db_type}:{sample[kind]}"], [*selected, *request]),
+            Permission(f"rds:Create{api}", [snaps[0]], request),
+            Permission("rds:AddTagsToResource", [snaps[0]], request),
+            Permission("rds:AddTagsToResource", [snaps[1]], request),
+            Permission("rds:AddTagsToResource", [snaps[0]], counting),
             Permission(f"rds:Copy{api}", snaps),
             Permission(f"rds:Delete{api}", snaps, owner),
         ]
@@ -616,7 +639,7 @@ def required_permissions(ctx: _Context) -> list[Permission]:
     ]
     unique: dict[tuple[str, tuple[str, ...]], Permission] = {}
     for perm in perms:
-        unique.setdefault((perm.action, tuple(perm.resources)), perm)
+        unique.setdefault((perm.action, tuple(perm.resources), repr(perm.context)), perm)
     return list(unique.values())
 
 
@@ -645,7 +668,9 @@ def _permissions(report: PreflightReport, ctx: _Context) -> None:
 def _simulated(ctx: _Context, perm: Permission, verdicts: list[str]) -> Check:
     name = f"permission {perm.action}"
     where = ", ".join(perm.resources)
-    context = "".join(f", {key}={value}" for key, value, _ in perm.context)
+    context = "".join(
+        f", {key}={'[' + ','.join(value) + ']' if isinstance(value, list) else value}" for key, value, _ in perm.context
+    )
     if verdicts and all(v == "allowed" for v in verdicts):
         return Check(name, PASS, f"allowed on {where}{context} (simulated for {ctx.role_arn})")
     denied = "explicitly denied" if "explicitDeny" in verdicts else "not allowed"

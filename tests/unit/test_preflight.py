@@ -512,3 +512,52 @@ def test_caller_that_is_not_a_role_is_checked_by_read_calls(lambda_context):
     assert "not an assumed role" in result["identity"]["detail"]
     assert "permissions for writes" in result
     assert result["permission kms:DescribeKey"]["status"] == "pass"
+
+
+def _context(request: dict[str, Any]) -> dict[str, list[str]]:
+    return {e["ContextKeyName"]: e["ContextKeyValues"] for e in request["ContextEntries"]}
+
+
+@pytest.mark.usefixtures("default_quotas")
+def test_backup_permissions_are_simulated_per_resource_with_the_context_of_a_real_backup(lambda_context, source, env):
+    """A ForAllValues condition on aws:TagKeys passes when the key is absent, and a db-tag key matches no
+    snapshot: simulated without the request's tags, or with both resources at once, a backup that AWS
+    denies (issue 19, findings 1 and 2) would pass preflight."""
+    env(DB_CLUSTER_IDENTIFIERS="", DB_INSTANCE_IDENTIFIERS="", SELECTION_TAGS='{"dr-protect": "daily"}')
+    source.create_db_instance(
+        DBInstanceIdentifier="cards-db",
+        DBInstanceClass="db.t4g.medium",
+        Engine="mysql",
+        Tags=[{"Key": "dr-protect", "Value": "daily"}, {"Key": "team", "Value": "cards"}],
+    )
+    as_function_role()
+    seen = simulate()
+
+    run(lambda_context)
+
+    creates = [r for r in seen if r["ActionNames"] == ["rds:CreateDBSnapshot"]]
+    assert sorted(len(r["ResourceArns"]) for r in creates) == [1, 1]  # the database and the snapshot apart
+    [on_db] = [r for r in creates if ":db:" in r["ResourceArns"][0]]
+    [on_snapshot] = [r for r in creates if ":snapshot:" in r["ResourceArns"][0]]
+    assert on_db["ResourceArns"] == [f"arn:aws:rds:{SOURCE_REGION}:{ACCOUNT}:db:cards-db"]
+    assert _context(on_db)["rds:db-tag/dr-protect"] == ["daily"]  # the real database's tags
+    assert _context(on_db)["rds:db-tag/team"] == ["cards"]
+    assert not [key for key in _context(on_snapshot) if key.startswith("rds:db-tag/")]
+    written = {
+        "rds-snapshot-dr:owner",
+        "rds-snapshot-dr:source",
+        "rds-snapshot-dr:source-type",
+        "rds-snapshot-dr:backup-round",
+        "rds-snapshot-dr:portable",
+        "team",  # BASE_ENV's snapshot_tags
+    }
+    tagging = [r for r in seen if r["ActionNames"] == ["rds:AddTagsToResource"]]
+    for request in [on_snapshot, *tagging[:2]]:
+        assert set(_context(request)["aws:TagKeys"]) == written
+        assert _context(request)["aws:RequestTag/rds-snapshot-dr:owner"] == [BASE_ENV["OWNER_TAG_VALUE"]]
+        assert {e["ContextKeyType"] for e in request["ContextEntries"] if e["ContextKeyName"] == "aws:TagKeys"} == {
+            "stringList"
+        }
+    counting = [r for r in tagging if _context(r).get("aws:TagKeys") == ["rds-snapshot-dr:copy-failures"]]
+    assert len(counting) == 1
+    assert _context(counting[0])["aws:ResourceTag/rds-snapshot-dr:owner"] == [BASE_ENV["OWNER_TAG_VALUE"]]
