@@ -4,6 +4,7 @@
 #   rsd_init                      strict mode, repository root, quiet Terraform/pip defaults
 #   rsd_python                    a Python >= 3.11 (prints its command)
 #   rsd_venv DIR REQUIREMENTS     (re)build a virtual environment when the requirements change
+#   rsd_node_modules DIR          (re)install DIR/node_modules from DIR/package-lock.json when it changes
 #   rsd_terraform_cli_config      write .cache/terraform/terraformrc: local provider mirror or registry
 #   rsd_require_terraform         fail with a clear message when terraform is missing or too old
 #   rsd_stage / rsd_info / rsd_fail   progress lines
@@ -63,6 +64,29 @@ rsd_venv() {
     return 1
   fi
   echo "$stamp" >"$dir/.requirements.sha256"
+}
+
+# rsd_node_modules DIR: `npm ci` in DIR (exact versions from its package-lock.json), or reuse DIR/node_modules
+# when neither the lock file nor node changed since it was installed (hash stamp in node_modules).
+rsd_node_modules() {
+  local dir="$1" stamp log
+  if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+    rsd_fail "Node.js and npm are required for the authorization stage (the IAM policy evaluator runs on node)"
+    return 1
+  fi
+  stamp="$({ cat "$dir/package-lock.json"; node --version; } | sha256sum | cut -d' ' -f1)"
+  if [[ -f "$dir/node_modules/.lock.sha256" && "$(cat "$dir/node_modules/.lock.sha256")" == "$stamp" ]]; then
+    rsd_info "$dir/node_modules: up to date with package-lock.json"
+    return 0
+  fi
+  log="$RSD_CACHE/logs/npm-ci.log"
+  rsd_info "$dir/node_modules: npm ci (first run or package-lock.json changed; log: ${log#"$RSD_ROOT"/})"
+  if ! npm ci --prefix "$dir" --no-audit --no-fund >"$log" 2>&1; then
+    tail -n 30 "$log" >&2
+    rsd_fail "npm ci failed in $dir"
+    return 1
+  fi
+  echo "$stamp" >"$dir/node_modules/.lock.sha256"
 }
 
 # A provider mirror counts only if it holds hashicorp/aws.

@@ -555,8 +555,14 @@ class DeployedFunction:
             raise AssertionError(f"{package.name} (sha256 {digest}) is not the deployed code ({self.code_sha256})")
 
     @contextlib.contextmanager
-    def loaded(self, endpoint: str, package: Path = PACKAGE_ZIP) -> Iterator[Callable[[dict[str, Any]], Invocation]]:
-        """Import the deployed package in-process with the function's environment; yield invoke()."""
+    def loaded(
+        self, endpoint: str, package: Path = PACKAGE_ZIP, paced: bool = True
+    ) -> Iterator[Callable[[dict[str, Any]], Invocation]]:
+        """Import the deployed package in-process with the function's environment; yield invoke().
+
+        `paced=False` lets the package's rate budget count its pauses without sleeping them (its clock
+        moves on by each pause instead): for runs that judge what is sent, not when.
+        """
         self.check_package(package)
         module_name, _, function_name = self.handler.rpartition(".")
         top = module_name.split(".")[0]
@@ -586,6 +592,8 @@ class DeployedFunction:
                 if not loaded_from.is_relative_to(Path(unpacked).resolve()):
                     raise AssertionError(f"{module_name} was imported from {loaded_from}, not the deployed package")
                 handler = getattr(module, function_name)
+                if not paced:
+                    importlib.import_module(f"{top}.clock").set_clock(UnpacedClock())
 
                 def invoke(event: dict[str, Any]) -> Invocation:
                     context = LambdaContext(self.name, self.arn, self.memory, self.timeout)
@@ -608,6 +616,22 @@ class DeployedFunction:
                 sys.path[:] = saved_path
                 os.environ.clear()
                 os.environ.update(saved_env)
+
+
+class UnpacedClock:
+    """The package's clock without real pauses: wall and monotonic time move on by each pause."""
+
+    def __init__(self) -> None:
+        self.paused = 0.0
+
+    def now(self) -> datetime:
+        return datetime.now(UTC) + timedelta(seconds=self.paused)
+
+    def monotonic(self) -> float:
+        return time.monotonic() + self.paused
+
+    def pause(self, seconds: float) -> None:
+        self.paused += max(seconds, 0.0)
 
 
 def _forget_modules(top: str) -> None:
@@ -722,8 +746,13 @@ def run_cycle(
     function: DeployedFunction,
     scheduled_time: datetime,
     progress: Callable[[str], None] = log,
+    record: Callable[[str], contextlib.AbstractContextManager[Any]] | None = None,
+    paced: bool = True,
 ) -> Cycle:
-    """Drive the deployed function through backup, the snapshot-created events, copy-waiting and reconcile."""
+    """Drive the deployed function through backup, the snapshot-created events, copy-waiting and reconcile.
+
+    `record(label)`, when given, wraps each invocation (the authorization stage records its requests).
+    """
     cycle = Cycle(function, scheduled_time)
     inputs = schedule_inputs(aws, function)
     patterns = rule_patterns(aws, function)
@@ -732,9 +761,14 @@ def run_cycle(
             raise AssertionError(f"no schedule targets {function.name} with action {action!r}: {sorted(inputs)}")
     if not patterns:
         raise AssertionError(f"no EventBridge rule targets {function.name}")
-    with function.loaded(aws.endpoint) as invoke:
+    with function.loaded(aws.endpoint, paced=paced) as invoke_function:
+
+        def invoke(event: dict[str, Any], label: str = "") -> Invocation:
+            with record(label) if record else contextlib.nullcontext():
+                return invoke_function(event)
+
         progress("backup: the scheduler's backup input")
-        cycle.invocations["backup"] = [invoke(scheduler_event(inputs["backup"], scheduled_time))]
+        cycle.invocations["backup"] = [invoke(scheduler_event(inputs["backup"], scheduled_time), "backup")]
         events = [
             snapshot_created_event(kind, identifier, function.environment["SOURCE_REGION"], scheduled_time)
             for kind, identifier in created_snapshots(cycle.invocations["backup"])
@@ -742,11 +776,13 @@ def run_cycle(
         to_deliver = [event for event in events if delivered(patterns, event)]
         cycle.undelivered_events = [event for event in events if not delivered(patterns, event)]
         progress(f"events: {len(to_deliver)} snapshot-created event(s) through the deployed rule")
-        cycle.invocations["snapshot-created"] = [invoke(event) for event in to_deliver]
+        cycle.invocations["snapshot-created"] = [invoke(event, "snapshot-created") for event in to_deliver]
         progress("copy-waiting: the scheduler's copy-waiting input (the events started every copy already)")
-        cycle.invocations["copy-waiting"] = [invoke(scheduler_event(inputs["copy-waiting"], scheduled_time))]
+        cycle.invocations["copy-waiting"] = [
+            invoke(scheduler_event(inputs["copy-waiting"], scheduled_time), "copy-waiting")
+        ]
         progress("reconcile: the scheduler's reconcile input")
-        cycle.invocations["reconcile"] = [invoke(scheduler_event(inputs["reconcile"], scheduled_time))]
+        cycle.invocations["reconcile"] = [invoke(scheduler_event(inputs["reconcile"], scheduled_time), "reconcile")]
         if "drill" in inputs:
             run_drill(aws, cycle, inputs, invoke, scheduled_time, progress)
     return cycle
@@ -773,7 +809,7 @@ def run_drill(
     aws: Aws,
     cycle: Cycle,
     inputs: dict[str, str],
-    invoke: Callable[[dict[str, Any]], Invocation],
+    invoke: Callable[[dict[str, Any], str], Invocation],
     scheduled_time: datetime,
     progress: Callable[[str], None],
 ) -> None:
@@ -786,10 +822,12 @@ def run_drill(
     regions = [env["SOURCE_REGION"], env["DESTINATION_REGION"]]
     cycle.drill_before = rds_state(aws, regions)
     progress("drill: the scheduler's drill input (starts one restore, returns)")
-    cycle.invocations["drill"] = [invoke(scheduler_event(inputs["drill"], scheduled_time))]
+    cycle.invocations["drill"] = [invoke(scheduler_event(inputs["drill"], scheduled_time), "drill")]
     cycle.drill_during = rds_state(aws, regions)
     progress("reconcile: finds the drill database available, records its time to restore, deletes it")
-    cycle.invocations["drill-reconcile"] = [invoke(scheduler_event(inputs["reconcile"], scheduled_time))]
+    cycle.invocations["drill-reconcile"] = [
+        invoke(scheduler_event(inputs["reconcile"], scheduled_time), "drill-reconcile")
+    ]
     cycle.drill_after = rds_state(aws, regions)
 
 

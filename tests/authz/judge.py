@@ -1,0 +1,173 @@
+"""Judge authorizations with the IAM policy evaluator (evaluator/judge.mjs), against rendered policies.
+
+The policies are the ones Terraform rendered and the stand-in holds after `terraform apply`, read back
+with the AWS APIs (never re-derived from the .tf files): the role's inline and attached policies, its
+permissions boundary, and the destination key's key policy and grants.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from authorizations import Authorization
+
+EVALUATOR = Path(__file__).resolve().parent / "evaluator"
+
+
+class EvaluatorMissing(RuntimeError):
+    pass
+
+
+def evaluator_command() -> list[str]:
+    node = shutil.which("node")
+    if node is None:
+        raise EvaluatorMissing("node is not on PATH: the authorization stage needs Node.js >= 18")
+    if not (EVALUATOR / "node_modules" / "@cloud-copilot" / "iam-simulate").is_dir():
+        raise EvaluatorMissing(
+            f"the IAM policy evaluator is not installed: run `npm ci --prefix {EVALUATOR}` (scripts/test does)"
+        )
+    return [node, str(EVALUATOR / "judge.mjs")]
+
+
+def run_evaluator(batch: dict[str, Any]) -> dict[str, Any]:
+    done = subprocess.run(  # noqa: S603 - node and our script
+        evaluator_command(), input=json.dumps(batch), capture_output=True, text=True, check=False, timeout=600
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"the evaluator failed (exit {done.returncode}):\n{done.stderr[-4000:]}")
+    return json.loads(done.stdout)
+
+
+@dataclass
+class Policies:
+    """Everything that decides what one principal may do."""
+
+    principal: str
+    identity: list[dict[str, Any]]  # [{"name", "policy"}]
+    boundary: dict[str, Any] | None = None
+    # key ARN -> key policy; key ARN -> grants as KMS lists them
+    key_policies: dict[str, dict[str, Any]] = field(default_factory=dict)
+    grants: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+
+
+def grant_statements(grants: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """KMS grants as the policy statements they are equivalent to (KMS Developer Guide, "Grants in AWS
+    KMS"): the grantee may perform the grant's operations on the key, and a CreateGrant through a grant
+    may only pass on operations the grant itself allows (kms:GrantOperations). Encryption-context
+    constraints become kms:EncryptionContext conditions."""
+    statements = []
+    for grant in grants:
+        operations = list(grant.get("Operations", []))
+        condition: dict[str, Any] = {}
+        constraints = grant.get("Constraints") or {}
+        for key, value in (constraints.get("EncryptionContextEquals") or {}).items():
+            condition.setdefault("StringEquals", {})[f"kms:EncryptionContext:{key}"] = value
+        for key, value in (constraints.get("EncryptionContextSubset") or {}).items():
+            condition.setdefault("StringEquals", {})[f"kms:EncryptionContext:{key}"] = value
+        plain = [op for op in operations if op != "CreateGrant"]
+        sid = f"Grant{(grant.get('Name') or grant.get('GrantId', ''))[:40]}".replace("-", "")
+        if plain:
+            statements.append(
+                {
+                    "Sid": sid,
+                    "Effect": "Allow",
+                    "Principal": {"AWS": grant["GranteePrincipal"]},
+                    "Action": [f"kms:{op}" for op in plain],
+                    "Resource": "*",
+                    **({"Condition": condition} if condition else {}),
+                }
+            )
+        if "CreateGrant" in operations:
+            create_condition = {**condition, "ForAllValues:StringEquals": {"kms:GrantOperations": operations}}
+            statements.append(
+                {
+                    "Sid": f"{sid}CreateGrant",
+                    "Effect": "Allow",
+                    "Principal": {"AWS": grant["GranteePrincipal"]},
+                    "Action": "kms:CreateGrant",
+                    "Resource": "*",
+                    "Condition": create_condition,
+                }
+            )
+    return statements
+
+
+def simulation(auth: Authorization, policies: Policies, account: str) -> dict[str, Any]:
+    """iam-simulate's input for one authorization."""
+    context: dict[str, Any] = {
+        "aws:PrincipalArn": policies.principal,
+        "aws:PrincipalAccount": account,
+        "aws:SecureTransport": "true",
+    }
+    # The region of the endpoint the request went to (a KMS request through RDS: the key's region).
+    region = auth.resource.split(":")[3] if auth.key_arn else auth.call.region
+    context["aws:RequestedRegion"] = region or "us-east-1"
+    context.update(auth.context)
+    sim: dict[str, Any] = {
+        "request": {
+            "principal": policies.principal,
+            "action": auth.action,
+            "resource": {"resource": auth.resource, "accountId": account},
+            "contextVariables": context,
+        },
+        "identityPolicies": policies.identity,
+        "serviceControlPolicies": [],
+        "resourceControlPolicies": [],
+    }
+    if policies.boundary is not None:
+        sim["permissionBoundaryPolicies"] = [{"name": "boundary", "policy": policies.boundary}]
+    if auth.key_arn:
+        key_policy = policies.key_policies.get(auth.key_arn)
+        if key_policy is None:
+            raise KeyError(f"no key policy read for {auth.key_arn}")
+        statements = list(key_policy.get("Statement", []))
+        statements += grant_statements(policies.grants.get(auth.key_arn, []))
+        sim["resourcePolicy"] = {"Version": "2012-10-17", "Statement": statements}
+    return sim
+
+
+@dataclass
+class Verdict:
+    auth: Authorization
+    result: str
+    allowed_by: list[str]
+    denied_by: list[str]
+    errors: Any = None
+
+    @property
+    def allowed(self) -> bool:
+        return self.result == "Allowed"
+
+    def describe(self) -> str:
+        context = ", ".join(f"{k}={v}" for k, v in sorted(self.auth.context.items()))
+        return (
+            f"{self.auth.call.label}: {self.auth.request} -> {self.auth.action} on {self.auth.resource}"
+            f" [{context}] => {self.result}"
+            + (f" (errors: {json.dumps(self.errors)[:300]})" if self.errors else "")
+            + (f" ({self.auth.why})" if self.auth.why else "")
+        )
+
+
+def judge(auths: list[Authorization], policies: Policies, account: str) -> list[Verdict]:
+    batch = {
+        "simulations": [{"id": str(i), "simulation": simulation(a, policies, account)} for i, a in enumerate(auths)]
+    }
+    out = run_evaluator(batch)
+    verdicts = []
+    for item in out["simulations"]:
+        auth = auths[int(item["id"])]
+        verdicts.append(
+            Verdict(auth, item["result"], item.get("allowedBy", []), item.get("deniedBy", []), item.get("errors"))
+        )
+    return verdicts
+
+
+def lint(policies: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
+    """Statements with a condition key their action or resource type does not have."""
+    out = run_evaluator({"lint": [{"id": name, "policy": policy} for name, policy in policies.items()]})
+    return list(out["lint"])

@@ -1,0 +1,476 @@
+"""The authorization stage: every request the deployed function makes, judged by a real IAM evaluator.
+
+moto enforces no IAM policy, no key policy and no grant, so every other test passes whatever the
+policies say. Here each example (and a configuration with a permissions boundary) is applied on its
+own stand-in, its function is driven through a recorded cycle (backup, snapshot-created events, copies,
+copy-waiting, reconcile with pruning, the restore drill and its finish), every recorded request is
+mapped to the authorizations AWS performs for it (authorizations.py), and each is judged by
+@cloud-copilot/iam-simulate against the policies Terraform rendered, read back from the stand-in.
+
+A request the function makes that is denied fails, naming the request, the resource, the context and
+the statements that grant the action. Probes that must be denied fail when allowed.
+"""
+
+from __future__ import annotations
+
+import collections
+import concurrent.futures
+import json
+import os
+import re
+import sys
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from authorizations import Authorization
+from deployment import Deployed, RecordedRun, deploy, record, run_preflight
+from judge import Policies, Verdict, judge, lint
+from stand_in import REPO
+
+pytestmark = pytest.mark.authz
+
+sys.path.insert(0, str(REPO / "scripts"))
+
+# The round the cycle runs: this hour, as in the integration stage. The function and the stand-in both
+# run on the machine's clock (moto dates what it creates by it), so a fixed past round would age into
+# the retention as the calendar moves.
+SCHEDULED = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
+ROOT_MODULES = {
+    "basic": REPO / "examples" / "basic",
+    "by-tag": REPO / "examples" / "by-tag",
+    "for-each": REPO / "examples" / "for-each",
+    "complete": REPO / "examples" / "complete",
+    "boundary": Path(__file__).resolve().parent / "boundary",
+}
+
+
+@pytest.fixture(scope="session")
+def recorded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, list[RecordedRun]]]:
+    """Every root module applied side by side (one stand-in each), then their functions run one at a time."""
+    deployed: dict[str, Deployed] = {}
+    with concurrent.futures.ThreadPoolExecutor(max_workers=len(ROOT_MODULES)) as pool:
+        futures = {
+            name: pool.submit(deploy, name, path, tmp_path_factory.mktemp(name))
+            for name, path in ROOT_MODULES.items()
+            # AUTHZ_ROOT_MODULES=by-tag,complete: a subset, while working on the stage (the other tests fail)
+            if name in os.environ.get("AUTHZ_ROOT_MODULES", name).split(",")
+        }
+        errors = {}
+        for name, future in futures.items():
+            try:
+                deployed[name] = future.result()
+            except Exception as error:  # report every failed apply, then stop the others' servers
+                errors[name] = error
+    try:
+        if errors:
+            raise RuntimeError("; ".join(f"{name}: {error}" for name, error in errors.items()))
+        yield {name: record(d, SCHEDULED) for name, d in deployed.items()}
+    finally:
+        for d in deployed.values():
+            d.server.stop()
+
+
+@pytest.fixture(scope="session")
+def verdicts(recorded: dict[str, list[RecordedRun]]) -> dict[str, list[Verdict]]:
+    """Each function's authorizations judged against its own rendered policies."""
+    return {
+        f"{name}/{run.function.name}": judge(run.authorizations(), run.policies, run.where.account)
+        for name, runs in recorded.items()
+        for run in runs
+    }
+
+
+def _granting_statements(policies: Policies, action: str) -> list[str]:
+    """Sids of the identity statements whose Action names `action` (where an author meant to allow it)."""
+    found = []
+    for policy in policies.identity:
+        for statement in policy["policy"].get("Statement", []):
+            actions = statement.get("Action", [])
+            for pattern in [actions] if isinstance(actions, str) else actions:
+                regex = "^" + re.escape(pattern).replace(r"\*", ".*").replace(r"\?", ".") + "$"
+                if re.match(regex, action, re.IGNORECASE):
+                    found.append(f"{policy['name']}:{statement.get('Sid', '?')}")
+    return found
+
+
+def _runs(recorded: dict[str, list[RecordedRun]]) -> list[RecordedRun]:
+    return [run for runs in recorded.values() for run in runs]
+
+
+def test_every_function_ran_its_cycle_without_an_error(recorded):
+    errors = {f"{run.example}/{run.function.name}": run.cycle.errors for run in _runs(recorded) if run.cycle.errors}
+    assert errors == {}
+
+
+def test_every_request_is_mapped_to_the_authorizations_aws_performs(recorded, verdicts):
+    unknown = {f"{run.example}/{run.function.name}": sorted(set(run.unknown)) for run in _runs(recorded) if run.unknown}
+    assert unknown == {}, "authorizations.py does not know these requests: map them"
+
+
+def test_every_request_the_function_makes_is_allowed(recorded, verdicts):
+    runs = {f"{run.example}/{run.function.name}": run for run in _runs(recorded)}
+    denied = []
+    for name, judged in verdicts.items():
+        for verdict in judged:
+            if not verdict.allowed:
+                should = _granting_statements(runs[name].policies, verdict.auth.action) or ["none names the action"]
+                denied.append(f"{name}: {verdict.describe()}; statements granting it: {', '.join(should)}")
+    assert denied == [], "denied in a real account:\n" + "\n".join(denied)
+
+
+def test_the_cycle_exercises_every_request_type_of_the_function(verdicts):
+    judged = collections.Counter(
+        (verdict.auth.request, verdict.auth.action) for judged in verdicts.values() for verdict in judged
+    )
+    requests = {request for request, _action in judged}
+    expected = {
+        "rds:CreateDBSnapshot",
+        "rds:CreateDBClusterSnapshot",
+        "rds:CopyDBSnapshot",
+        "rds:CopyDBClusterSnapshot",
+        "rds:DeleteDBSnapshot",
+        "rds:DescribeDBInstances",
+        "rds:DescribeDBClusters",
+        "rds:DescribeDBSnapshots",
+        "rds:DescribeDBClusterSnapshots",
+        "rds:DescribeAccountAttributes",
+        "rds:RestoreDBInstanceFromDBSnapshot",
+        "rds:DeleteDBInstance",
+        "ssm:GetParameter",
+        "ssm:PutParameter",
+    }
+    assert expected <= requests, f"not exercised: {sorted(expected - requests)}"
+    # KMS through RDS: the copy's key and the source snapshot's key are judged too.
+    assert judged[("rds:CopyDBSnapshot", "kms:CreateGrant")] > 0
+    print("\nauthorizations judged, by request and action:")
+    for (request, action), count in sorted(judged.items()):
+        print(f"  {count:4d}  {request} -> {action}")
+
+
+def test_no_statement_has_a_condition_key_its_action_or_resource_type_lacks(recorded):
+    """Such a condition never matches: the statement is dead (an Allow) or always applies (a Deny)."""
+    policies = {}
+    for run in _runs(recorded):
+        for policy in run.policies.identity:
+            policies[f"{run.example}/{policy['name']}"] = policy["policy"]
+        if run.policies.boundary:
+            policies[f"{run.example}/boundary"] = run.policies.boundary
+        for key, document in run.policies.key_policies.items():
+            policies[f"{run.example}/key:{key.rsplit('/', 1)[-1]}"] = document
+    assert lint(policies) == []
+
+
+def test_parliament_finds_nothing_outside_the_allowlist(recorded):
+    """parliament (scripts/iam_lint.py) on every rendered identity policy; the allowlist explains each
+    finding it keeps, and an entry that explains nothing fails too."""
+    import iam_lint
+
+    documents = {}
+    for run in _runs(recorded):
+        role = run.policies.principal.rsplit("/", 1)[-1]
+        for policy in run.policies.identity:
+            documents[f"{run.example}/{role}/inline:{policy['name']}"] = json.dumps(policy["policy"], sort_keys=True)
+    unexplained, stale = iam_lint.judge(iam_lint.lint(documents), iam_lint.load_allowlist())
+    assert [str(f) for f in unexplained] == []
+    assert stale == []
+
+
+def _readme_sids() -> set[str]:
+    """The statement ids the README's IAM section documents (first column of its tables)."""
+    text = (REPO / "README.md").read_text()
+    section = text[text.index("\n## IAM\n") :]
+    section = section[: section.index("\n## ", 1)]
+    sids = set()
+    for line in section.splitlines():
+        if line.startswith("| `"):
+            first = line.split("|")[1]
+            sids |= set(re.findall(r"`([A-Za-z]+)`", first))
+    return sids
+
+
+def test_the_readme_documents_exactly_the_rendered_statements(recorded):
+    rendered = {
+        statement["Sid"]
+        for run in _runs(recorded)
+        for policy in run.policies.identity
+        for statement in policy["policy"]["Statement"]
+    }
+    documented = _readme_sids()
+    assert sorted(rendered - documented) == [], "rendered but not in the README's IAM section"
+    assert sorted(documented - rendered) == [], "in the README's IAM section but rendered by no configuration"
+
+
+# --- preflight: its permission checks carry the context a real request carries ----------------------
+
+
+def _permission_checks(result: dict) -> list[dict]:
+    return [check for check in result["checks"] if check["check"].startswith("permission ")]
+
+
+def test_preflight_judged_by_the_evaluator_passes_every_permission(recorded):
+    """preflight's iam:SimulatePrincipalPolicy answered by the real evaluator over the rendered policy."""
+    run = recorded["by-tag"][0]
+    result, calls = run_preflight(run.deployed, run, run.policies)
+    checks = _permission_checks(result)
+    assert len(checks) > 10
+    failing = [f"{c['check']}: {c['detail']}" for c in checks if c["status"] != "pass"]
+    assert not failing, "\n".join(failing)
+    # preflight's own requests (GetRole, the key's policy and grants, the listings) are allowed too
+    from authorizations import authorizations
+
+    judged = judge([a for call in calls for a in authorizations(call, run.where)], run.policies, ACCOUNT)
+    assert {v.auth.request for v in judged} >= {"iam:GetRole", "iam:SimulatePrincipalPolicy", "kms:GetKeyPolicy"}
+    assert [v.describe() for v in judged if not v.allowed] == []
+
+
+def test_preflight_would_have_caught_the_denied_backup_tags_of_1_0_0(recorded):
+    """Issue 19, finding 1: on 1.0.0's TagOwnSnapshotsOnCreate (no rds-snapshot-dr:portable among the
+    allowed keys) preflight now fails AddTagsToResource: it passes the aws:TagKeys a backup carries."""
+    run = recorded["by-tag"][0]
+    env = run.function.environment
+    names = f"{env['SNAPSHOT_PREFIX']}-*-????????-????"
+    old_statement = {
+        "Sid": "TagOwnSnapshotsOnCreate",
+        "Effect": "Allow",
+        "Action": "rds:AddTagsToResource",
+        "Resource": [
+            f"arn:aws:rds:{region}:{ACCOUNT}:{kind}:{names}"
+            for region in (SOURCE, DESTINATION)
+            for kind in ("snapshot", "cluster-snapshot")
+        ],
+        "Condition": {
+            "ForAllValues:StringEquals": {
+                "aws:TagKeys": [
+                    "rds-snapshot-dr:backup-round",
+                    "rds-snapshot-dr:owner",
+                    "rds-snapshot-dr:source",
+                    "rds-snapshot-dr:source-type",
+                ]
+            },
+            "StringEqualsIfExists": {"aws:RequestTag/rds-snapshot-dr:owner": env["OWNER_TAG_VALUE"]},
+        },
+    }
+    replaced = {"TagOwnSnapshotsOnCreate", "TagOwnCopies", "CountCopyFailures"}
+    identity = []
+    for policy in run.policies.identity:
+        statements = [st for st in policy["policy"]["Statement"] if st.get("Sid") not in replaced]
+        if len(statements) != len(policy["policy"]["Statement"]):
+            statements.append(old_statement)
+        identity.append({"name": policy["name"], "policy": {**policy["policy"], "Statement": statements}})
+    old = Policies(
+        run.policies.principal, identity, run.policies.boundary, run.policies.key_policies, run.policies.grants
+    )
+
+    result, _calls = run_preflight(run.deployed, run, old)
+
+    failed = {c["check"] for c in _permission_checks(result) if c["status"] == "fail"}
+    assert failed == {"permission rds:AddTagsToResource"}
+
+
+# --- the evaluator and the mapping can fail: the 1.0.0 policy is denied -------------------------
+
+
+def test_a_statement_that_names_a_db_tag_on_a_snapshot_is_found():
+    """The 1.0.0 shape of SnapshotTaggedInstances (issue 19, finding 2): db and snapshot under rds:db-tag."""
+    statement = {
+        "Sid": "SnapshotTaggedInstances",
+        "Effect": "Allow",
+        "Action": "rds:CreateDBSnapshot",
+        "Resource": ["arn:aws:rds:us-east-1:123456789012:db:*", "arn:aws:rds:us-east-1:123456789012:snapshot:dr-*"],
+        "Condition": {"StringEquals": {"rds:db-tag/dr-protect": "daily"}},
+    }
+    found = lint({"old": {"Version": "2012-10-17", "Statement": [statement]}})
+    assert [(f["sid"], f["resource"].rsplit(":", 2)[1], f["key"]) for f in found] == [
+        ("SnapshotTaggedInstances", "snapshot", "rds:db-tag/dr-protect")
+    ]
+
+
+# --- probes: what the function must never be allowed to do ----------------------------------------
+
+SOURCE, DESTINATION, ACCOUNT = "us-east-1", "us-west-2", "123456789012"
+
+
+def _rds(region: str, kind: str, name: str) -> str:
+    return f"arn:aws:rds:{region}:{ACCOUNT}:{kind}:{name}"
+
+
+def _probe(
+    action: str, resource: str, context: dict[str, str | list[str]] | None = None, key: bool = False
+) -> Authorization:
+    from recorder import Call
+
+    region = resource.split(":")[3]
+    call = Call("probe", action.split(":")[0], action.split(":")[1], region, {})
+    return Authorization(action, resource, dict(context or {}), call, key_arn=resource if key else None)
+
+
+def _tags(kind: str, **tags: str) -> dict[str, str | list[str]]:
+    from authorizations import TAG_KEY_OF_TYPE
+
+    found: dict[str, str | list[str]] = {}
+    for key, value in tags.items():
+        key = key.replace("__", ":").replace("_", "-")
+        found[f"aws:ResourceTag/{key}"] = value
+        found[f"{TAG_KEY_OF_TYPE[kind]}/{key}"] = value
+    return found
+
+
+def _request(**tags: str) -> dict[str, str | list[str]]:
+    from authorizations import request_tag_context
+
+    return request_tag_context({key.replace("__", ":").replace("_", "-"): value for key, value in tags.items()})
+
+
+def _probes(run: RecordedRun) -> list[tuple[str, Authorization]]:
+    """(what, authorization) that must be denied to this function."""
+    env = run.function.environment
+    prefix, owner = env["SNAPSHOT_PREFIX"], env["OWNER_TAG_VALUE"]
+    key = env["DESTINATION_KMS_KEY_ARN"]
+    # A person's snapshot under this instance's exact naming, without the ownership tag.
+    lookalike = f"{prefix}-analytics-scratch-{SCHEDULED:%Y%m%d-%H%M}"
+    foreign = _tags("snapshot", team="data")
+    probes = [
+        (
+            "count a copy failure on a look-alike snapshot (no owner tag)",
+            _probe(
+                "rds:AddTagsToResource",
+                _rds(SOURCE, "snapshot", lookalike),
+                {**foreign, **_request(rds_snapshot_dr__copy_failures="1")},
+            ),
+        ),
+        (
+            "delete a look-alike snapshot (no owner tag)",
+            _probe("rds:DeleteDBSnapshot", _rds(SOURCE, "snapshot", lookalike), foreign),
+        ),
+        (
+            "delete a look-alike copy (no owner tag)",
+            _probe("rds:DeleteDBSnapshot", _rds(DESTINATION, "snapshot", lookalike), foreign),
+        ),
+        (
+            "delete someone else's manual snapshot",
+            _probe("rds:DeleteDBSnapshot", _rds(SOURCE, "snapshot", "nightly-export-orders-db"), foreign),
+        ),
+        (
+            "create a snapshot under a name this instance does not give",
+            _probe(
+                "rds:CreateDBSnapshot",
+                _rds(SOURCE, "snapshot", "nightly-export-orders-db"),
+                _request(**{"rds_snapshot_dr__owner": owner}),
+            ),
+        ),
+        (
+            "create an owned-looking snapshot without the ownership tag",
+            _probe(
+                "rds:CreateDBSnapshot",
+                _rds(SOURCE, "snapshot", f"{prefix}-orders-db-20261125-1400"),
+                _request(team="x"),
+            ),
+        ),
+        (
+            "snapshot a database this instance does not select",
+            _probe("rds:CreateDBSnapshot", _rds(SOURCE, "db", "analytics-scratch"), _tags("db", dr_tier="silver")),
+        ),
+        (
+            "put the drill tag on a real database",
+            _probe(
+                "rds:AddTagsToResource", _rds(DESTINATION, "db", "payments-db"), _request(rds_snapshot_dr__drill=owner)
+            ),
+        ),
+        (
+            "delete a database that is not a drill database",
+            _probe("rds:DeleteDBInstance", _rds(SOURCE, "db", "payments-db"), _tags("db", team="platform")),
+        ),
+        (
+            "delete a DR-region database that is not a drill database",
+            _probe("rds:DeleteDBInstance", _rds(DESTINATION, "db", "payments-db"), _tags("db", team="platform")),
+        ),
+        ("decrypt with the DR key outside RDS", _probe("kms:Decrypt", key, {"kms:CallerAccount": ACCOUNT}, key=True)),
+        ("encrypt with the DR key outside RDS", _probe("kms:Encrypt", key, {"kms:CallerAccount": ACCOUNT}, key=True)),
+    ]
+    if not run.policies.grants.get(key):  # with the module's grant on an existing key: KNOWN_OPEN
+        probes.append(("let the DR key be granted to a principal outside AWS services", _grant_outside(key)))
+    return probes
+
+
+def _grant_outside(key: str) -> Authorization:
+    return _probe(
+        "kms:CreateGrant", key, {"kms:CallerAccount": ACCOUNT, "kms:GrantIsForAWSResource": "false"}, key=True
+    )
+
+
+# Probes that must be denied and are still allowed today: issue 19's open findings, judged here so the
+# list cannot outlive a fix (a probe that becomes denied fails this test: move it to _probes).
+KNOWN_OPEN = {
+    "finding 4: the module's grant on an existing key lets the role create grants for any principal": (
+        "complete",
+        lambda run: _grant_outside(run.function.environment["DESTINATION_KMS_KEY_ARN"]),
+    ),
+    "finding 5: the owner tag may be put on a look-alike whose name only matches the pattern": (
+        "by-tag",
+        lambda run: _probe(
+            "rds:AddTagsToResource",
+            _rds(
+                SOURCE,
+                "snapshot",
+                f"{run.function.environment['SNAPSHOT_PREFIX']}-orders-db-20260101-0300-retained-2027",
+            ),
+            {
+                **_tags("snapshot", team="data"),
+                **_request(rds_snapshot_dr__owner=run.function.environment["OWNER_TAG_VALUE"]),
+            },
+        ),
+    ),
+}
+
+
+def test_the_known_open_findings_are_still_allowed(recorded):
+    still_allowed = {}
+    for what, (example, make) in KNOWN_OPEN.items():
+        run = recorded[example][0]
+        [verdict] = judge([make(run)], run.policies, ACCOUNT)
+        still_allowed[what] = verdict.allowed
+    assert still_allowed == dict.fromkeys(KNOWN_OPEN, True)
+
+
+def _other_instances_probes(recorded: dict[str, list[RecordedRun]]) -> list[tuple[str, RecordedRun, Authorization]]:
+    """examples/for-each: one module instance against the snapshots of another."""
+    runs = recorded["for-each"]
+    found = []
+    for run in runs:
+        for other in runs:
+            if other is run:
+                continue
+            env = other.function.environment
+            database = (env["DB_INSTANCE_IDENTIFIERS"] or env["DB_CLUSTER_IDENTIFIERS"]).split(",")[0]
+            kind = "snapshot" if env["DB_INSTANCE_IDENTIFIERS"] else "cluster-snapshot"
+            name = f"{env['SNAPSHOT_PREFIX']}-{database}-20261125-1400"
+            tags = _tags(kind, rds_snapshot_dr__owner=env["OWNER_TAG_VALUE"])
+            action = "rds:DeleteDBSnapshot" if kind == "snapshot" else "rds:DeleteDBClusterSnapshot"
+            for region in (SOURCE, DESTINATION):
+                found.append(
+                    (
+                        f"delete {other.function.name}'s snapshot {name} in {region}",
+                        run,
+                        _probe(action, _rds(region, kind, name), tags),
+                    )
+                )
+    return found
+
+
+def test_every_probe_is_denied(recorded):
+    allowed = []
+    judged = 0
+    for run in _runs(recorded):
+        probes = _probes(run)
+        if run.example == "for-each" and run is recorded["for-each"][0]:
+            probes += [(what, auth) for what, other_run, auth in _other_instances_probes(recorded) if other_run is run]
+        for (what, _auth), verdict in zip(probes, judge([a for _, a in probes], run.policies, ACCOUNT), strict=True):
+            judged += 1
+            if verdict.result != "ImplicitlyDenied" and verdict.result != "ExplicitlyDenied":
+                allowed.append(
+                    f"{run.example}/{run.function.name}: {what}: {verdict.describe()} by {verdict.allowed_by}"
+                )
+    assert judged >= 7 * 12
+    assert allowed == [], "allowed, but must be denied:\n" + "\n".join(allowed)
