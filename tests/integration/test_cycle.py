@@ -94,7 +94,9 @@ def deployment(moto_server: MotoServer, aws: Aws, tmp_path_factory: pytest.TempP
         outputs = terraform.outputs()
         function = DeployedFunction.read(aws, estate.source_region, outputs["lambda_function_name"])
         history = seed_history(aws, estate, function)
-        cycle = run_cycle(aws, function, SCHEDULED, progress=lambda _text: None)
+        # Unpaced: the rate budget's pacing is proven on a fake clock (tests/unit/test_rate_budget.py) and in
+        # the fleet simulation; here it would only sleep (4 requests/s split over 3 reserved invocations).
+        cycle = run_cycle(aws, function, SCHEDULED, progress=lambda _text: None, paced=False)
         deployment = Deployment(aws, estate, terraform, outputs, function, history, cycle, automated_before)
         yield deployment
     finally:
