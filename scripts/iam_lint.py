@@ -104,16 +104,27 @@ def rendered_policies(example: str, workdir: Path, server: Any) -> dict[str, str
             name = role["RoleName"]
             if ROLE_MARKER not in name:
                 continue
-            for policy_name in iam.list_role_policies(RoleName=name)["PolicyNames"]:
-                document = iam.get_role_policy(RoleName=name, PolicyName=policy_name)["PolicyDocument"]
-                policies[f"{example}/{name}/inline:{policy_name}"] = _document(document)
-            for attached in iam.list_attached_role_policies(RoleName=name)["AttachedPolicies"]:
-                policy = iam.get_policy(PolicyArn=attached["PolicyArn"])["Policy"]
-                version = iam.get_policy_version(PolicyArn=attached["PolicyArn"], VersionId=policy["DefaultVersionId"])
-                policies[f"{example}/{name}/attached:{attached['PolicyName']}"] = _document(
-                    version["PolicyVersion"]["Document"]
-                )
+            for label, document in role_policy_documents(iam, name).items():
+                policies[f"{example}/{name}/{label}"] = document
     return policies
+
+
+def managed_policy_document(iam: Any, arn: str) -> str:
+    """The default version of a managed policy, as JSON text."""
+    policy = iam.get_policy(PolicyArn=arn)["Policy"]
+    version = iam.get_policy_version(PolicyArn=arn, VersionId=policy["DefaultVersionId"])
+    return _document(version["PolicyVersion"]["Document"])
+
+
+def role_policy_documents(iam: Any, role_name: str) -> dict[str, str]:
+    """A role's permission policies as JSON text: "inline:<name>" and "attached:<name>" -> document."""
+    documents = {}
+    for policy_name in iam.list_role_policies(RoleName=role_name)["PolicyNames"]:
+        document = iam.get_role_policy(RoleName=role_name, PolicyName=policy_name)["PolicyDocument"]
+        documents[f"inline:{policy_name}"] = _document(document)
+    for attached in iam.list_attached_role_policies(RoleName=role_name)["AttachedPolicies"]:
+        documents[f"attached:{attached['PolicyName']}"] = managed_policy_document(iam, attached["PolicyArn"])
+    return documents
 
 
 def render_all(keep: Path | None) -> dict[str, str]:

@@ -4,7 +4,6 @@ policies Terraform rendered read back from the stand-in."""
 from __future__ import annotations
 
 import json
-import urllib.parse
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -26,6 +25,8 @@ from stand_in import (
     seed_estate,
     seed_history,
 )
+
+import iam_lint
 
 
 def authz_estate() -> Estate:
@@ -56,36 +57,22 @@ def seed(aws: Aws, estate: Estate) -> None:
         rds.add_tags_to_resource(ResourceName=arn, Tags=[{"Key": k, "Value": v} for k, v in tags.items()])
 
 
-def _document(value: Any) -> dict[str, Any]:
-    """A policy document as IAM returns it: parsed, URL-encoded JSON, or JSON text."""
-    if isinstance(value, dict):
-        return value
-    text = urllib.parse.unquote(value) if value.lstrip().startswith("%") else value
-    return json.loads(text)
-
-
 def read_policies(aws: Aws, function: DeployedFunction, role_arn: str, key_arns: list[str]) -> Policies:
     """What decides the function's requests, as the stand-in holds it after apply."""
     iam = aws.client("iam", function.region)
     role_name = role_arn.rsplit("/", 1)[-1]
-    identity = []
-    for name in iam.list_role_policies(RoleName=role_name)["PolicyNames"]:
-        document = iam.get_role_policy(RoleName=role_name, PolicyName=name)["PolicyDocument"]
-        identity.append({"name": name, "policy": _document(document)})
-    for attached in iam.list_attached_role_policies(RoleName=role_name)["AttachedPolicies"]:
-        policy = iam.get_policy(PolicyArn=attached["PolicyArn"])["Policy"]
-        version = iam.get_policy_version(PolicyArn=attached["PolicyArn"], VersionId=policy["DefaultVersionId"])
-        identity.append({"name": attached["PolicyName"], "policy": _document(version["PolicyVersion"]["Document"])})
+    identity = [
+        {"name": label.split(":", 1)[1], "policy": json.loads(document)}
+        for label, document in iam_lint.role_policy_documents(iam, role_name).items()
+    ]
     boundary = None
     boundary_arn = iam.get_role(RoleName=role_name)["Role"].get("PermissionsBoundary", {}).get("PermissionsBoundaryArn")
     if boundary_arn:
-        policy = iam.get_policy(PolicyArn=boundary_arn)["Policy"]
-        version = iam.get_policy_version(PolicyArn=boundary_arn, VersionId=policy["DefaultVersionId"])
-        boundary = _document(version["PolicyVersion"]["Document"])
+        boundary = json.loads(iam_lint.managed_policy_document(iam, boundary_arn))
     policies = Policies(principal=role_arn, identity=identity, boundary=boundary)
     for key_arn in key_arns:
         kms = aws.client("kms", key_arn.split(":")[3])
-        policies.key_policies[key_arn] = _document(kms.get_key_policy(KeyId=key_arn, PolicyName="default")["Policy"])
+        policies.key_policies[key_arn] = json.loads(kms.get_key_policy(KeyId=key_arn, PolicyName="default")["Policy"])
         policies.grants[key_arn] = kms.list_grants(KeyId=key_arn).get("Grants", [])
     return policies
 

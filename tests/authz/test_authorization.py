@@ -18,7 +18,6 @@ import concurrent.futures
 import json
 import os
 import re
-import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -31,7 +30,6 @@ from stand_in import REPO
 
 pytestmark = pytest.mark.authz
 
-sys.path.insert(0, str(REPO / "scripts"))
 
 # The round the cycle runs: this hour, as in the integration stage. The function and the stand-in both
 # run on the machine's clock (moto dates what it creates by it), so a fixed past round would age into
@@ -312,21 +310,22 @@ def _probe(
     return Authorization(action, resource, dict(context or {}), call, key_arn=resource if key else None)
 
 
-def _tags(kind: str, **tags: str) -> dict[str, str | list[str]]:
-    from authorizations import TAG_KEY_OF_TYPE
+def _key(name: str) -> str:
+    """A tag key from a keyword argument: "rds_snapshot_dr__owner" -> "rds-snapshot-dr:owner"."""
+    return name.replace("__", ":").replace("_", "-")
 
-    found: dict[str, str | list[str]] = {}
-    for key, value in tags.items():
-        key = key.replace("__", ":").replace("_", "-")
-        found[f"aws:ResourceTag/{key}"] = value
-        found[f"{TAG_KEY_OF_TYPE[kind]}/{key}"] = value
-    return found
+
+def _tags(kind: str, **tags: str) -> dict[str, str | list[str]]:
+    """The condition keys of a `kind` resource's own tags, as authorizations.tag_context builds them."""
+    from authorizations import tag_context
+
+    return tag_context(_rds(SOURCE, kind, "any"), {_key(key): value for key, value in tags.items()})
 
 
 def _request(**tags: str) -> dict[str, str | list[str]]:
     from authorizations import request_tag_context
 
-    return request_tag_context({key.replace("__", ":").replace("_", "-"): value for key, value in tags.items()})
+    return request_tag_context({_key(key): value for key, value in tags.items()})
 
 
 def _probes(run: RecordedRun) -> list[tuple[str, Authorization]]:
