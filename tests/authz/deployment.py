@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +15,7 @@ from judge import Policies, judge
 from recorder import Call, Recorder
 from stand_in import (
     ACCOUNT_ID,
+    REPO,
     Aws,
     Cycle,
     DeployedFunction,
@@ -27,6 +28,18 @@ from stand_in import (
 )
 
 import iam_lint
+
+# The round the cycle runs: this hour, as in the integration stage. The function and the stand-in both
+# run on the machine's clock (moto dates what it creates by it), so a fixed past round would age into
+# the retention as the calendar moves.
+SCHEDULED = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
+ROOT_MODULES = {
+    "basic": REPO / "examples" / "basic",
+    "by-tag": REPO / "examples" / "by-tag",
+    "for-each": REPO / "examples" / "for-each",
+    "complete": REPO / "examples" / "complete",
+    "boundary": Path(__file__).resolve().parent / "boundary",
+}
 
 
 def authz_estate() -> Estate:

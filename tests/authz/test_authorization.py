@@ -14,70 +14,16 @@ the statements that grant the action. Probes that must be denied fail when allow
 from __future__ import annotations
 
 import collections
-import concurrent.futures
 import json
-import os
 import re
-from collections.abc import Iterator
-from datetime import UTC, datetime
-from pathlib import Path
 
 import pytest
 from authorizations import Authorization
-from deployment import Deployed, RecordedRun, deploy, record, run_preflight
-from judge import Policies, Verdict, judge, lint
+from deployment import SCHEDULED, RecordedRun, run_preflight
+from judge import Policies, judge, lint
 from stand_in import REPO
 
 pytestmark = pytest.mark.authz
-
-
-# The round the cycle runs: this hour, as in the integration stage. The function and the stand-in both
-# run on the machine's clock (moto dates what it creates by it), so a fixed past round would age into
-# the retention as the calendar moves.
-SCHEDULED = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
-ROOT_MODULES = {
-    "basic": REPO / "examples" / "basic",
-    "by-tag": REPO / "examples" / "by-tag",
-    "for-each": REPO / "examples" / "for-each",
-    "complete": REPO / "examples" / "complete",
-    "boundary": Path(__file__).resolve().parent / "boundary",
-}
-
-
-@pytest.fixture(scope="session")
-def recorded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, list[RecordedRun]]]:
-    """Every root module applied side by side (one stand-in each), then their functions run one at a time."""
-    deployed: dict[str, Deployed] = {}
-    with concurrent.futures.ThreadPoolExecutor(max_workers=len(ROOT_MODULES)) as pool:
-        futures = {
-            name: pool.submit(deploy, name, path, tmp_path_factory.mktemp(name))
-            for name, path in ROOT_MODULES.items()
-            # AUTHZ_ROOT_MODULES=by-tag,complete: a subset, while working on the stage (the other tests fail)
-            if name in os.environ.get("AUTHZ_ROOT_MODULES", name).split(",")
-        }
-        errors = {}
-        for name, future in futures.items():
-            try:
-                deployed[name] = future.result()
-            except Exception as error:  # report every failed apply, then stop the others' servers
-                errors[name] = error
-    try:
-        if errors:
-            raise RuntimeError("; ".join(f"{name}: {error}" for name, error in errors.items()))
-        yield {name: record(d, SCHEDULED) for name, d in deployed.items()}
-    finally:
-        for d in deployed.values():
-            d.server.stop()
-
-
-@pytest.fixture(scope="session")
-def verdicts(recorded: dict[str, list[RecordedRun]]) -> dict[str, list[Verdict]]:
-    """Each function's authorizations judged against its own rendered policies."""
-    return {
-        f"{name}/{run.function.name}": judge(run.authorizations(), run.policies, run.where.account)
-        for name, runs in recorded.items()
-        for run in runs
-    }
 
 
 def _granting_statements(policies: Policies, action: str) -> list[str]:
