@@ -5,21 +5,54 @@
 locals {
   drill_enabled = var.restore_drill != null
 
-  # Drill databases are named "drill-<name>-<YYYYMMDDHHMM>" (an Aurora writer adds "-w") and carry the
-  # tag rds-snapshot-dr:drill = <name>; the role may create only that name and delete only that tag.
+  # Drill databases carry the tag rds-snapshot-dr:drill = <name> and exactly the names the drill gives
+  # (restore.drill_identifier / writer_identifier): "drill-<name>-<YYYYMMDDHHMM>" for the restored instance
+  # or cluster, "drill-<name>-<YYYYMMDDHHMM>-w" for an Aurora cluster's writer. IAM's "?" matches exactly
+  # one character, so the patterns below match only names of that length: "drill-<name>-*" would also
+  # match a person's "drill-<name>-reporting" (and the drill databases of an instance named
+  # "<name>-reporting"), which the role could then tag and delete. A drill database name has 12 stamp
+  # characters after "drill-<name>-", so no other module instance's drill names match these patterns (a
+  # longer name must start "<name>-" and leaves fewer than 12 characters for the stamp; the writer's "-w"
+  # never falls on digits). What "?" cannot tell apart: a person's database of exactly that length, such as
+  # "drill-<name>-abcdefghijkl" (README, IAM).
   drill_prefix        = "drill-${var.name}-"
+  drill_name          = "${local.drill_prefix}????????????"
   drill_tag_key       = local.function_tag_keys.keys.drill
-  drill_instance_arns = ["${local.destination_rds_arn}:db:${local.drill_prefix}*"]
-  drill_cluster_arns  = ["${local.destination_rds_arn}:cluster:${local.drill_prefix}*"]
+  drill_instance_arns = ["${local.destination_rds_arn}:db:${local.drill_name}"]
+  drill_writer_arns   = ["${local.destination_rds_arn}:db:${local.drill_name}-w"]
+  drill_cluster_arns  = ["${local.destination_rds_arn}:cluster:${local.drill_name}"]
 
-  # The DR copies a drill restores from (this instance's snapshots only) and the DR region's groups each
-  # creating action names.
+  # The DR copies a drill restores from (this instance's snapshots only).
   drill_instance_snapshot_arns = ["${local.destination_rds_arn}:snapshot:${local.snapshot_prefix}-*"]
   drill_cluster_snapshot_arns  = ["${local.destination_rds_arn}:cluster-snapshot:${local.snapshot_prefix}-*"]
+
+  # The groups a drill restores into: only those the drill passes (settings.py: the drill's subnet group,
+  # else restore's; restore's parameter and option groups), or, where it passes none, the one RDS then uses
+  # and authorizes (RDS API Reference, RestoreDBInstanceFromDBSnapshot, RestoreDBClusterFromSnapshot and
+  # CreateDBInstance, https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_RestoreDBInstanceFromDBSnapshot.html):
+  # - subnet group: the account's "default" (the default VPC's; a DB subnet group you create "must not be
+  #   default", CreateDBSubnetGroup);
+  # - parameter groups: the engine's default, "default.<family>" (a parameter group you create has only
+  #   letters, digits and hyphens, CreateDBParameterGroup, so "default.*" matches only RDS's own);
+  # - option group: the engine's default, "default:<engine>-<major>" (":" is never in a name you give,
+  #   CreateOptionGroup). A cross-region copy made without OptionGroupName (the function names none) has the
+  #   default option group, and a cluster restore names none: "DB clusters are associated with a default
+  #   option group that can't be modified" (RestoreDBClusterFromSnapshot).
+  drill_subnet_group = coalesce(try(var.restore_drill.db_subnet_group_name, null), var.restore.db_subnet_group_name, "default")
+  drill_groups = {
+    subgrp     = "${local.destination_rds_arn}:subgrp:${local.drill_subnet_group}"
+    og         = "${local.destination_rds_arn}:og:${coalesce(var.restore.option_group_name, "default:*")}"
+    og_default = "${local.destination_rds_arn}:og:default:*"
+    pg         = "${local.destination_rds_arn}:pg:${coalesce(var.restore.db_parameter_group_name, "default.*")}"
+    cluster_pg = "${local.destination_rds_arn}:cluster-pg:${coalesce(var.restore.db_cluster_parameter_group_name, "default.*")}"
+  }
   drill_group_arns = {
-    instance = [for type in ["subgrp", "og", "pg"] : "${local.destination_rds_arn}:${type}:*"]
-    cluster  = [for type in ["subgrp", "og", "cluster-pg"] : "${local.destination_rds_arn}:${type}:*"]
-    writer   = [for type in ["subgrp", "og", "pg"] : "${local.destination_rds_arn}:${type}:*"]
+    instance = [local.drill_groups.subgrp, local.drill_groups.og, local.drill_groups.pg]
+    cluster  = [local.drill_groups.subgrp, local.drill_groups.og_default, local.drill_groups.cluster_pg]
+    # The writer names only its parameter group (CreateDBInstance: subgrp and og are optional resource types,
+    # and an Aurora instance takes the cluster's); the cluster's subnet group and default option group are
+    # listed so that an authorization of the group the writer inherits is within the drill's own, too.
+    writer = [local.drill_groups.subgrp, local.drill_groups.og_default, local.drill_groups.pg]
   }
 
   drill_state_parameter = "/rds-snapshot-dr/${var.name}/drill"
@@ -113,15 +146,19 @@ resource "aws_scheduler_schedule" "drill" {
 data "aws_iam_policy_document" "drill" {
   count = local.create && local.drill_enabled ? 1 : 0
 
-  # Creation: only a database with the drill's name AND the drill's tag in the request. Resource types per
-  # action, and aws:RequestTag/<key> on each of the three, from the Service Authorization Reference
-  # ("Actions, resources, and condition keys for Amazon RDS",
-  # https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazonrds.html):
+  # Creation: only a database with the drill's name AND the drill's tag in the request, in the drill's
+  # subnet group with its parameter and option groups. Resource types per action, and aws:RequestTag/<key>
+  # on each of the three, from the Service Authorization Reference ("Actions, resources, and condition keys
+  # for Amazon RDS", https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazonrds.html):
   # RestoreDBInstanceFromDBSnapshot: db*, og*, pg*, subgrp*, snapshot; RestoreDBClusterFromSnapshot:
   # cluster*, cluster-pg*, og*, subgrp*, cluster-snapshot; CreateDBInstance (an Aurora writer): db*,
-  # cluster, pg (and og, subgrp, secgrp, which the writer does not name). The DR copy is only this
-  # instance's snapshots; the groups are any of the DR region, which a drill only references.
-  # secgrp is the EC2-Classic DB security group: no drill names one (VPC security groups are EC2's).
+  # cluster, og, pg, subgrp (and secgrp: the EC2-Classic DB security group, which no drill names; VPC
+  # security groups are EC2's). The DR copy is only this instance's snapshots.
+  # rds:PubliclyAccessible (Bool) is a condition key of RestoreDBInstanceFromDBSnapshot and CreateDBInstance,
+  # not of RestoreDBClusterFromSnapshot (same reference): the role may create a drill instance only when the
+  # request says PubliclyAccessible = false. A condition key the request leaves out never matches, so the
+  # drill passes it on every instance it creates (restore.plan_restore); a cluster has no endpoint of its
+  # own that could be public, its instances (the writer) do.
   statement {
     sid       = "RestoreDrillInstances"
     actions   = ["rds:RestoreDBInstanceFromDBSnapshot"]
@@ -131,6 +168,12 @@ data "aws_iam_policy_document" "drill" {
       test     = "StringEquals"
       variable = "aws:RequestTag/${local.drill_tag_key}"
       values   = [var.name]
+    }
+
+    condition {
+      test     = "Bool"
+      variable = "rds:PubliclyAccessible"
+      values   = ["false"]
     }
   }
 
@@ -149,12 +192,18 @@ data "aws_iam_policy_document" "drill" {
   statement {
     sid       = "CreateDrillWriters"
     actions   = ["rds:CreateDBInstance"]
-    resources = concat(local.drill_instance_arns, local.drill_cluster_arns, local.drill_group_arns.writer)
+    resources = concat(local.drill_writer_arns, local.drill_cluster_arns, local.drill_group_arns.writer)
 
     condition {
       test     = "StringEquals"
       variable = "aws:RequestTag/${local.drill_tag_key}"
       values   = [var.name]
+    }
+
+    condition {
+      test     = "Bool"
+      variable = "rds:PubliclyAccessible"
+      values   = ["false"]
     }
   }
 
@@ -162,7 +211,7 @@ data "aws_iam_policy_document" "drill" {
   statement {
     sid       = "TagDrillDatabases"
     actions   = ["rds:AddTagsToResource"]
-    resources = concat(local.drill_instance_arns, local.drill_cluster_arns)
+    resources = concat(local.drill_instance_arns, local.drill_writer_arns, local.drill_cluster_arns)
 
     condition {
       test     = "StringEquals"
@@ -179,7 +228,7 @@ data "aws_iam_policy_document" "drill" {
   statement {
     sid       = "DeleteDrillInstances"
     actions   = ["rds:DeleteDBInstance"]
-    resources = local.drill_instance_arns
+    resources = concat(local.drill_instance_arns, local.drill_writer_arns)
 
     condition {
       test     = "StringEquals"

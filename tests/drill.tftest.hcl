@@ -108,12 +108,28 @@ run "drill_role_may_delete_only_tagged_drill_databases" {
   assert {
     condition = alltrue([
       for s in data.aws_iam_policy_document.drill[0].statement :
-      length(s.condition) == 1 && alltrue([
-        for c in s.condition : c.test == "StringEquals" && c.variable == "aws:RequestTag/rds-snapshot-dr:drill" && toset(c.values) == toset(["orders"])
-      ])
+      length([
+        for c in s.condition : c
+        if c.test == "StringEquals" && c.variable == "aws:RequestTag/rds-snapshot-dr:drill" && toset(c.values) == toset(["orders"])
+      ]) == 1
       if contains(["RestoreDrillInstances", "RestoreDrillClusters", "CreateDrillWriters", "TagDrillDatabases"], s.sid)
     ])
     error_message = "Every statement that creates or tags a drill database must require the request tag rds-snapshot-dr:drill = orders."
+  }
+
+  # Issue 19, finding 7: rds:PubliclyAccessible exists for RestoreDBInstanceFromDBSnapshot and CreateDBInstance
+  # only (Service Authorization Reference); where it exists, a drill instance must be created private.
+  assert {
+    condition = alltrue([
+      for s in data.aws_iam_policy_document.drill[0].statement :
+      length(s.condition) == (contains(["RestoreDrillInstances", "CreateDrillWriters"], s.sid) ? 2 : 1) &&
+      length([
+        for c in s.condition : c
+        if c.test == "Bool" && c.variable == "rds:PubliclyAccessible" && toset(c.values) == toset(["false"])
+      ]) == (contains(["RestoreDrillInstances", "CreateDrillWriters"], s.sid) ? 1 : 0)
+      if contains(["RestoreDrillInstances", "RestoreDrillClusters", "CreateDrillWriters", "TagDrillDatabases"], s.sid)
+    ])
+    error_message = "RestoreDrillInstances and CreateDrillWriters must require rds:PubliclyAccessible = false (Bool), and no statement whose action lacks the key may name it."
   }
 
   assert {
@@ -121,24 +137,65 @@ run "drill_role_may_delete_only_tagged_drill_databases" {
       for s in data.aws_iam_policy_document.drill[0].statement : s
       if s.sid == "RestoreDrillInstances" && toset(s.actions) == toset(["rds:RestoreDBInstanceFromDBSnapshot"]) &&
       toset(s.resources) == toset([
-        "arn:aws:rds:eu-central-1:123456789012:db:drill-orders-*",
+        "arn:aws:rds:eu-central-1:123456789012:db:drill-orders-????????????",
         "arn:aws:rds:eu-central-1:123456789012:snapshot:dr6-orders-*",
-        "arn:aws:rds:eu-central-1:123456789012:subgrp:*",
-        "arn:aws:rds:eu-central-1:123456789012:og:*",
-        "arn:aws:rds:eu-central-1:123456789012:pg:*",
+        "arn:aws:rds:eu-central-1:123456789012:subgrp:default",
+        "arn:aws:rds:eu-central-1:123456789012:og:default:*",
+        "arn:aws:rds:eu-central-1:123456789012:pg:default.*",
       ])
       ]) == 1 && length([
       for s in data.aws_iam_policy_document.drill[0].statement : s
       if s.sid == "RestoreDrillClusters" && toset(s.actions) == toset(["rds:RestoreDBClusterFromSnapshot"]) &&
       toset(s.resources) == toset([
-        "arn:aws:rds:eu-central-1:123456789012:cluster:drill-orders-*",
+        "arn:aws:rds:eu-central-1:123456789012:cluster:drill-orders-????????????",
         "arn:aws:rds:eu-central-1:123456789012:cluster-snapshot:dr6-orders-*",
-        "arn:aws:rds:eu-central-1:123456789012:subgrp:*",
-        "arn:aws:rds:eu-central-1:123456789012:og:*",
-        "arn:aws:rds:eu-central-1:123456789012:cluster-pg:*",
+        "arn:aws:rds:eu-central-1:123456789012:subgrp:default",
+        "arn:aws:rds:eu-central-1:123456789012:og:default:*",
+        "arn:aws:rds:eu-central-1:123456789012:cluster-pg:default.*",
+      ])
+      ]) == 1 && length([
+      for s in data.aws_iam_policy_document.drill[0].statement : s
+      if s.sid == "CreateDrillWriters" && toset(s.actions) == toset(["rds:CreateDBInstance"]) &&
+      toset(s.resources) == toset([
+        "arn:aws:rds:eu-central-1:123456789012:db:drill-orders-????????????-w",
+        "arn:aws:rds:eu-central-1:123456789012:cluster:drill-orders-????????????",
+        "arn:aws:rds:eu-central-1:123456789012:subgrp:default",
+        "arn:aws:rds:eu-central-1:123456789012:og:default:*",
+        "arn:aws:rds:eu-central-1:123456789012:pg:default.*",
       ])
     ]) == 1
-    error_message = "Each restore may name only drill databases, this instance's DR copies of its kind and the group types the action needs."
+    error_message = "Each restore may name only the drill's names, this instance's DR copies of its kind, and (none configured) the default subnet group and the engine's default option and parameter groups."
+  }
+
+  # Issue 19, finding 6: the patterns match the names the drill gives and nothing else: not a person's
+  # drill-orders-reporting, not the drill databases of a module instance whose name starts with "orders-".
+  assert {
+    condition = alltrue(flatten([
+      for s in data.aws_iam_policy_document.drill[0].statement : [
+        for r in s.resources : [
+          for other in [
+            "drill-orders-reporting", "drill-orders-202611251400-reader", "drill-orders-2026112514000",
+            "drill-orders-reporting-202611251400", "drill-orders-reporting-202611251400-w",
+            "drill-orders-1-202611251400", "drill-orders-1-202611251400-w", "drill-orders-20-202611251400-w",
+            "drill-orders-2026-202611251400", "drill-orders-20261125140-202611251400-w",
+          ] : !can(regex("^${replace(replace(r, "?", "."), "*", ".*")}$", "arn:aws:rds:eu-central-1:123456789012:db:${other}"))
+          && !can(regex("^${replace(replace(r, "?", "."), "*", ".*")}$", "arn:aws:rds:eu-central-1:123456789012:cluster:${other}"))
+        ]
+      ] if s.sid != "SeeDrillDatabases"
+    ]))
+    error_message = "No drill statement but the read-only listing may match a database name the drill does not give (drill-orders-reporting, or another instance's drill names)."
+  }
+
+  assert {
+    condition = length([
+      for s in data.aws_iam_policy_document.drill[0].statement : s
+      if s.sid == "TagDrillDatabases" && toset(s.resources) == toset([
+        "arn:aws:rds:eu-central-1:123456789012:db:drill-orders-????????????",
+        "arn:aws:rds:eu-central-1:123456789012:db:drill-orders-????????????-w",
+        "arn:aws:rds:eu-central-1:123456789012:cluster:drill-orders-????????????",
+      ])
+    ]) == 1
+    error_message = "The role may tag only the names the drill gives."
   }
 
   assert {
@@ -152,24 +209,27 @@ run "drill_role_may_delete_only_tagged_drill_databases" {
     condition = length([
       for s in data.aws_iam_policy_document.drill[0].statement : s
       if s.sid == "DeleteDrillInstances" && toset(s.actions) == toset(["rds:DeleteDBInstance"]) &&
-      toset(s.resources) == toset(["arn:aws:rds:eu-central-1:123456789012:db:drill-orders-*"]) &&
+      toset(s.resources) == toset([
+        "arn:aws:rds:eu-central-1:123456789012:db:drill-orders-????????????",
+        "arn:aws:rds:eu-central-1:123456789012:db:drill-orders-????????????-w",
+      ]) &&
       length(s.condition) == 1 && alltrue([
         for c in s.condition : c.test == "StringEquals" && c.variable == "rds:db-tag/rds-snapshot-dr:drill" && toset(c.values) == toset(["orders"])
       ])
     ]) == 1
-    error_message = "The role may delete only DB instances named drill-orders-* that carry rds-snapshot-dr:drill = orders."
+    error_message = "The role may delete only DB instances named drill-orders-<12 characters> (or its writer's -w) that carry rds-snapshot-dr:drill = orders."
   }
 
   assert {
     condition = length([
       for s in data.aws_iam_policy_document.drill[0].statement : s
       if s.sid == "DeleteDrillClusters" && toset(s.actions) == toset(["rds:DeleteDBCluster"]) &&
-      toset(s.resources) == toset(["arn:aws:rds:eu-central-1:123456789012:cluster:drill-orders-*"]) &&
+      toset(s.resources) == toset(["arn:aws:rds:eu-central-1:123456789012:cluster:drill-orders-????????????"]) &&
       length(s.condition) == 1 && alltrue([
         for c in s.condition : c.test == "StringEquals" && c.variable == "rds:cluster-tag/rds-snapshot-dr:drill" && toset(c.values) == toset(["orders"])
       ])
     ]) == 1
-    error_message = "The role may delete only DB clusters named drill-orders-* that carry rds-snapshot-dr:drill = orders."
+    error_message = "The role may delete only DB clusters named drill-orders-<12 characters> that carry rds-snapshot-dr:drill = orders."
   }
 
   assert {
@@ -202,6 +262,49 @@ run "drill_role_may_delete_only_tagged_drill_databases" {
   assert {
     condition     = aws_iam_role_policy.drill[0].role == aws_iam_role.lambda[0].id
     error_message = "The drill policy must be attached to the function's role."
+  }
+}
+
+# Issue 19, finding 7: with groups configured, the drill may restore only into them (the drill's subnet group
+# before restore's); a cluster restore names no option group, so only the engine's default one.
+run "drill_restores_only_into_the_configured_groups" {
+  command = plan
+
+  variables {
+    restore = {
+      db_subnet_group_name            = "dr-private"
+      db_parameter_group_name         = "dr-params"
+      db_cluster_parameter_group_name = "dr-cluster-params"
+      option_group_name               = "dr-options"
+    }
+    restore_drill = {
+      db_subnet_group_name = "drill-net"
+    }
+  }
+
+  assert {
+    condition = {
+      for s in data.aws_iam_policy_document.drill[0].statement : s.sid => sort([
+        for r in s.resources : r if can(regex(":(subgrp|og|pg|cluster-pg):", r))
+      ]) if contains(["RestoreDrillInstances", "RestoreDrillClusters", "CreateDrillWriters"], s.sid)
+      } == {
+      RestoreDrillInstances = sort([
+        "arn:aws:rds:eu-central-1:123456789012:subgrp:drill-net",
+        "arn:aws:rds:eu-central-1:123456789012:og:dr-options",
+        "arn:aws:rds:eu-central-1:123456789012:pg:dr-params",
+      ])
+      RestoreDrillClusters = sort([
+        "arn:aws:rds:eu-central-1:123456789012:subgrp:drill-net",
+        "arn:aws:rds:eu-central-1:123456789012:og:default:*",
+        "arn:aws:rds:eu-central-1:123456789012:cluster-pg:dr-cluster-params",
+      ])
+      CreateDrillWriters = sort([
+        "arn:aws:rds:eu-central-1:123456789012:subgrp:drill-net",
+        "arn:aws:rds:eu-central-1:123456789012:og:default:*",
+        "arn:aws:rds:eu-central-1:123456789012:pg:dr-params",
+      ])
+    }
+    error_message = "The drill's restores may name only the drill's subnet group and the configured parameter and option groups."
   }
 }
 

@@ -3,7 +3,7 @@
 `start` (action "drill") begins one restore and returns; `finish` (run by every reconcile and every drill)
 finds drill databases that became available, records their time to restore, and deletes them, and deletes
 as failed any drill past its maximum lifetime. It never waits, never touches a snapshot, and deletes only a
-database that carries this module instance's drill tag AND drill name prefix.
+database that carries this module instance's drill tag AND a name the drill gives (restore.is_drill_database).
 """
 
 from __future__ import annotations
@@ -301,7 +301,7 @@ class Drill:
         drills = [
             d
             for d in everything
-            if restore.is_drill_database(self.settings, d.identifier, d.tags)
+            if restore.is_drill_database(self.settings, d.identifier, d.tags, d.kind)
             and not (d.kind is Kind.INSTANCE and d.cluster_identifier)
         ]
         in_flight: list[RestoredDatabase] = []
@@ -388,9 +388,9 @@ class Drill:
         """Delete a drill database (a cluster: its instances first). Checks name and tag again before each call."""
         try:
             for member in members:
-                if restore.is_drill_database(self.settings, member.identifier, member.tags):
+                if restore.is_drill_database(self.settings, member.identifier, member.tags, member.kind):
                     self.aws.delete_instance(member.identifier)
-            if not restore.is_drill_database(self.settings, db.identifier, db.tags):
+            if not restore.is_drill_database(self.settings, db.identifier, db.tags, db.kind):
                 return False
             if db.kind is Kind.INSTANCE:
                 self.aws.delete_instance(db.identifier)

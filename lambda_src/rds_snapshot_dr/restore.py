@@ -283,7 +283,7 @@ def plan_restore(
 
 def writer_identifier(cluster_identifier: str) -> str:
     """The writer instance of a restored Aurora cluster (a DB identifier has at most 63 characters)."""
-    return f"{cluster_identifier[:61]}-w"
+    return f"{cluster_identifier[: 63 - len(WRITER_SUFFIX)]}{WRITER_SUFFIX}"
 
 
 def missing_for_restore(plan: RestorePlan) -> list[str]:
@@ -297,8 +297,15 @@ def missing_for_restore(plan: RestorePlan) -> list[str]:
 
 
 def drill_prefix(settings: Settings) -> str:
-    """Name prefix of this module instance's drill databases (the IAM policy allows nothing else)."""
+    """Name prefix of this module instance's drill databases."""
     return f"drill-{settings.owner_tag_value}-"
+
+
+# The names the drill gives, and nothing else: drill-<name>-<YYYYMMDDHHMM> (instance or cluster) and its
+# Aurora writer drill-<name>-<YYYYMMDDHHMM>-w. The role's IAM patterns are the same names with "?" for each
+# stamp character (drill.tf), so a prefix alone (a person's drill-<name>-reporting) is never a drill database.
+_DRILL_STAMP_DIGITS = len(datetime(2000, 1, 1).strftime(DRILL_STAMP))
+WRITER_SUFFIX = "-w"
 
 
 def drill_identifier(settings: Settings, started: datetime) -> str:
@@ -315,9 +322,16 @@ def drill_tags(settings: Settings, snapshot: Snapshot, started: datetime) -> dic
     }
 
 
-def is_drill_database(settings: Settings, identifier: str, tags: Mapping[str, str]) -> bool:
-    """A drill database of THIS module instance: its name prefix AND its drill tag. Only these are deleted."""
-    return identifier.startswith(drill_prefix(settings)) and tags.get(DRILL_TAG) == settings.owner_tag_value
+def is_drill_database(settings: Settings, identifier: str, tags: Mapping[str, str], kind: Kind | None = None) -> bool:
+    """A drill database of THIS module instance: exactly a name the drill gives (a writer's "-w" name only for
+    an instance) AND its drill tag. Only these are deleted."""
+    prefix = drill_prefix(settings)
+    if tags.get(DRILL_TAG) != settings.owner_tag_value or not identifier.startswith(prefix):
+        return False
+    stamp = identifier[len(prefix) :]
+    if kind is not Kind.CLUSTER and stamp.endswith(WRITER_SUFFIX):
+        stamp = stamp[: -len(WRITER_SUFFIX)]
+    return len(stamp) == _DRILL_STAMP_DIGITS and stamp.isascii() and stamp.isdigit()
 
 
 def next_in_rotation(

@@ -13,6 +13,7 @@ from dr_testing import (
     OWNER,
     SOURCE_REGION,
     alter_response,
+    engine_client,
     inject_error,
     make_cluster,
     make_instance,
@@ -229,6 +230,67 @@ def test_drill_never_deletes_a_database_without_its_tag_even_with_the_prefix(
     assert f"drill-{OWNER}-202601010000" in remaining
     assert "orders-db-dr" in remaining
     assert f"drill-{OWNER}-202611251500" not in remaining
+
+
+@pytest.mark.usefixtures("drill_on")
+def test_drill_never_deletes_a_look_alike_that_carries_its_tag(source, destination, lambda_context, monkeypatch):
+    """Issue 19, finding 6: drill-<name>-reporting is a person's database even with the drill tag on it."""
+    make_instance(source, "orders-db")
+    copy_of(source, destination, "orders-db", "dr-orders-db-20261125-1400")
+    make_instance(destination, f"drill-{OWNER}-reporting", tags={DRILL_TAG: OWNER})
+    make_instance(destination, f"drill-{OWNER}-202601010000-reader", tags={DRILL_TAG: OWNER})
+    at(monkeypatch, datetime(2026, 11, 25, 15, 0, tzinfo=UTC))
+
+    started = lambda_handler({"action": "drill"}, lambda_context)
+    at(monkeypatch, datetime(2026, 11, 25, 16, 0, tzinfo=UTC))
+    finished = lambda_handler({"action": "reconcile"}, lambda_context)
+
+    assert [o["outcome"] for o in started["outcomes"] if o["operation"] == "drill"] == ["started"]
+    assert [o["outcome"] for o in finished["outcomes"] if o["operation"] == "drill"] == ["measured"]
+    assert set(drill_databases(destination)) == {f"drill-{OWNER}-reporting", f"drill-{OWNER}-202601010000-reader"}
+
+
+def _created_instances(region: str) -> list[dict[str, Any]]:
+    """The parameters of every request that creates a DB instance in `region`, as the function sends them."""
+    seen: list[dict[str, Any]] = []
+    events = engine_client(region).meta.events
+    for operation in ("RestoreDBInstanceFromDBSnapshot", "CreateDBInstance"):
+        events.register(f"provide-client-params.rds.{operation}", lambda params, **_: seen.append(dict(params)))
+    return seen
+
+
+@pytest.mark.usefixtures("drill_on")
+def test_every_instance_the_drill_creates_is_explicitly_not_publicly_accessible(
+    source, destination, lambda_context, monkeypatch, env
+):
+    """Issue 19, finding 7: the role may create a drill instance only with rds:PubliclyAccessible = false, a
+    condition that never matches when the request leaves the key out (and RDS would then default a restore
+    without a subnet group to public). So every instance the drill creates says PubliclyAccessible=False:
+    the restored instance, the Aurora writer at the start, and the writer reconcile creates later."""
+    env(DB_CLUSTER_IDENTIFIERS="payments")
+    make_instance(source, "orders-db")
+    make_cluster(source, "payments")
+    copy_of(source, destination, "orders-db", "dr-orders-db-20261125-1400")
+    copy_of(source, destination, "payments", "dr-payments-20261125-1400", kind="cluster")
+    created = _created_instances(DESTINATION_REGION)
+    start = at(monkeypatch, datetime(2026, 11, 25, 15, 0, tzinfo=UTC))
+    lambda_handler({"action": "drill"}, lambda_context)  # one database per run: orders-db (an instance) first
+    at(monkeypatch, start + timedelta(hours=1))
+    lambda_handler({"action": "reconcile"}, lambda_context)
+    # The cluster's writer refused while the cluster is creating: reconcile creates it once it is available.
+    inject_error(DESTINATION_REGION, "CreateDBInstance", "InvalidDBClusterStateFault", times=1)
+    at(monkeypatch, start + timedelta(hours=2))
+    lambda_handler({"action": "drill"}, lambda_context)
+    at(monkeypatch, start + timedelta(hours=3))
+    lambda_handler({"action": "reconcile"}, lambda_context)
+
+    names = [p["DBInstanceIdentifier"] for p in created]
+    assert names == [
+        f"drill-{OWNER}-202611251500",
+        f"drill-{OWNER}-202611251700-w",  # refused (injected)
+        f"drill-{OWNER}-202611251700-w",  # created by reconcile
+    ]
+    assert [p.get("PubliclyAccessible", "absent") for p in created] == [False, False, False]
 
 
 def test_drill_action_when_the_drill_is_off_says_so(aws, lambda_context):

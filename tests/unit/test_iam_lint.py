@@ -55,10 +55,23 @@ def test_the_committed_allowlist_passes_the_statements_it_explains(tmp_path: Pat
         "Sid": "DeleteDrillClusters",
         "Effect": "Allow",
         "Action": "rds:DeleteDBCluster",
-        "Resource": [f"{ACCOUNT}:cluster:drill-orders-*"],
+        "Resource": [f"{ACCOUNT}:cluster:drill-orders-????????????"],
         "Condition": {"StringEquals": {"rds:cluster-tag/rds-snapshot-dr:drill": "orders"}},
     }
-    write_policy(tmp_path / "policies", "orders-rds-snapshot-dr-drill__inline", drill_delete)
+    drill_restore = {
+        "Sid": "RestoreDrillInstances",
+        "Effect": "Allow",
+        "Action": "rds:RestoreDBInstanceFromDBSnapshot",
+        "Resource": [
+            f"{ACCOUNT}:db:drill-orders-????????????",
+            f"{ACCOUNT}:snapshot:dr6-orders-*",
+            f"{ACCOUNT}:subgrp:default",
+            f"{ACCOUNT}:og:default:*",
+            f"{ACCOUNT}:pg:default.*",
+        ],
+        "Condition": {"Bool": {"rds:PubliclyAccessible": "false"}},
+    }
+    write_policy(tmp_path / "policies", "orders-rds-snapshot-dr-drill__inline", drill_delete, drill_restore)
     assert run(tmp_path, CLEAN, TAGGED, OWN, cluster, own_cluster) == 0
 
 

@@ -145,6 +145,27 @@ def test_drill_database_needs_both_the_prefix_and_the_tag():
     assert not restore.is_drill_database(SETTINGS, "orders-db", {restore.DRILL_TAG: OWNER})
 
 
+def test_drill_database_has_exactly_a_name_the_drill_gives():
+    """Issue 19, finding 6: a prefix is not a name. drill-<name>-<YYYYMMDDHHMM> (instance and cluster) and
+    its Aurora writer drill-<name>-<YYYYMMDDHHMM>-w, as the role's IAM patterns have them; a person's
+    drill-<name>-reporting is not a drill database, whatever its tags."""
+    drill = {restore.DRILL_TAG: OWNER}
+    name = restore.drill_identifier(SETTINGS, T0)
+
+    assert restore.is_drill_database(SETTINGS, name, drill, Kind.CLUSTER)
+    assert restore.is_drill_database(SETTINGS, restore.writer_identifier(name), drill, Kind.INSTANCE)
+    assert not restore.is_drill_database(SETTINGS, restore.writer_identifier(name), drill, Kind.CLUSTER)
+    for lookalike in (
+        f"drill-{OWNER}-reporting",
+        f"drill-{OWNER}-202611251400-reader",
+        f"drill-{OWNER}-2026112514000",
+        f"drill-{OWNER}-20261125140",
+        f"drill-{OWNER}-reporting-202611251400",  # the drill database of a module instance "orders-reporting"
+        f"drill-{OWNER}-2026112514xx",
+    ):
+        assert not restore.is_drill_database(SETTINGS, lookalike, drill), lookalike
+
+
 def test_longest_drill_identifier_fits_rds_63_characters():
     settings = load_settings({**BASE_ENV, "OWNER_TAG_VALUE": "x" * 32})
     name = restore.drill_identifier(settings, T0)
