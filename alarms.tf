@@ -41,6 +41,12 @@ data "aws_iam_policy_document" "alarms_key" {
     }
   }
 
+  # What CloudWatch needs to publish to an encrypted topic (Amazon SNS Developer Guide, "Key
+  # management": compatibility between event sources from AWS services and encrypted topics), only on
+  # behalf of this account's alarms: aws:SourceAccount is set when a service principal acts for a
+  # resource of an account (IAM User Guide, "AWS global condition context keys"), so CloudWatch acting
+  # for another account's alarm cannot use the key. The topic policy below narrows publishing further
+  # to this account's alarm ARNs (aws:SourceArn).
   statement {
     sid       = "AllowCloudWatchAlarmsToPublish"
     actions   = ["kms:Decrypt", "kms:GenerateDataKey*"]
@@ -49,6 +55,12 @@ data "aws_iam_policy_document" "alarms_key" {
     principals {
       type        = "Service"
       identifiers = ["cloudwatch.amazonaws.com"]
+    }
+
+    condition {
+      test     = "StringEquals"
+      variable = "aws:SourceAccount"
+      values   = [local.account_id]
     }
   }
 }

@@ -18,25 +18,20 @@ module "destination_kms_key" {
   tags                     = local.tags
 }
 
-# An existing key gets a grant for the function's role, so the key's policy need not name the role
-# (it may predate the role, or be shared by many module instances). A grant cannot carry the
-# kms:ViaService scope of the role's policy: its only constraints are EncryptionContextEquals /
-# EncryptionContextSubset (KMS API Reference, GrantConstraints), and RDS's encryption context holds
-# the id of each DB resource ("aws:rds:db-id", KMS Developer Guide, "How Amazon RDS uses AWS KMS"),
-# which differs per database and per copy and is unknown here, so no context constraint can be
-# written that every copy meets. What the grant can narrow is its operations: creating an RDS
-# resource under a customer managed key needs exactly kms:CreateGrant and kms:DescribeKey from the
-# caller (RDS User Guide, "AWS KMS key management", Authorizing use of a customer managed key); RDS
-# then works under the grant it creates for itself. No Encrypt, Decrypt, GenerateDataKey or ReEncrypt.
-resource "aws_kms_grant" "lambda" {
-  provider = aws.destination
-  count    = local.create && !var.create_kms_key ? 1 : 0
+# An existing key (create_kms_key = false) gets no grant. A grant cannot carry the kms:ViaService scope
+# of the role's policy, and a grant created from a grant may only pass on its parent's operations (KMS
+# Developer Guide, "Creating grants"): a grant of CreateGrant and DescribeKey lets the role create
+# grants for any principal, yet never gives RDS Encrypt or Decrypt. What creating an RDS resource under
+# a customer managed key needs from the caller is kms:CreateGrant and kms:DescribeKey, in a key policy,
+# or in an IAM policy where the key policy allows it (RDS User Guide, "AWS KMS key management"). So the
+# existing key's policy either delegates to IAM (KMS's default key policy: the account root may kms:*),
+# and the role's own statements (iam.tf: ReadDestinationKey, GrantDestinationKeyToRds,
+# UseDestinationKeyThroughRds, scoped to RDS) decide, or it names the role with the statements below,
+# the ones modules/destination-kms-key writes for function_role_arns (output kms_key_policy_statements).
+module "function_key_statements" {
+  source = "./modules/function-key-statements"
+  count  = local.create ? 1 : 0
 
-  name              = local.name
-  key_id            = var.kms_key_arn
-  grantee_principal = aws_iam_role.lambda[0].arn
-  operations        = ["CreateGrant", "DescribeKey"]
-
-  # No grant on a key the ARN checks refuse (wrong region, account or partition: main.tf).
-  depends_on = [terraform_data.input_checks[0]]
+  function_role_arns = [aws_iam_role.lambda[0].arn]
+  key_region         = local.destination_region
 }

@@ -149,7 +149,8 @@ resource "terraform_data" "input_checks" {
     }
 
     precondition {
-      condition     = alltrue([for principal in var.kms_key_cross_account_principals : !startswith(principal, "arn:") || split(":", principal)[1] == local.partition])
+      # try(): || does not short-circuit, and an account id has no partition to index.
+      condition     = alltrue([for principal in var.kms_key_cross_account_principals : !startswith(principal, "arn:") || try(split(":", principal)[1] == local.partition, false)])
       error_message = "Every ARN in kms_key_cross_account_principals must be in partition ${local.partition}, that of the providers."
     }
   }

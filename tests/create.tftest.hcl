@@ -54,7 +54,6 @@ run "create_false_plans_nothing" {
       length(aws_lambda_permission.copy_finished) == 0,
       length(aws_iam_role.lambda) == 0,
       length(aws_iam_role_policy.lambda) == 0,
-      length(aws_kms_grant.lambda) == 0,
       length(module.destination_kms_key) == 0,
       length(aws_cloudwatch_log_group.lambda) == 0,
       length(aws_sqs_queue.dead_letter) == 0,
@@ -93,8 +92,8 @@ run "create_false_with_an_existing_key_and_topic_plans_nothing" {
   }
 
   assert {
-    condition     = length(aws_kms_grant.lambda) == 0 && length(aws_lambda_function.this) == 0 && length(aws_sns_topic.alarms) == 0
-    error_message = "With create = false not even the grant on an existing key is created."
+    condition     = length(aws_lambda_function.this) == 0 && length(aws_sns_topic.alarms) == 0 && output.kms_key_policy_statements == null
+    error_message = "With create = false nothing is created, and there is no role to name in a key policy."
   }
 }
 

@@ -35,6 +35,22 @@ run "complete_example_plans" {
     condition     = length(output.alarm_arns) == 5 && toset(keys(output.schedule_arns)) == toset(["backup", "reconcile", "copy_waiting"])
     error_message = "The complete example has every alarm and all three schedules."
   }
+
+  # Issue 19, finding 10: CloudWatch may use the topic's key only for alarms of this account.
+  assert {
+    condition = anytrue([
+      for s in data.aws_iam_policy_document.alarms_key.statement : anytrue([
+        for c in s.condition : c.test == "StringEquals" && c.variable == "aws:SourceAccount" && toset(c.values) == toset(["123456789012"])
+      ]) if s.sid == "AllowCloudWatchAlarmsToPublish"
+    ])
+    error_message = "The alarm key lets CloudWatch use it only on behalf of this account (aws:SourceAccount)."
+  }
+
+  # Issue 19, finding 4: an existing key gets no grant; the example's key delegates to IAM.
+  assert {
+    condition     = startswith(output.kms_key_policy_statements, "{")
+    error_message = "The complete example shows the key policy statements an existing key needs when it does not delegate to IAM."
+  }
 }
 
 run "for_each_example_plans" {
@@ -56,7 +72,7 @@ run "for_each_example_plans" {
 
   assert {
     condition     = alltrue([for name, dr in module.rds_snapshot_dr : startswith(dr.lambda_role_arn, "arn:aws:iam::")])
-    error_message = "Every module instance has its own role (granted on the shared key)."
+    error_message = "Every module instance has its own role (the shared key delegates to IAM)."
   }
 }
 

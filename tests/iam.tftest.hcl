@@ -694,7 +694,7 @@ run "instances_only_with_an_existing_key" {
   }
 }
 
-run "grant_on_an_existing_key_allows_only_what_rds_needs" {
+run "existing_key_is_used_through_the_roles_own_statements_not_a_grant" {
   command = plan
 
   variables {
@@ -702,9 +702,33 @@ run "grant_on_an_existing_key_allows_only_what_rds_needs" {
     kms_key_arn    = "arn:aws:kms:eu-central-1:123456789012:key/11111111-2222-3333-4444-555555555555"
   }
 
+  # Issue 19, finding 4: no grant on an existing key (a grant's children carry only its operations, and
+  # a grant cannot carry kms:ViaService). What creating an RDS resource under a customer managed key
+  # needs from the caller (RDS User Guide, "AWS KMS key management": kms:CreateGrant, kms:DescribeKey)
+  # comes from the role's own statements, which work where the key policy delegates to IAM.
   assert {
-    condition     = toset(aws_kms_grant.lambda[0].operations) == toset(["CreateGrant", "DescribeKey"]) && aws_kms_grant.lambda[0].grantee_principal == aws_iam_role.lambda[0].arn
-    error_message = "The grant on an existing key must allow exactly CreateGrant and DescribeKey, for the function's role."
+    condition = jsonencode({
+      for s in data.aws_iam_policy_document.lambda[0].statement : s.sid => {
+        actions    = sort(tolist(s.actions))
+        resources  = sort(tolist(s.resources))
+        conditions = sort([for c in coalesce(s.condition, []) : "${c.test} ${c.variable} ${join(",", sort(c.values))}"])
+      } if contains(["ReadDestinationKey", "GrantDestinationKeyToRds"], s.sid)
+      }) == jsonencode({
+      GrantDestinationKeyToRds = {
+        actions   = ["kms:CreateGrant"]
+        resources = [var.kms_key_arn]
+        conditions = [
+          "Bool kms:GrantIsForAWSResource true",
+          "StringEquals kms:ViaService rds.eu-central-1.amazonaws.com,rds.eu-west-1.amazonaws.com",
+        ]
+      }
+      ReadDestinationKey = {
+        actions    = ["kms:DescribeKey", "kms:GetKeyPolicy", "kms:ListGrants"]
+        resources  = [var.kms_key_arn]
+        conditions = []
+      }
+    })
+    error_message = "On an existing key the role's own statements allow kms:DescribeKey and, only through RDS and only for AWS resources, kms:CreateGrant."
   }
 }
 

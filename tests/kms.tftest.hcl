@@ -1,4 +1,5 @@
-# The destination key: created through modules/destination-kms-key, or an existing key with a grant.
+# The destination key: created through modules/destination-kms-key, or an existing key whose policy lets
+# the function's role use it (no grant: issue 19, finding 4). And the key policies' conditions (finding 10).
 
 mock_provider "aws" {
   source          = "./tests/mocks/source"
@@ -16,12 +17,12 @@ variables {
   db_instance_identifiers = ["orders-db"]
 }
 
-run "created_key_is_used_and_no_grant_is_made" {
+run "created_key_is_used" {
   command = plan
 
   assert {
-    condition     = length(module.destination_kms_key) == 1 && length(aws_kms_grant.lambda) == 0
-    error_message = "By default (create_kms_key = true) the module creates a key and needs no grant."
+    condition     = length(module.destination_kms_key) == 1
+    error_message = "By default (create_kms_key = true) the module creates a key."
   }
 
   assert {
@@ -30,7 +31,7 @@ run "created_key_is_used_and_no_grant_is_made" {
   }
 }
 
-run "existing_key_gets_a_grant_for_the_function_role" {
+run "existing_key_gets_no_grant_and_the_statements_its_policy_needs" {
   command = plan
 
   variables {
@@ -39,23 +40,79 @@ run "existing_key_gets_a_grant_for_the_function_role" {
   }
 
   assert {
-    condition     = length(module.destination_kms_key) == 0 && length(aws_kms_grant.lambda) == 1
-    error_message = "With create_kms_key = false the module creates no key, only a grant."
-  }
-
-  assert {
-    condition     = aws_kms_grant.lambda[0].key_id == var.kms_key_arn && aws_kms_grant.lambda[0].grantee_principal == aws_iam_role.lambda[0].arn
-    error_message = "The grant is on the given key, for the function's role."
-  }
-
-  assert {
-    condition     = toset(aws_kms_grant.lambda[0].operations) == toset(["CreateGrant", "DescribeKey"])
-    error_message = "The grant must allow exactly what creating an RDS resource under the key needs (CreateGrant, DescribeKey)."
+    condition     = length(module.destination_kms_key) == 0
+    error_message = "With create_kms_key = false the module creates no key."
   }
 
   assert {
     condition     = aws_lambda_function.this[0].environment[0].variables["DESTINATION_KMS_KEY_ARN"] == var.kms_key_arn && output.kms_key_arn == var.kms_key_arn
     error_message = "The function must copy with the given key."
+  }
+
+  # The key policy statements a key that does not delegate to IAM must carry: the same statements the
+  # submodule writes for function_role_arns (one source), naming this instance's role.
+  assert {
+    condition = toset([for s in jsondecode(output.kms_key_policy_statements).Statement : s.Sid]) == toset([
+      "AllowFunctionRolesThroughRds", "AllowFunctionRolesReadKey", "AllowFunctionRolesGrantsForRds",
+    ])
+    error_message = "kms_key_policy_statements holds the function-role statements of the key policy."
+  }
+
+  assert {
+    condition = alltrue([
+      for s in jsondecode(output.kms_key_policy_statements).Statement :
+      s.Effect == "Allow" && s.Principal.AWS == [aws_iam_role.lambda[0].arn] && s.Resource == "*"
+    ])
+    error_message = "Every statement names the function's role, and only it."
+  }
+
+  assert {
+    condition = alltrue([
+      for s in jsondecode(output.kms_key_policy_statements).Statement :
+      s.Condition.StringEquals["kms:ViaService"] == ["rds.eu-central-1.amazonaws.com"]
+      if s.Sid != "AllowFunctionRolesReadKey"
+    ])
+    error_message = "Use of the key and grants go through RDS in the key's region (kms:ViaService)."
+  }
+
+  assert {
+    condition = one([
+      for s in jsondecode(output.kms_key_policy_statements).Statement : s
+      if s.Sid == "AllowFunctionRolesGrantsForRds"
+      ]).Action == ["kms:CreateGrant"] && one([
+      for s in jsondecode(output.kms_key_policy_statements).Statement : s
+      if s.Sid == "AllowFunctionRolesGrantsForRds"
+    ]).Condition.Bool["kms:GrantIsForAWSResource"] == ["true"]
+    error_message = "The role may create grants only for AWS resources (kms:GrantIsForAWSResource)."
+  }
+}
+
+run "alarm_key_lets_cloudwatch_use_it_only_for_this_account" {
+  command = plan
+
+  # Issue 19, finding 10: without aws:SourceAccount, CloudWatch acting for alarms of any account
+  # could use the key.
+  assert {
+    condition = anytrue([
+      for s in data.aws_iam_policy_document.alarms_key[0].statement : anytrue([
+        for c in s.condition : c.test == "StringEquals" && c.variable == "aws:SourceAccount" && toset(c.values) == toset(["123456789012"])
+      ]) if s.sid == "AllowCloudWatchAlarmsToPublish"
+    ])
+    error_message = "The alarm topic's key lets CloudWatch use it only on behalf of this account (aws:SourceAccount)."
+  }
+}
+
+run "cross_account_principals_by_account_id_and_by_arn_plan" {
+  command = plan
+
+  # Terraform's || does not short-circuit: the partition check of an ARN must not index an account id.
+  variables {
+    kms_key_cross_account_principals = ["111122223333", "arn:aws:iam::444455556666:role/dr-restore"]
+  }
+
+  assert {
+    condition     = length(module.destination_kms_key) == 1
+    error_message = "Account ids and ARNs of other accounts are both accepted."
   }
 }
 
@@ -84,7 +141,7 @@ run "key_policy_of_the_submodule" {
   assert {
     condition = toset([for s in data.aws_iam_policy_document.key.statement : s.sid]) == toset([
       "EnableAccountAdministration", "AllowRdsUseInAccount", "AllowFunctionRolesThroughRds",
-      "AllowFunctionRolesDescribeKey", "AllowFunctionRolesGrantsForRds", "AllowCrossAccountUse",
+      "AllowFunctionRolesReadKey", "AllowFunctionRolesGrantsForRds", "AllowCrossAccountUse",
       "AllowCrossAccountGrantsForRds",
     ])
     error_message = "The key policy must have its documented statements."
@@ -93,10 +150,18 @@ run "key_policy_of_the_submodule" {
   assert {
     condition = alltrue([
       for s in data.aws_iam_policy_document.key.statement : anytrue([
-        for c in s.condition : c.variable == "kms:ViaService" && toset(c.values) == toset(["rds.eu-central-1.amazonaws.com"])
-      ]) if contains(["AllowRdsUseInAccount", "AllowFunctionRolesThroughRds"], s.sid)
+        for c in s.condition : c.test == "StringEquals" && c.variable == "kms:ViaService" && toset(c.values) == toset(["rds.eu-central-1.amazonaws.com"])
+      ]) if !contains(["EnableAccountAdministration", "AllowFunctionRolesReadKey"], s.sid)
     ])
-    error_message = "RDS use of the key goes through rds.<destination region>.amazonaws.com."
+    error_message = "Every use of the key, and every grant, by this account, the function roles or other accounts goes through rds.<destination region>.amazonaws.com (kms:ViaService; issue 19, finding 10)."
+  }
+
+  assert {
+    condition = alltrue([
+      for s in data.aws_iam_policy_document.key.statement :
+      length(s.condition) > 0 if contains(s.actions, "kms:Decrypt") || contains(s.actions, "kms:Encrypt")
+    ])
+    error_message = "No statement allows Encrypt or Decrypt without a condition: other accounts use the key only through RDS."
   }
 
   assert {

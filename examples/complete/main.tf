@@ -16,6 +16,11 @@ locals {
 
 # --- An existing destination key (in your platform, it already exists) ---------------------------
 
+# KMS's default key policy: the account administers the key and its IAM policies decide who may use
+# it, so the module's role uses the key through its own statements (only through RDS) and the module
+# creates nothing on the key. A key policy that does not delegate to IAM must name the role instead:
+# add the statements of module.rds_snapshot_dr.kms_key_policy_statements (see outputs.tf).
+
 data "aws_iam_policy_document" "destination_key" {
   #checkov:skip=CKV_AWS_109:A key policy's Resource "*" is the key itself; administration stays with the account.
   #checkov:skip=CKV_AWS_111:A key policy's Resource "*" is the key itself.
@@ -58,7 +63,8 @@ data "aws_iam_policy_document" "alarms_key" {
     }
   }
 
-  # CloudWatch alarms can only publish to an encrypted topic whose key lets them use it.
+  # CloudWatch alarms can only publish to an encrypted topic whose key lets them use it (Amazon SNS
+  # Developer Guide, "Key management"), here only on behalf of this account (aws:SourceAccount).
   statement {
     sid       = "AllowCloudWatchAlarmsToPublish"
     actions   = ["kms:Decrypt", "kms:GenerateDataKey*"]
@@ -67,6 +73,12 @@ data "aws_iam_policy_document" "alarms_key" {
     principals {
       type        = "Service"
       identifiers = ["cloudwatch.amazonaws.com"]
+    }
+
+    condition {
+      test     = "StringEquals"
+      variable = "aws:SourceAccount"
+      values   = [data.aws_caller_identity.current.account_id]
     }
   }
 }

@@ -2,9 +2,10 @@
 # (for_each over a map, so removing one never touches the others), all copying with ONE shared
 # destination key.
 
-# The shared key names no function role in its policy: each module instance gets a grant on it
-# (create_kms_key = false, kms_key_arn set), so adding a database never rewrites the key policy,
-# and the key does not depend on the module instances that depend on it.
+# The shared key names no function role in its policy: it delegates to IAM (the account administers
+# it), and each module instance's role uses it through its own IAM statements, only through RDS
+# (create_kms_key = false, kms_key_arn set). So adding a database never rewrites the key policy, and
+# the key does not depend on the module instances that depend on it.
 module "destination_key" {
   source = "../../modules/destination-kms-key"
 
@@ -30,7 +31,7 @@ module "rds_snapshot_dr" {
   rpo_alarm_threshold     = each.value.rpo_alarm_threshold
 
   # The shared key: its ARN is unknown until it is created, so create_kms_key = false (a literal)
-  # tells the module at plan that it creates a grant, not a key.
+  # tells the module at plan that it creates no key.
   create_kms_key = false
   kms_key_arn    = module.destination_key.key_arn
 

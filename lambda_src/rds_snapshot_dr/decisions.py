@@ -430,8 +430,9 @@ FOREIGN_NAME_FIX = (
 
 COPY_FAILED_FIX = (
     "Read the RDS events of {region} for {snapshot} (RDS-EVENT-0061 says why). Usual causes: the destination "
-    "key is disabled or its grant is missing, the source key cannot be used by RDS, the destination quota is "
-    "full. After fixing it, remove the tag {tag} from the source snapshot to allow new attempts."
+    "key is disabled or its key policy does not let the role use it, the source key cannot be used by RDS, the "
+    "destination quota is full. After fixing it, remove the tag {tag} from the source snapshot to allow new "
+    "attempts."
 )
 
 

@@ -109,8 +109,9 @@ def classify(
             "failed",
             f"KMS key {kms_key_arn or '(unknown)'} in {region} is not accessible ({detail})",
             f"Check that key {kms_key_arn} exists in {region}, is enabled and not pending deletion, and that its "
-            "key policy or grant lets the function's role use it (kms:CreateGrant, kms:DescribeKey, "
-            "kms:GenerateDataKey*, kms:Decrypt) through RDS. Also check the source key if the source is encrypted.",
+            "key policy lets the function's role use it through RDS: it delegates to IAM (the account root may "
+            "kms:*) or names the role (the module's output kms_key_policy_statements). Run preflight to check. "
+            "Also check the source key if the source is encrypted.",
         )
     if code in {"InvalidParameterValue", "InvalidParameterCombination"} and operation == "copy":
         return Classified(

@@ -329,8 +329,9 @@ def _key(report: PreflightReport, ctx: _Context) -> None:
             detail, fix = f"key {arn} does not exist in {region}", "Set kms_key_arn to a key of the destination region."
         elif error.code in ACCESS_DENIED:
             detail = f"kms:DescribeKey on {arn} is denied ({error.message})"
-            fix = "Let the function's role use the key: the key policy must allow it (or delegate to IAM), and the "
-            fix += "role's policy must allow kms:DescribeKey (the module's policy does)."
+            fix = "Let the function's role use the key: the key policy must delegate to IAM (the account root may "
+            fix += "kms:*) or name the role (the module's output kms_key_policy_statements), and the role's policy "
+            fix += "must allow kms:DescribeKey (the module's policy does)."
         else:
             detail, fix = f"kms:DescribeKey on {arn} failed ({error.code}: {error.message})", "Check the key ARN."
         report.add(Check("destination key", FAIL, detail, fix))
@@ -366,59 +367,66 @@ def _principal_matches(principal: Any, names: set[str]) -> bool:
     return any(value in names or value == "*" for value in values)
 
 
-def _policy_allows(policy: dict[str, Any], role_arn: str | None, root: str, account_id: str) -> str:
-    """Which Allow statement of the key policy lets the role use the key: 'role', 'root' or ''."""
+# What RDS asks KMS for with the caller's permissions when it creates a resource (a copy) under a
+# customer managed key: "kms:CreateGrant" and "kms:DescribeKey", allowed in the key policy, or in an IAM
+# policy where the key policy allows it (RDS User Guide, "AWS KMS key management"). RDS then works under
+# the grant it creates for itself.
+RDS_NEEDS_FROM_CALLER = ("kms:CreateGrant", "kms:DescribeKey")
+
+
+def _policy_allows(policy: dict[str, Any], role_arn: str | None, root: str, account_id: str) -> dict[str, str]:
+    """For each action RDS needs from the caller, who the key policy's Allow statements give it to: 'role'
+    (the role is named), 'root' (the account: the key policy delegates to IAM, and the role's IAM policy
+    decides) or '' (neither). Conditions are not evaluated."""
     statements = policy.get("Statement", [])
     statements = [statements] if isinstance(statements, dict) else statements
-    wanted = ("kms:CreateGrant", "kms:GenerateDataKey", "kms:Decrypt")
-    found = ""
-    for statement in statements:
-        if statement.get("Effect") != "Allow":
-            continue
-        actions = statement.get("Action", [])
-        actions = [actions] if isinstance(actions, str) else actions
-        if not any(fnmatch.fnmatchcase(w, a) for a in actions for w in wanted):
-            continue
-        if role_arn and _principal_matches(statement.get("Principal", {}), {role_arn}):
-            return "role"
-        if _principal_matches(statement.get("Principal", {}), {root, account_id}):
-            found = "root"
+    found = {}
+    for wanted in RDS_NEEDS_FROM_CALLER:
+        who = ""
+        for statement in statements:
+            if statement.get("Effect") != "Allow":
+                continue
+            actions = statement.get("Action", [])
+            actions = [actions] if isinstance(actions, str) else actions
+            if not any(fnmatch.fnmatchcase(wanted.lower(), action.lower()) for action in actions):
+                continue
+            if role_arn and _principal_matches(statement.get("Principal", {}), {role_arn}):
+                who = "role"
+                break
+            if _principal_matches(statement.get("Principal", {}), {root, account_id}):
+                who = "root"
+        found[wanted] = who
     return found
 
 
 def _key_use(report: PreflightReport, ctx: _Context) -> None:
-    """'May the function use the key': a grant to the role, or a key policy statement naming it or the account."""
+    """'May the function use the key': the key policy names the role, or delegates to IAM (the account),
+    for what RDS asks with the role's permissions. A grant is not counted: a grant created from a grant
+    may only carry its parent's operations (KMS Developer Guide, "Creating grants"), so a grant of
+    CreateGrant and DescribeKey (what 1.x created on an existing key) never gives RDS Encrypt or Decrypt."""
     arn, region, role = ctx.settings.destination_kms_key_arn, ctx.settings.destination_region, ctx.role_arn
     checked = [f"kms:DescribeKey succeeded{' as ' + ctx.caller if ctx.caller else ''}"]
     unreadable: list[str] = []
-    verdict = ""
     if role:
         try:
             grants = ctx.account.grants(arn, region)
         except AwsError as error:
-            unreadable.append(f"grants ({error.code} on kms:ListGrants)")
+            checked.append(f"grants not read ({error.code} on kms:ListGrants)")
         else:
             mine = [g for g in grants if g.get("GranteePrincipal") == role]
-            checked.append(f"{len(mine)} grant(s) to {role}")
-            if mine:
-                verdict = f"grant {mine[0].get('GrantId', '')} lets {role} use the key"
-    if not verdict:
-        try:
-            policy = json.loads(ctx.account.key_policy(arn, region))
-        except AwsError as error:
-            unreadable.append(f"key policy ({error.code} on kms:GetKeyPolicy)")
-        else:
-            root = f"arn:{ctx.partition}:iam::{ctx.account_id}:root"
-            match = _policy_allows(policy, role, root, ctx.account_id)
-            checked.append("key policy Allow statements read (conditions not evaluated)")
-            if match == "role":
-                verdict = f"the key policy allows {role}"
-            elif match == "root":
-                verdict = "the key policy delegates to IAM (account root), so the role's IAM policy decides"
+            note = " (not counted: a grant passes on only its own operations to the grant RDS makes from it)"
+            checked.append(f"{len(mine)} grant(s) to {role}" + (note if mine else ""))
+    found: dict[str, str] = {}
+    try:
+        policy = json.loads(ctx.account.key_policy(arn, region))
+    except AwsError as error:
+        unreadable.append(f"key policy ({error.code} on kms:GetKeyPolicy)")
+    else:
+        root = f"arn:{ctx.partition}:iam::{ctx.account_id}:root"
+        found = _policy_allows(policy, role, root, ctx.account_id)
+        checked.append("key policy Allow statements read (conditions not evaluated)")
     detail = "; ".join(checked)
-    if verdict:
-        report.add(Check("destination key use", PASS, f"{verdict} ({detail})"))
-    elif unreadable or not role:
+    if unreadable or not role:
         why = ", ".join(unreadable) if unreadable else ctx.role_note or "the function's role is unknown"
         report.add(
             Check(
@@ -426,20 +434,39 @@ def _key_use(report: PreflightReport, ctx: _Context) -> None:
                 WARN,
                 f"{detail}; could not check {why}. A key the role may not use shows as KMSKeyNotAccessibleFault "
                 "on the first copy",
-                "Run the CLI preflight with --function-name and credentials that may read the key policy and "
-                "grants (kms:GetKeyPolicy, kms:ListGrants) for a full check.",
+                "Run the CLI preflight with --function-name and credentials that may read the key policy "
+                "(kms:GetKeyPolicy) for a full check.",
             )
         )
-    else:
-        report.add(
-            Check(
-                "destination key use",
-                FAIL,
-                f"neither a grant nor the key policy lets {role} use {arn} ({detail})",
-                "Let the module create the grant (pass kms_key_arn to the module), or add the role to the key "
-                "policy with kms:CreateGrant, kms:Decrypt, kms:GenerateDataKey* and kms:DescribeKey.",
+        return
+    missing = [action for action, who in found.items() if not who]
+    if not missing:
+        named = [action for action, who in found.items() if who == "role"]
+        delegated = [action for action, who in found.items() if who == "root"]
+        verdicts = []
+        if named:
+            verdicts.append(f"the key policy allows {role} {', '.join(named)}")
+        if delegated:
+            verdicts.append(
+                f"the key policy delegates to IAM (account root) for {', '.join(delegated)}, so the role's IAM "
+                "policy decides"
             )
+        report.add(Check("destination key use", PASS, f"{'; '.join(verdicts)} ({detail})"))
+        return
+    report.add(
+        Check(
+            "destination key use",
+            FAIL,
+            f"the key policy of {arn} neither delegates to IAM nor names {role} for {', '.join(missing)}, which RDS "
+            f"asks for with the function's permissions when it copies under the key ({detail})",
+            f"Add to the key policy of {arn} the statements of the module's output kms_key_policy_statements: they "
+            f"let {role} call kms:CreateGrant (only for AWS resources) and use the key only through "
+            f"rds.{region}.amazonaws.com, and kms:DescribeKey. Or let IAM decide with the statement of KMS's "
+            f'default key policy: Principal {{"AWS": "arn:{ctx.partition}:iam::{ctx.account_id}:root"}}, Action '
+            '"kms:*" (the module\'s role policy already allows these actions, only through RDS). A grant to the role '
+            "does not do: RDS's own grant may carry only the operations of the grant it comes from.",
         )
+    )
 
 
 # --- quotas ------------------------------------------------------------------------------------------

@@ -14,13 +14,16 @@ locals {
   ]
 
   # What RDS needs on the destination key to write and read encrypted copies.
-  key_use_actions = [
-    "kms:Decrypt",
-    "kms:DescribeKey",
-    "kms:Encrypt",
-    "kms:GenerateDataKey*",
-    "kms:ReEncrypt*",
-  ]
+  key_use_actions = module.function_statements.key_use_actions
+}
+
+# The statements naming the function roles: the same ones the root module renders as its output
+# kms_key_policy_statements, for an existing key whose policy does not delegate to IAM.
+module "function_statements" {
+  source = "../function-key-statements"
+
+  function_role_arns = var.function_role_arns
+  key_region         = data.aws_region.current.name
 }
 
 data "aws_iam_policy_document" "key" {
@@ -65,65 +68,35 @@ data "aws_iam_policy_document" "key" {
   }
 
   dynamic "statement" {
-    for_each = length(var.function_role_arns) > 0 ? [1] : []
+    for_each = module.function_statements.statements
 
     content {
-      sid       = "AllowFunctionRolesThroughRds"
-      actions   = local.key_use_actions
+      sid       = statement.value.sid
+      actions   = statement.value.actions
       resources = ["*"]
 
       principals {
         type        = "AWS"
-        identifiers = var.function_role_arns
+        identifiers = statement.value.principals
       }
 
-      condition {
-        test     = "StringEquals"
-        variable = "kms:ViaService"
-        values   = [local.rds_service]
-      }
-    }
-  }
+      dynamic "condition" {
+        for_each = statement.value.conditions
 
-  dynamic "statement" {
-    for_each = length(var.function_role_arns) > 0 ? [1] : []
-
-    content {
-      # The preflight check reads the key directly, not through RDS.
-      sid       = "AllowFunctionRolesDescribeKey"
-      actions   = ["kms:DescribeKey"]
-      resources = ["*"]
-
-      principals {
-        type        = "AWS"
-        identifiers = var.function_role_arns
+        content {
+          test     = condition.value.test
+          variable = condition.value.variable
+          values   = condition.value.values
+        }
       }
     }
   }
 
-  dynamic "statement" {
-    for_each = length(var.function_role_arns) > 0 ? [1] : []
-
-    content {
-      sid       = "AllowFunctionRolesGrantsForRds"
-      actions   = ["kms:CreateGrant"]
-      resources = ["*"]
-
-      principals {
-        type        = "AWS"
-        identifiers = var.function_role_arns
-      }
-
-      condition {
-        test     = "Bool"
-        variable = "kms:GrantIsForAWSResource"
-        values   = ["true"]
-      }
-    }
-  }
-
-  # "Grant Cross-Account Access": other accounts may use the key for snapshots shared with them,
-  # and let RDS create the grants it needs, nothing more.
+  # "Grant Cross-Account Access": other accounts may use the key for snapshots shared with them, only
+  # through RDS in the key's region, and let RDS create the grants it needs, nothing more. kms:ViaService
+  # limits use of the key to requests RDS makes on the principal's behalf (KMS Developer Guide, "AWS KMS
+  # condition keys", kms:ViaService; RDS User Guide, "AWS KMS key management"); without it the other
+  # accounts could Encrypt and Decrypt directly.
   dynamic "statement" {
     for_each = length(local.cross_account_principals) > 0 ? [1] : []
 
@@ -135,6 +108,12 @@ data "aws_iam_policy_document" "key" {
       principals {
         type        = "AWS"
         identifiers = local.cross_account_principals
+      }
+
+      condition {
+        test     = "StringEquals"
+        variable = "kms:ViaService"
+        values   = [local.rds_service]
       }
     }
   }
@@ -152,10 +131,20 @@ data "aws_iam_policy_document" "key" {
         identifiers = local.cross_account_principals
       }
 
+      # kms:GrantIsForAWSResource: only when an AWS service integrated with KMS asks on the principal's
+      # behalf (KMS Developer Guide, "Controlling access to grants"); kms:ViaService: only RDS in the
+      # key's region. Both keys exist for CreateGrant, ListGrants and RevokeGrant (Service Authorization
+      # Reference, AWS Key Management Service).
       condition {
         test     = "Bool"
         variable = "kms:GrantIsForAWSResource"
         values   = ["true"]
+      }
+
+      condition {
+        test     = "StringEquals"
+        variable = "kms:ViaService"
+        values   = [local.rds_service]
       }
     }
   }

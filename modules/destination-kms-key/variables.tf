@@ -16,7 +16,7 @@ variable "create_alias" {
 }
 
 variable "function_role_arns" {
-  description = "ARNs of the IAM roles (the rds-snapshot-dr functions) allowed to use the key for snapshot copies, named in the key policy. May be empty: callers that pass the key to the root module as `kms_key_arn` get a grant instead, which avoids a dependency cycle when many module instances share the key."
+  description = "ARNs of the IAM roles (the rds-snapshot-dr functions) allowed to use the key for snapshot copies, named in the key policy. May be empty: the key policy delegates to IAM (EnableAccountAdministration), so the roles' own IAM policies let them use the key through RDS; a shared key then never depends on the module instances that take its ARN."
   type        = list(string)
   default     = []
   nullable    = false

@@ -309,13 +309,17 @@ def seed_history(aws: Aws, estate: Estate, function: DeployedFunction) -> Seeded
 # --------------------------------------------------------------------------------------------------
 
 
-def _absolute_module_sources(text: str, origin: Path) -> str:
-    """Rewrite relative `source = "../.."` module addresses so the copy still finds the module."""
+def _module_sources(text: str, origin: Path, copy: Path) -> str:
+    """Rewrite relative `source = "../.."` module addresses so the copy in `copy` still finds the module.
 
-    def absolute(match: re.Match[str]) -> str:
-        return f'{match.group(1)}"{(origin / match.group(2)).resolve()}"'
+    Still relative: Terraform installs an absolute path like a remote package, rooted at that module, and a
+    module there that calls its sibling ("../function-key-statements") would escape its package.
+    """
 
-    return re.sub(r'(\bsource\s*=\s*)"(\.{1,2}/[^"]*|\.\.)"', absolute, text)
+    def relative(match: re.Match[str]) -> str:
+        return f'{match.group(1)}"{os.path.relpath((origin / match.group(2)).resolve(), copy.resolve())}"'
+
+    return re.sub(r'(\bsource\s*=\s*)"(\.{1,2}/[^"]*|\.\.)"', relative, text)
 
 
 def _provider_aliases(texts: list[str]) -> list[str | None]:
@@ -375,7 +379,7 @@ class Terraform:
         )
         texts = []
         for path in sorted(workdir.glob("*.tf")):
-            text = _absolute_module_sources(path.read_text(), root_module)
+            text = _module_sources(path.read_text(), root_module, workdir)
             path.write_text(text)
             texts.append(text)
         declared = set(re.findall(r'^variable\s+"([^"]+)"', "\n".join(texts), re.MULTILINE))

@@ -20,6 +20,7 @@ from datetime import UTC, datetime
 
 import pytest
 from stand_in import (
+    ACCOUNT_ID,
     KNOWN_EMULATOR_GAPS,
     REPO,
     Aws,
@@ -186,13 +187,28 @@ def test_copies_exist_encrypted_with_the_destination_key_and_owned(deployment: D
         assert extra_tags.items() <= copy["tags"].items()
 
 
-def test_existing_destination_key_is_granted_to_the_function(deployment: Deployment) -> None:
+def test_existing_destination_key_gets_no_grant_its_policy_decides(deployment: Deployment) -> None:
+    """Issue 19, finding 4: the module creates nothing on an existing key; examples/complete's key policy
+    delegates to IAM, and the output names what a key that does not would need."""
     key_arn = deployment.env["DESTINATION_KMS_KEY_ARN"]
     kms = deployment.aws.client("kms", deployment.estate.destination_region)
     grants = kms.list_grants(KeyId=key_arn)["Grants"]
+    role = deployment.outputs["lambda_role_arn"]
 
     assert key_arn.split(":")[3] == deployment.estate.destination_region
-    assert deployment.outputs["lambda_role_arn"] in {grant["GranteePrincipal"] for grant in grants}
+    assert role not in {grant["GranteePrincipal"] for grant in grants}
+    policy = json.loads(kms.get_key_policy(KeyId=key_arn, PolicyName="default")["Policy"])
+    assert any(
+        statement["Principal"] == {"AWS": f"arn:aws:iam::{ACCOUNT_ID}:root"} and statement["Action"] == "kms:*"
+        for statement in policy["Statement"]
+    )
+    statements = json.loads(deployment.outputs["kms_key_policy_statements"])["Statement"]
+    assert {s["Sid"] for s in statements} == {
+        "AllowFunctionRolesThroughRds",
+        "AllowFunctionRolesReadKey",
+        "AllowFunctionRolesGrantsForRds",
+    }
+    assert all(s["Principal"] == {"AWS": [role]} for s in statements)
 
 
 def test_expired_owned_snapshots_are_pruned_beyond_keep_last(deployment: Deployment) -> None:

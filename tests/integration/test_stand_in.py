@@ -11,7 +11,7 @@ from stand_in import (
     AGE_TAG,
     KNOWN_EMULATOR_GAPS,
     Aws,
-    _absolute_module_sources,
+    _module_sources,
     _provider_aliases,
     delivered,
     provider_override,
@@ -97,10 +97,13 @@ def test_copied_root_module_still_finds_the_module(tmp_path: Path) -> None:
     origin = tmp_path / "examples" / "basic"
     text = 'module "x" {\n  source = "../../"\n}\nmodule "k" {\n  source = "../../modules/destination-kms-key"\n}\n'
 
-    rewritten = _absolute_module_sources(text, origin)
+    copy = tmp_path / "work" / "root"
 
-    assert f'source = "{tmp_path}"' in rewritten
-    assert f'source = "{tmp_path / "modules" / "destination-kms-key"}"' in rewritten
+    rewritten = _module_sources(text, origin, copy)
+
+    # relative to the copy, so a module there may call its sibling ("../function-key-statements")
+    assert 'source = "../.."' in rewritten
+    assert 'source = "../../modules/destination-kms-key"' in rewritten
 
 
 def test_provider_override_covers_every_provider_configuration() -> None:

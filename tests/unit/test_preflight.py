@@ -280,34 +280,99 @@ def test_key_policy_delegating_to_the_account_lets_the_role_use_the_key(lambda_c
     assert "delegates to IAM" in line["detail"]
 
 
+def _existing_key(env: Any, *statements: dict[str, Any]) -> str:
+    """An existing destination key with this key policy, set as the function's key."""
+    policy = {"Version": "2012-10-17", "Statement": list(statements)}
+    key = boto3.client("kms", region_name=DESTINATION_REGION).create_key(Policy=json.dumps(policy))
+    arn = key["KeyMetadata"]["Arn"]
+    env(DESTINATION_KMS_KEY_ARN=arn)
+    return arn
+
+
+SOMEONE_ELSE_ADMINISTERS = {
+    "Sid": "KeyAdministrators",
+    "Effect": "Allow",
+    "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT}:role/someone-else"},
+    "Action": "kms:*",
+    "Resource": "*",
+}
+
+
 @pytest.mark.usefixtures("healthy")
-def test_grant_to_the_role_lets_it_use_the_key(lambda_context, key_arn):
-    boto3.client("kms", region_name=DESTINATION_REGION).create_grant(
-        KeyId=key_arn, GranteePrincipal=ROLE, Operations=["CreateGrant", "Decrypt", "GenerateDataKey"]
+def test_key_policy_naming_the_role_lets_it_use_the_key(lambda_context, env):
+    """The statements of the module's kms_key_policy_statements output, on a key that does not delegate to IAM."""
+    via_rds = {"StringEquals": {"kms:ViaService": f"rds.{DESTINATION_REGION}.amazonaws.com"}}
+    _existing_key(
+        env,
+        SOMEONE_ELSE_ADMINISTERS,
+        {
+            "Sid": "AllowFunctionRolesReadKey",
+            "Effect": "Allow",
+            "Principal": {"AWS": [ROLE]},
+            "Action": ["kms:DescribeKey", "kms:GetKeyPolicy", "kms:ListGrants"],
+            "Resource": "*",
+        },
+        {
+            "Sid": "AllowFunctionRolesGrantsForRds",
+            "Effect": "Allow",
+            "Principal": {"AWS": [ROLE]},
+            "Action": ["kms:CreateGrant"],
+            "Resource": "*",
+            "Condition": {**via_rds, "Bool": {"kms:GrantIsForAWSResource": "true"}},
+        },
     )
     line = lines(run(lambda_context))["destination key use"]
-    assert line["status"] == "pass"
-    assert "grant" in line["detail"]
+    assert line["status"] == "pass", line
+    assert f"the key policy allows {ROLE}" in line["detail"]
 
 
 @pytest.mark.usefixtures("healthy")
-def test_key_neither_granted_nor_allowed_to_the_role_fails(lambda_context, env):
-    policy = {
-        "Version": "2012-10-17",
-        "Statement": [
-            {
-                "Effect": "Allow",
-                "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT}:role/someone-else"},
-                "Action": "kms:*",
-                "Resource": "*",
-            }
-        ],
-    }
-    key = boto3.client("kms", region_name=DESTINATION_REGION).create_key(Policy=json.dumps(policy))
-    env(DESTINATION_KMS_KEY_ARN=key["KeyMetadata"]["Arn"])
+def test_a_grant_to_the_role_does_not_stand_in_for_the_key_policy(lambda_context, env):
+    """Issue 19, finding 4: the grant 1.x created on an existing key (CreateGrant, DescribeKey) passes on
+    only its own operations, so RDS never gets Encrypt or Decrypt through it. Preflight judges the key
+    policy, and says what to add."""
+    arn = _existing_key(env, SOMEONE_ELSE_ADMINISTERS)
+    boto3.client("kms", region_name=DESTINATION_REGION).create_grant(
+        KeyId=arn, GranteePrincipal=ROLE, Operations=["CreateGrant", "DescribeKey"]
+    )
+    line = lines(run(lambda_context))["destination key use"]
+    assert line["status"] == "fail", line
+    assert "1 grant(s) to" in line["detail"]
+    assert "not counted" in line["detail"]
+    assert "kms_key_policy_statements" in line["fix"]
+
+
+@pytest.mark.usefixtures("healthy")
+def test_key_neither_delegating_nor_naming_the_role_fails_and_says_what_to_add(lambda_context, env):
+    _existing_key(env, SOMEONE_ELSE_ADMINISTERS)
     line = lines(run(lambda_context))["destination key use"]
     assert line["status"] == "fail"
-    assert "grant" in line["fix"]
+    assert "neither delegates to IAM" in line["detail"]
+    assert ROLE in line["detail"]
+    # The two ways out, plainly: name the role (the module's output), or delegate to IAM.
+    assert "kms_key_policy_statements" in line["fix"]
+    assert f"arn:aws:iam::{ACCOUNT}:root" in line["fix"]
+    assert "kms:CreateGrant" in line["fix"]
+    assert "kms:DescribeKey" in line["fix"]
+
+
+@pytest.mark.usefixtures("healthy")
+def test_a_key_policy_that_lets_the_account_only_decrypt_does_not_pass(lambda_context, env):
+    """RDS needs kms:CreateGrant and kms:DescribeKey from the caller (RDS User Guide, "AWS KMS key
+    management"): a statement for the account that allows only Decrypt delegates neither."""
+    _existing_key(
+        env,
+        SOMEONE_ELSE_ADMINISTERS,
+        {
+            "Effect": "Allow",
+            "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT}:root"},
+            "Action": ["kms:Decrypt"],
+            "Resource": "*",
+        },
+    )
+    line = lines(run(lambda_context))["destination key use"]
+    assert line["status"] == "fail", line
+    assert "kms:CreateGrant" in line["detail"]
 
 
 @pytest.mark.usefixtures("healthy")
