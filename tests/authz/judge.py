@@ -171,3 +171,116 @@ def lint(policies: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
     """Statements with a condition key their action or resource type does not have."""
     out = run_evaluator({"lint": [{"id": name, "policy": policy} for name, policy in policies.items()]})
     return list(out["lint"])
+
+
+# --- a request by any principal, against the resource's own policy ---------------------------------
+#
+# The function's role is not the only principal the module authorizes. AWS services act for it too:
+# EventBridge Scheduler assumes the scheduler role (its trust policy) and invokes the function with it;
+# an EventBridge rule invokes the function through the function's resource policy and writes dead letters
+# through the queue's policy; CloudWatch publishes to the alarm topic through the topic policy and uses
+# the topic's key through the key policy. Each such call is one Access: the principal (a service
+# principal such as "scheduler.amazonaws.com", or a role), what decides it on the principal's side
+# (identity policies and boundary; nothing for a service principal) and the resource's policy (a trust
+# policy for sts:AssumeRole). iam-simulate allows a service principal only where the resource policy
+# does, and a role of the resource's account where its identity policies (within the boundary) or the
+# resource policy do, as AWS evaluates them.
+
+
+def is_service_principal(principal: str) -> bool:
+    return not principal.startswith("arn:") and principal.endswith((".amazonaws.com", ".amazonaws.com.cn"))
+
+
+@dataclass
+class Access:
+    """May `principal` do `action` on `resource` (in `account`) with this context?"""
+
+    kind: str  # what is judged, for the report: "Scheduler assumes the schedule role"
+    principal: str
+    action: str
+    resource: str
+    account: str  # the resource's account
+    context: dict[str, str | list[str]] = field(default_factory=dict)
+    identity: list[dict[str, Any]] = field(default_factory=list)  # [{"name", "policy"}] of a role principal
+    boundary: dict[str, Any] | None = None
+    resource_policy: dict[str, Any] | None = None  # a trust, function, topic, queue, bus or key policy
+    where: str = ""  # which deployed resource the call belongs to, for a failure message
+
+    def simulation(self) -> dict[str, Any]:
+        parts = self.resource.split(":")
+        region = parts[3] if len(parts) > 3 and parts[3] else "us-east-1"  # IAM and STS: global
+        context: dict[str, Any] = {"aws:SecureTransport": "true", "aws:RequestedRegion": region}
+        if is_service_principal(self.principal):
+            # What AWS puts in the context of a call a service makes with its own service principal.
+            context["aws:PrincipalIsAWSService"] = "true"
+            context["aws:PrincipalServiceName"] = self.principal
+        else:
+            context["aws:PrincipalArn"] = self.principal
+            context["aws:PrincipalAccount"] = self.principal.split(":")[4]
+            context["aws:PrincipalIsAWSService"] = "false"
+        context.update(self.context)
+        sim: dict[str, Any] = {
+            "request": {
+                "principal": self.principal,
+                "action": self.action,
+                "resource": {"resource": self.resource, "accountId": self.account},
+                "contextVariables": context,
+            },
+            "identityPolicies": [] if is_service_principal(self.principal) else self.identity,
+            "serviceControlPolicies": [],
+            "resourceControlPolicies": [],
+        }
+        if self.boundary is not None and not is_service_principal(self.principal):
+            sim["permissionBoundaryPolicies"] = [{"name": "boundary", "policy": self.boundary}]
+        if self.resource_policy is not None:
+            sim["resourcePolicy"] = self.resource_policy
+        return sim
+
+
+@dataclass
+class AccessVerdict:
+    access: Access
+    result: str
+    allowed_by: list[str]
+    denied_by: list[str]
+    errors: Any = None
+
+    @property
+    def allowed(self) -> bool:
+        return self.result == "Allowed"
+
+    @property
+    def denied(self) -> bool:
+        return self.result in ("ImplicitlyDenied", "ExplicitlyDenied")
+
+    def describe(self) -> str:
+        a = self.access
+        context = ", ".join(f"{k}={v}" for k, v in sorted(a.context.items()))
+        return (
+            f"{a.kind} ({a.where}): {a.principal} -> {a.action} on {a.resource} [{context}] => {self.result}"
+            + (f" by {', '.join(self.allowed_by)}" if self.allowed and self.allowed_by else "")
+            + (
+                f" (allowing statements, not enough: {', '.join(self.allowed_by)})"
+                if not self.allowed and self.allowed_by
+                else ""
+            )
+            + (f" (denied by {', '.join(self.denied_by)})" if self.denied_by else "")
+            + (f" (errors: {json.dumps(self.errors)[:300]})" if self.errors else "")
+        )
+
+
+def judge_access(accesses: list[Access]) -> list[AccessVerdict]:
+    """Judge each access with the evaluator: one batch, one verdict per access, in order."""
+    if not accesses:
+        return []
+    out = run_evaluator({"simulations": [{"id": str(i), "simulation": a.simulation()} for i, a in enumerate(accesses)]})
+    return [
+        AccessVerdict(
+            accesses[int(item["id"])],
+            item["result"],
+            item.get("allowedBy", []),
+            item.get("deniedBy", []),
+            item.get("errors"),
+        )
+        for item in out["simulations"]
+    ]

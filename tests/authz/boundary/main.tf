@@ -1,6 +1,7 @@
-# The authorization stage's configuration with a permissions boundary: the role the module creates is
-# bounded by a policy a platform team typically sets (only the services and regions the function uses),
-# and every request of a tag-selected, drilled module instance must still be allowed through it.
+# The authorization stage's configuration with a permissions boundary: the roles the module creates are
+# bounded by a policy a platform team typically sets (only the services and regions the module uses),
+# and every request of a tag-selected, drilled module instance, and every call Scheduler and EventBridge
+# make with its roles, must still be allowed through it.
 
 data "aws_caller_identity" "current" {}
 
@@ -26,6 +27,10 @@ data "aws_iam_policy_document" "boundary" {
       "ssm:PutParameter",
       "iam:GetRole",
       "iam:SimulatePrincipalPolicy",
+      # The boundary bounds the scheduler's and the copy-events role too: the schedules invoke the
+      # function, the destination rule forwards finished-copy events to the source region's bus.
+      "lambda:InvokeFunction",
+      "events:PutEvents",
     ]
     resources = ["*"]
 
@@ -76,6 +81,9 @@ module "rds_snapshot_dr" {
   selection_tags          = { dr-protect = "daily" }
 
   iam_role_permissions_boundary = aws_iam_policy.boundary.arn
+
+  # Copies shared with another account: the key lets it use them only through RDS (issue 19, finding 10).
+  kms_key_cross_account_principals = ["111122223333"]
 
   restore_drill = {
     instance_class = "db.t4g.medium"

@@ -8,6 +8,9 @@
 // batch.json: {"simulations": [{"id", "simulation"}], "lint": [{"id", "policy", "kind"}]}
 //   simulation: iam-simulate's Simulation (request, identityPolicies, permissionBoundaryPolicies,
 //               resourcePolicy, ...). One resource per request: the caller splits multi-resource actions.
+//               The principal may be a service principal ("scheduler.amazonaws.com") with no identity
+//               policies: iam-simulate then allows only what the resourcePolicy allows, which for
+//               sts:AssumeRole is the role's trust policy (judge.Access builds these).
 //   lint: a policy whose statements are checked for condition keys that their actions and resource
 //         types do not have (such a condition never matches: the statement is dead or always-denying).
 // verdicts.json: {"simulations": [{"id", "result", "errors", "ignoredContextKeys", "allowedBy", "deniedBy"}],
