@@ -13,6 +13,11 @@ output "lambda_role_arn" {
   value       = one(aws_iam_role.lambda[*].arn)
 }
 
+output "restore_operator_policy_json" {
+  description = "IAM policy document (JSON) with exactly what the `restore` command needs for this instance: read the function's settings, describe the databases and DR copies, restore from this instance's copies into the DR region, tag the restored database, use the destination key through RDS. Attach it to the role your on-call engineers assume on DR day (the function's own role cannot restore). null when `create` = false."
+  value       = one(data.aws_iam_policy_document.restore_operator[*].json)
+}
+
 output "log_group_name" {
   description = "Name of the function's CloudWatch log group, where every failure is logged with its fix."
   value       = one(aws_cloudwatch_log_group.lambda[*].name)
@@ -21,6 +26,11 @@ output "log_group_name" {
 output "kms_key_arn" {
   description = "ARN of the destination-region KMS key every copy is encrypted with (created, or the `kms_key_arn` passed in)."
   value       = local.kms_key_arn
+}
+
+output "kms_key_policy_statements" {
+  description = "Key policy (JSON) with the statements this instance's role needs on the destination key: use through RDS, read the key, create grants only for RDS. Needed only for an existing key (`create_kms_key = false`) whose policy does not delegate to IAM (the account-root `kms:*` statement of KMS's default key policy): add these statements to that key's policy, e.g. with `source_policy_documents`. The same statements the created key names the role in. Null with `create = false`."
+  value       = one(module.function_key_statements[*].policy_json)
 }
 
 output "sns_topic_arn" {

@@ -95,7 +95,7 @@ variable "selection_tags" {
 ################################################################################
 
 variable "snapshot_prefix" {
-  description = "Prefix of every snapshot name (`<prefix>-<database>-<YYYYMMDD>-<HHMM>`, the same in both regions). Only snapshots with exactly this name shape AND this instance's owner tag are ever deleted. null = \"dr<length of name>-<name>\" (\"dr6-orders\" for name \"orders\"), which no other instance's prefix begins. A prefix you choose must not start with \"dr<digits>-\" (reserved for generated prefixes), and no two instances in the same account and regions may use prefixes where one plus \"-\" begins the other's snapshot names (\"crm\" and \"crm-reporting\" overlap): the module cannot see other instances."
+  description = "Prefix of every snapshot name (`<prefix>-<database>-<YYYYMMDD>-<HHMM>`, the same in both regions). Only snapshots with exactly this name shape AND this instance's owner tag are ever deleted. null = \"dr<length of name>-<name>\" (\"dr6-orders\" for name \"orders\"), which no other instance's prefix begins. A prefix you choose must not be \"dr<digits>\" or start with \"dr<digits>-\" (reserved for generated prefixes), and no two instances in the same account and regions may use prefixes where one plus \"-\" begins the other's snapshot names (\"crm\" and \"crm-reporting\" overlap): the module cannot see other instances."
   type        = string
   default     = null
 
@@ -106,9 +106,11 @@ variable "snapshot_prefix" {
 
   validation {
     # Generated prefixes are "dr<length of name>-<name>": a prefix of that shape belongs to the module
-    # instance with that name, and another instance using it would share its snapshot names.
-    condition     = var.snapshot_prefix == null || !can(regex("^dr[0-9]+-", coalesce(var.snapshot_prefix, "x"))) || var.snapshot_prefix == "dr${length(var.name)}-${var.name}"
-    error_message = "snapshot_prefix must not start with \"dr<digits>-\": that shape is reserved for the prefixes the module generates (\"dr<length of name>-<name>\"), and another instance's snapshots would match yours. Choose another prefix, or leave snapshot_prefix null."
+    # instance with that name, and another instance using it would share its snapshot names. "dr<digits>"
+    # alone is refused too: its pattern "dr6-*-????????-????" covers every snapshot of every instance whose
+    # name has 6 characters ("dr6-orders-..."), so its role could tag theirs.
+    condition     = var.snapshot_prefix == null || !can(regex("^dr[0-9]+(-|$)", coalesce(var.snapshot_prefix, "x"))) || var.snapshot_prefix == "dr${length(var.name)}-${var.name}"
+    error_message = "snapshot_prefix must not be \"dr<digits>\" or start with \"dr<digits>-\": that shape is reserved for the prefixes the module generates (\"dr<length of name>-<name>\"), and another instance's snapshots would match yours. Choose another prefix, or leave snapshot_prefix null."
   }
 
   validation {
@@ -238,7 +240,7 @@ variable "copy_waiting_schedule_expression" {
 ################################################################################
 
 variable "create_kms_key" {
-  description = "Whether the module creates the destination KMS key (through modules/destination-kms-key). false = bring an existing key in `kms_key_arn`; the module then creates a grant on it for its function. Decides what is created (a `count`), so it MUST be known at plan: a literal or a variable, never an expression over attributes of resources. Unknown at plan, Terraform stops with its generic \"Invalid count argument\" pointing at this module's key; the module cannot replace that message."
+  description = "Whether the module creates the destination KMS key (through modules/destination-kms-key). false = bring an existing key in `kms_key_arn`; the module creates nothing on it: its key policy must delegate to IAM (KMS's default key policy) or name the function's role (output `kms_key_policy_statements`). Decides what is created (a `count`), so it MUST be known at plan: a literal or a variable, never an expression over attributes of resources. Unknown at plan, Terraform stops with its generic \"Invalid count argument\" pointing at this module's key; the module cannot replace that message."
   type        = bool
   default     = true
   nullable    = false
@@ -257,7 +259,7 @@ variable "create_kms_key" {
 }
 
 variable "kms_key_arn" {
-  description = "ARN of the existing KMS key in the destination region to encrypt every copy with, when `create_kms_key` is false (the module creates a grant for its function). null = no existing key (`create_kms_key` must be true). Must be a key ARN (not an alias) of the providers' partition and account in the region of the `aws.destination` provider: checked at plan when known, else at apply before the function is created. May be unknown at plan (a key created in the same configuration)."
+  description = "ARN of the existing KMS key in the destination region to encrypt every copy with, when `create_kms_key` is false (its key policy must delegate to IAM or carry the statements of the output `kms_key_policy_statements`; the module creates no grant). null = no existing key (`create_kms_key` must be true). Must be a key ARN (not an alias) of the providers' partition and account in the region of the `aws.destination` provider: checked at plan when known, else at apply before the function is created. May be unknown at plan (a key created in the same configuration)."
   type        = string
   default     = null
 
@@ -558,7 +560,7 @@ variable "log_level" {
 ################################################################################
 
 variable "iam_role_permissions_boundary" {
-  description = "ARN of an IAM managed policy set as the permissions boundary of every role the module creates (the function's role and the scheduler's role), for organisations that require one. The boundary must allow what the function's policy grants, or those calls fail with AccessDenied (preflight reports them). null = no boundary."
+  description = "ARN of an IAM managed policy set as the permissions boundary of every role the module creates (the function's role, the scheduler's role and the copy-events role), for organisations that require one. The boundary must allow what their policies grant: the function's actions, lambda:InvokeFunction and sqs:SendMessage for the schedules, events:PutEvents for the forwarded copy events; otherwise those calls fail with AccessDenied (preflight checks the function's role only). null = no boundary."
   type        = string
   default     = null
 

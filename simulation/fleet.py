@@ -202,6 +202,9 @@ class Simulation:
         }
         n_clusters = max(1, round(scenario.databases * scenario.aurora_share)) if scenario.aurora_share else 0
         n_instances = scenario.databases - n_clusters
+        # Databases the settings name are in the fleet whatever its size (the rest are selected by tag).
+        n_instances = max(n_instances, len(self._named(INSTANCE)))
+        n_clusters = max(n_clusters, len(self._named(CLUSTER)))
         headroom = scenario.quota_headroom
         quota = {
             kind: (
@@ -262,15 +265,28 @@ class Simulation:
 
     # --- the fleet ---------------------------------------------------------------------------------
 
+    def _named(self, kind: str) -> list[str]:
+        """The databases of `kind` the function's settings name (DB_INSTANCE_IDENTIFIERS, DB_CLUSTER_IDENTIFIERS)."""
+        names = self.environment["DB_INSTANCE_IDENTIFIERS" if kind == INSTANCE else "DB_CLUSTER_IDENTIFIERS"]
+        return [name for name in names.split(",") if name]
+
     def _fleet(self, n_instances: int, n_clusters: int) -> None:
+        """The fleet the function's settings select: the databases they name first, then databases carrying
+        the selection tags (SELECTION_TAGS), or none when they select by name only."""
         rng = self.rng
         source = self.rds.regions[SOURCE]
         created = -21 * HOUR  # a day before the first backup
+        selection = json.loads(self.environment["SELECTION_TAGS"] or "{}")
+        named = {INSTANCE: self._named(INSTANCE), CLUSTER: self._named(CLUSTER)}
         for i in range(n_instances + n_clusters):
             kind = CLUSTER if i >= n_instances else INSTANCE
-            ident = f"{'aurora' if kind == CLUSTER else 'db'}-{i:04d}"
+            position = i - n_instances if kind == CLUSTER else i
+            if position < len(named[kind]):
+                ident, tags = named[kind][position], {}
+            else:
+                ident, tags = f"{'aurora' if kind == CLUSTER else 'db'}-{i:04d}", dict(selection)
             size = min(4000.0, max(5.0, rng.lognormvariate(math.log(60), 1.0)))
-            db = Database(kind, ident, size, created, dict(SELECTION))
+            db = Database(kind, ident, size, created, tags)
             source.databases[kind][ident] = db
             self.databases.append(db)
             if kind == CLUSTER:  # its writer instance: listed by DescribeDBInstances, backed up through the cluster

@@ -186,6 +186,18 @@ run "snapshot_prefix_with_invalid_characters" {
   expect_failures = [var.snapshot_prefix]
 }
 
+# Issue 19, finding 5: "dr6" passed, and its pattern dr6-*-????????-???? covers the generated prefix of
+# every instance with a 6-character name ("dr6-orders").
+run "snapshot_prefix_that_begins_generated_prefixes" {
+  command = plan
+
+  variables {
+    snapshot_prefix = "dr6"
+  }
+
+  expect_failures = [var.snapshot_prefix]
+}
+
 run "snapshot_prefix_ending_with_hyphen" {
   command = plan
 

@@ -4,7 +4,7 @@ output "lambda_function_name" {
 }
 
 output "lambda_role_arn" {
-  description = "ARN of the function's role (it holds a grant on the destination key)."
+  description = "ARN of the function's role."
   value       = module.rds_snapshot_dr.lambda_role_arn
 }
 
@@ -21,4 +21,14 @@ output "schedule_arns" {
 output "manual_invoke_commands" {
   description = "AWS CLI commands that run backup, reconcile or preflight now."
   value       = module.rds_snapshot_dr.manual_invoke_commands
+}
+
+output "restore_operator_policy_json" {
+  description = "The IAM policy the person who runs the restore command needs: attach it to your on-call role."
+  value       = module.rds_snapshot_dr.restore_operator_policy_json
+}
+
+output "kms_key_policy_statements" {
+  description = "Key policy statements the function's role needs on the destination key, for a key whose policy does not delegate to IAM (this example's key does, so it needs none)."
+  value       = module.rds_snapshot_dr.kms_key_policy_statements
 }

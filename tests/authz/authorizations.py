@@ -228,7 +228,9 @@ def _create_database(call: Call, where: Where, on: Callable[..., None]) -> list[
     new = where.rds_arn(
         region, "cluster" if cluster else "db", p["DBClusterIdentifier" if cluster else "DBInstanceIdentifier"]
     )
-    # rds:PubliclyAccessible is a condition key of RestoreDBInstanceFromDBSnapshot and CreateDBInstance.
+    # rds:PubliclyAccessible is a condition key of RestoreDBInstanceFromDBSnapshot and CreateDBInstance (not of
+    # RestoreDBClusterFromSnapshot: the evaluator drops it there), in the request's context only when the
+    # request sets PubliclyAccessible; an absent key matches no condition.
     public: dict[str, str | list[str]] = {}
     if "PubliclyAccessible" in p:
         public["rds:PubliclyAccessible"] = "true" if p["PubliclyAccessible"] else "false"
@@ -249,6 +251,10 @@ def _create_database(call: Call, where: Where, on: Callable[..., None]) -> list[
     else:
         if p.get("DBClusterIdentifier"):
             with_public(where.rds_arn(region, "cluster", p["DBClusterIdentifier"]), why="the cluster it joins")
+        # CreateDBInstance's group resource types are optional: authorized when the request names them.
+        for kind, param in (("subgrp", "DBSubnetGroupName"), ("og", "OptionGroupName"), ("pg", "DBParameterGroupName")):
+            if p.get(param):
+                with_public(where.rds_arn(region, kind, p[param]), why=f"{kind} the request names")
     if op != "CreateDBInstance":
         option, parameter = _default_groups(
             snapshot_state.get("engine") or "", snapshot_state.get("engine_version") or "0"
@@ -308,8 +314,11 @@ def authorizations(call: Call, where: Where) -> list[Authorization]:
                 call, where, "cluster-snapshot", "DBClusterSnapshotIdentifier", ("cluster", "DBClusterIdentifier")
             ):
                 on(action, arn)
-        elif op == "DescribeAccountAttributes":
+        elif op in ("DescribeAccountAttributes", "DescribeOrderableDBInstanceOptions"):
             on(action, "*", why="no resource type (Service Authorization Reference)")
+        elif op == "DescribeDBSubnetGroups":  # the restore command's check that the subnet group exists
+            name = p.get("DBSubnetGroupName")
+            on(action, where.rds_arn(region, "subgrp", name) if name else "*")
         elif op in ("CreateDBSnapshot", "CreateDBClusterSnapshot"):
             cluster = op == "CreateDBClusterSnapshot"
             db = where.rds_arn(
@@ -392,6 +401,11 @@ def authorizations(call: Call, where: Where) -> list[Authorization]:
         on(f"iam:{op}", p.get("PolicySourceArn") or f"arn:{where.partition}:iam::{where.account}:role/{p['RoleName']}")
     elif call.service == "ssm":
         on(f"ssm:{op}", f"arn:{where.partition}:ssm:{region}:{where.account}:parameter{p['Name']}")
+    elif name == "lambda:GetFunctionConfiguration":  # the restore command reads the function's settings
+        function = p["FunctionName"]
+        if not function.startswith("arn:"):
+            function = f"arn:{where.partition}:lambda:{region}:{where.account}:function:{function}"
+        on(name, function)
     else:
         raise KeyError(name)
     return auths

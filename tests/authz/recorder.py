@@ -55,17 +55,25 @@ def _plain(value: Any) -> Any:
     return json.loads(json.dumps(value, default=lambda v: v.isoformat() if isinstance(v, datetime | date) else None))
 
 
+class _Shared:
+    """One label for every thread."""
+
+    label: str | None = None
+
+
 class Recorder:
     """Wraps botocore while `recording(label)` is active; `calls` holds what was sent."""
 
-    def __init__(self, lookup: Lookup, named: Named) -> None:
+    def __init__(self, lookup: Lookup, named: Named, all_threads: bool = False) -> None:
+        """`all_threads`: a recording covers every thread, not only the one that opened it (the fleet
+        simulation runs each invocation in its own thread)."""
         self.lookup = lookup
         self.named = named
         self.calls: list[Call] = []
         # "service:Operation" -> a function of the request's parameters that answers it instead of the
         # stand-in (for what moto does not implement, e.g. iam:SimulatePrincipalPolicy)
         self.responders: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {}
-        self._local = threading.local()
+        self._local: Any = _Shared() if all_threads else threading.local()
         self._original: Callable[..., Any] | None = None
 
     @property

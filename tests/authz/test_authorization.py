@@ -152,6 +152,58 @@ def test_the_readme_documents_exactly_the_rendered_statements(recorded):
     assert sorted(documented - rendered) == [], "in the README's IAM section but rendered by no configuration"
 
 
+def test_an_aurora_drill_as_the_code_plans_it_is_allowed(recorded):
+    """The cycle drills the first database in rotation, an instance; an Aurora drill (the cluster restore and
+    its writer's CreateDBInstance) is judged from the requests restore.plan_restore builds, so the drill's
+    cluster-pg, default option group, subnet group and rds:PubliclyAccessible are judged too."""
+    from authorizations import authorizations
+    from recorder import Call
+
+    from rds_snapshot_dr import restore
+    from rds_snapshot_dr.decisions import SOURCE_TAG, Kind, Snapshot
+    from rds_snapshot_dr.settings import load_settings
+
+    drilled = [run for run in _runs(recorded) if "DRILL_SETTINGS" in run.function.environment]
+    assert drilled, "no configuration with a restore drill was recorded"
+    denied, judged = [], collections.Counter()
+    for run in drilled:
+        settings = load_settings(run.function.environment)
+        assert settings.drill is not None
+        region = settings.destination_region
+        name = f"{settings.snapshot_prefix}-inventory-aurora-{SCHEDULED:%Y%m%d-%H%M}"
+        arn = f"arn:aws:rds:{region}:{run.where.account}:cluster-snapshot:{name}"
+        copy = Snapshot(
+            Kind.CLUSTER, name, arn, region, "available", "manual", SCHEDULED, {SOURCE_TAG: "inventory-aurora"}
+        )
+        portable = {
+            "Engine": ("aurora-postgresql", restore.FROM_SNAPSHOT),
+            "DBInstanceClass": ("db.r6g.large", restore.FROM_DRILL),
+        }
+        plan = restore.plan_restore(
+            copy,
+            restore.drill_identifier(settings, SCHEDULED),
+            portable,
+            {},
+            settings.drill.regional,
+            extra_tags=restore.drill_tags(settings, copy, SCHEDULED),
+        )
+        state = {arn: {"engine": "aurora-postgresql", "engine_version": "16.4", "tags": dict(copy.tags)}}
+        calls = [
+            Call("drill", "rds", "RestoreDBClusterFromSnapshot", region, plan.api_params(), resources=state),
+            Call("drill", "rds", "CreateDBInstance", region, plan.api_params(plan.writer)),
+        ]
+        auths = [a for call in calls for a in authorizations(call, run.where)]
+        for verdict in judge(auths, run.policies, run.where.account):
+            judged[(verdict.auth.action, verdict.auth.resource.split(":")[5])] += 1
+            if not verdict.allowed:
+                denied.append(f"{run.example}: {verdict.describe()}")
+    assert denied == []
+    for kind in ("cluster", "cluster-snapshot", "subgrp", "og", "cluster-pg"):
+        assert judged[("rds:RestoreDBClusterFromSnapshot", kind)] == len(drilled), kind
+    for kind in ("db", "cluster"):
+        assert judged[("rds:CreateDBInstance", kind)] == len(drilled), kind
+
+
 # --- preflight: its permission checks carry the context a real request carries ----------------------
 
 
@@ -340,9 +392,88 @@ def _probes(run: RecordedRun) -> list[tuple[str, Authorization]]:
         ("decrypt with the DR key outside RDS", _probe("kms:Decrypt", key, {"kms:CallerAccount": ACCOUNT}, key=True)),
         ("encrypt with the DR key outside RDS", _probe("kms:Encrypt", key, {"kms:CallerAccount": ACCOUNT}, key=True)),
     ]
-    if not run.policies.grants.get(key):  # with the module's grant on an existing key: KNOWN_OPEN
-        probes.append(("let the DR key be granted to a principal outside AWS services", _grant_outside(key)))
+    probes += _drill_probes(run)
+    # Issue 19, finding 4: the module no longer grants an existing key to the role (the grant let it
+    # create grants for any principal, with no kms:ViaService).
+    probes.append(("let the DR key be granted to a principal outside AWS services", _grant_outside(key)))
     return probes
+
+
+def _drill_probes(run: RecordedRun) -> list[tuple[str, Authorization]]:
+    """Issue 19, findings 6 and 7: the drill's role against a person's look-alike database, and a restore
+    into another network or group, or a publicly accessible one (rds:PubliclyAccessible is a condition key
+    of RestoreDBInstanceFromDBSnapshot and CreateDBInstance, not of RestoreDBClusterFromSnapshot)."""
+    name = run.function.environment["OWNER_TAG_VALUE"]
+    drill = f"drill-{name}-{SCHEDULED:%Y%m%d%H%M}"
+    lookalike = f"drill-{name}-reporting"  # a person's database: a name the drill never gives
+    tag = _request(rds_snapshot_dr__drill=name)
+    private = {**tag, "rds:PubliclyAccessible": "false"}
+    public = {**tag, "rds:PubliclyAccessible": "true"}
+    restore, restore_cluster = "rds:RestoreDBInstanceFromDBSnapshot", "rds:RestoreDBClusterFromSnapshot"
+    return [
+        (
+            "put the drill tag on a person's look-alike database",
+            _probe("rds:AddTagsToResource", _rds(DESTINATION, "db", lookalike), {**_tags("db", team="data"), **tag}),
+        ),
+        (
+            "put the drill tag on a person's look-alike cluster",
+            _probe(
+                "rds:AddTagsToResource",
+                _rds(DESTINATION, "cluster", lookalike),
+                {**_tags("cluster", team="data"), **tag},
+            ),
+        ),
+        (
+            "delete a person's look-alike database that carries the drill tag",
+            _probe(
+                "rds:DeleteDBInstance", _rds(DESTINATION, "db", lookalike), _tags("db", rds_snapshot_dr__drill=name)
+            ),
+        ),
+        (
+            "delete a person's look-alike cluster that carries the drill tag",
+            _probe(
+                "rds:DeleteDBCluster",
+                _rds(DESTINATION, "cluster", lookalike),
+                _tags("cluster", rds_snapshot_dr__drill=name),
+            ),
+        ),
+        (
+            "restore a drill database under a look-alike name",
+            _probe(restore, _rds(DESTINATION, "db", f"{drill}-reporting"), private),
+        ),
+        (
+            "restore a drill database into another subnet group",
+            _probe(restore, _rds(DESTINATION, "subgrp", "public-subnets"), private),
+        ),
+        (
+            "restore a drill cluster into another subnet group",
+            _probe(restore_cluster, _rds(DESTINATION, "subgrp", "public-subnets"), tag),
+        ),
+        (
+            "restore a drill database with another option group",
+            _probe(restore, _rds(DESTINATION, "og", "someone-elses-options"), private),
+        ),
+        (
+            "restore a drill database with another parameter group",
+            _probe(restore, _rds(DESTINATION, "pg", "someone-elses-parameters"), private),
+        ),
+        (
+            "restore a drill cluster with another cluster parameter group",
+            _probe(restore_cluster, _rds(DESTINATION, "cluster-pg", "someone-elses-parameters"), tag),
+        ),
+        (
+            "restore a publicly accessible drill database",
+            _probe(restore, _rds(DESTINATION, "db", drill), public),
+        ),
+        (
+            "restore a drill database without saying it is not publicly accessible",
+            _probe(restore, _rds(DESTINATION, "db", drill), tag),
+        ),
+        (
+            "create a publicly accessible drill writer",
+            _probe("rds:CreateDBInstance", _rds(DESTINATION, "db", f"{drill}-w"), public),
+        ),
+    ]
 
 
 def _grant_outside(key: str) -> Authorization:
@@ -354,10 +485,6 @@ def _grant_outside(key: str) -> Authorization:
 # Probes that must be denied and are still allowed today: issue 19's open findings, judged here so the
 # list cannot outlive a fix (a probe that becomes denied fails this test: move it to _probes).
 KNOWN_OPEN = {
-    "finding 4: the module's grant on an existing key lets the role create grants for any principal": (
-        "complete",
-        lambda run: _grant_outside(run.function.environment["DESTINATION_KMS_KEY_ARN"]),
-    ),
     "finding 5: the owner tag may be put on a look-alike whose name only matches the pattern": (
         "by-tag",
         lambda run: _probe(
@@ -425,3 +552,139 @@ def test_every_probe_is_denied(recorded):
                 )
     assert judged >= 7 * 12
     assert allowed == [], "allowed, but must be denied:\n" + "\n".join(allowed)
+
+
+# --- the destination key and the alarm key: what their policies let others do ----------------------
+
+OTHER_ACCOUNT = "111122223333"  # tests/authz/boundary shares its DR copies with this account
+
+
+def _admin_of_another_account() -> Policies:
+    """A role of another account whose own policy allows every KMS action: the key policy decides."""
+    admin = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "kms:*", "Resource": "*"}]}
+    return Policies(f"arn:aws:iam::{OTHER_ACCOUNT}:role/dr-restore", [{"name": "kms-admin", "policy": admin}])
+
+
+def test_another_account_uses_the_destination_key_only_through_rds(recorded):
+    """Issue 19, finding 10: kms_key_cross_account_principals may use the key for snapshots shared with
+    them, through RDS in the key's region, never directly."""
+    run = recorded["boundary"][0]
+    key = run.function.environment["DESTINATION_KMS_KEY_ARN"]
+    region = key.split(":")[3]
+    policies = _admin_of_another_account()
+    policies.key_policies[key] = run.policies.key_policies[key]
+    caller = {"kms:CallerAccount": OTHER_ACCOUNT, "aws:PrincipalAccount": OTHER_ACCOUNT}
+    via = {**caller, "kms:ViaService": f"rds.{region}.amazonaws.com"}
+    for_rds = {"kms:GrantIsForAWSResource": "true"}
+    cases = {
+        "decrypt directly": (_probe("kms:Decrypt", key, caller, key=True), False),
+        "encrypt directly": (_probe("kms:Encrypt", key, caller, key=True), False),
+        "generate a data key directly": (_probe("kms:GenerateDataKey", key, caller, key=True), False),
+        "create a grant for an AWS resource, not through RDS": (
+            _probe("kms:CreateGrant", key, {**caller, **for_rds}, key=True),
+            False,
+        ),
+        "create a grant through RDS for a principal": (
+            _probe("kms:CreateGrant", key, {**via, "kms:GrantIsForAWSResource": "false"}, key=True),
+            False,
+        ),
+        "decrypt through RDS": (_probe("kms:Decrypt", key, via, key=True), True),
+        "create a grant through RDS for RDS": (_probe("kms:CreateGrant", key, {**via, **for_rds}, key=True), True),
+        "describe the key through RDS": (_probe("kms:DescribeKey", key, via, key=True), True),
+    }
+    verdicts = judge([auth for auth, _ in cases.values()], policies, ACCOUNT)
+    assert {what: v.allowed for what, v in zip(cases, verdicts, strict=True)} == {
+        what: allowed for what, (_, allowed) in cases.items()
+    }
+
+
+def _alarm_key(run: RecordedRun) -> tuple[str, dict]:
+    """The key of the module's alarm topic, and its key policy as the stand-in holds it."""
+    aws, region = run.deployed.aws, run.function.region
+    sns, kms = aws.client("sns", region), aws.client("kms", region)
+    [topic] = [t["TopicArn"] for t in sns.list_topics()["Topics"] if t["TopicArn"].endswith("-alarms")]
+    key = kms.describe_key(KeyId=sns.get_topic_attributes(TopicArn=topic)["Attributes"]["KmsMasterKeyId"])
+    arn = key["KeyMetadata"]["Arn"]
+    return arn, json.loads(kms.get_key_policy(KeyId=arn, PolicyName="default")["Policy"])
+
+
+def test_cloudwatch_uses_the_alarm_key_only_for_alarms_of_this_account(recorded):
+    """Issue 19, finding 10: the alarm topic's key lets the CloudWatch service principal use it only on
+    behalf of this account (aws:SourceAccount)."""
+    run = recorded["boundary"][0]
+    key, key_policy = _alarm_key(run)
+    region = key.split(":")[3]
+    policies = Policies("cloudwatch.amazonaws.com", [], key_policies={key: key_policy})
+    alarm = f"arn:aws:cloudwatch:{region}:{ACCOUNT}:alarm:bounded-rds-snapshot-dr-function-errors"
+    other_alarm = f"arn:aws:cloudwatch:{region}:{OTHER_ACCOUNT}:alarm:anything"
+    cases = {
+        "for an alarm of another account": (
+            _probe(
+                "kms:GenerateDataKey", key, {"aws:SourceAccount": OTHER_ACCOUNT, "aws:SourceArn": other_alarm}, True
+            ),
+            False,
+        ),
+        "for an alarm of this account": (
+            _probe("kms:GenerateDataKey", key, {"aws:SourceAccount": ACCOUNT, "aws:SourceArn": alarm}, True),
+            True,
+        ),
+        "decrypt for an alarm of this account": (
+            _probe("kms:Decrypt", key, {"aws:SourceAccount": ACCOUNT, "aws:SourceArn": alarm}, True),
+            True,
+        ),
+    }
+    verdicts = judge([auth for auth, _ in cases.values()], policies, ACCOUNT)
+    assert {what: v.allowed for what, v in zip(cases, verdicts, strict=True)} == {
+        what: allowed for what, (_, allowed) in cases.items()
+    }, [v.describe() for v in verdicts]
+
+
+# --- an existing key: its key policy decides, not a grant (issue 19, finding 4) -------------------
+
+SOMEONE_ELSE_ADMINISTERS = {
+    "Sid": "KeyAdministrators",
+    "Effect": "Allow",
+    "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT}:role/platform-key-admin"},
+    "Action": "kms:*",
+    "Resource": "*",
+}
+
+
+def test_an_existing_key_that_neither_delegates_nor_names_the_role_refuses_rds(recorded):
+    """The evaluator judges the key policy: on a key whose policy neither delegates to IAM nor names the
+    role, the kms:CreateGrant RDS asks for the role is denied; with the statements of the module's
+    kms_key_policy_statements output added, it is allowed."""
+    run = recorded["complete"][0]
+    key = run.function.environment["DESTINATION_KMS_KEY_ARN"]
+    through_rds = [a for a in run.authorizations() if a.key_arn == key and a.action == "kms:CreateGrant"]
+    assert through_rds, "the cycle copies with the existing key"
+    closed = {"Version": "2012-10-17", "Statement": [SOMEONE_ELSE_ADMINISTERS]}
+    denied = judge(
+        through_rds, Policies(run.policies.principal, run.policies.identity, key_policies={key: closed}), ACCOUNT
+    )
+    assert [v.result for v in denied] == ["ImplicitlyDenied"] * len(through_rds)
+
+    statements = json.loads(run.deployed.terraform.outputs()["kms_key_policy_statements"])["Statement"]
+    named = {"Version": "2012-10-17", "Statement": [SOMEONE_ELSE_ADMINISTERS, *statements]}
+    every_key_use = [a for a in run.authorizations() if a.key_arn == key]
+    allowed = judge(
+        every_key_use, Policies(run.policies.principal, run.policies.identity, key_policies={key: named}), ACCOUNT
+    )
+    assert [v.describe() for v in allowed if not v.allowed] == []
+
+
+def test_preflight_says_what_an_existing_key_that_refuses_the_role_needs(recorded):
+    """The same key policy on the stand-in's key: preflight fails the key-use check and names the fix."""
+    run = recorded["complete"][0]
+    key = run.function.environment["DESTINATION_KMS_KEY_ARN"]
+    kms = run.deployed.aws.client("kms", key.split(":")[3])
+    original = kms.get_key_policy(KeyId=key, PolicyName="default")["Policy"]
+    closed = {"Version": "2012-10-17", "Statement": [SOMEONE_ELSE_ADMINISTERS]}
+    kms.put_key_policy(KeyId=key, PolicyName="default", Policy=json.dumps(closed), BypassPolicyLockoutSafetyCheck=True)
+    try:
+        result, _calls = run_preflight(run.deployed, run, run.policies)
+    finally:
+        kms.put_key_policy(KeyId=key, PolicyName="default", Policy=original, BypassPolicyLockoutSafetyCheck=True)
+    [line] = [c for c in result["checks"] if c["check"] == "destination key use"]
+    assert line["status"] == "fail", line
+    assert "kms_key_policy_statements" in line["fix"]
