@@ -10,6 +10,10 @@ boto3 session (so every client it builds inherits them):
   the operation's output shape. botocore's parser, its error handling and its retry handler (standard
   mode, ThrottlingException included) therefore run for real; only the socket is skipped.
 
+- `before-send` for every other service: the simulation models RDS only, so any other request (the
+  drill's SSM parameter, when a scenario's settings turn the drill on) fails at once as an unreachable
+  endpoint would (`EndpointConnectionError`), instead of leaving the process and waiting on the network.
+
 botocore sleeps between retries with `time.sleep` in `botocore.endpoint`; that module's `time` is
 replaced by one whose `sleep` lets the simulated clock advance instead.
 
@@ -30,6 +34,7 @@ from typing import Any
 from xml.sax.saxutils import escape
 
 import botocore.endpoint
+import botocore.exceptions
 import botocore.parsers
 from botocore.awsrequest import AWSResponse
 
@@ -111,6 +116,12 @@ def _unsigned(**_: Any) -> Any:
     return botocore.UNSIGNED
 
 
+def _unreachable(request: Any, event_name: str = "", **_: Any) -> None:
+    """Any service but RDS: not simulated, so never sent (RDS's own hook answers RDS)."""
+    if not event_name.startswith("before-send.rds."):
+        raise botocore.exceptions.EndpointConnectionError(endpoint_url=request.url)
+
+
 class Wire:
     """Connects a ClientFactory's session to a backend, and botocore's retry sleep to a clock."""
 
@@ -126,6 +137,7 @@ class Wire:
         # last: the function's own before-send hooks (its rate budget's pacing) run first, as they would
         # before a real request leaves
         events.register_last("before-send.rds", self._answer, unique_id="simulation-send")
+        events.register_last("before-send", _unreachable, unique_id="simulation-unreachable")
         # No request leaves the process, so none is signed (signing was a tenth of a run's time).
         events.register("choose-signer.rds", _unsigned, unique_id="simulation-unsigned")
         factory.clear()  # clients built from now on carry the handlers
@@ -138,6 +150,7 @@ class Wire:
         events = factory.session.events
         events.unregister("before-parameter-build.rds", unique_id="simulation-params")
         events.unregister("before-send.rds", unique_id="simulation-send")
+        events.unregister("before-send", unique_id="simulation-unreachable")
         events.unregister("choose-signer.rds", unique_id="simulation-unsigned")
         factory.clear()
         botocore.endpoint.time = _real_time  # type: ignore[attr-defined]

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -284,3 +285,18 @@ def judge_access(accesses: list[Access]) -> list[AccessVerdict]:
         )
         for item in out["simulations"]
     ]
+
+
+REPORTS = Path(__file__).resolve().parents[2] / ".cache" / "logs"
+
+
+def write_report(name: str, heading: str, judged: Counter[tuple[str, str]]) -> None:
+    """What a test judged, by request -> action, for the stage's output: scripts/test prints
+    .cache/logs/<name> after the tests (one file per test module, so no report depends on test order)."""
+    lines = [f"{count:5d}  {request} -> {action}" for (request, action), count in sorted(judged.items())]
+    REPORTS.mkdir(parents=True, exist_ok=True)
+    (REPORTS / name).write_text(
+        f"{heading}: {sum(judged.values())} authorizations judged ({len(judged)} kinds), by request -> action:\n"
+        + "\n".join(lines)
+        + "\n"
+    )

@@ -20,7 +20,7 @@ import re
 import pytest
 from authorizations import Authorization
 from deployment import SCHEDULED, RecordedRun, run_preflight
-from judge import Policies, judge, lint
+from judge import Policies, judge, lint, write_report
 from stand_in import REPO
 
 pytestmark = pytest.mark.authz
@@ -88,15 +88,7 @@ def test_the_cycle_exercises_every_request_type_of_the_function(verdicts):
     assert expected <= requests, f"not exercised: {sorted(expected - requests)}"
     # KMS through RDS: the copy's key and the source snapshot's key are judged too.
     assert judged[("rds:CopyDBSnapshot", "kms:CreateGrant")] > 0
-    # What was judged, for the stage's output (scripts/test prints it after the tests).
-    lines = [f"{count:5d}  {request} -> {action}" for (request, action), count in sorted(judged.items())]
-    report = REPO / ".cache" / "logs" / "authz-judged.txt"
-    report.parent.mkdir(parents=True, exist_ok=True)
-    report.write_text(
-        f"authorizations judged: {sum(judged.values())} ({len(judged)} kinds), by request -> action:\n"
-        + "\n".join(lines)
-        + "\n"
-    )
+    write_report("authz-judged.txt", "the recorded cycle of every configuration", judged)
 
 
 def test_no_statement_has_a_condition_key_its_action_or_resource_type_lacks(recorded):

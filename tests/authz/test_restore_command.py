@@ -23,7 +23,7 @@ from typing import Any
 import pytest
 from authorizations import authorizations, existing_resources, tag_context
 from deployment import RecordedRun, lookup
-from judge import Policies, Verdict, judge
+from judge import Policies, Verdict, judge, write_report
 from recorder import Call, Recorder
 from stand_in import REPO
 
@@ -122,14 +122,11 @@ def test_every_request_of_the_restore_command_is_allowed_by_the_operator_policy(
     judged = collections.Counter((v.auth.request, v.auth.action) for v in restore_verdicts)
     assert judged[("rds:RestoreDBClusterFromSnapshot", "rds:RestoreDBClusterFromSnapshot")] >= 4  # each type
     assert judged[("rds:RestoreDBInstanceFromDBSnapshot", "kms:CreateGrant")] == 1
-    lines = [f"{count:5d}  {request} -> {action}" for (request, action), count in sorted(judged.items())]
-    report = REPO / ".cache" / "logs" / "authz-judged-restore.txt"
-    report.parent.mkdir(parents=True, exist_ok=True)
-    report.write_text(
+    write_report(
+        "authz-judged-restore.txt",
         f"restore command (an instance, an Aurora cluster and its writer; examples/{EXAMPLE}) against "
-        f"restore_operator_policy_json: {sum(judged.values())} authorizations ({len(judged)} kinds):\n"
-        + "\n".join(lines)
-        + "\n"
+        "restore_operator_policy_json",
+        judged,
     )
 
 

@@ -42,6 +42,7 @@ request is allowed.
 from __future__ import annotations
 
 import collections
+import concurrent.futures
 import copy
 import json
 from collections.abc import Callable
@@ -645,9 +646,13 @@ def service_probes(e: ServiceEstate, judged: list[Access]) -> list[Probe]:
 
 @pytest.fixture(scope="session")
 def service_estates(recorded: dict[str, list[RecordedRun]]) -> dict[str, ServiceEstate]:
-    return {
-        example: read_estate(example, runs[0].deployed, runs[0].where.account) for example, runs in recorded.items()
-    }
+    # One root module per thread: each has its own stand-in, and reading one may run a Terraform plan.
+    with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, len(recorded))) as pool:
+        futures = {
+            example: pool.submit(read_estate, example, runs[0].deployed, runs[0].where.account)
+            for example, runs in recorded.items()
+        }
+        return {example: future.result() for example, future in futures.items()}
 
 
 @pytest.fixture(scope="session")

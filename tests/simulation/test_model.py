@@ -87,6 +87,32 @@ def test_errors_reach_the_caller_as_botocore_client_errors():
     assert raised.value.response["Error"]["Code"] == "SnapshotQuotaExceeded"
 
 
+def test_a_service_the_simulation_does_not_model_is_refused_never_sent(monkeypatch):
+    """A request to another service (the drill's SSM parameter, when a scenario's settings turn the drill
+    on) once left the process, each attempt of each run waiting on the network; it is refused inside the
+    process now, as an unreachable endpoint is, and RDS is still answered."""
+    from botocore.exceptions import EndpointConnectionError
+    from botocore.httpsession import URLLib3Session
+
+    sent = []
+    monkeypatch.setattr(URLLib3Session, "send", lambda self, request: sent.append(request.url))
+
+    def backend(region, operation, params):
+        return {"AccountQuotas": []}
+
+    wire, factory, rds = _client_through(backend, [])
+    ssm = factory.session.client(
+        "ssm", region_name="us-west-2", config=boto3.session.Config(retries={"max_attempts": 0})
+    )
+    try:
+        with pytest.raises(EndpointConnectionError):
+            ssm.get_parameter(Name="/rds-snapshot-dr/x/drill")
+        assert rds.describe_account_attributes()["AccountQuotas"] == []
+    finally:
+        wire.uninstall(factory)
+    assert sent == []
+
+
 def _seed(rds: Rds, count: int) -> None:
     region = rds.regions["us-east-1"]
     for i in range(count):
