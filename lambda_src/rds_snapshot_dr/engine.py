@@ -206,9 +206,12 @@ class Engine(Worker):
         selection, wanted, source, destination = self._survey(report, request)
         if source is not None and destination is not None:
             # Prune first: it frees quota for the copies, and its listing is still current.
-            pruned = self.pruner.prune(report, wanted, kinds=BOTH_KINDS, source=source, destination=destination)
-            gone = {(o.kind, o.snapshot) for o in pruned if o.outcome == "deleted"}
-            destination = [s for s in destination if (s.kind, s.identifier) not in gone]
+            deleted: list[Snapshot] = []
+            self.pruner.prune(report, wanted, kinds=BOTH_KINDS, source=source, destination=destination, deleted=deleted)
+            # By ARN: a source and its copy share their name, and pruning a source must not hide its copy.
+            gone = {snap.arn for snap in deleted}
+            source = [s for s in source if s.arn not in gone]
+            destination = [s for s in destination if s.arn not in gone]
             self.copier.copy_missing(report, source, destination, wanted)
         if source is not None and selection is not None:
             self._retake_missed_round(report, selection.targets, source)

@@ -20,10 +20,13 @@ class Pruner(Worker):
         kinds: tuple[Kind, ...],
         source: list[Snapshot] | None = None,
         destination: list[Snapshot] | None = None,
+        deleted: list[Snapshot] | None = None,
     ) -> list[Outcome]:
         """Delete expired owned snapshots in both regions under the data-safety rules of decisions.
 
         Returns the outcomes of the deletions (deleted, failed, deferred), all also recorded in the report.
+        `deleted`, when given, receives each snapshot deleted: an outcome names a snapshot without its
+        region, and a source and its copy share their name.
         """
         done: list[Outcome] = []
         if source is None:
@@ -85,6 +88,8 @@ class Pruner(Worker):
                         )
                     )
                     continue
+                if deleted is not None:
+                    deleted.append(snap)
                 outcome = Outcome(
                     snap.target,
                     snap.kind,

@@ -139,6 +139,28 @@ def test_reconcile_prunes_expired_snapshots_in_both_regions_keeping_the_newest(
 
 
 @pytest.mark.usefixtures("orders")
+def test_a_pruned_source_does_not_hide_its_own_copy(source, destination, lambda_context, monkeypatch):
+    """Issue 20, defect 1: the snapshots deleted in a run were keyed by (kind, name), and a source and its
+    copy share their name, so pruning a source dropped its available copy from the destination view: the
+    same reconcile then copied the source it had just deleted (refused: not found), every day."""
+    # 10 days old: past the source retention (7 days in these tests), inside the DR retention (14)
+    for name in ("dr-orders-db-20261115-1400", "dr-orders-db-20261124-1400"):
+        copy_to_destination(destination, snapshot(source, name), name)
+    at(monkeypatch, FIXED_NOW)
+
+    result = lambda_handler(RECONCILE, lambda_context)
+
+    # the old source is pruned (its copy is available), its copy stays (inside the DR retention)...
+    assert set(instance_snapshots(source)) == {"dr-orders-db-20261124-1400"}
+    assert set(instance_snapshots(destination)) == {"dr-orders-db-20261115-1400", "dr-orders-db-20261124-1400"}
+    assert result["metrics"]["SnapshotsDeleted"] == 1
+    # ...and nothing tries to copy the deleted source again
+    assert result["metrics"]["CopiesStarted"] == 0
+    assert result["metrics"]["TargetFailures"] == 0
+    assert [o for o in result["outcomes"] if o["operation"] == "copy"] == []
+
+
+@pytest.mark.usefixtures("orders")
 def test_reconcile_never_deletes_a_foreign_snapshot(source, destination, lambda_context, monkeypatch):
     snapshot(source, "dr-orders-db-20261101-1400", tags=owned_tags("orders-db", owner="another-module"))
     snapshot(source, "dr-orders-db-20261102-1400", tags=[])
