@@ -125,7 +125,9 @@ class Copier(Worker):
             )
             return report
         if not decisions.copy_attempts_left(self.settings, source):
-            report.record(decisions.exhausted_copy_outcome(self.settings, source, self.aws.destination_region))
+            report.record(
+                decisions.exhausted_copy_outcome(self.settings, source, self.aws.destination_region), lasting=True
+            )
             return report
         region = self.aws.destination_region
         try:
@@ -156,7 +158,8 @@ class Copier(Worker):
                     region=region,
                     existing=existing,
                     note="duplicate event" if state is not CopyState.FOREIGN else "",
-                )
+                ),
+                lasting=True,
             )
         else:
             self.copy(report, source, pruned_for_quota=None)
@@ -261,10 +264,11 @@ class Copier(Worker):
                     name=snap.identifier,
                     region=region,
                     existing=next(d for d in destination if (d.kind, d.identifier) == (snap.kind, snap.identifier)),
-                )
+                ),
+                lasting=True,
             )
         for snap in plan.exhausted:
-            report.record(decisions.exhausted_copy_outcome(self.settings, snap, region))
+            report.record(decisions.exhausted_copy_outcome(self.settings, snap, region), lasting=True)
         for snap, failed_copy in plan.failed:
             self._remove_failed_copy(report, snap, failed_copy)
         self._start_copies(report, plan.start)

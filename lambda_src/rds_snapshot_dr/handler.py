@@ -85,7 +85,10 @@ def lambda_handler(event: Any, context: Any) -> dict[str, Any]:
 
     print_emf(report.metrics, settings.metrics_namespace, settings.owner_tag_value, int(utcnow().timestamp() * 1000))
     result = report.to_dict()
-    if report.failed and not (isinstance(request, ActionRequest) and request.action in REPORT_ONLY_ACTIONS):
-        failed = sorted({f"{o.target} ({o.operation}: {o.reason})" for o in report.outcomes if o.failed})
+    # A failure a retry cannot change (Report.lasting) is reported, not raised: Lambda's two retries would
+    # only repeat it into the dead-letter queue, whose alarm must keep meaning "an invocation was lost".
+    retryable = report.retryable_failures if isinstance(report, Report) else []  # preflight fails nothing
+    if retryable and not (isinstance(request, ActionRequest) and request.action in REPORT_ONLY_ACTIONS):
+        failed = sorted({f"{o.target} ({o.operation}: {o.reason})" for o in retryable})
         raise TargetFailuresError(f"{len(failed)} target operation(s) failed: " + "; ".join(failed))
     return result

@@ -40,9 +40,15 @@ class Report:
     action: str
     outcomes: list[Outcome] = field(default_factory=list)
     metrics: Metrics = field(default_factory=Metrics)
+    # Failed outcomes no retry of this invocation can change (a foreign snapshot holding our name, a copy
+    # that used up its attempts): reported (outcome, TargetFailures and its alarm), but they do not fail
+    # the invocation, whose retries would only repeat them into the dead-letter queue.
+    lasting: list[Outcome] = field(default_factory=list)
 
-    def record(self, outcome: Outcome, message: str = "") -> None:
+    def record(self, outcome: Outcome, message: str = "", lasting: bool = False) -> None:
         self.outcomes.append(outcome)
+        if lasting and outcome.failed:
+            self.lasting.append(outcome)
         counter = _COUNTERS.get((outcome.operation, outcome.outcome))
         if counter:
             self.metrics.add(counter)
@@ -60,6 +66,11 @@ class Report:
     @property
     def failed(self) -> bool:
         return any(o.failed for o in self.outcomes)
+
+    @property
+    def retryable_failures(self) -> list[Outcome]:
+        """The failed outcomes a retry of the invocation might change (all but the lasting ones)."""
+        return [o for o in self.outcomes if o.failed and not any(o is kept for kept in self.lasting)]
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -139,7 +150,7 @@ class Worker:
             existing=existing,
             note=note,
         )
-        report.record(outcome)
+        report.record(outcome, lasting=True)  # a foreign snapshot holding our name stays until a person acts
         return outcome
 
 

@@ -74,13 +74,19 @@ def test_duplicate_backup_event_is_idempotent_success(source, lambda_context):
     assert result["metrics"]["TargetFailures"] == 0
 
 
-def test_existing_snapshot_with_our_name_but_not_ours_fails(source, lambda_context, env):
+def test_existing_snapshot_with_our_name_but_not_ours_fails_the_target_not_the_invocation(source, lambda_context, env):
+    """Issue 20, defect 7: a foreign snapshot holding our name stays until a person acts, so the invocation
+    does not fail for it (Lambda's retries would only repeat it into the dead-letter queue); the target
+    fails, and TargetFailures and its alarm report it."""
     env(DB_CLUSTER_IDENTIFIERS="")
     make_instance(source, "orders-db")
     source.create_db_snapshot(DBInstanceIdentifier="orders-db", DBSnapshotIdentifier="dr-orders-db-20261125-1400")
 
-    with pytest.raises(TargetFailuresError, match="does not carry this module instance's ownership tag"):
-        lambda_handler(load_event("scheduled-backup.json"), lambda_context)
+    result = lambda_handler(load_event("scheduled-backup.json"), lambda_context)
+
+    [failed] = [o for o in result["outcomes"] if o["outcome"] == "failed"]
+    assert "does not carry this module instance's ownership tag" in failed["reason"]
+    assert result["metrics"]["TargetFailures"] == 1
 
 
 def test_selection_tags_add_instances_and_clusters(source, lambda_context, env):

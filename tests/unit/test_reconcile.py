@@ -161,6 +161,34 @@ def test_a_pruned_source_does_not_hide_its_own_copy(source, destination, lambda_
 
 
 @pytest.mark.usefixtures("orders")
+def test_a_foreign_copy_holding_our_name_is_reported_without_failing_the_invocation(
+    source, destination, lambda_context, monkeypatch
+):
+    """Issue 20, defect 7: every reconcile that met a foreign DR-region snapshot holding our name raised,
+    and Lambda's two retries sent each run to the dead-letter queue. A lasting condition is a failed
+    target (TargetFailures, its alarm), not a failed invocation; a failure a retry may fix still raises."""
+    name = "dr-orders-db-20261124-1400"
+    arn = snapshot(source, name)
+    destination.copy_db_snapshot(
+        SourceDBSnapshotIdentifier=arn, TargetDBSnapshotIdentifier=name, SourceRegion=SOURCE_REGION
+    )
+    destination.remove_tags_from_resource(
+        ResourceName=instance_snapshots(destination)[name]["DBSnapshotArn"], TagKeys=["rds-snapshot-dr:owner"]
+    )
+    at(monkeypatch, FIXED_NOW)
+
+    result = lambda_handler(RECONCILE, lambda_context)
+
+    [failed] = [o for o in result["outcomes"] if o["outcome"] == "failed"]
+    assert (failed["operation"], failed["snapshot"]) == ("copy", name)
+    assert result["metrics"]["TargetFailures"] == 1
+
+    inject_error(SOURCE_REGION, "DescribeDBSnapshots", "InternalFailure", times=None)
+    with pytest.raises(TargetFailuresError):
+        lambda_handler(RECONCILE, lambda_context)
+
+
+@pytest.mark.usefixtures("orders")
 def test_reconcile_never_deletes_a_foreign_snapshot(source, destination, lambda_context, monkeypatch):
     snapshot(source, "dr-orders-db-20261101-1400", tags=owned_tags("orders-db", owner="another-module"))
     snapshot(source, "dr-orders-db-20261102-1400", tags=[])
