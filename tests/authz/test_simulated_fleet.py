@@ -116,7 +116,7 @@ def simulated_verdicts(simulated) -> dict[str, list[Verdict]]:
         unique: dict[str, Authorization] = {}
         for call in calls:
             for auth in authorizations(call, run.where):
-                key = json.dumps([auth.action, auth.resource, auth.context, auth.key_arn], sort_keys=True)
+                key = json.dumps([auth.request, auth.action, auth.resource, auth.context, auth.key_arn], sort_keys=True)
                 unique.setdefault(key, auth)
         verdicts[label] = judge(list(unique.values()), run.policies, run.where.account)
     return verdicts
