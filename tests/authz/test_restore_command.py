@@ -25,7 +25,7 @@ from authorizations import authorizations, existing_resources, tag_context
 from deployment import RecordedRun, lookup
 from judge import Policies, Verdict, judge, write_report
 from recorder import Call, Recorder
-from stand_in import REPO
+from stand_in import REPO, _forget_modules
 
 pytestmark = pytest.mark.authz
 
@@ -39,10 +39,8 @@ def _command_line(endpoint: str, region: str) -> Iterator[Any]:
     """`python -m rds_snapshot_dr` from the source tree (as the README runs it), in this process so the
     recorder sees its requests, against the stand-in."""
     saved_env, saved_path = dict(os.environ), list(sys.path)
-    forget = [name for name in sys.modules if name == "rds_snapshot_dr" or name.startswith("rds_snapshot_dr.")]
     try:
-        for name in forget:
-            del sys.modules[name]
+        _forget_modules("rds_snapshot_dr")
         for key in [k for k in os.environ if k.startswith("AWS_")]:
             del os.environ[key]
         os.environ.update(
@@ -54,8 +52,7 @@ def _command_line(endpoint: str, region: str) -> Iterator[Any]:
         sys.path.insert(0, str(REPO / "lambda_src"))
         yield importlib.import_module("rds_snapshot_dr.cli")
     finally:
-        for name in [n for n in sys.modules if n == "rds_snapshot_dr" or n.startswith("rds_snapshot_dr.")]:
-            del sys.modules[name]
+        _forget_modules("rds_snapshot_dr")
         sys.path[:] = saved_path
         os.environ.clear()
         os.environ.update(saved_env)
