@@ -89,6 +89,7 @@ locals {
     BOTO_RETRY_MODE            = var.aws_api_retry_mode
     LOG_LEVEL                  = var.log_level
     BACKUP_SCHEDULE_EXPRESSION = var.schedule_expression
+    BACKUP_SCHEDULE_TIMEZONE   = var.schedule_timezone
     # The budget is shared by the function's concurrent invocations; without a reservation (-1)
     # their number has no cap, and each invocation keeps to the whole budget.
     RDS_API_REQUESTS_PER_SECOND    = tostring(var.rds_api_requests_per_second)

@@ -139,7 +139,7 @@ variable "snapshot_tags" {
 }
 
 variable "retention" {
-  description = "How long owned snapshots are kept, in days, in each region (`source_days`, default 2; `destination_days`, default 14), and how many of the newest available snapshots of each database are kept in each region whatever their age (`keep_last`, default 1). A source snapshot is never deleted before its copy is available. The source keeps 2 days by default: its snapshots are needed until their copy is available and for a fast restore in the same region, and every one counts against the region's manual snapshot quota (see `manual_snapshot_quota`)."
+  description = "How long owned snapshots are kept, in days, in each region (`source_days`, default 2; `destination_days`, default 14), and how many of the newest available snapshots of each database are kept in each region whatever their age (`keep_last`, default 1). A source snapshot is never deleted before its copy is available, so `source_days` may not exceed `destination_days`. The source keeps 2 days by default: its snapshots are needed until their copy is available and for a fast restore in the same region, and every one counts against the region's manual snapshot quota (see `manual_snapshot_quota`)."
   type = object({
     source_days      = optional(number, 2)
     destination_days = optional(number, 14)
@@ -154,6 +154,11 @@ variable "retention" {
       value != null && value >= 1 && floor(coalesce(value, 0)) == value
     ])
     error_message = "retention.source_days, retention.destination_days and retention.keep_last must be whole numbers of at least 1 (a retention of 0 would delete snapshots as soon as they exist)."
+  }
+
+  validation {
+    condition     = try(var.retention.source_days <= var.retention.destination_days, true)
+    error_message = "retention.source_days must not exceed retention.destination_days: a source snapshot is deleted only once its copy is available in the destination region, and a copy kept for fewer days than its source would be gone before the source expires, so no source would ever be deleted and the manual snapshot quota would fill. Keep longer history in the source region with RDS automated backups (up to 35 days)."
   }
 }
 

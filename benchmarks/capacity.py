@@ -52,6 +52,7 @@ def settings_for(args: argparse.Namespace) -> object:
             "BOTO_RETRY_MODE": "standard",
             "LOG_LEVEL": "INFO",
             "BACKUP_SCHEDULE_EXPRESSION": args.schedule,
+            "BACKUP_SCHEDULE_TIMEZONE": "UTC",
             "RDS_API_REQUESTS_PER_SECOND": "4",
             "RDS_API_CONCURRENT_INVOCATIONS": "2",
         }

@@ -135,6 +135,7 @@ def run_fleet(size: int, cluster_share: float) -> list[dict[str, Any]]:
             BOTO_RETRY_MODE="standard",
             LOG_LEVEL="ERROR",
             BACKUP_SCHEDULE_EXPRESSION="cron(0 3 * * ? *)",
+            BACKUP_SCHEDULE_TIMEZONE="UTC",
             # moto answers at once: no pacing here (the fleet simulation measures the budget)
             RDS_API_REQUESTS_PER_SECOND="300",
             RDS_API_CONCURRENT_INVOCATIONS="1",

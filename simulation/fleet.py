@@ -61,6 +61,7 @@ BASE_ENVIRONMENT = {
     "BOTO_MAX_ATTEMPTS": "5",
     "BOTO_RETRY_MODE": "standard",
     "BACKUP_SCHEDULE_EXPRESSION": "cron(0 3 * * ? *)",
+    "BACKUP_SCHEDULE_TIMEZONE": "UTC",
     "RDS_API_REQUESTS_PER_SECOND": "4",  # variable rds_api_requests_per_second
     "RDS_API_CONCURRENT_INVOCATIONS": "2",  # max(1, lambda_reserved_concurrent_executions)
     # WARNING, not the module's INFO: the harness reads failed and deferred outcomes only, and the

@@ -98,6 +98,12 @@ class Database:
     cluster: str | None = None  # an Aurora member instance's cluster
     deleted_at: float | None = None
 
+    @property
+    def resource_id(self) -> str:
+        """DbiResourceId / DbClusterResourceId: this database's own, never the next one's of the same name."""
+        prefix = "db" if self.kind == INSTANCE else "cluster"
+        return f"{prefix}-{self.ident[:16].upper()}-{int(self.created * 1000) & 0xFFFFFFFF:08X}"
+
 
 @dataclass(eq=False)
 class Snap:
@@ -122,6 +128,7 @@ class Snap:
     available_at: float | None = None
     incremental: bool = False
     deleted: bool = False
+    resource_id: str | None = None  # the database's (a copy: its source's database's)
     _item: _Raw | None = field(default=None, repr=False)
 
     @property
@@ -365,7 +372,7 @@ class Rds:
         self._check_quota(region, kind)
         tags = {t["Key"]: t.get("Value", "") for t in params.get("Tags", [])}
         snap = Snap(kind, ident, region.name, db.ident, "creating", "manual", tags, now, "module", db.size_gb)
-        snap.requested = now
+        snap.requested, snap.resource_id = now, db.resource_id
         self.add(region, snap)
         if kind == CLUSTER:
             self.emit(region.name, *EVENTS[(CLUSTER, "creating")], snap)
@@ -420,6 +427,7 @@ class Rds:
             kind, target, region.name, source.db, "pending", "manual", tags, source.data_time, "module", source.size_gb
         )
         copy.source_arn, copy.source_region, copy.requested = source_arn, source_region.name, now
+        copy.resource_id = source.resource_id
         copy.kms = params.get("KmsKeyId") or (None if not source.encrypted else source.kms)
         copy.encrypted = bool(copy.kms) or source.encrypted
         if kind == INSTANCE:
@@ -566,6 +574,7 @@ class Rds:
                 TagList=tags,
                 SourceRegion=snap.source_region,
                 SourceDBSnapshotIdentifier=snap.source_arn,
+                DbiResourceId=snap.resource_id,
                 OriginalSnapshotCreateTime=to_datetime(snap.original) if snap.original is not None else None,
             )
         else:
@@ -582,6 +591,7 @@ class Rds:
                 KmsKeyId=snap.kms,
                 DBClusterSnapshotArn=snap.arn,
                 SourceDBClusterSnapshotArn=snap.source_arn,
+                DbClusterResourceId=snap.resource_id,
                 TagList=tags,
             )
         item.xml = structure_body(self.shapes[snap.kind], item)
@@ -599,6 +609,7 @@ class Rds:
                 "InstanceCreateTime": to_datetime(db.created),
                 "StorageEncrypted": True,
                 "DBClusterIdentifier": db.cluster,
+                "DbiResourceId": db.resource_id,
                 "TagList": tags,
             }
         return {
@@ -608,5 +619,6 @@ class Rds:
             "AllocatedStorage": int(db.size_gb),
             "ClusterCreateTime": to_datetime(db.created),
             "StorageEncrypted": True,
+            "DbClusterResourceId": db.resource_id,
             "TagList": tags,
         }

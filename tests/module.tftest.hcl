@@ -28,7 +28,7 @@ run "environment_is_the_engine_settings_contract" {
       "SELECTION_TAGS", "SNAPSHOT_TAGS", "SOURCE_RETENTION_DAYS", "DESTINATION_RETENTION_DAYS",
       "KEEP_LAST", "COPY_CONCURRENCY_LIMIT", "COPY_MAX_ATTEMPTS", "METRICS_NAMESPACE", "TIME_BUDGET_RESERVE_MS",
       "BOTO_MAX_ATTEMPTS", "BOTO_RETRY_MODE", "LOG_LEVEL", "BACKUP_SCHEDULE_EXPRESSION",
-      "RDS_API_REQUESTS_PER_SECOND", "RDS_API_CONCURRENT_INVOCATIONS",
+      "BACKUP_SCHEDULE_TIMEZONE", "RDS_API_REQUESTS_PER_SECOND", "RDS_API_CONCURRENT_INVOCATIONS",
     ])
     error_message = "The function's environment must hold exactly the variables of the engine's settings contract."
   }
@@ -57,6 +57,8 @@ run "environment_is_the_engine_settings_contract" {
       LOG_LEVEL                  = "INFO"
       # the backup schedule, for the steady-state snapshot count
       BACKUP_SCHEDULE_EXPRESSION = "cron(0 3 * * ? *)"
+      # and its time zone, so reconcile knows which round was due
+      BACKUP_SCHEDULE_TIMEZONE = "UTC"
       # a third of the account's sustained 12 requests/s, shared by the 2 reserved invocations
       RDS_API_REQUESTS_PER_SECOND    = "4"
       RDS_API_CONCURRENT_INVOCATIONS = "2"

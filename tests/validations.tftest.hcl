@@ -260,6 +260,24 @@ run "keep_last_below_one" {
   expect_failures = [var.retention]
 }
 
+run "source_retention_longer_than_destination" {
+  command = plan
+
+  variables {
+    retention = { source_days = 3, destination_days = 2 }
+  }
+
+  expect_failures = [var.retention]
+}
+
+run "source_retention_equal_to_destination" {
+  command = plan
+
+  variables {
+    retention = { source_days = 7, destination_days = 7 }
+  }
+}
+
 run "fractional_retention" {
   command = plan
 

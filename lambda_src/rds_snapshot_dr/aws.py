@@ -179,6 +179,7 @@ def database_from_instance(item: Mapping[str, Any]) -> Database:
         instance_class=item.get("DBInstanceClass"),
         multi_az=item.get("MultiAZ"),
         deletion_protection=item.get("DeletionProtection"),
+        resource_id=item.get("DbiResourceId") or None,
     )
 
 
@@ -190,6 +191,7 @@ def database_from_cluster(item: Mapping[str, Any]) -> Database:
         tags=_tags(item.get("TagList")),
         created=_time(item.get("ClusterCreateTime")),
         deletion_protection=item.get("DeletionProtection"),
+        resource_id=item.get("DbClusterResourceId") or None,
     )
 
 
@@ -206,9 +208,10 @@ def snapshot_from_response(kind: Kind, item: Mapping[str, Any], region: str) -> 
             tags=_tags(item.get("TagList")),
             database_identifier=item.get("DBInstanceIdentifier", ""),
             original_created=_time(item.get("OriginalSnapshotCreateTime")),
-            copied_from=item.get("SourceRegion") or None,
+            copied_from=item.get("SourceDBSnapshotIdentifier") or item.get("SourceRegion") or None,
             percent_progress=item.get("PercentProgress"),
             encrypted=item.get("Encrypted"),
+            resource_id=item.get("DbiResourceId") or None,
         )
     return Snapshot(
         kind=kind,
@@ -223,6 +226,7 @@ def snapshot_from_response(kind: Kind, item: Mapping[str, Any], region: str) -> 
         copied_from=item.get("SourceDBClusterSnapshotArn") or None,
         percent_progress=item.get("PercentProgress"),
         encrypted=item.get("StorageEncrypted"),
+        resource_id=item.get("DbClusterResourceId") or None,
     )
 
 

@@ -269,6 +269,18 @@ class Copier(Worker):
             )
         for snap in plan.exhausted:
             report.record(decisions.exhausted_copy_outcome(self.settings, snap, region), lasting=True)
+        for snap, newer in plan.superseded:
+            report.record(
+                Outcome(
+                    snap.target,
+                    snap.kind,
+                    "copy",
+                    "skipped",
+                    snap.identifier,
+                    decisions.superseded_reason(self.settings, newer) + "; source retention deletes it",
+                    decisions.SUPERSEDED_FIX,
+                )
+            )
         for snap, failed_copy in plan.failed:
             self._remove_failed_copy(report, snap, failed_copy)
         self._start_copies(report, plan.start)

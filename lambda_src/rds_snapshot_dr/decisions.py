@@ -13,7 +13,7 @@ import math
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, tzinfo
 from enum import StrEnum
 from pathlib import Path
 
@@ -88,6 +88,9 @@ class Database:
     instance_class: str | None = None
     multi_az: bool | None = None
     deletion_protection: bool | None = None
+    # DbiResourceId / DbClusterResourceId: unique to this database, never reused when a new database later
+    # takes its identifier (None where the response does not say).
+    resource_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -107,11 +110,23 @@ class Snapshot:
     copied_from: str | None = None  # for a cross-region copy: the source region or source snapshot ARN
     percent_progress: int | None = None
     encrypted: bool | None = None  # None when the response does not say
+    # The resource id of the database the snapshot was taken of (DbiResourceId / DbClusterResourceId; a copy
+    # reports its source database's): which generation of the database `target` names.
+    resource_id: str | None = None
 
     @property
     def target(self) -> str:
         """The database this snapshot belongs to (our source tag, else what RDS reports)."""
         return self.tags.get(SOURCE_TAG) or self.database_identifier
+
+    @property
+    def generation(self) -> tuple[Kind, str, str]:
+        """The database generation this snapshot belongs to: kind, target and resource id ("" unknown).
+
+        A database deleted and recreated under the same identifier is a new generation: retention, keep-last
+        and recovery points count each apart, so the new database's snapshots never push the old one's last
+        copy out of keep-last."""
+        return (self.kind, self.target, self.resource_id or "")
 
     @property
     def copy_takes_key(self) -> bool:
@@ -172,6 +187,8 @@ class CopyPlan:
     failed: list[tuple[Snapshot, Snapshot]] = field(default_factory=list)  # (source, its failed copy)
     foreign: list[Snapshot] = field(default_factory=list)  # sources whose name a foreign snapshot holds
     exhausted: list[Snapshot] = field(default_factory=list)  # sources with no copy attempt left
+    # sources that will never be copied (`superseded_sources`), each with the newer copy that supersedes it
+    superseded: list[tuple[Snapshot, Snapshot]] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -187,6 +204,8 @@ class MissedRound:
 class PruneDecision:
     delete: list[Snapshot]
     protected: list[tuple[Snapshot, str]]  # expired but kept, with the rule that kept it
+    # sources deleted without a copy, because none will ever be made (`superseded_sources`): with the reason
+    superseded: dict[tuple[Kind, str], str] = field(default_factory=dict)
 
 
 # --- targets -------------------------------------------------------------------------------------
@@ -407,15 +426,43 @@ def has_our_name(settings: Settings, snapshot: Snapshot) -> bool:
 
 
 def is_owned(settings: Settings, snapshot: Snapshot) -> bool:
-    """Ours = manual snapshot with our ownership tag AND the exact name the module gives.
+    """Ours = manual snapshot with our ownership tag AND the exact name the module gives, and in the
+    destination region also a copy of the source snapshot of that name (`copied_from_our_source`).
 
-    "Copy tags" carries our tags to anyone's copy of our snapshots, so a tag alone proves nothing.
-    Nothing that is not ours is ever touched.
+    "Copy tags" carries our tags to anyone's copy of our snapshots, so a tag alone proves nothing, and
+    name and tag together do not prove a DR snapshot is the copy of that day's source: a person's copy of
+    an older source, or a snapshot made in the destination region, may carry both. Nothing that is not
+    ours is ever touched, counted as a copy or as a recovery point.
     """
     return (
         snapshot.snapshot_type == "manual"
         and snapshot.tags.get(settings.owner_tag_key) == settings.owner_tag_value
         and has_our_name(settings, snapshot)
+        and (snapshot.region != settings.destination_region or copied_from_our_source(settings, snapshot))
+    )
+
+
+def copied_from_our_source(settings: Settings, snapshot: Snapshot) -> bool:
+    """Whether a destination snapshot is a copy of the source-region snapshot with its own name.
+
+    RDS records a cross-region copy's source: SourceDBSnapshotIdentifier, the ARN of the DB snapshot it was
+    copied from ("It only has a value in the case of a cross-account or cross-Region copy"), and
+    SourceDBClusterSnapshotArn for a DB cluster snapshot copy (RDS API Reference, data types DBSnapshot and
+    DBClusterSnapshot, https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_DBSnapshot.html).
+    Where a response gives only SourceRegion, the region must be the source region.
+    """
+    source = snapshot.copied_from
+    if not source:
+        return False
+    if not source.startswith("arn:"):
+        return source == settings.source_region
+    parts = source.split(":", 6)
+    resource = "snapshot" if snapshot.kind is Kind.INSTANCE else "cluster-snapshot"
+    return (
+        len(parts) == 7
+        and parts[3] == settings.source_region
+        and parts[5] == resource
+        and parts[6].lower() == snapshot.identifier.lower()
     )
 
 
@@ -498,8 +545,9 @@ def name_taken_outcome(
         name,
         _join(
             note,
-            f"a snapshot named {name} exists in {region} but does not carry this module instance's "
-            "ownership tag (or is not a manual snapshot)",
+            f"a snapshot named {name} exists in {region} but is not this module instance's: it lacks the "
+            "ownership tag, is not a manual snapshot, or (in the destination region) is not a copy of the "
+            "source snapshot of that name",
         ),
         FOREIGN_NAME_FIX,
     )
@@ -608,6 +656,55 @@ def newest_first_rank(settings: Settings, source: Iterable[Snapshot]) -> dict[tu
     return rank
 
 
+def superseded_sources(
+    settings: Settings, source: Iterable[Snapshot], destination: Iterable[Snapshot], now: datetime
+) -> dict[tuple[Kind, str], Snapshot]:
+    """The owned, available source snapshots that will never be copied, each with the copy that supersedes it.
+
+    A source snapshot without a copy (none was ever made, or it was deleted by hand) whose data is already
+    older than destination_retention_days, while the destination holds a newer available copy of ours of the
+    same database generation: its copy would be an expired snapshot behind a newer one, pruned at once, so
+    it is not made. Such a source no longer waits for its copy before retention deletes it: it would wait
+    forever, held against the source region's manual snapshot quota (source_retention_days never exceeds
+    destination_retention_days, so it is past the source retention too). A source whose copy attempts are
+    exhausted is not among them: it stays, reported, until someone acts. Keyed by (kind, identifier).
+    """
+    cutoff = now - timedelta(days=settings.destination_retention_days)
+    newest: dict[tuple[Kind, str, str], Snapshot] = {}
+    names: set[tuple[Kind, str]] = set()
+    for snap in destination:
+        names.add((snap.kind, snap.identifier))
+        if copy_state(settings, snap) is not CopyState.AVAILABLE or snap.data_time is None:
+            continue
+        held = newest.get(snap.generation)
+        if held is None or sort_time(snap.data_time) > sort_time(held.data_time):
+            newest[snap.generation] = snap
+    found: dict[tuple[Kind, str], Snapshot] = {}
+    for snap in source:
+        if not is_owned_available(settings, snap) or (snap.kind, snap.identifier) in names:
+            continue
+        if not copy_attempts_left(settings, snap):
+            continue  # its copies all failed: kept, and reported on every reconcile until someone acts
+        taken = sort_time(snap.data_time)
+        newer = newest.get(snap.generation) or newest.get((snap.kind, snap.target, ""))
+        if taken < cutoff and newer is not None and sort_time(newer.data_time) > taken:
+            found[(snap.kind, snap.identifier)] = newer
+    return found
+
+
+def superseded_reason(settings: Settings, newer: Snapshot) -> str:
+    return (
+        f"never copied: older than destination_retention_days={settings.destination_retention_days} while "
+        f"{newer.region} holds a newer copy ({newer.identifier}), so its copy would be pruned at once"
+    )
+
+
+SUPERSEDED_FIX = (
+    "Nothing to do for this snapshot. If it happens often, copies are failing or refused for days (see the "
+    "copy outcomes and the RecoveryPointAgeSeconds alarm)."
+)
+
+
 def plan_copies(
     settings: Settings,
     source: Iterable[Snapshot],
@@ -626,15 +723,14 @@ def plan_copies(
     region: 20 instance snapshots and, counted on their own, 5 cluster snapshots (`copy_room`).
     In `copy_priority` order: each database's newest snapshot before any older one, and among those the
     databases with the oldest DR copy first, so a limit that holds copies back delays each database in turn
-    rather than the same ones every day. With `now`, a source already past the destination retention is not
-    copied when the destination holds a newer available copy of its database: that copy would only be
-    pruned again (it happens when a source outlives its copy, e.g. its deletion was refused).
+    rather than the same ones every day. With `now`, a source that will never be copied (`superseded_sources`)
+    is reported as such, not started: its copy would only be pruned again. Exhausted attempts are reported
+    first, whatever the source's age: a source whose copies all failed stays loud.
     """
     destination = list(destination)
     source_list = list(source)
     by_name = {(snap.kind, snap.identifier): snap for snap in destination}
     in_flight = [snap for snap in destination if is_copy_in_flight(settings, snap)]
-    newest_copy: dict[tuple[Kind, str], datetime] = {}  # available: what a source past retention may defer to
     copied_up_to: dict[tuple[Kind, str], datetime] = {}  # available or in flight: the copy order's recovery point
     for snap in destination:
         state = copy_state(settings, snap)
@@ -642,13 +738,12 @@ def plan_copies(
             continue
         key = (snap.kind, snap.target)
         copied_up_to[key] = max(snap.data_time, copied_up_to.get(key, snap.data_time))
-        if state is CopyState.AVAILABLE:
-            newest_copy[key] = max(snap.data_time, newest_copy.get(key, snap.data_time))
-    cutoff = now - timedelta(days=settings.destination_retention_days) if now is not None else None
+    superseded = superseded_sources(settings, source_list, destination, now) if now is not None else {}
     missing: list[Snapshot] = []
     failed: list[tuple[Snapshot, Snapshot]] = []
     foreign: list[Snapshot] = []
     exhausted: list[Snapshot] = []
+    never: list[tuple[Snapshot, Snapshot]] = []
     for snap in source_list:
         if not is_owned_available(settings, snap):
             continue
@@ -657,15 +752,12 @@ def plan_copies(
         copy = by_name.get((snap.kind, snap.identifier))
         state = copy_state(settings, copy)
         if state is CopyState.ABSENT:
-            newer = newest_copy.get((snap.kind, snap.target))
-            if (
-                cutoff is not None
-                and sort_time(snap.data_time) < cutoff
-                and newer
-                and newer > sort_time(snap.data_time)
-            ):
-                continue
-            (missing if copy_attempts_left(settings, snap) else exhausted).append(snap)
+            if not copy_attempts_left(settings, snap):
+                exhausted.append(snap)
+            elif (snap.kind, snap.identifier) in superseded:
+                never.append((snap, superseded[(snap.kind, snap.identifier)]))
+            else:
+                missing.append(snap)
         elif state is CopyState.FAILED and copy is not None:
             failed.append((snap, copy))
         elif state is CopyState.FOREIGN:
@@ -690,6 +782,7 @@ def plan_copies(
         failed=failed,
         foreign=foreign,
         exhausted=exhausted,
+        superseded=never,
     )
 
 
@@ -800,18 +893,114 @@ def freed_room(outcomes: Iterable[Outcome]) -> bool:
 
 # --- backup rounds ------------------------------------------------------------------------------------
 
+# How long after its scheduled time a backup round may still be running: EventBridge Scheduler retries the
+# invocation for up to maximum_event_age_in_seconds = 3600 (schedule.tf), and a run lasts at most the
+# function's timeout (15 minutes). Reconcile retakes a round that left no snapshot at all only after this, so
+# it does not race the backup run itself (a race is harmless: both use the round's names, and RDS refuses
+# the second snapshot of a name).
+ROUND_GRACE = timedelta(hours=1)
+_MONTHS = {name: number for number, name in enumerate(
+    ("JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC"), 1
+)}  # fmt: skip
+
+
+def _cron_set(spec: str, low: int, high: int, names: Mapping[str, int] | None = None) -> frozenset[int] | None:
+    """The values of [low, high] a cron field selects; None for what this reader does not evaluate (L, W, #)."""
+    if spec in ("*", "?"):
+        return frozenset(range(low, high + 1))
+    values: set[int] = set()
+    for part in spec.upper().split(","):
+        if any(mark in part for mark in ("L", "W", "#")) and part not in (names or {}):
+            return None
+        base, _, step_text = part.partition("/")
+
+        def value(text: str) -> int:
+            return (names or {}).get(text) or int(text)
+
+        if base in ("*", ""):
+            first, last = low, high
+        elif "-" in base:
+            start, end = base.split("-", 1)
+            first, last = value(start), value(end)
+        else:
+            first = value(base)
+            last = high if step_text else first
+        values.update(v for v in range(first, last + 1, int(step_text) if step_text else 1) if low <= v <= high)
+    return frozenset(values)
+
+
+def latest_scheduled_time(
+    expression: str, zone: tzinfo | None, before: datetime, horizon: timedelta
+) -> datetime | None:
+    """The latest time, not after `before` and not older than `horizon` before it, at which the backup schedule
+    fired (in UTC, as Scheduler's <aws.scheduler.scheduled-time>); None when it cannot be known.
+
+    EventBridge Scheduler evaluates cron() and at() in the schedule's time zone (`zone`) with the fields
+    minutes, hours, day-of-month, month, day-of-week (1-7 = SUN-SAT) and year (EventBridge Scheduler User
+    Guide, "Schedule types", cron-based schedules). A rate() schedule's times depend on when it was created,
+    which the function is not told: None, as for a zone whose rules are unknown and for L, W and # fields.
+    """
+    if zone is None:
+        return None
+    expression = expression.strip()
+    earliest = before - horizon
+    if _AT.match(expression):
+        at = datetime.strptime(expression[3:-1], "%Y-%m-%dT%H:%M:%S").replace(tzinfo=zone).astimezone(UTC)
+        return at if earliest <= at <= before else None
+    cron = _CRON.match(expression)
+    if not cron:
+        return None
+    minutes, hours, day_of_month, month, day_of_week, year = cron.group("fields").split(" ")
+    try:
+        fields = (
+            _cron_set(minutes, 0, 59),
+            _cron_set(hours, 0, 23),
+            _cron_set(day_of_month, 1, 31),
+            _cron_set(month, 1, 12, _MONTHS),
+            _cron_set(day_of_week, 1, 7, _WEEKDAYS),
+            _cron_set(year, 1970, 2199),
+        )
+    except ValueError:
+        return None
+    if any(field is None for field in fields):
+        return None
+    mins, hrs, doms, months, dows, years = (sorted(f or (), reverse=True) for f in fields)
+    by_day_of_month = day_of_month not in ("*", "?")
+    by_day_of_week = day_of_week not in ("*", "?")
+    day = before.astimezone(zone).date()
+    while True:
+        midnight = datetime(day.year, day.month, day.day, tzinfo=zone).astimezone(UTC)
+        if midnight + timedelta(days=1) < earliest:
+            return None
+        weekday = (day.weekday() + 1) % 7 + 1  # Monday is 0 to Python, 2 to cron
+        if (
+            day.year in years
+            and day.month in months
+            and (not by_day_of_month or day.day in doms)
+            and (not by_day_of_week or weekday in dows)
+        ):
+            for hour in hrs:
+                for minute in mins:
+                    fired = datetime(day.year, day.month, day.day, hour, minute, tzinfo=zone).astimezone(UTC)
+                    if fired <= before:
+                        return fired if fired >= earliest else None
+        day -= timedelta(days=1)
+
 
 def missed_in_latest_round(
     settings: Settings,
     databases: Iterable[Database],
     source: Iterable[Snapshot],
     now: datetime,
+    due: datetime | None = None,
 ) -> MissedRound | None:
     """The targets that have no source snapshot of the latest full backup round, for reconcile to retake.
 
     The latest round is the greatest backup-round tag among owned source snapshots (any status), leaving out
     a tag later than `now` plus FUTURE_STAMP_TOLERANCE: a forged round would hide what the real latest round
-    missed, and its retakes would carry the forged stamp.
+    missed, and its retakes would carry the forged stamp. `due`, the schedule's latest time that should have
+    run by now (`latest_scheduled_time`), is a round too: one whose backup run failed through all its retries
+    left no snapshot, hence no tag, and would otherwise wait for the next scheduled round.
     None when there is no round, or when it is older than the source retention (its snapshots may
     be pruned by now, and a newer schedule run is overdue: that is the recovery point alarm's job).
     A target has the round when an owned source snapshot of its kind carries the round's tag and
@@ -824,6 +1013,8 @@ def missed_in_latest_round(
         for stamp in {snap.tags.get(ROUND_TAG, "") for snap in owned}
         if (when := parse_round_stamp(stamp)) is not None and when <= now + FUTURE_STAMP_TOLERANCE
     }
+    if due is not None and due <= now:
+        rounds.setdefault(round_stamp(due), parse_round_stamp(round_stamp(due)) or due)
     if not rounds:
         return None
     stamp = max(rounds, key=lambda s: rounds[s])
@@ -858,7 +1049,8 @@ def expired_snapshots(
     - only snapshots that are ours (exact name + ownership tag, manual), never automated ones;
     - only `available` snapshots older than `retention_days`;
     - never the newest `keep_last` available snapshots of a database (so never its newest copy);
-    - for source snapshots (`destination_copies` given): never before the copy is `available`.
+    - for source snapshots (`destination_copies` given): never before the copy is `available`, unless none
+      will ever be made (`superseded_sources`): those are listed in `superseded` with the reason.
 
     A snapshot stamped in the future (`stamped_in_future`) is ours (name and tag), but its date is not
     trusted. It takes no keep-last place: it would push a real snapshot out of keep-last and let it be
@@ -869,16 +1061,24 @@ def expired_snapshots(
     """
     cutoff = now - timedelta(days=retention_days)
     copies = None
+    superseded: dict[tuple[Kind, str], str] = {}
     if destination_copies is not None:
+        destination_copies = list(destination_copies)
+        snapshots = list(snapshots)
         copies = {(c.kind, c.identifier): c for c in destination_copies if is_owned(settings, c)}
+        superseded = {
+            key: superseded_reason(settings, newer)
+            for key, newer in superseded_sources(settings, snapshots, destination_copies, now).items()
+        }
 
-    by_target: dict[tuple[Kind, str], list[Snapshot]] = {}
+    decided: dict[tuple[Kind, str], str] = {}
+    by_target: dict[tuple[Kind, str, str], list[Snapshot]] = {}
     for snap in snapshots:
         if not is_owned(settings, snap) or snap.status != "available":
             continue
         if wanted_targets is not None and snap.target not in wanted_targets:
             continue
-        by_target.setdefault((snap.kind, snap.target), []).append(snap)
+        by_target.setdefault(snap.generation, []).append(snap)
 
     delete: list[Snapshot] = []
     protected: list[tuple[Snapshot, str]] = []
@@ -891,10 +1091,13 @@ def expired_snapshots(
             if position < settings.keep_last:
                 protected.append((snap, f"one of the newest {settings.keep_last} available snapshots of {snap.target}"))
                 continue
+            key = (snap.kind, snap.identifier)
             waiting = _copy_not_available(copies, snap)
-            if waiting:
+            if waiting and key not in superseded:
                 protected.append((snap, waiting))
                 continue
+            if waiting:
+                decided[key] = superseded[key]
             delete.append(snap)
         for snap in sorted((s for s in group if stamped_in_future(s, now)), key=lambda s: s.identifier):
             untrusted = future_stamp_reason(snap, now)
@@ -904,11 +1107,13 @@ def expired_snapshots(
                 protected.append((snap, f"{untrusted}; dated by when RDS made it, it expires {expires} UTC"))
                 continue
             waiting = _copy_not_available(copies, snap)
-            if waiting:
+            if waiting and (snap.kind, snap.identifier) not in superseded:
                 protected.append((snap, f"{untrusted}; {waiting}"))
                 continue
+            if waiting:
+                decided[(snap.kind, snap.identifier)] = superseded[(snap.kind, snap.identifier)]
             delete.append(snap)
-    return PruneDecision(delete=delete, protected=protected)
+    return PruneDecision(delete=delete, protected=protected, superseded=decided)
 
 
 def _copy_not_available(copies: Mapping[tuple[Kind, str], Snapshot] | None, snap: Snapshot) -> str:
@@ -934,22 +1139,35 @@ def recovery_point_age(
     """Seconds since the newest available destination copy of each database was taken.
 
     A database with no available copy counts from its own creation time: it has never been protected.
+    Only copies of the database itself count: where RDS reports both resource ids, a copy of an earlier
+    database that had the same identifier (deleted, then created again) is no recovery point of this one.
     A copy stamped in the future (`stamped_in_future`) is no recovery point: trusted, its stamp would clamp
     the age to 0 and silence the alarm for as long as the forger chose. It does not count even by RDS's time
     (the pruning reports it instead), so a forged event cannot make a database look protected.
     """
-    newest: dict[tuple[Kind, str], datetime] = {}
+    newest: dict[tuple[Kind, str, str], datetime] = {}
     for snap in destination:
         if snap.status != "available" or not is_owned(settings, snap) or snap.data_time is None:
             continue
         if stamped_in_future(snap, now):
             continue
-        key = (snap.kind, snap.target)
+        key = snap.generation
         if key not in newest or snap.data_time > newest[key]:
             newest[key] = snap.data_time
     ages: dict[str, float] = {}
     for db in databases:
-        point = newest.get((db.kind, db.identifier)) or db.created
+        if db.resource_id:
+            # its own copies, and those whose response does not say whose they are
+            candidates = [
+                newest.get((db.kind, db.identifier, db.resource_id)),
+                newest.get((db.kind, db.identifier, "")),
+            ]
+        else:
+            candidates = [
+                when for (kind, ident, _), when in newest.items() if (kind, ident) == (db.kind, db.identifier)
+            ]
+        found = [when for when in candidates if when is not None]
+        point = max(found) if found else db.created
         if point is not None:
             ages[db.identifier] = max(0.0, (now - sort_time(point)).total_seconds())
     return ages

@@ -6,9 +6,11 @@ target outcome, and never sleeps or waits: each invocation starts work and retur
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Callable, Iterable
-from datetime import datetime
+from datetime import UTC, datetime, timedelta, tzinfo
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from . import decisions
 from .aws import RdsGateway
@@ -29,6 +31,27 @@ RETAKE_FIX = (
     "full backup round; to take it now invoke the function with "
     '{{"action": "backup", "targets": ["{target}"]}}.'
 )
+
+
+@functools.lru_cache(maxsize=8)
+def schedule_zone(name: str) -> tzinfo | None:
+    """The backup schedule's time zone, or None (logged) where this runtime has no rules for it: reconcile
+    then finds missed rounds from the round tags alone."""
+    if name.upper() in ("UTC", "ETC/UTC"):
+        return UTC
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError) as error:
+        log_decision(
+            logging.WARNING,
+            "backup schedule time zone unknown",
+            operation="snapshot",
+            outcome="skipped",
+            reason=f"no time zone rules for {name!r} ({error}); a backup round that left no snapshot at all "
+            "is retaken only once the next round has run",
+            fix="Report it: the function's runtime should carry the IANA time zone database.",
+        )
+        return None
 
 
 class Engine(Worker):
@@ -260,7 +283,13 @@ class Engine(Worker):
 
         Uses the source listing reconcile already has (no extra call) and the backup's own create path.
         """
-        missed = decisions.missed_in_latest_round(self.settings, databases, source, self.now)
+        due = decisions.latest_scheduled_time(
+            self.settings.backup_schedule_expression,
+            schedule_zone(self.settings.backup_schedule_timezone),
+            self.now - decisions.ROUND_GRACE,
+            timedelta(days=self.settings.source_retention_days),
+        )
+        missed = decisions.missed_in_latest_round(self.settings, databases, source, self.now, due)
         if missed is None or not missed.missing:
             return
         note = f"missed in backup round {missed.stamp}"

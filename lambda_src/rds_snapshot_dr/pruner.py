@@ -55,6 +55,18 @@ class Pruner(Worker):
             ),
         )
         for plan in plans:
+            for (kind, name), why in plan.superseded.items():
+                log_decision(
+                    logging.WARNING,
+                    "source snapshot deleted without a copy",
+                    action=report.action,
+                    kind=str(kind),
+                    operation="delete",
+                    outcome="superseded",
+                    snapshot=name,
+                    reason=why,
+                    region=self.aws.source_region,
+                )
             for snap, rule in plan.protected:
                 log_decision(
                     logging.INFO,
@@ -90,13 +102,15 @@ class Pruner(Worker):
                     continue
                 if deleted is not None:
                     deleted.append(snap)
+                why = plan.superseded.get((snap.kind, snap.identifier))
                 outcome = Outcome(
                     snap.target,
                     snap.kind,
                     "delete",
                     "deleted",
                     snap.identifier,
-                    f"older than the retention in {snap.region}",
+                    f"older than the retention in {snap.region}" + (f"; {why}" if why else ""),
+                    decisions.SUPERSEDED_FIX if why else "",
                 )
                 report.record(outcome)
                 done.append(outcome)

@@ -26,6 +26,7 @@ _SCHEDULE = re.compile(
     r"^(rate\([1-9][0-9]* (minute|minutes|hour|hours|day|days)\)|cron\([^ ()]+( [^ ()]+){5}\)"
     r"|at\([0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\))$"
 )
+_TIMEZONE = re.compile(r"^[A-Za-z][A-Za-z0-9_+-]*(/[A-Za-z0-9_+-]+)*$")  # as variable schedule_timezone
 _DB_IDENTIFIER = re.compile(r"^[a-zA-Z](?:[a-zA-Z0-9]|-(?!-)){0,62}$")
 
 
@@ -84,6 +85,7 @@ class Settings:
     rds_api_concurrent_invocations: int  # how many invocations may share that budget at once
     restore: Regional = Regional()
     drill: DrillSettings | None = None
+    backup_schedule_timezone: str = "UTC"  # the IANA zone the backup schedule is evaluated in (always set)
 
     @property
     def rds_api_rate_per_invocation(self) -> float:
@@ -385,7 +387,17 @@ def load_settings(environ: Mapping[str, str]) -> Settings:
         rds_api_concurrent_invocations=r.integer("RDS_API_CONCURRENT_INVOCATIONS", minimum=1),
         restore=restore,
         drill=drill,
+        backup_schedule_timezone=r.text(
+            "BACKUP_SCHEDULE_TIMEZONE", pattern=_TIMEZONE, hint="must be an IANA time zone name such as Europe/Berlin"
+        ),
     )
+    if settings.source_retention_days > settings.destination_retention_days > 0:
+        r.fail(
+            "SOURCE_RETENTION_DAYS",
+            f"must not exceed DESTINATION_RETENTION_DAYS ({settings.source_retention_days} > "
+            f"{settings.destination_retention_days}): a source snapshot is deleted only once its copy is available, "
+            "and a copy kept for fewer days than its source is gone before the source expires",
+        )
     if settings.metrics_namespace.startswith("AWS/"):
         r.fail("METRICS_NAMESPACE", "must not start with 'AWS/' (reserved for AWS services)")
     if (

@@ -13,6 +13,11 @@ from moto import mock_aws
 
 from rds_snapshot_dr import clock, handler
 from rds_snapshot_dr.clock import FixedClock
+from tests.integration.moto_server import add_snapshot_sources
+
+# moto does not say where a copy came from, nor give each database its own resource id: the stand-in's
+# addition, so a copy of ours is told from a look-alike here as on RDS.
+add_snapshot_sources()
 
 
 @pytest.fixture(autouse=True)

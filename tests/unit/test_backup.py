@@ -85,7 +85,7 @@ def test_existing_snapshot_with_our_name_but_not_ours_fails_the_target_not_the_i
     result = lambda_handler(load_event("scheduled-backup.json"), lambda_context)
 
     [failed] = [o for o in result["outcomes"] if o["outcome"] == "failed"]
-    assert "does not carry this module instance's ownership tag" in failed["reason"]
+    assert "it lacks the ownership tag" in failed["reason"]
     assert result["metrics"]["TargetFailures"] == 1
 
 

@@ -208,3 +208,58 @@ def test_time_budget_exhausted_defers_the_retake(source, lambda_context, statuse
     outcome = snapshot_outcomes(result)["billing-db"]
     assert outcome["outcome"] == "deferred"
     assert outcome["reason"] == f"missed in backup round {ROUND}; {TIME_BUDGET_REASON}"
+
+
+# --- the round the schedule says was due ---------------------------------------------------------------
+
+DAILY_0300 = "cron(0 3 * * ? *)"  # the module's default schedule_expression
+
+
+@pytest.mark.usefixtures("fleet")
+def test_a_round_whose_backup_run_failed_everywhere_is_retaken_from_the_schedule(source, env, lambda_context, clock):
+    # The 03:00 run met an RDS outage through all its retries: no snapshot of that round exists, so no
+    # round tag either. The schedule still says it was due.
+    env(BACKUP_SCHEDULE_EXPRESSION=DAILY_0300)
+    clock(datetime(2026, 11, 26, 4, 30, tzinfo=UTC))
+
+    result = lambda_handler(RECONCILE, lambda_context)
+
+    taken = instance_snapshots(source)
+    assert set(taken) == {"dr-orders-db-20261126-0300", "dr-billing-db-20261126-0300"}
+    assert set(cluster_snapshots(source)) == {"dr-payments-20261126-0300"}
+    assert {tags_of(snap)[ROUND_TAG] for snap in taken.values()} == {"20261126-0300"}
+    assert snapshot_outcomes(result)["orders-db"]["reason"].startswith("missed in backup round 20261126-0300")
+
+
+@pytest.mark.usefixtures("fleet")
+def test_the_due_round_is_left_to_the_backup_run_for_an_hour(source, env, lambda_context, clock):
+    env(BACKUP_SCHEDULE_EXPRESSION=DAILY_0300)
+    clock(datetime(2026, 11, 26, 3, 45, tzinfo=UTC))  # Scheduler may still be retrying the 03:00 run
+
+    result = lambda_handler(RECONCILE, lambda_context)
+
+    # the round before (25 November, 03:00) is the one reconcile looks at, and it is retaken
+    assert set(instance_snapshots(source)) == {"dr-orders-db-20261125-0300", "dr-billing-db-20261125-0300"}
+    assert result["metrics"]["SnapshotsStarted"] == 3
+
+
+@pytest.mark.usefixtures("fleet")
+def test_the_due_round_is_read_in_the_schedules_time_zone(source, env, lambda_context, clock):
+    env(BACKUP_SCHEDULE_EXPRESSION=DAILY_0300, BACKUP_SCHEDULE_TIMEZONE="Europe/Berlin")
+    clock(datetime(2026, 11, 26, 4, 30, tzinfo=UTC))  # 03:00 in Berlin is 02:00 UTC in November
+
+    lambda_handler(RECONCILE, lambda_context)
+
+    assert "dr-orders-db-20261126-0200" in instance_snapshots(source)
+
+
+@pytest.mark.usefixtures("fleet")
+def test_a_complete_due_round_takes_nothing(source, env, lambda_context, clock):
+    env(BACKUP_SCHEDULE_EXPRESSION=DAILY_0300)
+    clock(datetime(2026, 11, 26, 3, 0, tzinfo=UTC))
+    lambda_handler({"action": "backup", "scheduled_time": "2026-11-26T03:00:00Z"}, lambda_context)
+    clock(datetime(2026, 11, 26, 5, 0, tzinfo=UTC))
+
+    result = lambda_handler(RECONCILE, lambda_context)
+
+    assert result["metrics"]["SnapshotsStarted"] == 0

@@ -112,7 +112,9 @@ def _simulate_max_held(settings, per_day: int, days: int, copy_hours: int = 3) -
             if snap.status == "creating" and now >= taken[name] + timedelta(hours=1):
                 source[name] = replace(snap, status="available", created=taken[name])
             if name not in destination and source[name].status == "available":
-                destination[name] = replace(source[name], region=DESTINATION_REGION, status="copying")
+                destination[name] = replace(
+                    source[name], region=DESTINATION_REGION, status="copying", copied_from=SOURCE_REGION
+                )
             copy = destination.get(name)
             if copy is not None and copy.status == "copying" and now >= taken[name] + timedelta(hours=1 + copy_hours):
                 destination[name] = replace(copy, status="available")
@@ -158,7 +160,7 @@ def test_the_short_default_source_retention_keeps_a_snapshot_until_its_copy_is_a
         START - timedelta(days=3), OWNER_TAGS, "orders-db",
     )  # fmt: skip
     newer = replace(old, identifier=new_name, created=START - timedelta(days=2, hours=1))
-    copying = replace(old, region=DESTINATION_REGION, status="copying")
+    copying = replace(old, region=DESTINATION_REGION, status="copying", copied_from=SOURCE_REGION)
 
     decision = decisions.expired_snapshots(
         settings, [old, newer], retention_days=2, now=START, destination_copies=[copying]

@@ -173,7 +173,7 @@ def test_a_copy_event_from_another_region_is_ignored(destination, lambda_context
 
 
 def test_reconcile_prunes_the_destination_and_retries_once_on_its_quota(source, destination, env, lambda_context):
-    env(DB_CLUSTER_IDENTIFIERS="", DESTINATION_RETENTION_DAYS="1")
+    env(DB_CLUSTER_IDENTIFIERS="", DESTINATION_RETENTION_DAYS="1", SOURCE_RETENTION_DAYS="1")
     make_instance(source, "orders-db")
     for name in ("dr-orders-db-20261101-1400", "dr-orders-db-20261102-1400"):
         copy_over(destination, take(source, name), name)

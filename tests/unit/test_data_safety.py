@@ -3,8 +3,11 @@
 1. owned snapshots are dated by the stamp in their name (cluster copies carry no OriginalSnapshotCreateTime);
 2. a copy that ends `failed` is reported, removed and retried a bounded number of times;
 3. a destination snapshot with our name that is not ours fails on the event path and in reconcile alike;
-4. owned means the exact name the module gives, not only our tags;
-5. a snapshot without SnapshotCreateTime (or any odd item) never stops reconcile.
+4. owned means the exact name the module gives, not only our tags, and in the DR region a copy of our
+   source snapshot of that name;
+6. a database deleted and created again under its identifier is a new generation: its snapshots never
+   push the old one's last copy out of keep-last;
+7. a snapshot without SnapshotCreateTime (or any odd item) never stops reconcile.
 """
 
 from __future__ import annotations
@@ -215,7 +218,69 @@ def test_a_legal_hold_copy_named_ours_plus_a_suffix_with_our_tags_is_never_prune
     assert all(o.snapshot != hold for o in report.outcomes)
 
 
-# --- 5. odd snapshots never stop reconcile ----------------------------------------------------------
+@pytest.fixture
+def look_alike(source: Any, destination: Any) -> str:
+    """A person's copy of an older source snapshot, given today's name and (CopyTags) our tags: in the DR
+    region it has our exact name and our owner tag, but not today's data."""
+    older = "dr-orders-db-20261118-1400"
+    copy_over(destination, take(source, older), SNAPSHOT)
+    take(source, SNAPSHOT)
+    return SNAPSHOT
+
+
+@pytest.mark.usefixtures("orders", "look_alike")
+def test_a_look_alike_copy_of_another_snapshot_is_not_taken_for_ours_on_the_event_path():
+    report = run(load_event("manual-snapshot-created.json"))
+
+    [outcome] = report.outcomes
+    assert (outcome.operation, outcome.outcome, outcome.fix) == ("copy", "failed", FOREIGN_NAME_FIX)
+    assert report.retryable_failures == []  # lasting: reported, not retried into the dead-letter queue
+
+
+@pytest.mark.usefixtures("orders", "look_alike")
+def test_a_look_alike_keeps_the_source_counts_for_no_recovery_point_and_is_never_pruned(source, destination):
+    created = FIXED_NOW - timedelta(days=60)
+    alter_response(SOURCE_REGION, "DescribeDBInstances", _set_instance_created(created))
+
+    report = reconcile(days_later=30)
+
+    assert SNAPSHOT in instance_snapshots(source)  # its data never reached DR: kept, and said so
+    assert SNAPSHOT in instance_snapshots(destination)  # not ours: never deleted
+    assert [o.snapshot for o in outcomes(report, "failed")] == [SNAPSHOT]
+    [point] = report.metrics.recovery_points
+    # no copy of ours: the database counts from its creation, not from the look-alike's stamp (30 days)
+    assert point.age_seconds == (FIXED_NOW + timedelta(days=30) - created).total_seconds()
+
+
+def _set_instance_created(when: datetime) -> Callable[[dict[str, Any]], None]:
+    def change(parsed: dict[str, Any]) -> None:
+        for db in parsed.get("DBInstances", []):
+            db["InstanceCreateTime"] = when
+
+    return change
+
+
+# --- 6. a database recreated under the same identifier is a new generation ---------------------------
+
+
+@pytest.mark.usefixtures("orders")
+def test_a_recreated_database_keeps_its_predecessors_last_copy(source, destination):
+    for day in ("20261101", "20261102", "20261103"):
+        name = f"dr-orders-db-{day}-1400"
+        copy_over(destination, take(source, name), name)
+    source.delete_db_instance(DBInstanceIdentifier="orders-db", SkipFinalSnapshot=True)
+    make_instance(source, "orders-db")  # a new database under the old identifier: a new DbiResourceId
+    for day in ("20261123", "20261124", "20261125"):
+        name = f"dr-orders-db-{day}-1400"
+        copy_over(destination, take(source, name), name)
+
+    reconcile(days_later=30)
+
+    # KEEP_LAST=1 per database generation: the deleted database's last copy is the one that mattered
+    assert set(instance_snapshots(destination)) == {"dr-orders-db-20261103-1400", "dr-orders-db-20261125-1400"}
+
+
+# --- 7. odd snapshots never stop reconcile ----------------------------------------------------------
 
 
 def _drop(field: str, identifier: str | None = None) -> Callable[[dict[str, Any]], None]:

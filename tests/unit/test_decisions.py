@@ -20,6 +20,10 @@ def settings():
     return load_settings({**BASE_ENV, "KEEP_LAST": "2"})
 
 
+COPY = object()  # snap()'s default copied_from: what RDS reports for a copy of our source snapshot
+SOURCE_REGION_NAME = "us-east-1"
+
+
 def snap(
     ident: str,
     days_old: float,
@@ -29,7 +33,8 @@ def snap(
     kind=Kind.INSTANCE,
     region="us-east-1",
     snapshot_type="manual",
-    copied_from=None,
+    copied_from=COPY,
+    resource_id=None,
 ) -> Snapshot:
     return Snapshot(
         kind=kind,
@@ -41,7 +46,9 @@ def snap(
         created=NOW - timedelta(days=days_old),
         tags=dict(tags),
         database_identifier="orders-db",
-        copied_from=copied_from,
+        # in the destination region, by default a copy of the source snapshot of the same name
+        copied_from=(SOURCE_REGION_NAME if region == "us-west-2" else None) if copied_from is COPY else copied_from,
+        resource_id=resource_id,
     )
 
 
@@ -325,6 +332,72 @@ def test_a_source_past_the_destination_retention_is_not_copied_again_once_a_newe
     assert [s.identifier for s in decisions.plan_copies(settings, [source[0]], [], now=NOW).start] == [name(20)]
 
 
+def test_a_source_that_will_never_be_copied_is_deleted_by_source_retention_and_says_why(settings):
+    # its copy was deleted by hand (or never made) and DR now holds newer copies: it would wait forever
+    never = snap(name(20), 20)
+    source = [never, snap(name(1), 1), snap(name(0), 0)]
+    destination = [snap(name(1), 1, region="us-west-2"), snap(name(0), 0, region="us-west-2")]
+
+    decision = decisions.expired_snapshots(
+        settings, source, retention_days=settings.source_retention_days, now=NOW, destination_copies=destination
+    )
+
+    assert [s.identifier for s in decision.delete] == [name(20)]
+    assert "never copied" in decision.superseded[(Kind.INSTANCE, name(20))]
+    assert [s.identifier for s, _ in decisions.plan_copies(settings, source, destination, now=NOW).superseded] == [
+        name(20)
+    ]
+
+
+def test_a_source_without_copy_inside_the_destination_retention_still_waits_for_its_copy(settings):
+    waiting = snap(name(10), 10)  # past the source retention (7), inside the destination's (14)
+    source = [waiting, snap(name(1), 1), snap(name(0), 0)]
+    destination = [snap(name(1), 1, region="us-west-2"), snap(name(0), 0, region="us-west-2")]
+
+    decision = decisions.expired_snapshots(
+        settings, source, retention_days=settings.source_retention_days, now=NOW, destination_copies=destination
+    )
+
+    assert decision.delete == []
+    assert [s.identifier for s in decisions.plan_copies(settings, source, destination, now=NOW).start] == [name(10)]
+
+
+def test_a_source_whose_copies_all_failed_stays_loud_even_past_the_destination_retention(settings):
+    exhausted = snap(name(20), 20, tags={**OURS, decisions.COPY_FAILURES_TAG: str(settings.copy_max_attempts)})
+    destination = [snap(name(1), 1, region="us-west-2")]
+    source = [exhausted, snap(name(1), 1)]
+
+    plan = decisions.plan_copies(settings, source, destination, now=NOW)
+    decision = decisions.expired_snapshots(
+        settings, source, retention_days=settings.source_retention_days, now=NOW, destination_copies=destination
+    )
+
+    assert [s.identifier for s in plan.exhausted] == [name(20)]
+    assert decision.delete == []  # kept, reported on every reconcile until someone acts
+
+
+def test_a_recreated_database_does_not_push_the_old_ones_last_copy_out_of_keep_last(settings):
+    # orders-db was deleted 20 days ago and created again under the same identifier
+    old = [snap(name(d), d, region="us-west-2", resource_id="db-OLD") for d in (25, 22, 21)]
+    new = [snap(name(d), d, region="us-west-2", resource_id="db-NEW") for d in (3, 2, 1)]
+
+    decision = decisions.expired_snapshots(settings, old + new, retention_days=14, now=NOW)
+
+    # KEEP_LAST=2 per generation: the old database's two newest copies stay, whatever the new one has
+    assert [s.identifier for s in decision.delete] == [name(25)]
+
+
+def test_the_recovery_point_of_a_recreated_database_is_not_its_predecessors_copy(settings):
+    old_copy = snap(name(1), 1, region="us-west-2", resource_id="db-OLD")
+    created = NOW - timedelta(hours=5)
+    recreated = decisions.Database(Kind.INSTANCE, "orders-db", "available", created=created, resource_id="db-NEW")
+    unknown = decisions.Database(Kind.INSTANCE, "orders-db", "available", created=created)
+
+    assert decisions.recovery_point_age(settings, [recreated], [old_copy], NOW) == {"orders-db": 5 * 3600.0}
+    # where RDS does not say whose a database is, its copies still count by name
+    assert decisions.recovery_point_age(settings, [unknown], [old_copy], NOW) == {"orders-db": 86400.0}
+
+
 def test_failed_copy_outcome_counts_down_the_attempts(settings):
     source = snap(name(1), 1)
     first = decisions.failed_copy_outcome(settings, source, "us-west-2", 1)
@@ -401,3 +474,50 @@ def test_the_recovery_point_copy_waiting_knows_is_the_previous_snapshot_when_its
     known = decisions.recovery_points_from_previous(settings, previous, [], {(Kind.INSTANCE, name(1, "d"))})
     assert known[(Kind.INSTANCE, "d")] == NOW - timedelta(days=1)
     assert known[(Kind.INSTANCE, "a")] is None
+
+
+# --- the backup round the schedule says was due ----------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("expression", "before", "expected"),
+    [
+        ("cron(0 3 * * ? *)", datetime(2026, 11, 26, 4, 0, tzinfo=UTC), datetime(2026, 11, 26, 3, 0, tzinfo=UTC)),
+        ("cron(0 3 * * ? *)", datetime(2026, 11, 26, 2, 59, tzinfo=UTC), datetime(2026, 11, 25, 3, 0, tzinfo=UTC)),
+        ("cron(0 3 * * ? *)", datetime(2026, 11, 26, 3, 0, tzinfo=UTC), datetime(2026, 11, 26, 3, 0, tzinfo=UTC)),
+        ("cron(30 1,13 * * ? *)", datetime(2026, 11, 26, 12, 0, tzinfo=UTC), datetime(2026, 11, 26, 1, 30, tzinfo=UTC)),
+        ("cron(0 */6 * * ? *)", datetime(2026, 11, 26, 17, 59, tzinfo=UTC), datetime(2026, 11, 26, 12, 0, tzinfo=UTC)),
+        # 2026-11-26 is a Thursday: MON (2) is three days back, and 1 = SUN
+        ("cron(0 3 ? * MON *)", datetime(2026, 11, 26, 4, 0, tzinfo=UTC), datetime(2026, 11, 23, 3, 0, tzinfo=UTC)),
+        ("cron(0 3 ? * 1 *)", datetime(2026, 11, 26, 4, 0, tzinfo=UTC), datetime(2026, 11, 22, 3, 0, tzinfo=UTC)),
+        ("cron(0 3 ? * MON-FRI *)", datetime(2026, 11, 29, 4, 0, tzinfo=UTC), datetime(2026, 11, 27, 3, 0, tzinfo=UTC)),
+        ("cron(0 3 1 * ? *)", datetime(2026, 11, 26, 4, 0, tzinfo=UTC), datetime(2026, 11, 1, 3, 0, tzinfo=UTC)),
+        ("cron(0 3 1 JAN ? *)", datetime(2026, 11, 26, 4, 0, tzinfo=UTC), None),  # beyond the horizon
+        ("cron(0 3 * * ? 2025)", datetime(2026, 11, 26, 4, 0, tzinfo=UTC), None),
+        ("at(2026-11-20T03:00:00)", datetime(2026, 11, 26, 4, 0, tzinfo=UTC), datetime(2026, 11, 20, 3, 0, tzinfo=UTC)),
+        ("at(2026-11-27T03:00:00)", datetime(2026, 11, 26, 4, 0, tzinfo=UTC), None),
+        # not knowable: a rate's phase, and fields this reader does not evaluate
+        ("rate(1 day)", datetime(2026, 11, 26, 4, 0, tzinfo=UTC), None),
+        ("cron(0 3 L * ? *)", datetime(2026, 11, 26, 4, 0, tzinfo=UTC), None),
+        ("cron(0 3 ? * 6#3 *)", datetime(2026, 11, 26, 4, 0, tzinfo=UTC), None),
+    ],
+)
+def test_the_latest_scheduled_time_is_read_from_the_backup_schedule(expression, before, expected):
+    assert decisions.latest_scheduled_time(expression, UTC, before, timedelta(days=35)) == expected
+
+
+def test_the_latest_scheduled_time_is_read_in_the_schedules_zone_across_a_clock_change():
+    from zoneinfo import ZoneInfo
+
+    berlin = ZoneInfo("Europe/Berlin")
+    # 03:00 in Berlin: 01:00 UTC in summer (CEST), 02:00 UTC in winter (CET); DST ended on 25 October 2026
+    summer = decisions.latest_scheduled_time(
+        "cron(0 3 * * ? *)", berlin, datetime(2026, 10, 24, 12, tzinfo=UTC), timedelta(days=7)
+    )
+    winter = decisions.latest_scheduled_time(
+        "cron(0 3 * * ? *)", berlin, datetime(2026, 10, 26, 12, tzinfo=UTC), timedelta(days=7)
+    )
+
+    assert summer == datetime(2026, 10, 24, 1, 0, tzinfo=UTC)
+    assert winter == datetime(2026, 10, 26, 2, 0, tzinfo=UTC)
+    assert decisions.latest_scheduled_time("cron(0 3 * * ? *)", None, winter, timedelta(days=7)) is None

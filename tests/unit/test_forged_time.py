@@ -47,6 +47,8 @@ def snap(ident: str, created: datetime, *, tags: dict[str, str] = OURS, region: 
         created=created,
         tags=dict(tags),
         database_identifier="orders-db",
+        # in the destination region: a copy of the source snapshot of the same name
+        copied_from=f"arn:aws:rds:us-east-1:123456789012:snapshot:{ident}" if region == "us-west-2" else None,
     )
 
 

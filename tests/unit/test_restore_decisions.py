@@ -25,6 +25,7 @@ def copy(name: str, taken: datetime, db: str = "orders-db", status: str = "avail
         "manual",
         taken,
         {OWNER_KEY: owner, SOURCE_TAG: db},
+        copied_from="us-east-1",
     )
 
 
@@ -103,7 +104,9 @@ def test_instance_plan_takes_regional_settings_and_flags_override_each():
 
 
 def test_cluster_plan_has_the_writer_with_the_source_class():
-    cluster_copy = Snapshot(Kind.CLUSTER, "dr-payments-20261125-1400", "", "us-west-2", "available", "manual", T0)
+    cluster_copy = Snapshot(
+        Kind.CLUSTER, "dr-payments-20261125-1400", "", "us-west-2", "available", "manual", T0, copied_from="us-east-1"
+    )
     portable = restore.portable_settings({"DBInstanceClass": "db.r6g.large"}, {"Engine": "aurora-postgresql"}, {})
 
     plan = restore.plan_restore(cluster_copy, "payments", portable, {}, Regional())
@@ -242,7 +245,9 @@ def test_engine_and_version_come_from_the_dr_copy_not_the_upgraded_source():
     older_copy = {"Engine": "postgres", "EngineVersion": "16.4", "StorageType": "io1", "Iops": 3000}
 
     portable = restore.portable_settings(source, older_copy, {})
-    cluster_copy = Snapshot(Kind.CLUSTER, "dr-payments-20261101-1400", "", "us-west-2", "available", "manual", T0)
+    cluster_copy = Snapshot(
+        Kind.CLUSTER, "dr-payments-20261101-1400", "", "us-west-2", "available", "manual", T0, copied_from="us-east-1"
+    )
     cluster_plan = restore.plan_restore(
         cluster_copy,
         "payments",

@@ -40,6 +40,7 @@ def test_valid_environment_builds_typed_settings():
         ("SNAPSHOT_TAGS", '{"rds-snapshot-dr:owner": "x"}'),
         ("SNAPSHOT_TAGS", '{"n": 1}'),
         ("SOURCE_RETENTION_DAYS", "0"),
+        ("SOURCE_RETENTION_DAYS", "15"),  # above DESTINATION_RETENTION_DAYS (14)
         ("DESTINATION_RETENTION_DAYS", "seven"),
         ("KEEP_LAST", "0"),
         ("COPY_CONCURRENCY_LIMIT", "21"),
