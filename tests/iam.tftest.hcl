@@ -189,7 +189,7 @@ run "listed_targets" {
           "arn:aws:rds:eu-central-1:123456789012:snapshot:dr6-orders-*-????????-????",
         ]
         conditions = [
-          "ForAllValues:StringEquals aws:TagKeys rds-snapshot-dr:backup-round,rds-snapshot-dr:copy-failures,rds-snapshot-dr:owner,rds-snapshot-dr:portable,rds-snapshot-dr:source,rds-snapshot-dr:source-type",
+          "ForAllValues:StringEquals aws:TagKeys rds-snapshot-dr:backup-round,rds-snapshot-dr:copy-failures,rds-snapshot-dr:copy-slot,rds-snapshot-dr:owner,rds-snapshot-dr:portable,rds-snapshot-dr:source,rds-snapshot-dr:source-type",
           "StringEqualsIfExists aws:RequestTag/rds-snapshot-dr:owner orders",
         ]
       }
@@ -201,7 +201,7 @@ run "listed_targets" {
           "arn:aws:rds:eu-west-1:123456789012:snapshot:dr6-orders-*-????????-????",
         ]
         conditions = [
-          "ForAllValues:StringEquals aws:TagKeys rds-snapshot-dr:backup-round,rds-snapshot-dr:owner,rds-snapshot-dr:portable,rds-snapshot-dr:source,rds-snapshot-dr:source-type",
+          "ForAllValues:StringEquals aws:TagKeys rds-snapshot-dr:backup-round,rds-snapshot-dr:copy-slot,rds-snapshot-dr:owner,rds-snapshot-dr:portable,rds-snapshot-dr:source,rds-snapshot-dr:source-type",
           "StringEquals aws:RequestTag/rds-snapshot-dr:owner orders",
         ]
       }
@@ -429,7 +429,7 @@ run "tag_selection_only" {
           "arn:aws:rds:eu-central-1:123456789012:snapshot:dr6-orders-*-????????-????",
         ]
         conditions = [
-          "ForAllValues:StringEquals aws:TagKeys rds-snapshot-dr:backup-round,rds-snapshot-dr:copy-failures,rds-snapshot-dr:owner,rds-snapshot-dr:portable,rds-snapshot-dr:source,rds-snapshot-dr:source-type,team",
+          "ForAllValues:StringEquals aws:TagKeys rds-snapshot-dr:backup-round,rds-snapshot-dr:copy-failures,rds-snapshot-dr:copy-slot,rds-snapshot-dr:owner,rds-snapshot-dr:portable,rds-snapshot-dr:source,rds-snapshot-dr:source-type,team",
           "StringEqualsIfExists aws:RequestTag/rds-snapshot-dr:owner orders",
         ]
       }
@@ -441,7 +441,7 @@ run "tag_selection_only" {
           "arn:aws:rds:eu-west-1:123456789012:snapshot:dr6-orders-*-????????-????",
         ]
         conditions = [
-          "ForAllValues:StringEquals aws:TagKeys rds-snapshot-dr:backup-round,rds-snapshot-dr:owner,rds-snapshot-dr:portable,rds-snapshot-dr:source,rds-snapshot-dr:source-type,team",
+          "ForAllValues:StringEquals aws:TagKeys rds-snapshot-dr:backup-round,rds-snapshot-dr:copy-slot,rds-snapshot-dr:owner,rds-snapshot-dr:portable,rds-snapshot-dr:source,rds-snapshot-dr:source-type,team",
           "StringEquals aws:RequestTag/rds-snapshot-dr:owner orders",
         ]
       }
@@ -635,7 +635,7 @@ run "instances_only_with_an_existing_key" {
           "arn:aws:rds:eu-central-1:123456789012:snapshot:dr6-orders-*-????????-????",
         ]
         conditions = [
-          "ForAllValues:StringEquals aws:TagKeys rds-snapshot-dr:backup-round,rds-snapshot-dr:copy-failures,rds-snapshot-dr:owner,rds-snapshot-dr:portable,rds-snapshot-dr:source,rds-snapshot-dr:source-type",
+          "ForAllValues:StringEquals aws:TagKeys rds-snapshot-dr:backup-round,rds-snapshot-dr:copy-failures,rds-snapshot-dr:copy-slot,rds-snapshot-dr:owner,rds-snapshot-dr:portable,rds-snapshot-dr:source,rds-snapshot-dr:source-type",
           "StringEqualsIfExists aws:RequestTag/rds-snapshot-dr:owner orders",
         ]
       }
@@ -647,7 +647,7 @@ run "instances_only_with_an_existing_key" {
           "arn:aws:rds:eu-west-1:123456789012:snapshot:dr6-orders-*-????????-????",
         ]
         conditions = [
-          "ForAllValues:StringEquals aws:TagKeys rds-snapshot-dr:backup-round,rds-snapshot-dr:owner,rds-snapshot-dr:portable,rds-snapshot-dr:source,rds-snapshot-dr:source-type",
+          "ForAllValues:StringEquals aws:TagKeys rds-snapshot-dr:backup-round,rds-snapshot-dr:copy-slot,rds-snapshot-dr:owner,rds-snapshot-dr:portable,rds-snapshot-dr:source,rds-snapshot-dr:source-type",
           "StringEquals aws:RequestTag/rds-snapshot-dr:owner orders",
         ]
       }

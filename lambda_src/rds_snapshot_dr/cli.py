@@ -467,7 +467,7 @@ def _copy_named(engine: Engine, gateway: CliGateway, identifier: str) -> Report:
     for kind in (Kind.INSTANCE, Kind.CLUSTER):
         found = gateway.find_snapshot(gateway.source_region, kind, identifier)
         if found is not None:
-            report = engine.copy_created(SnapshotCreated(kind, identifier, found.arn))
+            report = engine.copy_created(SnapshotCreated(kind, identifier, found.arn), by_hand=True)
             if not report.outcomes:
                 report = Report("copy")
                 report.outcomes.append(_not_ours(identifier, kind, engine.settings))

@@ -86,13 +86,17 @@ class Copier(Worker):
         super().__init__(settings, gateway, now=now, remaining_ms=remaining_ms)
         self.pruner = pruner
 
-    def copy_created(self, event: SnapshotCreated) -> Report:
-        """Start the cross-region copy of one of our snapshots the moment RDS says it exists.
+    def copy_created(self, event: SnapshotCreated, *, by_hand: bool = False) -> Report:
+        """Start the cross-region copy of one of our snapshots the moment RDS says it exists, if the backup run
+        reserved a copy slot for it (`decisions.COPY_SLOT_TAG`); else leave it to the paths that count the
+        copies in flight (copy-waiting, a finished copy, reconcile), so the event never takes this instance over
+        its share (copy_concurrency_limit).
 
-        At most 3 RDS calls, whatever the fleet: the source snapshot (ownership, status, ARN), the one
-        destination snapshot with its name, and the copy. The copy limit is respected by letting RDS
-        refuse (the copy is deferred to the next finished copy or reconcile); reconcile and the
-        copy-finished path keep this instance's own share (copy_concurrency_limit).
+        At most 3 RDS calls, whatever the fleet: the source snapshot (ownership, status, ARN, the reserved
+        slot), the one destination snapshot with its name, and the copy. Past the share, AWS's own limit may
+        still refuse the copy (another instance's copies): the copy is then deferred to the next finished copy,
+        copy-waiting or reconcile. `by_hand` (the command line's `copy --snapshot`): a person asked for this
+        copy, so it starts without a reserved slot.
         """
         report = Report("copy")
         ident = event.snapshot_identifier
@@ -127,6 +131,21 @@ class Copier(Worker):
         if not decisions.copy_attempts_left(self.settings, source):
             report.record(
                 decisions.exhausted_copy_outcome(self.settings, source, self.aws.destination_region), lasting=True
+            )
+            return report
+        if not (by_hand or decisions.holds_copy_slot(source, self.now)):
+            report.record(
+                Outcome(
+                    source.target,
+                    event.kind,
+                    "copy",
+                    "deferred",
+                    ident,
+                    "no copy slot was reserved for it (this instance's share of copies in flight is taken, or the "
+                    "snapshot is not from a scheduled round); copy-waiting, a finished copy or reconcile starts it "
+                    "within the share",
+                    "Nothing to do.",
+                )
             )
             return report
         region = self.aws.destination_region
@@ -359,6 +378,11 @@ class Copier(Worker):
             self._copy_ended_failed(report, event)
         # Not the copy that just ended: a failed one is copied again by a later run, once its deletion is done.
         self._start_next_copy(report, event.kind, exclude=ident)
+        if any(o.operation == "copy" and o.outcome == "started" for o in report.outcomes):
+            # A retry of this invocation would start another copy for the same freed slot, over the share:
+            # its failures (a failed copy it reported, one it could not remove) are reported, not raised;
+            # reconcile lists the destination and deals with what is left.
+            report.keep_failures_from_retry()
         return report
 
     def _copy_ended_failed(self, report: Report, event: CopyFinished) -> None:
@@ -431,7 +455,8 @@ class Copier(Worker):
             if snap.kind in wanted and (snap.kind, snap.identifier) not in copied and snap.identifier != exclude
         ]
         found = self._find(region, candidates)
-        plan = decisions.plan_waiting_copies(self.settings, candidates, found)
+        reserved = decisions.reserved_copy_slots(self.settings, source, self.now)
+        plan = decisions.plan_waiting_copies(self.settings, candidates, found, reserved=reserved)
         contested = set()
         for kind in wanted:
             may_start = sum(1 for snap in plan.start if snap.kind is kind) if starts is None else starts
@@ -445,7 +470,7 @@ class Copier(Worker):
             )
             found = found + copies
             points = decisions.recovery_points_from_previous(self.settings, previous, copies, copied)
-            plan = decisions.plan_waiting_copies(self.settings, candidates, found, points)
+            plan = decisions.plan_waiting_copies(self.settings, candidates, found, points, reserved)
         WAITING.keep_copied(
             {
                 (snap.kind, snap.identifier)

@@ -33,6 +33,10 @@ ROUND_TAG = TAG_KEYS["backup_round"]  # set only by a full backup round: its YYY
 # On a source snapshot: how many of its cross-region copies ended `failed` (the engine sets it before it
 # deletes the failed copy). CopyTags carries it to the next copy, which is harmless.
 COPY_FAILURES_TAG = TAG_KEYS["copy_failures"]
+# On a source snapshot: the backup run reserved one of this instance's copy slots for it (`copy_slots_for_round`),
+# so its snapshot-created event may start its copy; without it, the event leaves the copy to the paths that
+# count the copies in flight (copy-waiting, a finished copy, reconcile). CopyTags carries it to the copy.
+COPY_SLOT_TAG = TAG_KEYS["copy_slot"]
 ROUND_FORMAT = "%Y%m%d-%H%M"
 # Written on each source snapshot at backup time: the portable settings a snapshot does not record
 # itself (instance class, Multi-AZ, deletion protection), so a restore can use them while the source
@@ -383,8 +387,11 @@ def snapshot_name(prefix: str, target: str, scheduled_time: datetime) -> str:
     return f"{prefix}-{target}-{round_stamp(scheduled_time)}"
 
 
-def snapshot_tags(settings: Settings, db: Database, backup_round: str | None = None) -> dict[str, str]:
-    """Tags of a new source snapshot; `backup_round` (a stamp) only for snapshots of a full backup round."""
+def snapshot_tags(
+    settings: Settings, db: Database, backup_round: str | None = None, copy_slot: bool = False
+) -> dict[str, str]:
+    """Tags of a new source snapshot; `backup_round` (a stamp) only for snapshots of a full backup round,
+    `copy_slot` for one the backup run reserved a copy slot for."""
     tags = dict(settings.snapshot_tags)
     tags.update(
         {
@@ -395,6 +402,8 @@ def snapshot_tags(settings: Settings, db: Database, backup_round: str | None = N
     )
     if backup_round is not None:
         tags[ROUND_TAG] = backup_round
+    if copy_slot:
+        tags[COPY_SLOT_TAG] = "reserved"
     portable = portable_tag_value(db.instance_class, db.multi_az, db.deletion_protection)
     if portable:
         tags[PORTABLE_TAG] = portable
@@ -600,7 +609,46 @@ def is_copy_in_flight(settings: Settings, snapshot: Snapshot) -> bool:
     return snapshot.copied_from is not None or is_owned(settings, snapshot)
 
 
-def copy_room(settings: Settings, own_in_flight: Sequence[Snapshot], in_flight: Sequence[Snapshot]) -> dict[Kind, int]:
+# How long after its round's scheduled time a reserved copy slot is held for a snapshot still being made: the
+# hour in which the backup run itself may start late (ROUND_GRACE: Scheduler's retries), and an hour for the
+# snapshot (an incremental one takes minutes). A snapshot slower than that lets its slot go to a copy that
+# waits (copy-waiting, a finished copy, reconcile), and its own snapshot-created event no longer starts its
+# copy: a slow snapshot does not keep a slot idle for hours.
+COPY_SLOT_HOLD = timedelta(hours=2)
+
+
+def holds_copy_slot(snapshot: Snapshot, now: datetime) -> bool:
+    """Whether the backup run reserved a copy slot for this source snapshot (COPY_SLOT_TAG) and it still holds:
+    its stamp is at most COPY_SLOT_HOLD old."""
+    if not snapshot.tags.get(COPY_SLOT_TAG):
+        return False
+    stamp = stamp_of(snapshot.identifier)
+    return stamp is not None and now - COPY_SLOT_HOLD <= stamp <= now + FUTURE_STAMP_TOLERANCE
+
+
+def reserved_copy_slots(settings: Settings, source: Iterable[Snapshot], now: datetime) -> dict[Kind, int]:
+    """Per kind, the copy slots held for owned source snapshots still being made: the backup run reserved
+    them (COPY_SLOT_TAG), and each one's snapshot-created event will start its copy. The paths that count the
+    copies in flight leave them free, so the event's copy never takes the instance over its share. A holder
+    that is available and has no copy yet is a waiting copy like any other (it goes first: `slot_first`)."""
+    reserved = dict.fromkeys(Kind, 0)
+    for snap in source:
+        if snap.status == "creating" and holds_copy_slot(snap, now) and is_owned(settings, snap):
+            reserved[snap.kind] += 1
+    return reserved
+
+
+def slot_first(snapshot: Snapshot) -> int:
+    """The leading sort key of the copy order: a snapshot the backup run reserved a copy slot for goes first (0)."""
+    return 0 if snapshot.tags.get(COPY_SLOT_TAG) else 1
+
+
+def copy_room(
+    settings: Settings,
+    own_in_flight: Sequence[Snapshot],
+    in_flight: Sequence[Snapshot],
+    reserved: Mapping[Kind, int] | None = None,
+) -> dict[Kind, int]:
     """How many more copies of each kind this instance may start: its share (COPY_CONCURRENCY_LIMIT, per kind)
     less its own copies of that kind in progress, within what the account has left of AWS's limit for the
     kind (20 DB snapshot and, apart, 5 DB cluster snapshot copies in progress per destination region).
@@ -609,12 +657,14 @@ def copy_room(settings: Settings, own_in_flight: Sequence[Snapshot], in_flight: 
     hold every slot of the share while cluster slots, which instances cannot use, stand idle (the fleet
     simulation found Aurora clusters never copied that way when their snapshot events were lost). Another
     module instance's long copies must not hold this one back below its share; only the AWS limits may.
+    `reserved` (`reserved_copy_slots`) counts as copies of this instance in progress.
     """
     aws_limit = {Kind.INSTANCE: ACCOUNT_COPY_LIMIT, Kind.CLUSTER: ACCOUNT_CLUSTER_COPY_LIMIT}
+    held = reserved or {}
     return {
         kind: min(
-            settings.copy_concurrency_limit - sum(1 for snap in own_in_flight if snap.kind is kind),
-            limit - sum(1 for snap in in_flight if snap.kind is kind),
+            settings.copy_concurrency_limit - sum(1 for snap in own_in_flight if snap.kind is kind) - held.get(kind, 0),
+            limit - sum(1 for snap in in_flight if snap.kind is kind) - held.get(kind, 0),
         )
         for kind, limit in aws_limit.items()
     }
@@ -764,9 +814,17 @@ def plan_copies(
             foreign.append(snap)
     rank = newest_first_rank(settings, source_list)
     missing.sort(
-        key=lambda s: copy_priority(s, rank.get((s.kind, s.identifier), 0), copied_up_to.get((s.kind, s.target)))
+        key=lambda s: (
+            slot_first(s),
+            copy_priority(s, rank.get((s.kind, s.identifier), 0), copied_up_to.get((s.kind, s.target))),
+        )
     )
-    room = copy_room(settings, [snap for snap in in_flight if is_owned(settings, snap)], in_flight)
+    room = copy_room(
+        settings,
+        [snap for snap in in_flight if is_owned(settings, snap)],
+        in_flight,
+        reserved_copy_slots(settings, source_list, now) if now is not None else None,
+    )
     start: list[Snapshot] = []
     defer: list[Snapshot] = []
     for snap in missing:
@@ -856,6 +914,7 @@ def plan_waiting_copies(
     candidates: Sequence[Snapshot],
     found: Iterable[Snapshot],
     recovery_points: Mapping[tuple[Kind, str], datetime | None] | None = None,
+    reserved: Mapping[Kind, int] | None = None,
 ) -> WaitingCopies:
     """The waiting copies to start now: `candidates` are `waiting_copy_candidates` (both kinds), `found` what a
     lookup of their names in the destination returned. With `recovery_points` (by (kind, database), from
@@ -869,16 +928,58 @@ def plan_waiting_copies(
     """
     taken = {(snap.kind, snap.identifier) for snap in found}
     own_in_flight = [snap for snap in found if is_copy_in_flight(settings, snap) and is_owned(settings, snap)]
-    room = copy_room(settings, own_in_flight, own_in_flight)
+    room = copy_room(settings, own_in_flight, own_in_flight, reserved)
     waiting = [snap for snap in candidates if (snap.kind, snap.identifier) not in taken]
     if recovery_points is not None:
-        waiting.sort(key=lambda s: copy_priority(s, 0, recovery_points.get((s.kind, s.target))))
+        waiting.sort(key=lambda s: (slot_first(s), copy_priority(s, 0, recovery_points.get((s.kind, s.target)))))
+    else:
+        waiting.sort(key=slot_first)  # stable: the candidates' order otherwise
     start: list[Snapshot] = []
     for snap in waiting:
         if room[snap.kind] > 0:
             start.append(snap)
             room[snap.kind] -= 1
     return WaitingCopies(start=start, queue=waiting, own_in_flight=len(own_in_flight))
+
+
+def copy_slots_for_round(
+    settings: Settings,
+    targets: Sequence[Database],
+    scheduled: datetime,
+    previous: Iterable[Snapshot] | None,
+) -> set[tuple[Kind, str]]:
+    """The targets, as (kind, identifier), whose new snapshot gets a copy slot reserved (COPY_SLOT_TAG), so its
+    snapshot-created event may start its copy at once: as many of each kind as the instance's share has free.
+
+    `previous` is what the destination holds under the names of the targets' snapshots of the previous
+    scheduled round (None: that round is not known, e.g. a rate() schedule: then no slot is reserved, and the
+    copies start from copy-waiting, a finished copy or reconcile, which count the copies in flight). Its copies
+    still in flight are what holds the share now (copies of older rounds in flight are a backlog beyond a day,
+    which the recovery point alarm reports; they are not counted). The slots go first to the databases whose
+    previous copy is not available, then in an order hashed from the new name, as `copy_priority` orders one
+    round; a database that cannot be snapshotted now takes none.
+    """
+    if previous is None:
+        return set()
+    previous = list(previous)
+    own = [snap for snap in previous if is_copy_in_flight(settings, snap) and is_owned(settings, snap)]
+    room = copy_room(settings, own, own)
+    copied = {(snap.kind, snap.target) for snap in previous if copy_state(settings, snap) is CopyState.AVAILABLE}
+
+    def order(db: Database) -> tuple[bool, int, str]:
+        name = snapshot_name(settings.snapshot_prefix, db.identifier, scheduled)
+        return (
+            (db.kind, db.identifier) in copied,
+            int.from_bytes(hashlib.blake2b(name.encode(), digest_size=8).digest()),
+            name,
+        )
+
+    slots: set[tuple[Kind, str]] = set()
+    for db in sorted(targets, key=order):
+        if room[db.kind] > 0 and can_snapshot(db):
+            slots.add((db.kind, db.identifier))
+            room[db.kind] -= 1
+    return slots
 
 
 def may_copy_more(outcome: Outcome) -> bool:
@@ -999,8 +1100,9 @@ def missed_in_latest_round(
     The latest round is the greatest backup-round tag among owned source snapshots (any status), leaving out
     a tag later than `now` plus FUTURE_STAMP_TOLERANCE: a forged round would hide what the real latest round
     missed, and its retakes would carry the forged stamp. `due`, the schedule's latest time that should have
-    run by now (`latest_scheduled_time`), is a round too: one whose backup run failed through all its retries
-    left no snapshot, hence no tag, and would otherwise wait for the next scheduled round.
+    run by now (`latest_scheduled_time`), is a round too, once an owned source snapshot is older than it (the
+    module was running then): one whose backup run failed through all its retries left no snapshot, hence no
+    tag, and would otherwise wait for the next scheduled round.
     None when there is no round, or when it is older than the source retention (its snapshots may
     be pruned by now, and a newer schedule run is overdue: that is the recovery point alarm's job).
     A target has the round when an owned source snapshot of its kind carries the round's tag and
@@ -1013,7 +1115,9 @@ def missed_in_latest_round(
         for stamp in {snap.tags.get(ROUND_TAG, "") for snap in owned}
         if (when := parse_round_stamp(stamp)) is not None and when <= now + FUTURE_STAMP_TOLERANCE
     }
-    if due is not None and due <= now:
+    # Only once the module was running before it (an owned snapshot is older): a module deployed after the
+    # schedule last fired waits for its first scheduled round rather than taking one under an older name.
+    if due is not None and due <= now and any(sort_time(snap.data_time) < due for snap in owned):
         rounds.setdefault(round_stamp(due), parse_round_stamp(round_stamp(due)) or due)
     if not rounds:
         return None

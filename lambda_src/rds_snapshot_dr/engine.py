@@ -98,8 +98,50 @@ class Engine(Worker):
         if selection is None:
             return report
         backup_round = decisions.round_stamp(request.scheduled_time) if request.targets is None else None
-        self._snapshot_all(report, selection.targets, request.scheduled_time, backup_round)
+        slots = self._reserve_copy_slots(selection.targets, request.scheduled_time)
+        self._snapshot_all(report, selection.targets, request.scheduled_time, backup_round, copy_slots=slots)
         return report
+
+    def _reserve_copy_slots(self, databases: list[Database], scheduled: datetime) -> set[tuple[Kind, str]]:
+        """The databases whose new snapshot may start its copy from its own snapshot-created event
+        (`decisions.copy_slots_for_round`). Calls: one destination lookup per 100 databases of a kind, by the
+        names of the previous scheduled round; none when that round is not known (a rate() schedule)."""
+        settings = self.settings
+        previous_time = decisions.latest_scheduled_time(
+            settings.backup_schedule_expression,
+            schedule_zone(settings.backup_schedule_timezone),
+            scheduled - timedelta(minutes=1),
+            timedelta(days=8),  # a weekly schedule's previous round too; older rounds' copies are long done
+        )
+        previous: list[Snapshot] | None = None
+        if previous_time is not None:
+            previous = []
+            try:
+                for kind in BOTH_KINDS:
+                    names = [
+                        decisions.snapshot_name(settings.snapshot_prefix, db.identifier, previous_time)
+                        for db in databases
+                        if db.kind is kind
+                    ]
+                    if names:
+                        previous.extend(self.aws.find_snapshots(self.aws.destination_region, kind, names))
+            except AwsError as error:
+                previous = None
+                reason = f"the previous round's copies could not be read: {error}"
+            else:
+                reason = ""
+        else:
+            reason = "the backup schedule's previous round is not known (a rate() schedule)"
+        slots = decisions.copy_slots_for_round(settings, databases, scheduled, previous)
+        log_decision(
+            logging.INFO,
+            "copy slots reserved for the snapshot-created events",
+            action="backup",
+            operation="copy",
+            outcome="reserved",
+            reason=reason or f"{len(slots)} of {len(databases)} databases",
+        )
+        return slots
 
     def _snapshot_all(
         self,
@@ -109,10 +151,12 @@ class Engine(Worker):
         backup_round: str | None,
         note: str = "",
         started: str = "",
+        copy_slots: set[tuple[Kind, str]] | None = None,
     ) -> None:
         """Start the snapshot of each database in turn; defer the rest when the time budget runs out.
 
         `note` prefixes the reason of every outcome (what this snapshot is for), `started` the one of a start.
+        The snapshots of `copy_slots` databases carry the reserved copy slot (`decisions.COPY_SLOT_TAG`).
         """
         pruned_for_quota: set[Kind] = set()
         for position, db in enumerate(databases):
@@ -131,7 +175,14 @@ class Engine(Worker):
                     )
                 break
             self._snapshot(
-                report, db, scheduled, pruned_for_quota, backup_round=backup_round, note=note, started=started
+                report,
+                db,
+                scheduled,
+                pruned_for_quota,
+                backup_round=backup_round,
+                note=note,
+                started=started,
+                copy_slot=(db.kind, db.identifier) in (copy_slots or set()),
             )
 
     def _snapshot(
@@ -144,6 +195,7 @@ class Engine(Worker):
         backup_round: str | None = None,
         note: str = "",
         started: str = "",
+        copy_slot: bool = False,
     ) -> None:
         name = decisions.snapshot_name(self.settings.snapshot_prefix, db.identifier, scheduled)
         if not decisions.can_snapshot(db):
@@ -178,7 +230,7 @@ class Engine(Worker):
                 )
             )
             return
-        tags = decisions.snapshot_tags(self.settings, db, backup_round)
+        tags = decisions.snapshot_tags(self.settings, db, backup_round, copy_slot)
         after = ""
         try:
             self.aws.create_snapshot(db, name, tags)
@@ -212,9 +264,10 @@ class Engine(Worker):
 
     # --- events ----------------------------------------------------------------------------------
 
-    def copy_created(self, event: SnapshotCreated) -> Report:
-        """Start the cross-region copy of one of our snapshots the moment RDS says it exists."""
-        return self.copier.copy_created(event)
+    def copy_created(self, event: SnapshotCreated, *, by_hand: bool = False) -> Report:
+        """Start the cross-region copy of one of our snapshots the moment RDS says it exists (if the backup run
+        reserved a copy slot for it, or `by_hand`)."""
+        return self.copier.copy_created(event, by_hand=by_hand)
 
     def copy_finished(self, event: CopyFinished) -> Report:
         """A cross-region copy ended in the destination: start the next waiting copy."""

@@ -63,6 +63,11 @@ class Report:
             **asdict(outcome),
         )
 
+    def keep_failures_from_retry(self) -> None:
+        """Make every failure so far lasting: for an invocation whose retry would repeat what it already did
+        (the copy-finished event starts a copy per run: a retried run would start a second one, over the share)."""
+        self.lasting.extend(self.retryable_failures)
+
     @property
     def failed(self) -> bool:
         return any(o.failed for o in self.outcomes)

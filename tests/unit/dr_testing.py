@@ -114,12 +114,15 @@ def make_cluster(client: Any, identifier: str, tags: dict[str, str] | None = Non
     )
 
 
-def owned_tags(target: str, kind: str = "instance", owner: str = OWNER) -> list[dict[str, str]]:
-    return [
+def owned_tags(target: str, kind: str = "instance", owner: str = OWNER, slot: bool = True) -> list[dict[str, str]]:
+    """The tags of a snapshot the module took; `slot`: the backup run reserved it a copy slot, so its
+    snapshot-created event starts its copy (test_copy_slots.py covers a snapshot without)."""
+    tags = [
         {"Key": OWNER_KEY, "Value": owner},
         {"Key": "rds-snapshot-dr:source", "Value": target},
         {"Key": "rds-snapshot-dr:source-type", "Value": kind},
     ]
+    return tags + ([{"Key": "rds-snapshot-dr:copy-slot", "Value": "reserved"}] if slot else [])
 
 
 def instance_snapshots(client: Any) -> dict[str, dict[str, Any]]:

@@ -217,16 +217,17 @@ DAILY_0300 = "cron(0 3 * * ? *)"  # the module's default schedule_expression
 
 @pytest.mark.usefixtures("fleet")
 def test_a_round_whose_backup_run_failed_everywhere_is_retaken_from_the_schedule(source, env, lambda_context, clock):
-    # The 03:00 run met an RDS outage through all its retries: no snapshot of that round exists, so no
-    # round tag either. The schedule still says it was due.
+    # The module ran the day before; the 03:00 run met an RDS outage through all its retries: no snapshot of
+    # that round exists, so no round tag either. The schedule still says it was due.
     env(BACKUP_SCHEDULE_EXPRESSION=DAILY_0300)
+    lambda_handler({"action": "backup", "scheduled_time": "2026-11-25T03:00:00Z"}, lambda_context)
     clock(datetime(2026, 11, 26, 4, 30, tzinfo=UTC))
 
     result = lambda_handler(RECONCILE, lambda_context)
 
-    taken = instance_snapshots(source)
+    taken = {name: snap for name, snap in instance_snapshots(source).items() if name.endswith("20261126-0300")}
     assert set(taken) == {"dr-orders-db-20261126-0300", "dr-billing-db-20261126-0300"}
-    assert set(cluster_snapshots(source)) == {"dr-payments-20261126-0300"}
+    assert "dr-payments-20261126-0300" in cluster_snapshots(source)
     assert {tags_of(snap)[ROUND_TAG] for snap in taken.values()} == {"20261126-0300"}
     assert snapshot_outcomes(result)["orders-db"]["reason"].startswith("missed in backup round 20261126-0300")
 
@@ -234,23 +235,38 @@ def test_a_round_whose_backup_run_failed_everywhere_is_retaken_from_the_schedule
 @pytest.mark.usefixtures("fleet")
 def test_the_due_round_is_left_to_the_backup_run_for_an_hour(source, env, lambda_context, clock):
     env(BACKUP_SCHEDULE_EXPRESSION=DAILY_0300)
+    lambda_handler({"action": "backup", "scheduled_time": "2026-11-24T03:00:00Z"}, lambda_context)
     clock(datetime(2026, 11, 26, 3, 45, tzinfo=UTC))  # Scheduler may still be retrying the 03:00 run
 
     result = lambda_handler(RECONCILE, lambda_context)
 
     # the round before (25 November, 03:00) is the one reconcile looks at, and it is retaken
-    assert set(instance_snapshots(source)) == {"dr-orders-db-20261125-0300", "dr-billing-db-20261125-0300"}
+    assert {n for n in instance_snapshots(source) if not n.endswith("20261124-0300")} == {
+        "dr-orders-db-20261125-0300",
+        "dr-billing-db-20261125-0300",
+    }
     assert result["metrics"]["SnapshotsStarted"] == 3
 
 
 @pytest.mark.usefixtures("fleet")
 def test_the_due_round_is_read_in_the_schedules_time_zone(source, env, lambda_context, clock):
     env(BACKUP_SCHEDULE_EXPRESSION=DAILY_0300, BACKUP_SCHEDULE_TIMEZONE="Europe/Berlin")
+    lambda_handler(load_event("scheduled-backup.json"), lambda_context)  # the module ran the day before
     clock(datetime(2026, 11, 26, 4, 30, tzinfo=UTC))  # 03:00 in Berlin is 02:00 UTC in November
 
     lambda_handler(RECONCILE, lambda_context)
 
     assert "dr-orders-db-20261126-0200" in instance_snapshots(source)
+
+
+@pytest.mark.usefixtures("fleet")
+def test_a_module_deployed_after_the_schedule_last_fired_waits_for_its_first_round(source, env, lambda_context, clock):
+    env(BACKUP_SCHEDULE_EXPRESSION=DAILY_0300)
+    clock(datetime(2026, 11, 26, 4, 30, tzinfo=UTC))  # no snapshot of ours yet: it was not running at 03:00
+
+    result = lambda_handler(RECONCILE, lambda_context)
+
+    assert result["metrics"]["SnapshotsStarted"] == 0
 
 
 @pytest.mark.usefixtures("fleet")

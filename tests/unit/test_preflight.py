@@ -614,6 +614,7 @@ def test_backup_permissions_are_simulated_per_resource_with_the_context_of_a_rea
         "rds-snapshot-dr:source-type",
         "rds-snapshot-dr:backup-round",
         "rds-snapshot-dr:portable",
+        "rds-snapshot-dr:copy-slot",
         "team",  # BASE_ENV's snapshot_tags
     }
     tagging = [r for r in seen if r["ActionNames"] == ["rds:AddTagsToResource"]]
