@@ -55,6 +55,7 @@ TABLE = (
     "backup_round_seconds",
     "backup_round_bound_seconds",
     "copy_slot_utilisation",
+    "copies_started_above_share",
     "min_account_bucket_tokens",
 )
 
@@ -144,6 +145,7 @@ COLUMNS = (
     ("bound s", "backup_round_bound_seconds"),
     ("deferred by the round", "backup_round_deferred_max"),
     ("slot use", "copy_slot_utilisation"),
+    ("above share", "copies_started_above_share"),
     ("min bucket", "min_account_bucket_tokens"),
 )
 

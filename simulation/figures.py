@@ -90,6 +90,9 @@ def figures(run: Run) -> dict[str, Any]:
             statistics.median(inv.end - inv.start for inv in waiting_runs) if waiting_runs else None, 1
         ),
         "copy_slot_utilisation": _round(run.slot_busy_s / run.slot_available_s if run.slot_available_s else None),
+        "copies_started_above_share": len(run.share_breaches),
+        "peak_instance_copies_in_flight": run.peak_copies_in_flight.get("instance", 0),
+        "peak_cluster_copies_in_flight": run.peak_copies_in_flight.get("cluster", 0),
         "min_account_bucket_tokens": _round(run.min_bucket_tokens, 1),
         "invocations": len(run.invocations),
         "invocation_errors": sum(1 for inv in run.invocations if inv.error),

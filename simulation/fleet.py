@@ -105,12 +105,16 @@ class Run:
     min_bucket_tokens: float
     counts: dict[str, int]
     events: dict[str, int]
-    ever_copied: set[tuple[str, str]]
-    final_copies: dict[tuple[str, str], int]  # available DR copies per database at the end
+    ever_copied: set[tuple[str, str, str]]  # (kind, database, resource id): per database generation
+    final_copies: dict[tuple[str, str, str], int]  # available DR copies per database generation at the end
     unsupported: set[str]
     backup_rounds: list[tuple[float, float, int, int]]  # (start, end, calls, deferred)
     rate_budget: float | None
     errors: dict[str, int] = field(default_factory=dict)
+    # every copy start that left the module's copies of its kind in flight above its share:
+    # (time, kind, in flight after the start, share, the invocation's trigger)
+    share_breaches: list[tuple[float, str, int, int, str]] = field(default_factory=list)
+    peak_copies_in_flight: dict[str, int] = field(default_factory=dict)
 
 
 def _is_invocation_emf(document: dict[str, Any]) -> bool:
@@ -248,16 +252,20 @@ class Simulation:
         self.copies_completed = 0
         self.copies_incremental = 0
         self.dr_copies: dict[tuple[str, str], dict[str, Snap]] = defaultdict(dict)
-        self.ever_copied: set[tuple[str, str]] = set()
+        self.ever_copied: set[tuple[str, str, str]] = set()
+        self.sabotaged: dict[str, float] = {}  # database -> when a person's act began to hold its RPO back
         self.rpo_samples: list[tuple[float, str, float, bool]] = []
         self.unavailable_until: dict[str, float] = {}
         self.waiting: dict[str, set[str]] = {INSTANCE: set(), CLUSTER: set()}
         self._slot_t = 0.0
+        self._slot_state: dict[str, tuple[int, int]] = {}
         self.slot_busy = 0.0
         self.slot_available = 0.0
         self.calls_per_second: dict[tuple[str, int], int] = defaultdict(int)
         self.peak = 0
         self.backup_rounds: list[tuple[float, float, int, int]] = []
+        self.share_breaches: list[tuple[float, str, int, int, str]] = []
+        self.peak_in_flight = {INSTANCE: 0, CLUSTER: 0}
         self.rds.on_delete.append(self._deleted)
         self.rds.on_available.append(self._available)
         self.rds.on_copy_start.append(self._copy_started)
@@ -363,6 +371,14 @@ class Simulation:
                 victims.append(next(db for db in self.databases if db.kind == CLUSTER))
             for db in victims:
                 self.kernel.at(day * DAY + 7 * HOUR, lambda db=db: self._delete_database(db))
+        instances = [db for db in self.databases if db.kind == INSTANCE]
+        changing = [instances[i % len(instances)] for i in range(3)] if instances else []
+        for day in s.recreated:
+            self.kernel.at(day * DAY + 12 * HOUR, lambda db=changing[0]: self._recreate_database(db))
+        for day in s.copy_deleted_by_hand:
+            self.kernel.at(day * DAY + 12 * HOUR, lambda db=changing[1]: self._delete_copy_by_hand(db))
+        for day in s.look_alike:
+            self.kernel.at(day * DAY + 2 * HOUR, lambda db=changing[2]: self._place_look_alike(db))
 
     def _set_status(self, db: Database, status: str, seconds: float) -> None:
         if db.deleted_at is not None or db.status != "available":
@@ -380,6 +396,69 @@ class Simulation:
         db.deleted_at = self.kernel.now
         db.status = "deleting"
         self.rds.regions[SOURCE].generation += 1
+
+    def _recreate_database(self, old: Database) -> None:
+        """Delete the database and create a new one under its identifier: a new generation (resource id)."""
+        self._delete_database(old)
+        new = Database(old.kind, old.ident, old.size_gb, self.kernel.now, dict(old.tags), cluster=old.cluster)
+        self.rds.regions[SOURCE].databases[old.kind][old.ident] = new
+        self.databases.append(new)
+
+    def _delete_copy_by_hand(self, db: Database) -> None:
+        """A person deletes the database's newest DR copy (outside the function, so no Deletion is recorded)."""
+        region = self.rds.regions[DESTINATION]
+        copies = [
+            s
+            for s in self.dr_copies[(db.kind, db.ident)].values()
+            if s.status == "available" and s.resource_id == db.resource_id
+        ]
+        if not copies:
+            return
+        newest = max(copies, key=lambda s: s.data_time)
+        self._slots()
+        self.rds.remove(region, newest)
+        self.dr_copies[(db.kind, db.ident)].pop(newest.ident, None)
+        source = self.rds.regions[SOURCE].snapshots[db.kind].get(newest.ident)
+        if source is not None and source.status == "available":
+            self.waiting[db.kind].add(newest.ident)
+        self._note_slots()
+        self.sabotaged[db.ident] = self.kernel.now
+
+    def _place_look_alike(self, db: Database) -> None:
+        """A person copies an older source snapshot of the database into the DR region under the name the next
+        round gives the database, with its tags: our exact name and owner tag, but not that round's data."""
+        source = self.rds.regions[SOURCE]
+        ours = [s for s in source.snapshots[db.kind].values() if s.maker == "module" and s.db == db.ident]
+        available = [s for s in ours if s.status == "available"]
+        if not available:
+            return
+        older = min(available, key=lambda s: s.data_time)
+        next_round = (self.kernel.now // DAY) * DAY + 3 * HOUR
+        name = f"{PREFIX}-{db.ident}-{to_datetime(next_round):%Y%m%d-%H%M}"
+        region = self.rds.regions[DESTINATION]
+        look_alike = Snap(
+            db.kind,
+            name,
+            region.name,
+            db.ident,
+            "available",
+            "manual",
+            dict(older.tags),
+            older.data_time,
+            "person",
+            older.size_gb,
+            created=self.kernel.now,
+            original=older.data_time,
+            source_arn=older.arn,
+            source_region=source.name,
+            kms=older.kms,
+            resource_id=older.resource_id,
+        )
+        self.rds.add(region, look_alike)
+        # the function must report the name it cannot use (outcome failed, within a reconcile), and the RPO of
+        # the database is held back until the round after
+        self.injected.append((next_round, look_alike))
+        self.sabotaged[db.ident] = next_round
 
     def _legal_hold_copy(self) -> None:
         region = self.rds.regions[DESTINATION]
@@ -432,7 +511,12 @@ class Simulation:
         }
 
     def _newest_copy(self, db: Database) -> float | None:
-        times = [s.data_time for s in self.dr_copies[(db.kind, db.ident)].values() if s.status == "available"]
+        """The data time of the newest available DR copy the module made of this database generation."""
+        times = [
+            s.data_time
+            for s in self.dr_copies[(db.kind, db.ident)].values()
+            if s.status == "available" and s.resource_id == db.resource_id
+        ]
         return max(times) if times else None
 
     def _sample_rpo(self) -> None:
@@ -452,6 +536,10 @@ class Simulation:
             return True
         if db.status != "available" or now < self.unavailable_until.get(db.ident, -1e18) + bound:
             return True
+        # a person's act holds it back: a look-alike holds its name (no bound until the next round's copy),
+        # a deleted DR copy until one reconcile (plus the copy's own time) has copied it again
+        if db.ident in self.sabotaged and now >= self.sabotaged[db.ident] and now <= self.sabotaged[db.ident] + bound:
+            return True
         # within an injected outage, or until one reconcile (plus the copy's own time) after it ended
         return any(begin <= now <= end + bound - DAY for begin, end in self.rds.outages)
 
@@ -469,22 +557,32 @@ class Simulation:
     # --- observers -----------------------------------------------------------------------------------
 
     def _slots(self) -> None:
+        """Add the interval since the last call, with the copies in flight and waiting that held during it.
+
+        The model changes its copies in flight before it tells an observer, so the state that held is the one
+        recorded at the previous call, not the current one (reading the current one counted a copy's whole
+        run as idle once it ended). Each observer calls this first, and records the new state at its end."""
         now = self.kernel.now
         dt = now - self._slot_t
         self._slot_t = now
-        if dt <= 0:
-            return
-        region = self.rds.regions[DESTINATION]
         # While copies of a kind wait, the slots they could use: the module's share (COPY_CONCURRENCY_LIMIT,
         # per kind as the function counts it) within AWS's 20 instance / 5 cluster copies per destination
         # region, but no more than there are copies waiting or in flight. Busy: the module's copies in
         # flight within that share.
-        for kind, limit in self._module_slots().items():
-            waiting = len(self.waiting[kind])
-            if waiting:
-                in_flight = min(limit, region.copies_in_flight[kind])
-                self.slot_busy += in_flight * dt
-                self.slot_available += min(limit, in_flight + waiting) * dt
+        if dt > 0:
+            for kind, limit in self._module_slots().items():
+                in_flight, waiting = self._slot_state.get(kind, (0, 0))
+                if waiting:
+                    busy = min(limit, in_flight)
+                    self.slot_busy += busy * dt
+                    self.slot_available += min(limit, busy + waiting) * dt
+        self._note_slots()
+
+    def _note_slots(self) -> None:
+        region = self.rds.regions[DESTINATION]
+        self._slot_state = {
+            kind: (region.copies_in_flight[kind], len(self.waiting[kind])) for kind in (INSTANCE, CLUSTER)
+        }
 
     def _module_slots(self) -> dict[str, int]:
         """Cross-region copies the module may have in flight, per kind: its share (COPY_CONCURRENCY_LIMIT,
@@ -498,8 +596,9 @@ class Simulation:
             return
         if snap.region == SOURCE:
             self.waiting[snap.kind].add(snap.ident)
+            self._note_slots()
         else:
-            self.ever_copied.add((snap.kind, snap.db))
+            self.ever_copied.add((snap.kind, snap.db, snap.resource_id or ""))
 
     def _copy_started(self, copy: Snap, now: float) -> None:
         self._slots()
@@ -507,7 +606,16 @@ class Simulation:
         if source is not None and source.available_at is not None:
             self.copy_start_delays.append(now - source.available_at)
         self.waiting[copy.kind].discard(copy.ident)
+        self._note_slots()
         self.dr_copies[(copy.kind, copy.db)][copy.ident] = copy
+        # Uncapped: the module's copies of the kind in flight (the only copies the model makes), against its share.
+        in_flight = self.rds.regions[DESTINATION].copies_in_flight[copy.kind]
+        self.peak_in_flight[copy.kind] = max(self.peak_in_flight[copy.kind], in_flight)
+        share = self._module_slots()[copy.kind]
+        if in_flight > share:
+            task = self.kernel.current
+            invocation = self.records.get(id(task)) if task is not None else None
+            self.share_breaches.append((now, copy.kind, in_flight, share, invocation.trigger if invocation else ""))
 
     def _copy_ended(self, copy: Snap, now: float) -> None:
         self._slots()
@@ -528,7 +636,10 @@ class Simulation:
         record = Deletion(now, snap, invocation.trigger if invocation else "")
         if snap.maker == "module" and snap.region == DESTINATION and snap.status == "available":
             copies = self.dr_copies[(snap.kind, snap.db)]
-            newest = max((s.data_time for s in copies.values() if s.status == "available"), default=None)
+            newest = max(
+                (s.data_time for s in copies.values() if s.status == "available" and s.resource_id == snap.resource_id),
+                default=None,
+            )
             record.newest_copy = newest is not None and snap.data_time >= newest
         if snap.maker == "module" and snap.region == SOURCE:
             copy = self.rds.regions[DESTINATION].snapshots[snap.kind].get(snap.ident)
@@ -539,6 +650,7 @@ class Simulation:
             source = self.rds.regions[SOURCE].snapshots[snap.kind].get(snap.ident)
             if snap.maker == "module" and source is not None and source.status == "available":
                 self.waiting[snap.kind].add(snap.ident)  # its source may be copied again
+        self._note_slots()
         self.deletions.append(record)
 
     # --- invocations --------------------------------------------------------------------------------
@@ -683,10 +795,13 @@ class Simulation:
     def _result(self, settings: Any) -> Run:
         destination = self.rds.regions[DESTINATION]
         final = {
-            (db.kind, db.ident): sum(
+            (db.kind, db.ident, db.resource_id): sum(
                 1
                 for s in destination.snapshots[db.kind].values()
-                if s.maker == "module" and s.db == db.ident and s.status == "available"
+                if s.maker == "module"
+                and s.db == db.ident
+                and s.status == "available"
+                and s.resource_id == db.resource_id
             )
             for db in self.databases
         }
@@ -721,6 +836,8 @@ class Simulation:
             unsupported=set(self.rds.unsupported),
             backup_rounds=self.backup_rounds,
             rate_budget=budget,
+            share_breaches=self.share_breaches,
+            peak_copies_in_flight=dict(self.peak_in_flight),
         )
 
 

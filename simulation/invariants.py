@@ -20,17 +20,18 @@ def _when(t: float) -> str:
 
 
 def newest_copy_never_deleted(run: Run) -> list[str]:
-    """The newest available DR copy of every database is never deleted, and a database that had a DR
-    copy still has one at the end."""
+    """The newest available DR copy of every database generation is never deleted, and a generation that had
+    a DR copy still has one at the end (a database deleted and created again under its identifier is two
+    generations, told apart by their resource id)."""
     found = [
         f"{_when(d.time)} {d.by or 'someone'} deleted {d.snap.ident}, the newest DR copy of {d.snap.db}"
         for d in run.deletions
         if d.newest_copy
     ]
     found += [
-        f"{db} had a DR copy and ends with none"
-        for kind, db in sorted(run.ever_copied)
-        if not run.final_copies.get((kind, db))
+        f"{db} ({resource}) had a DR copy and ends with none"
+        for kind, db, resource in sorted(run.ever_copied)
+        if not run.final_copies.get((kind, db, resource))
     ]
     return found
 
@@ -125,6 +126,15 @@ def quota_alarm_correct(run: Run) -> list[str]:
     return _periods(run, "ManualSnapshotQuotaUsedPercent", "quota_percent", QUOTA_THRESHOLD, False, 1.0)
 
 
+def copies_within_share(run: Run) -> list[str]:
+    """The module never has more copies of a kind in flight than its share (COPY_CONCURRENCY_LIMIT, within AWS's
+    20 instance / 5 cluster copies): another module instance in the account counts on the rest."""
+    return [
+        f"{_when(t)} {by or 'someone'} started a {kind} copy: {in_flight} in flight, share {share}"
+        for t, kind, in_flight, share, by in run.share_breaches
+    ]
+
+
 def model_complete(run: Run) -> list[str]:
     """Every RDS operation the function called is modelled (else the run measured a stub)."""
     return [f"the function called {op}, which the simulation does not model" for op in sorted(run.unsupported)]
@@ -138,6 +148,7 @@ INVARIANTS: dict[str, Callable[[Run], list[str]]] = {
     "rpo_within_bound": rpo_within_bound,
     "rpo_alarm_correct": rpo_alarm_correct,
     "quota_alarm_correct": quota_alarm_correct,
+    "copies_within_share": copies_within_share,
     "model_complete": model_complete,
 }
 

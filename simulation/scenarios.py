@@ -35,6 +35,13 @@ class Scenario:
     copy_outages: tuple[tuple[float, float], ...] = ()
     # databases deleted: (day, how many)
     deleted: tuple[tuple[float, int], ...] = ()
+    # databases that change under the function (days, at noon): the first instance deleted and created again
+    # under its identifier (a new resource id); a person deleting the second instance's newest DR copy; a
+    # person placing, in the DR region, a copy of an older snapshot of the third instance under the name the
+    # next round gives it, with our tags (CopyTags): a look-alike the function must not take for its copy
+    recreated: tuple[float, ...] = ()
+    copy_deleted_by_hand: tuple[float, ...] = ()
+    look_alike: tuple[float, ...] = ()
     # the manual snapshot quota per region and kind, as a multiple of what the fleet needs at steady
     # state (None: AWS's default of 100)
     quota_headroom: float | None = 1.5
@@ -116,6 +123,14 @@ SCENARIOS: dict[str, Scenario] = {
             "database-deleted",
             "1 % of the databases (at least one) deleted on day 5: their copies stay, the newest forever",
             deleted=((5.0, 0),),
+        ),
+        Scenario(
+            "databases-change",
+            "a database deleted and created again under its identifier on day 4, a person deleting a newest DR "
+            "copy on day 6, a look-alike of the next round's copy placed in the DR region on day 8",
+            recreated=(4.0,),
+            copy_deleted_by_hand=(6.0,),
+            look_alike=(8.0,),
         ),
         Scenario(
             "quota-near-wall",

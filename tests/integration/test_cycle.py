@@ -355,6 +355,45 @@ def test_restore_command_with_the_deployed_settings_restores_the_newest_copy(dep
     assert f"endpoint: {restored['Endpoint']['Address']}" in out
 
 
+def test_the_fleet_simulation_delivers_events_as_the_deployed_rules_do(deployment: Deployment) -> None:
+    """The simulation's event rules (simulation/services.py RULES) are a copy of the module's: judged against the
+    deployed rules on every kind of RDS snapshot event, so a rule change cannot leave the model behind."""
+    from simulation.services import RULES, matches, rds_event
+
+    aws, estate, prefix = deployment.aws, deployment.estate, deployment.env["SNAPSHOT_PREFIX"]
+    to_function = rule_patterns(aws, deployment.function)
+    source_bus = f"arn:aws:events:{estate.source_region}:{ACCOUNT_ID}:event-bus/default"
+    events = aws.client("events", estate.destination_region)
+    forwarding = [
+        events.describe_rule(Name=name)["EventPattern"]
+        for name in events.list_rule_names_by_target(TargetArn=source_bus)["RuleNames"]
+    ]
+    assert to_function
+    assert forwarding
+    kinds = [
+        ("RDS DB Snapshot Event", event_id)
+        for event_id in ("RDS-EVENT-0042", "RDS-EVENT-0059", "RDS-EVENT-0060", "RDS-EVENT-0061", "RDS-EVENT-0041")
+    ] + [
+        ("RDS DB Cluster Snapshot Event", event_id)
+        for event_id in ("RDS-EVENT-0075", "RDS-EVENT-0076", "RDS-EVENT-0168")
+    ]
+    judged = 0
+    for region, role in ((estate.source_region, "source"), (estate.destination_region, "destination")):
+        for detail_type, event_id in kinds:
+            for ident in (f"{prefix}-orders-db-20261125-1400", f"other-{prefix}-orders-db-20261125-1400"):
+                resource = "cluster-snapshot" if "Cluster" in detail_type else "snapshot"
+                arn = f"arn:aws:rds:{region}:{ACCOUNT_ID}:{resource}:{ident}"
+                event = rds_event(region, detail_type, event_id, "", ident, arn, 0.0)
+                simulated = any(matches(rule, event, prefix) for rule in RULES[role])
+                if role == "source":
+                    deployed = delivered(to_function, event)
+                else:  # forwarded to the source region's bus, where a rule invokes the function
+                    deployed = delivered(forwarding, event) and delivered(to_function, event)
+                assert simulated == deployed, f"{region} {detail_type} {event_id} {ident}: simulated {simulated}"
+                judged += 1
+    assert judged == 2 * 8 * 2
+
+
 def test_second_plan_shows_no_change_but_the_known_emulator_gaps(deployment: Deployment) -> None:
     exit_code, plan = deployment.terraform.plan()
 

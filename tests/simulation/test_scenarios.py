@@ -19,6 +19,10 @@ STAGE = {"databases": 10, "days": 16}
 # strict: when the engine is fixed the test fails until its entry here is removed.
 KNOWN_ENGINE_DEFECTS: dict[tuple[str, str], str] = {
     # e.g. ("copy-failures", "every_failure_surfaced"): "a copy that ends failed is silent",
+    ("events-disordered", "copies_within_share"): (
+        "a copy-finished event delivered twice starts a copy per delivery: one above the share until the next "
+        "copy ends (the event path keeps no state to tell a duplicate)"
+    ),
 }
 # The headline figures and the invariant each one summarises.
 FIGURES = {

@@ -1,0 +1,136 @@
+"""Every invariant of the fleet simulation can fail: each test breaks one rule of the engine on purpose and
+shows the invariant that guards it failing in a scenario of this stage.
+
+An invariant that holds whatever the engine does proves nothing; these tests are what lets a green
+`test_scenarios.py` mean something. Each mutation is the smallest change that removes one rule.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import replace
+from typing import Any
+
+from rds_snapshot_dr import decisions
+from rds_snapshot_dr.aws import RdsGateway
+from simulation import fleet, invariants
+from simulation.scenarios import SCENARIOS, Scenario
+
+DAY, HOUR = 86400.0, 3600.0
+# DR copies kept 3 days instead of 14: what retention does shows within a week of simulated time
+SHORT_RETENTION = (("DESTINATION_RETENTION_DAYS", "3"),)
+
+
+def short(name: str, **changes: Any) -> Scenario:
+    scenario = SCENARIOS[name]
+    return replace(scenario, settings=scenario.settings + SHORT_RETENTION, **changes)
+
+
+def broken(scenario: str | Scenario, days: int, databases: int = 10) -> dict[str, list[str]]:
+    """The violations per invariant of one scenario, run in this process (so a monkeypatch reaches the engine)."""
+    chosen = SCENARIOS[scenario] if isinstance(scenario, str) else scenario
+    return invariants.check(fleet.run(chosen.sized(databases, days)))
+
+
+def test_copies_within_share_fails_when_the_event_path_ignores_the_reserved_slots(monkeypatch):
+    monkeypatch.setattr(decisions, "holds_copy_slot", lambda snapshot, now: True)
+
+    assert broken("steady-state", days=2)["copies_within_share"]
+
+
+def test_no_source_deleted_before_copy_fails_without_the_rule(monkeypatch):
+    # copies stall for 60 hours from the second round on: its sources pass the 2-day retention uncopied
+    outage = replace(SCENARIOS["copy-outage"], copy_outages=((1 * DAY + 3 * HOUR, 60.0),))
+    assert broken(outage, days=4)["no_source_deleted_before_copy"] == []  # the engine as it is holds
+
+    monkeypatch.setattr(decisions, "_copy_not_available", lambda copies, snap: "")
+
+    assert broken(outage, days=4)["no_source_deleted_before_copy"]
+
+
+def test_newest_copy_never_deleted_fails_without_keep_last(monkeypatch):
+    original = decisions.expired_snapshots
+
+    def without_keep_last(settings: Any, *args: Any, **kwargs: Any) -> decisions.PruneDecision:
+        return original(replace(settings, keep_last=0), *args, **kwargs)
+
+    monkeypatch.setattr(decisions, "expired_snapshots", without_keep_last)
+
+    assert broken(short("database-deleted", deleted=((1.0, 0),)), days=6)["newest_copy_never_deleted"]
+
+
+def test_nothing_foreign_deleted_fails_when_the_prefix_alone_makes_a_snapshot_ours(monkeypatch):
+    # the fleet holds snapshots with our prefix and no ownership tag (another tool's), a month old
+    monkeypatch.setattr(
+        decisions,
+        "is_owned",
+        lambda settings, snap: snap.snapshot_type == "manual" and decisions.has_our_prefix(settings, snap.identifier),
+    )
+
+    assert broken("steady-state", days=2)["nothing_foreign_deleted"]
+
+
+def test_every_failure_surfaced_fails_when_a_failed_copy_is_not_reported(monkeypatch):
+    original = decisions.failed_copy_outcome
+
+    def quiet(*args: Any, **kwargs: Any) -> decisions.Outcome:
+        return replace(original(*args, **kwargs), outcome="skipped")
+
+    monkeypatch.setattr(decisions, "failed_copy_outcome", quiet)
+
+    assert broken("copy-failures", days=6)["every_failure_surfaced"]
+
+
+def test_rpo_within_bound_fails_when_nothing_is_snapshotted(monkeypatch):
+    monkeypatch.setattr(decisions, "can_snapshot", lambda db: False)
+
+    assert broken("steady-state", days=4)["rpo_within_bound"]
+
+
+def test_rpo_alarm_correct_fails_when_the_recovery_point_always_reads_zero(monkeypatch):
+    def always_new(settings: Any, databases: Any, destination: Any, now: Any) -> dict[str, float]:
+        return {db.identifier: 0.0 for db in databases}
+
+    monkeypatch.setattr(decisions, "recovery_point_age", always_new)
+    monkeypatch.setattr(decisions, "can_snapshot", lambda db: False)  # so the truth passes the threshold
+
+    assert broken("steady-state", days=4)["rpo_alarm_correct"]
+
+
+def test_quota_alarm_correct_fails_when_the_quota_use_always_reads_zero(monkeypatch):
+    monkeypatch.setattr(decisions, "quota_used_percent", lambda quotas: 0.0)
+
+    assert broken("quota-near-wall", days=16)["quota_alarm_correct"]
+
+
+def test_model_complete_fails_when_the_function_calls_what_the_model_lacks(monkeypatch):
+    original: Callable[..., Any] = RdsGateway.list_instances
+
+    def with_an_extra_call(self: RdsGateway) -> Any:
+        self._clients[self.source_region].describe_db_engine_versions(Engine="postgres")
+        return original(self)
+
+    monkeypatch.setattr(RdsGateway, "list_instances", with_an_extra_call)
+
+    assert broken("steady-state", days=1)["model_complete"]
+
+
+def test_every_invariant_has_its_mutation_test():
+    """A new invariant needs a test here named `test_<invariant>_fails_...`."""
+    tested = {name.split("_fails_")[0].removeprefix("test_") for name in globals() if "_fails_" in name}
+    assert set(invariants.INVARIANTS) <= tested
+
+
+# --- the rules issue 20's defects added, in the scenario that changes databases under the function -------
+
+
+def test_rpo_alarm_correct_fails_when_a_look_alike_counts_as_our_copy(monkeypatch):
+    monkeypatch.setattr(decisions, "copied_from_our_source", lambda settings, snap: True)
+
+    assert broken("databases-change", days=10)["rpo_alarm_correct"]
+
+
+def test_newest_copy_never_deleted_fails_when_a_recreated_database_counts_as_its_predecessor(monkeypatch):
+    monkeypatch.setattr(decisions.Snapshot, "generation", property(lambda snap: (snap.kind, snap.target, "")))
+
+    assert broken(short("databases-change", recreated=(1.0,)), days=6)["newest_copy_never_deleted"]
