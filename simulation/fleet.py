@@ -232,6 +232,10 @@ class Simulation:
             emit=self._emit,
         )
         self.rds.outages = [(start, start + hours * HOUR) for start, hours in scenario.copy_outages]
+        roles = {"source": SOURCE, "destination": DESTINATION}
+        self.rds.api_outages = [
+            (roles[role], start, start + hours * HOUR) for role, start, hours in scenario.api_outages
+        ]
         self.bus = EventBus(
             self.kernel,
             random.Random(self.rng.random()),
@@ -541,7 +545,8 @@ class Simulation:
         if db.ident in self.sabotaged and now >= self.sabotaged[db.ident] and now <= self.sabotaged[db.ident] + bound:
             return True
         # within an injected outage, or until one reconcile (plus the copy's own time) after it ended
-        return any(begin <= now <= end + bound - DAY for begin, end in self.rds.outages)
+        outages = self.rds.outages + [(begin, end) for _region, begin, end in self.rds.api_outages]
+        return any(begin <= now <= end + bound - DAY for begin, end in outages)
 
     def truth_rpo(self) -> float:
         """What the recovery-point alarm should see now: the oldest recovery point of a live database."""

@@ -91,10 +91,13 @@ def _periods(run: Run, metric: str, truth_key: str, threshold: float, missing_br
     """Evaluate a CloudWatch alarm (Maximum over one period, GreaterThanThreshold, one evaluation period)
     over the EMF datapoints of the reconcile runs, against what was true at each run's start."""
     by_period: dict[int, list[tuple[float | None, float]]] = defaultdict(list)
+    measured: set[int] = set()  # periods in which a reconcile run finished without an error
     for inv in run.invocations:
         if inv.trigger != "reconcile" or not inv.truth:
             continue
         period = int(inv.end // RECONCILE_S)
+        if not inv.error:
+            measured.add(period)
         if truth_key in inv.truth:
             by_period[period].append((inv.emf.get(metric), inv.truth[truth_key]))
     wrong = []
@@ -105,6 +108,8 @@ def _periods(run: Run, metric: str, truth_key: str, threshold: float, missing_br
         truths = [t for _, t in points]
         if not truths:
             continue  # no run in this period: the alarm fires on missing data, as it should for silence
+        if not values and period not in measured:
+            continue  # every run failed (an RDS outage): nothing measured, and missing data is an alarm by design
         truth = max(truths)
         if abs(truth - threshold) < band:
             continue

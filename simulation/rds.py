@@ -202,6 +202,8 @@ class Rds:
         self.copy_failure_rate = copy_failure_rate
         self.emit = emit
         self.outages: list[tuple[float, float]] = []  # destination copy outages: copies make no progress
+        # RDS API outages: (region, begin, end); every request to that region's endpoint answers 500
+        self.api_outages: list[tuple[str, float, float]] = []
         self._copy_queue: dict[tuple[str, str, str], deque[Snap]] = defaultdict(deque)
         # observers (the harness's records); each gets (snap, now)
         self.on_delete: list[Callable[[Snap, float], None]] = []
@@ -217,6 +219,9 @@ class Rds:
         """Answer one request at the kernel's time: (result, latency). Raises ApiError."""
         region = self.regions[region_name]
         now = self.kernel.now
+        if any(name == region_name and begin <= now < end for name, begin, end in self.api_outages):
+            self.counts["api_outage"] += 1
+            raise ApiError("InternalFailure", "The request processing has failed because of an unknown error", 500)
         if not region.bucket.take(now):
             self.counts["throttled"] += 1
             raise ApiError("ThrottlingException", "Rate exceeded")

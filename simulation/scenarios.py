@@ -33,6 +33,8 @@ class Scenario:
     copy_failure_rate: float = 0.0
     # (start, hours) of destination-region copy outages: copies in progress make no progress
     copy_outages: tuple[tuple[float, float], ...] = ()
+    # RDS API outages: (region role "source" | "destination", start in seconds, hours): every request answers 500
+    api_outages: tuple[tuple[str, float, float], ...] = ()
     # databases deleted: (day, how many)
     deleted: tuple[tuple[float, int], ...] = ()
     # databases that change under the function (days, at noon): the first instance deleted and created again
@@ -123,6 +125,12 @@ SCENARIOS: dict[str, Scenario] = {
             "database-deleted",
             "1 % of the databases (at least one) deleted on day 5: their copies stay, the newest forever",
             deleted=((5.0, 0),),
+        ),
+        Scenario(
+            "source-api-outage",
+            "the source region's RDS API answers 500 from the backup on day 6 for 2.5 hours: the backup run and "
+            "its retries fail, so that round leaves no snapshot at all",
+            api_outages=(("source", 5 * DAY + 3.0 * HOUR, 2.5),),
         ),
         Scenario(
             "databases-change",

@@ -134,3 +134,10 @@ def test_newest_copy_never_deleted_fails_when_a_recreated_database_counts_as_its
     monkeypatch.setattr(decisions.Snapshot, "generation", property(lambda snap: (snap.kind, snap.target, "")))
 
     assert broken(short("databases-change", recreated=(1.0,)), days=6)["newest_copy_never_deleted"]
+
+
+def test_rpo_within_bound_fails_when_a_round_that_left_no_snapshot_waits_for_the_next(monkeypatch):
+    # issue 20, defect 4: reconcile found missed rounds only from the round tags of existing snapshots
+    monkeypatch.setattr(decisions, "latest_scheduled_time", lambda *args, **kwargs: None)
+
+    assert broken("source-api-outage", days=8)["rpo_within_bound"]
