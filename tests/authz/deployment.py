@@ -4,6 +4,7 @@ policies Terraform rendered read back from the stand-in."""
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -165,8 +166,31 @@ class Deployed:
     terraform: Terraform
 
 
+# What a provider says when it retried a create the stand-in had already done but answered too late: moto
+# under the load of several applies side by side, not the module (the create succeeded the first time).
+_STAND_IN_TOO_SLOW = "already exists"
+
+
 def deploy(name: str, root_module: Path, workdir: Path, variables: dict[str, Any] | None = None) -> Deployed:
-    """Start a stand-in, seed the estate and `terraform apply` the root module (its own moto server)."""
+    """Start a stand-in, seed the estate and `terraform apply` the root module (its own moto server).
+
+    An apply that failed only because the provider retried a create into "already exists" is made once
+    more on a fresh stand-in (said on stderr); any other failure, or a second one, is raised."""
+    try:
+        return _deploy(name, root_module, workdir / "first", variables)
+    except RuntimeError as error:
+        if _STAND_IN_TOO_SLOW not in str(error):
+            raise
+        print(
+            f"{name}: the stand-in answered a create too late (the provider's retry hit 'already exists'); "
+            "applying once more on a fresh stand-in",
+            file=sys.stderr,
+        )
+        return _deploy(name, root_module, workdir / "again", variables)
+
+
+def _deploy(name: str, root_module: Path, workdir: Path, variables: dict[str, Any] | None) -> Deployed:
+    workdir.mkdir(parents=True, exist_ok=True)
     server = MotoServer(workdir / "moto-server.log").start()
     try:
         aws = Aws(server.endpoint)
