@@ -687,9 +687,15 @@ def copy_priority(snap: Snapshot, rank: int, recovery_point: datetime | None) ->
         rank,
         sort_time(recovery_point),
         -sort_time(snap.data_time).timestamp(),
-        int.from_bytes(hashlib.blake2b(snap.identifier.encode(), digest_size=8).digest()),
+        name_order(snap.identifier),
         snap.identifier,
     )
+
+
+def name_order(name: str) -> int:
+    """A stable order hashed from a snapshot name, which carries its round's stamp: among one round's snapshots
+    it changes every round instead of favouring the same names (and is the same in every invocation)."""
+    return int.from_bytes(hashlib.blake2b(name.encode(), digest_size=8).digest())
 
 
 def newest_first_rank(settings: Settings, source: Iterable[Snapshot]) -> dict[tuple[Kind, str], int]:
@@ -970,7 +976,7 @@ def copy_slots_for_round(
         name = snapshot_name(settings.snapshot_prefix, db.identifier, scheduled)
         return (
             (db.kind, db.identifier) in copied,
-            int.from_bytes(hashlib.blake2b(name.encode(), digest_size=8).digest()),
+            name_order(name),
             name,
         )
 
@@ -1009,25 +1015,10 @@ def _cron_set(spec: str, low: int, high: int, names: Mapping[str, int] | None = 
     """The values of [low, high] a cron field selects; None for what this reader does not evaluate (L, W, #)."""
     if spec in ("*", "?"):
         return frozenset(range(low, high + 1))
-    values: set[int] = set()
-    for part in spec.upper().split(","):
-        if any(mark in part for mark in ("L", "W", "#")) and part not in (names or {}):
-            return None
-        base, _, step_text = part.partition("/")
-
-        def value(text: str) -> int:
-            return (names or {}).get(text) or int(text)
-
-        if base in ("*", ""):
-            first, last = low, high
-        elif "-" in base:
-            start, end = base.split("-", 1)
-            first, last = value(start), value(end)
-        else:
-            first = value(base)
-            last = high if step_text else first
-        values.update(v for v in range(first, last + 1, int(step_text) if step_text else 1) if low <= v <= high)
-    return frozenset(values)
+    parts = _cron_parts(spec, low, high, names)
+    if any(part is None for part in parts):
+        return None
+    return frozenset(v for part in parts if part is not None for v in part if low <= v <= high)
 
 
 def latest_scheduled_time(
@@ -1249,28 +1240,25 @@ def recovery_point_age(
     the age to 0 and silence the alarm for as long as the forger chose. It does not count even by RDS's time
     (the pruning reports it instead), so a forged event cannot make a database look protected.
     """
-    newest: dict[tuple[Kind, str, str], datetime] = {}
+    # per database (kind, identifier): the newest copy of each generation (resource id; "" where not said)
+    newest: dict[tuple[Kind, str], dict[str, datetime]] = {}
     for snap in destination:
         if snap.status != "available" or not is_owned(settings, snap) or snap.data_time is None:
             continue
         if stamped_in_future(snap, now):
             continue
-        key = snap.generation
-        if key not in newest or snap.data_time > newest[key]:
-            newest[key] = snap.data_time
+        kind, target, resource = snap.generation
+        generations = newest.setdefault((kind, target), {})
+        if resource not in generations or snap.data_time > generations[resource]:
+            generations[resource] = snap.data_time
     ages: dict[str, float] = {}
     for db in databases:
+        generations = newest.get((db.kind, db.identifier), {})
         if db.resource_id:
             # its own copies, and those whose response does not say whose they are
-            candidates = [
-                newest.get((db.kind, db.identifier, db.resource_id)),
-                newest.get((db.kind, db.identifier, "")),
-            ]
+            found = [when for resource in (db.resource_id, "") if (when := generations.get(resource)) is not None]
         else:
-            candidates = [
-                when for (kind, ident, _), when in newest.items() if (kind, ident) == (db.kind, db.identifier)
-            ]
-        found = [when for when in candidates if when is not None]
+            found = list(generations.values())
         point = max(found) if found else db.created
         if point is not None:
             ages[db.identifier] = max(0.0, (now - sort_time(point)).total_seconds())
@@ -1320,22 +1308,20 @@ class SnapshotCapacity:
         return self.targets * self.per_target + self.in_flight
 
 
-def _cron_count(spec: str, low: int, high: int, names: Mapping[str, int] | None = None) -> int:
-    """How many values of [low, high] a cron field selects (L, W and # select one)."""
-    span = high - low + 1
-    if spec in ("*", "?"):
-        return span
+def _cron_parts(spec: str, low: int, high: int, names: Mapping[str, int] | None = None) -> list[range | None]:
+    """Each comma-separated part of a cron field (not `*` or `?`) as the range of values it names, or None for a
+    part with L, W or # (a name such as JUL or WED is a value). Raises ValueError for a part that is neither."""
+    known = names or {}
 
     def value(text: str) -> int:
-        return (names or {}).get(text.upper(), None) or int(text)
+        return known.get(text.upper(), None) or int(text)
 
-    total = 0
+    parts: list[range | None] = []
     for part in spec.split(","):
-        if any(mark in part for mark in ("L", "W", "#")) and part.upper() not in (names or {}):
-            total += 1
+        if any(mark in part for mark in ("L", "W", "#")) and part.upper() not in known:
+            parts.append(None)
             continue
         base, _, step_text = part.partition("/")
-        step = int(step_text) if step_text else 1
         if base in ("*", ""):
             first, last = low, high
         elif "-" in base:
@@ -1344,7 +1330,16 @@ def _cron_count(spec: str, low: int, high: int, names: Mapping[str, int] | None 
         else:
             first = value(base)
             last = high if step_text else first
-        total += len(range(first, last + 1, step))
+        parts.append(range(first, last + 1, int(step_text) if step_text else 1))
+    return parts
+
+
+def _cron_count(spec: str, low: int, high: int, names: Mapping[str, int] | None = None) -> int:
+    """How many values of [low, high] a cron field selects (L, W and # select one)."""
+    span = high - low + 1
+    if spec in ("*", "?"):
+        return span
+    total = sum(1 if part is None else len(part) for part in _cron_parts(spec, low, high, names))
     return min(total, span)
 
 

@@ -159,6 +159,7 @@ class Engine(Worker):
         The snapshots of `copy_slots` databases carry the reserved copy slot (`decisions.COPY_SLOT_TAG`).
         """
         pruned_for_quota: set[Kind] = set()
+        copy_slots = copy_slots or set()
         for position, db in enumerate(databases):
             if self.out_of_time():
                 for rest in databases[position:]:
@@ -182,7 +183,7 @@ class Engine(Worker):
                 backup_round=backup_round,
                 note=note,
                 started=started,
-                copy_slot=(db.kind, db.identifier) in (copy_slots or set()),
+                copy_slot=(db.kind, db.identifier) in copy_slots,
             )
 
     def _snapshot(
