@@ -385,6 +385,36 @@ data "aws_iam_policy_document" "lambda" {
     resources = [aws_iam_role.lambda[0].arn]
   }
 
+  # --- The copy-waiting schedule: on while copies wait, off when none do ----------------------------
+
+  dynamic "statement" {
+    for_each = var.copy_waiting_schedule_expression != null ? [1] : []
+
+    content {
+      sid       = "SwitchCopyWaitingSchedule"
+      actions   = ["scheduler:GetSchedule", "scheduler:UpdateSchedule"]
+      resources = [local.copy_waiting_schedule_arn]
+    }
+  }
+
+  # UpdateSchedule passes the schedule's role again (iam:PassRole is a dependent action of
+  # scheduler:UpdateSchedule: Service Authorization Reference, Amazon EventBridge Scheduler).
+  dynamic "statement" {
+    for_each = var.copy_waiting_schedule_expression != null ? [1] : []
+
+    content {
+      sid       = "PassSchedulerRoleToScheduler"
+      actions   = ["iam:PassRole"]
+      resources = [aws_iam_role.scheduler[0].arn]
+
+      condition {
+        test     = "StringEquals"
+        variable = "iam:PassedToService"
+        values   = ["scheduler.amazonaws.com"]
+      }
+    }
+  }
+
   # --- Logs, dead letters, traces ----------------------------------------------------------------
 
   statement {

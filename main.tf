@@ -51,6 +51,10 @@ locals {
 
   # The function's ARN, known at plan: policies that name it then show no "(known after apply)"
   # whenever the function itself changes.
+  # Built from its parts, as function_arn is: the schedule's target is the function, so the function's settings
+  # cannot refer to the schedule resource.
+  copy_waiting_schedule_arn = "arn:${local.partition}:scheduler:${local.source_region}:${local.account_id}:schedule/${local.name}/${local.name}-copy-waiting"
+
   function_arn = "arn:${local.partition}:lambda:${local.source_region}:${local.account_id}:function:${local.name}"
 
   # The generated prefix carries the length of name ("dr5-orders" for "orders"), so no instance's
@@ -90,6 +94,8 @@ locals {
     LOG_LEVEL                  = var.log_level
     BACKUP_SCHEDULE_EXPRESSION = var.schedule_expression
     BACKUP_SCHEDULE_TIMEZONE   = var.schedule_timezone
+    # The function switches the copy-waiting schedule on while copies wait and off when none do.
+    COPY_WAITING_SCHEDULE_ARN = var.copy_waiting_schedule_expression != null ? local.copy_waiting_schedule_arn : ""
     # The budget is shared by the function's concurrent invocations; without a reservation (-1)
     # their number has no cap, and each invocation keeps to the whole budget.
     RDS_API_REQUESTS_PER_SECOND    = tostring(var.rds_api_requests_per_second)

@@ -147,7 +147,9 @@ resource "aws_scheduler_schedule" "reconcile" {
 }
 
 # Between reconciles, fill the copy slots that copies have freed: RDS sends no event when a cluster
-# snapshot copy finishes, and its instance copy events (events.tf) are best effort.
+# snapshot copy finishes, and its instance copy events (events.tf) are best effort. The function switches
+# this schedule on while copies wait (the backup run, a reconcile that finds some) and off when none do (a
+# run of its own), so it runs for hours a day, not all day: Terraform leaves its state to the function.
 resource "aws_scheduler_schedule" "copy_waiting" {
   count = local.create && var.copy_waiting_schedule_expression != null ? 1 : 0
 
@@ -158,6 +160,7 @@ resource "aws_scheduler_schedule" "copy_waiting" {
 
   schedule_expression          = var.copy_waiting_schedule_expression
   schedule_expression_timezone = var.schedule_timezone
+  state                        = "ENABLED"
 
   flexible_time_window {
     mode = "OFF"
@@ -180,6 +183,10 @@ resource "aws_scheduler_schedule" "copy_waiting" {
     dead_letter_config {
       arn = aws_sqs_queue.dead_letter[0].arn
     }
+  }
+
+  lifecycle {
+    ignore_changes = [state] # the function's to switch
   }
 }
 

@@ -51,6 +51,9 @@ TABLE = (
     "copy_event_calls_per_event_max",
     "copy_event_calls_per_event_mean",
     "copy_waiting_calls_max",
+    "copy_waiting_runs",
+    "copy_waiting_runs_idle",
+    "copy_waiting_ticks",
     "copy_waiting_seconds_p50",
     "backup_round_seconds",
     "backup_round_bound_seconds",
@@ -82,6 +85,13 @@ def main(argv: list[str] | None = None) -> int:
         f"the defaults up to {DEFAULT_SLOTS_CARRY_INSTANCES} instances (what the default 5 copy slots carry, "
         "README sizing table), the settings for a large fleet above",
     )
+    parser.add_argument(
+        "--copy-waiting",
+        choices=("on-demand", "always"),
+        default="on-demand",
+        help="on-demand (default, the module's way): the function switches the copy-waiting schedule on while "
+        "copies wait and off when none do; always: it runs at every tick (the baseline)",
+    )
     args = parser.parse_args(argv)
     if args.markdown:
         lines = Path(args.markdown).read_text().splitlines()
@@ -96,7 +106,8 @@ def main(argv: list[str] | None = None) -> int:
         sizes = [int(x) for x in (args.databases or "10,100,1000").split(",")]
         days = args.days or 30
 
-    runs = [(name, size, days, args.seed, args.settings) for size in sizes for name in names]
+    on_demand = args.copy_waiting == "on-demand"
+    runs = [(name, size, days, args.seed, args.settings, on_demand) for size in sizes for name in names]
     all_held = True
     with multiprocessing.get_context("spawn").Pool(max(1, args.jobs)) as pool:
         for result in pool.imap(_one, runs):
@@ -108,10 +119,11 @@ def main(argv: list[str] | None = None) -> int:
     return 0 if all_held else 1
 
 
-def _one(run: tuple[str, int, int, int | None, str]) -> dict[str, Any]:
-    name, size, days, seed, settings = run
+def _one(run: tuple[str, int, int, int | None, str, bool]) -> dict[str, Any]:
+    name, size, days, seed, settings, on_demand = run
     began = time.monotonic()
-    result, verdicts = play(name, size, days, seed, settings)
+    result, verdicts = play(name, size, days, seed, settings, on_demand)
+    result["copy_waiting"] = "on-demand" if on_demand else "always"
     result["invariants_broken"] = {k: v for k, v in verdicts.items() if v}
     result["wall_seconds"] = round(time.monotonic() - began, 1)
     return result

@@ -17,12 +17,19 @@ def play(
     days: int | None = None,
     seed: int | None = None,
     fleet_settings: str | None = None,
+    copy_waiting_on_demand: bool = True,
 ) -> tuple[dict[str, Any], dict[str, list[str]]]:
     """Run one scenario: (its figures, the violations per invariant). Picklable, for process pools.
-    `fleet_settings`: see `Scenario.sized`."""
+    `fleet_settings`: see `Scenario.sized`; `copy_waiting_on_demand` False: the copy-waiting schedule always
+    runs (the baseline its switch is measured against)."""
+    from dataclasses import replace
+
     from . import fleet, invariants
     from .figures import figures
     from .scenarios import SCENARIOS
 
-    run = fleet.run(SCENARIOS[name].sized(databases, days, seed, fleet_settings))
+    scenario = SCENARIOS[name].sized(databases, days, seed, fleet_settings)
+    if not copy_waiting_on_demand:
+        scenario = replace(scenario, copy_waiting_on_demand=False)
+    run = fleet.run(scenario)
     return figures(run), invariants.check(run)

@@ -86,6 +86,13 @@ def figures(run: Run) -> dict[str, Any]:
         "rate_budget_per_second": budget,
         "rate_budget_configured": run.rate_budget is not None,
         "copy_waiting_calls_max": max((inv.calls for inv in waiting_runs), default=0),
+        # runs of the copy-waiting schedule, those that started no copy, and the schedule's ticks (the runs it
+        # would start if it were never switched off); the switch's own Scheduler requests, per day
+        "copy_waiting_runs": len(waiting_runs),
+        "copy_waiting_runs_idle": sum(1 for inv in waiting_runs if not inv.emf.get("CopiesStarted")),
+        "copy_waiting_ticks": run.copy_waiting_ticks,
+        "copy_waiting_switches": run.copy_waiting_switches,
+        "scheduler_calls_per_day": _round(sum(inv.scheduler_calls for inv in run.invocations) / max(1.0, run.days), 1),
         "copy_waiting_seconds_p50": _round(
             statistics.median(inv.end - inv.start for inv in waiting_runs) if waiting_runs else None, 1
         ),

@@ -23,7 +23,7 @@ from typing import Any
 import boto3
 
 from .kernel import Kernel, SimClock, Task, to_datetime
-from .rds import CLUSTER, INSTANCE, Database, Rds, Snap, Timing
+from .rds import ACCOUNT, CLUSTER, INSTANCE, Database, Rds, Snap, Timing
 from .scenarios import DAY, HOUR, Scenario
 from .services import EventBus, Invocation, LambdaService, rds_event
 from .wire import ApiError, Wire
@@ -37,6 +37,11 @@ BACKUP_HOUR = 3.0  # the module's default schedule_expression: cron(0 3 * * ? *)
 RECONCILE_S = HOUR  # the module's default reconcile_schedule_expression: rate(1 hour)
 RPO_THRESHOLD_H = 30.0  # the module's default rpo_alarm_threshold
 QUOTA_THRESHOLD = 80.0  # the module's default snapshot_quota_alarm_threshold
+
+# The module's copy-waiting schedule (schedule.tf), which the function switches on and off
+COPY_WAITING_GROUP = "fleet-rds-snapshot-dr"
+COPY_WAITING_NAME = f"{COPY_WAITING_GROUP}-copy-waiting"
+COPY_WAITING_ARN = f"arn:aws:scheduler:{SOURCE}:{ACCOUNT}:schedule/{COPY_WAITING_GROUP}/{COPY_WAITING_NAME}"
 
 # The module's defaults for the function's environment (main.tf lambda_settings_known_at_plan,
 # variables.tf defaults), with the simulation's regions, key, prefix and selection tags.
@@ -62,6 +67,7 @@ BASE_ENVIRONMENT = {
     "BOTO_RETRY_MODE": "standard",
     "BACKUP_SCHEDULE_EXPRESSION": "cron(0 3 * * ? *)",
     "BACKUP_SCHEDULE_TIMEZONE": "UTC",
+    "COPY_WAITING_SCHEDULE_ARN": COPY_WAITING_ARN,  # the module's default: a copy-waiting schedule it switches
     "RDS_API_REQUESTS_PER_SECOND": "4",  # variable rds_api_requests_per_second
     "RDS_API_CONCURRENT_INVOCATIONS": "2",  # max(1, lambda_reserved_concurrent_executions)
     # WARNING, not the module's INFO: the harness reads failed and deferred outcomes only, and the
@@ -115,6 +121,9 @@ class Run:
     # (time, kind, in flight after the start, share, the invocation's trigger)
     share_breaches: list[tuple[float, str, int, int, str]] = field(default_factory=list)
     peak_copies_in_flight: dict[str, int] = field(default_factory=dict)
+    # the copy-waiting schedule: its ticks (runs it would start if always on), and the times the function switched it
+    copy_waiting_ticks: int = 0
+    copy_waiting_switches: int = 0
 
 
 def _is_invocation_emf(document: dict[str, Any]) -> bool:
@@ -197,8 +206,15 @@ class Simulation:
         self.environment = {
             **BASE_ENVIRONMENT,
             "RDS_API_CONCURRENT_INVOCATIONS": str(max(1, scenario.lambda_config.reserved_concurrency)),
+            # main.tf: "" without the schedule; here also when it always runs (the baseline)
+            "COPY_WAITING_SCHEDULE_ARN": COPY_WAITING_ARN
+            if scenario.copy_waiting_s and scenario.copy_waiting_on_demand
+            else "",
             **dict(scenario.settings),
         }
+        self.copy_waiting_state = "ENABLED"  # as Terraform creates it
+        self.copy_waiting_ticks = 0
+        self.copy_waiting_switches = 0
         session = boto3.session.Session(region_name=SOURCE)
         model = session._session.get_service_model("rds")
         shapes = {
@@ -709,6 +725,51 @@ class Simulation:
         kernel.wait(latency)
         return result
 
+    def _scheduler(self, region: str, operation: str, params: dict[str, Any]) -> dict[str, Any]:
+        """EventBridge Scheduler, for the one schedule the function may switch: GetSchedule and UpdateSchedule,
+        which (as AWS does) takes every field again, so a switch that dropped one is refused here."""
+        task = self.kernel.current
+        invocation = self.records.get(id(task)) if task is not None else None
+        if invocation is not None:
+            invocation.scheduler_calls += 1
+        if (region, params.get("GroupName"), params.get("Name")) != (SOURCE, COPY_WAITING_GROUP, COPY_WAITING_NAME):
+            raise ApiError("ResourceNotFoundException", f"Schedule {params.get('Name')} does not exist.", 404)
+        current = {
+            "Arn": COPY_WAITING_ARN,
+            "Name": COPY_WAITING_NAME,
+            "GroupName": COPY_WAITING_GROUP,
+            "State": self.copy_waiting_state,
+            "ScheduleExpression": f"rate({round((self.scenario.copy_waiting_s or 300) / 60)} minutes)",
+            "ScheduleExpressionTimezone": "UTC",
+            "FlexibleTimeWindow": {"Mode": "OFF"},
+            "Target": {
+                "Arn": f"arn:aws:lambda:{SOURCE}:{ACCOUNT}:function:fleet-rds-snapshot-dr",
+                "RoleArn": f"arn:aws:iam::{ACCOUNT}:role/fleet-rds-snapshot-dr-scheduler",
+                "Input": json.dumps({"action": "copy-waiting"}),
+            },
+        }
+        self.kernel.wait(self.timing.describe_latency_s)
+        if operation == "GetSchedule":
+            return current
+        if operation == "UpdateSchedule":
+            dropped = [
+                key
+                for key in ("ScheduleExpression", "ScheduleExpressionTimezone", "Target")
+                if params.get(key) != current[key]
+            ]
+            if dropped:
+                raise ApiError("ValidationException", f"the update changed {', '.join(dropped)}")
+            if params["State"] != self.copy_waiting_state:
+                self.copy_waiting_switches += 1
+            self.copy_waiting_state = params["State"]
+            return {"ScheduleArn": COPY_WAITING_ARN}
+        raise ApiError("ValidationException", f"{operation} is not simulated")
+
+    def _copy_waiting_tick(self) -> None:
+        self.copy_waiting_ticks += 1
+        if self.copy_waiting_state == "ENABLED":
+            self._invoke({"action": "copy-waiting"}, "copy-waiting")
+
     def _schedule(self) -> None:
         s = self.scenario
         end = s.days * DAY
@@ -729,7 +790,7 @@ class Simulation:
         if s.copy_waiting_s:
             t = s.copy_waiting_s
             while t < end:
-                self.kernel.at(t, lambda: self._invoke({"action": "copy-waiting"}, "copy-waiting"))
+                self.kernel.at(t, self._copy_waiting_tick)
                 t += s.copy_waiting_s
         self.kernel.at(RECONCILE_S - 1, self._sample_rpo)
 
@@ -758,7 +819,7 @@ class Simulation:
             os.environ.pop(name, None)
         handler.reset()
         aws.CLIENTS._session = None
-        wire = Wire(self._backend, self.kernel.wait)
+        wire = Wire(self._backend, self.kernel.wait, scheduler=self._scheduler)
         wire.install(aws.CLIENTS)
         saved_budgets = getattr(aws.CLIENTS, "_rds_budgets", None)
 
@@ -843,6 +904,8 @@ class Simulation:
             rate_budget=budget,
             share_breaches=self.share_breaches,
             peak_copies_in_flight=dict(self.peak_in_flight),
+            copy_waiting_ticks=self.copy_waiting_ticks,
+            copy_waiting_switches=self.copy_waiting_switches,
         )
 
 

@@ -57,6 +57,9 @@ class Scenario:
     # seconds between runs of the copy-waiting schedule: the module's default copy_waiting_schedule_expression,
     # rate(5 minutes); None: switched off (copy_waiting_schedule_expression = null)
     copy_waiting_s: float | None = 300.0
+    # the function switches the copy-waiting schedule on while copies wait and off when none do (the module's
+    # way); False: it always runs (the function is not told of it), the baseline the switch is measured against
+    copy_waiting_on_demand: bool = True
 
     @property
     def fleet_settings(self) -> str:

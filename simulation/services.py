@@ -153,7 +153,8 @@ class Invocation:
     attempt: int
     start: float = 0.0
     end: float = 0.0
-    calls: int = 0
+    calls: int = 0  # RDS requests
+    scheduler_calls: int = 0  # EventBridge Scheduler requests (the copy-waiting switch)
     emf: dict[str, Any] = field(default_factory=dict)
     failed: list[tuple[str, str, str]] = field(default_factory=list)  # (operation, target, snapshot)
     outcomes: dict[str, int] = field(default_factory=dict)

@@ -26,6 +26,7 @@ fresh top level of it (the listed items are shared: nothing after the parser cha
 
 from __future__ import annotations
 
+import json
 import threading
 import time as _real_time
 from collections.abc import Callable
@@ -116,17 +117,22 @@ def _unsigned(**_: Any) -> Any:
     return botocore.UNSIGNED
 
 
+# The services the simulation answers; any other request fails as an unreachable endpoint would.
+SIMULATED = ("rds", "scheduler")
+
+
 def _unreachable(request: Any, event_name: str = "", **_: Any) -> None:
-    """Any service but RDS: not simulated, so never sent (RDS's own hook answers RDS)."""
-    if not event_name.startswith("before-send.rds."):
+    """Any service but those simulated: never sent (their own hooks answer them)."""
+    if not event_name.startswith(tuple(f"before-send.{service}." for service in SIMULATED)):
         raise botocore.exceptions.EndpointConnectionError(endpoint_url=request.url)
 
 
 class Wire:
     """Connects a ClientFactory's session to a backend, and botocore's retry sleep to a clock."""
 
-    def __init__(self, backend: Backend, sleep: Callable[[float], None]) -> None:
+    def __init__(self, backend: Backend, sleep: Callable[[float], None], scheduler: Backend | None = None) -> None:
         self.backend = backend
+        self.scheduler = scheduler
         self.sleep = sleep
         self._pending = threading.local()
         self._models: dict[str, Any] = {}
@@ -140,6 +146,10 @@ class Wire:
         events.register_last("before-send", _unreachable, unique_id="simulation-unreachable")
         # No request leaves the process, so none is signed (signing was a tenth of a run's time).
         events.register("choose-signer.rds", _unsigned, unique_id="simulation-unsigned")
+        # EventBridge Scheduler (the copy-waiting schedule the function switches): rest-json, answered as JSON
+        events.register("before-parameter-build.scheduler", self._remember, unique_id="simulation-scheduler-params")
+        events.register_last("before-send.scheduler", self._answer_scheduler, unique_id="simulation-scheduler-send")
+        events.register("choose-signer.scheduler", _unsigned, unique_id="simulation-scheduler-unsigned")
         factory.clear()  # clients built from now on carry the handlers
         botocore.endpoint.time = _SimTime(self.sleep)  # type: ignore[attr-defined]
         self._saved = (botocore.parsers.DEFAULT_TIMESTAMP_PARSER, botocore.parsers.QueryParser.parse)
@@ -152,6 +162,9 @@ class Wire:
         events.unregister("before-send.rds", unique_id="simulation-send")
         events.unregister("before-send", unique_id="simulation-unreachable")
         events.unregister("choose-signer.rds", unique_id="simulation-unsigned")
+        events.unregister("before-parameter-build.scheduler", unique_id="simulation-scheduler-params")
+        events.unregister("before-send.scheduler", unique_id="simulation-scheduler-send")
+        events.unregister("choose-signer.scheduler", unique_id="simulation-scheduler-unsigned")
         factory.clear()
         botocore.endpoint.time = _real_time  # type: ignore[attr-defined]
         botocore.parsers.DEFAULT_TIMESTAMP_PARSER, botocore.parsers.QueryParser.parse = self._saved
@@ -168,6 +181,23 @@ class Wire:
         except ApiError as error:
             status, body = error.status, error_xml(error)
         return AWSResponse(request.url, status, {"Content-Type": "text/xml"}, _Body(body))
+
+    def _answer_scheduler(self, request: Any, **_: Any) -> AWSResponse:
+        model, params = self._pending.call
+        region = request.url.split(".")[1]  # https://scheduler.<region>.amazonaws.com/
+        if self.scheduler is None:
+            raise botocore.exceptions.EndpointConnectionError(endpoint_url=request.url)
+        try:
+            status, body = 200, json.dumps(self.scheduler(region, model.name, params), default=str)
+        except ApiError as error:
+            status, body = error.status, json.dumps({"message": error.message})
+            return AWSResponse(
+                request.url,
+                status,
+                {"Content-Type": "application/json", "x-amzn-ErrorType": error.code},
+                _Body(body.encode()),
+            )
+        return AWSResponse(request.url, status, {"Content-Type": "application/json"}, _Body(body.encode()))
 
 
 class _Body:

@@ -225,6 +225,25 @@ run "listed_targets" {
           "StringEquals kms:ViaService rds.eu-central-1.amazonaws.com,rds.eu-west-1.amazonaws.com",
         ]
       }
+      PassSchedulerRoleToScheduler = {
+        effect  = "Allow"
+        actions = ["iam:PassRole"]
+        resources = [
+          "arn:aws:iam::123456789012:role/mock-rds-snapshot-dr",
+        ]
+        conditions = [
+          "StringEquals iam:PassedToService scheduler.amazonaws.com",
+        ]
+      }
+      SwitchCopyWaitingSchedule = {
+        effect  = "Allow"
+        actions = ["scheduler:GetSchedule", "scheduler:UpdateSchedule"]
+        resources = [
+          "arn:aws:scheduler:eu-west-1:123456789012:schedule/orders-rds-snapshot-dr/orders-rds-snapshot-dr-copy-waiting",
+        ]
+        conditions = [
+        ]
+      }
       WriteOwnLogs = {
         effect  = "Allow"
         actions = ["logs:CreateLogStream", "logs:PutLogEvents"]
@@ -465,6 +484,25 @@ run "tag_selection_only" {
           "StringEquals kms:ViaService rds.eu-central-1.amazonaws.com,rds.eu-west-1.amazonaws.com",
         ]
       }
+      PassSchedulerRoleToScheduler = {
+        effect  = "Allow"
+        actions = ["iam:PassRole"]
+        resources = [
+          "arn:aws:iam::123456789012:role/mock-rds-snapshot-dr",
+        ]
+        conditions = [
+          "StringEquals iam:PassedToService scheduler.amazonaws.com",
+        ]
+      }
+      SwitchCopyWaitingSchedule = {
+        effect  = "Allow"
+        actions = ["scheduler:GetSchedule", "scheduler:UpdateSchedule"]
+        resources = [
+          "arn:aws:scheduler:eu-west-1:123456789012:schedule/orders-rds-snapshot-dr/orders-rds-snapshot-dr-copy-waiting",
+        ]
+        conditions = [
+        ]
+      }
       WriteOwnLogs = {
         effect  = "Allow"
         actions = ["logs:CreateLogStream", "logs:PutLogEvents"]
@@ -671,6 +709,25 @@ run "instances_only_with_an_existing_key" {
           "StringEquals kms:ViaService rds.eu-central-1.amazonaws.com,rds.eu-west-1.amazonaws.com",
         ]
       }
+      PassSchedulerRoleToScheduler = {
+        effect  = "Allow"
+        actions = ["iam:PassRole"]
+        resources = [
+          "arn:aws:iam::123456789012:role/mock-rds-snapshot-dr",
+        ]
+        conditions = [
+          "StringEquals iam:PassedToService scheduler.amazonaws.com",
+        ]
+      }
+      SwitchCopyWaitingSchedule = {
+        effect  = "Allow"
+        actions = ["scheduler:GetSchedule", "scheduler:UpdateSchedule"]
+        resources = [
+          "arn:aws:scheduler:eu-west-1:123456789012:schedule/orders-rds-snapshot-dr/orders-rds-snapshot-dr-copy-waiting",
+        ]
+        conditions = [
+        ]
+      }
       WriteOwnLogs = {
         effect  = "Allow"
         actions = ["logs:CreateLogStream", "logs:PutLogEvents"]
@@ -871,4 +928,22 @@ run "sns_arn_of_another_service_is_refused" {
   }
 
   expect_failures = [var.sns_topic_arn]
+}
+
+run "without_the_copy_waiting_schedule_nothing_switches_schedules" {
+  command = plan
+
+  variables {
+    copy_waiting_schedule_expression = null
+  }
+
+  assert {
+    condition     = length([for s in data.aws_iam_policy_document.lambda[0].statement : s.sid if contains(["SwitchCopyWaitingSchedule", "PassSchedulerRoleToScheduler"], s.sid)]) == 0
+    error_message = "Without a copy-waiting schedule the function may neither switch a schedule nor pass the scheduler role."
+  }
+
+  assert {
+    condition     = local.lambda_environment.COPY_WAITING_SCHEDULE_ARN == ""
+    error_message = "Without a copy-waiting schedule the function must not be told of one."
+  }
 }

@@ -29,6 +29,7 @@ run "environment_is_the_engine_settings_contract" {
       "KEEP_LAST", "COPY_CONCURRENCY_LIMIT", "COPY_MAX_ATTEMPTS", "METRICS_NAMESPACE", "TIME_BUDGET_RESERVE_MS",
       "BOTO_MAX_ATTEMPTS", "BOTO_RETRY_MODE", "LOG_LEVEL", "BACKUP_SCHEDULE_EXPRESSION",
       "BACKUP_SCHEDULE_TIMEZONE", "RDS_API_REQUESTS_PER_SECOND", "RDS_API_CONCURRENT_INVOCATIONS",
+      "COPY_WAITING_SCHEDULE_ARN",
     ])
     error_message = "The function's environment must hold exactly the variables of the engine's settings contract."
   }
@@ -59,6 +60,8 @@ run "environment_is_the_engine_settings_contract" {
       BACKUP_SCHEDULE_EXPRESSION = "cron(0 3 * * ? *)"
       # and its time zone, so reconcile knows which round was due
       BACKUP_SCHEDULE_TIMEZONE = "UTC"
+      # the copy-waiting schedule the function switches on while copies wait and off when none do
+      COPY_WAITING_SCHEDULE_ARN = "arn:aws:scheduler:eu-west-1:123456789012:schedule/orders-rds-snapshot-dr/orders-rds-snapshot-dr-copy-waiting"
       # a third of the account's sustained 12 requests/s, shared by the 2 reserved invocations
       RDS_API_REQUESTS_PER_SECOND    = "4"
       RDS_API_CONCURRENT_INVOCATIONS = "2"

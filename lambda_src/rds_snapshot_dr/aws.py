@@ -377,6 +377,59 @@ class RdsGateway:
 # --- preflight and the command line: identity, KMS key, permissions, function settings -------------
 
 
+# What UpdateSchedule takes back from GetSchedule: it sets every field a request leaves out to its default
+# ("EventBridge Scheduler uses all values, including empty values, specified in the request and overrides the
+# existing schedule", https://docs.aws.amazon.com/scheduler/latest/APIReference/API_UpdateSchedule.html).
+_SCHEDULE_FIELDS = (
+    "ActionAfterCompletion",
+    "Description",
+    "EndDate",
+    "FlexibleTimeWindow",
+    "KmsKeyArn",
+    "ScheduleExpression",
+    "ScheduleExpressionTimezone",
+    "StartDate",
+    "Target",
+)
+
+
+class ScheduleGateway:
+    """Switches one EventBridge Scheduler schedule on or off (the copy-waiting schedule): GetSchedule, then,
+    only if its state differs, UpdateSchedule with everything GetSchedule returned and the new state."""
+
+    _call = RdsGateway._call
+
+    def __init__(self, client: Any, arn: str) -> None:
+        self._client = client
+        self.arn = arn
+        self.region = arn.split(":")[3]
+        self.group, self.name = arn.split(":schedule/", 1)[1].split("/", 1)
+
+    @classmethod
+    def from_settings(cls, settings: Any, factory: ClientFactory = CLIENTS) -> ScheduleGateway | None:
+        """The copy-waiting schedule's switch, or None when there is nothing to switch."""
+        arn = settings.copy_waiting_schedule_arn
+        if not arn:
+            return None
+        region = arn.split(":")[3]
+        return cls(factory.client("scheduler", region, settings.boto_retry_mode, settings.boto_max_attempts), arn)
+
+    def set_enabled(self, enabled: bool) -> bool:
+        """Put the schedule in that state; True if it was in the other one."""
+        state = "ENABLED" if enabled else "DISABLED"
+        with self._call("GetSchedule", self.region):
+            current = self._client.get_schedule(Name=self.name, GroupName=self.group)
+        if current.get("State") == state:
+            return False
+        kept = {key: current[key] for key in _SCHEDULE_FIELDS if current.get(key) is not None}
+        start = kept.get("StartDate")
+        if isinstance(start, datetime) and start < clock.CLOCK.now():
+            del kept["StartDate"]  # a start in the past changes nothing, and Scheduler may refuse one
+        with self._call("UpdateSchedule", self.region):
+            self._client.update_schedule(Name=self.name, GroupName=self.group, State=state, **kept)
+        return True
+
+
 class AccountGateway:
     """STS, IAM, KMS and Lambda calls of the preflight checklist and the command line."""
 

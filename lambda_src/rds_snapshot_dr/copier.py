@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from collections.abc import Callable, Iterable
 from datetime import datetime
 
@@ -409,7 +410,9 @@ class Copier(Worker):
         source snapshot without a copy waits; older ones are reconcile's business. Calls: the source listing
         of each kind, the lookups of `_plan_waiting`, and the copies; no target discovery, and no destination
         listing unless its manual snapshot quota refuses a copy (then `copy` prunes that kind there and
-        retries once, as in reconcile).
+        retries once, as in reconcile). When nothing is left waiting and no snapshot of ours is being made, it
+        switches its own schedule off (`_switch_copy_waiting`): the backup run and reconcile switch it on again
+        when copies wait.
         """
         source = self._list(report, self.aws.source_region, BOTH_KINDS)
         if source is None:
@@ -432,6 +435,12 @@ class Copier(Worker):
             waiting=len(plan.queue) - len(plan.start),
             in_flight=plan.own_in_flight,
         )
+        started = {o.snapshot for o in report.outcomes if o.operation == "copy" and o.outcome in ("started", "exists")}
+        waiting = Counter(snap.kind for snap in plan.queue if snap.identifier not in started)
+        if not decisions.copy_waiting_reason(waiting, decisions.snapshots_being_made(self.settings, source)):
+            # Nothing left for this schedule: the next backup run, or a reconcile that finds copies waiting,
+            # switches it on again.
+            self._switch_copy_waiting(report, False, "no copy waits for a slot and no snapshot is being made")
 
     def _plan_waiting(
         self, source: list[Snapshot], kinds: Iterable[Kind], starts: int | None, exclude: str = ""

@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import functools
 import logging
+from collections import Counter
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta, tzinfo
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from . import decisions
-from .aws import RdsGateway
+from .aws import RdsGateway, ScheduleGateway
 from .copier import Copier
 from .decisions import Database, Kind, Outcome, Snapshot, TargetSelection
 from .errors import ALREADY_EXISTS, QUOTA, AwsError
@@ -64,10 +65,12 @@ class Engine(Worker):
         *,
         now: datetime,
         remaining_ms: Callable[[], int],
+        copy_waiting_schedule: ScheduleGateway | None = None,
     ) -> None:
         super().__init__(settings, gateway, now=now, remaining_ms=remaining_ms)
         self.pruner = Pruner(settings, gateway, now=now, remaining_ms=remaining_ms)
         self.copier = Copier(settings, gateway, now=now, remaining_ms=remaining_ms, pruner=self.pruner)
+        self.copier.copy_waiting_schedule = self.copy_waiting_schedule = copy_waiting_schedule
 
     # --- helpers ---------------------------------------------------------------------------------
 
@@ -100,6 +103,9 @@ class Engine(Worker):
         backup_round = decisions.round_stamp(request.scheduled_time) if request.targets is None else None
         slots = self._reserve_copy_slots(selection.targets, request.scheduled_time)
         self._snapshot_all(report, selection.targets, request.scheduled_time, backup_round, copy_slots=slots)
+        started = sum(1 for o in report.outcomes if o.operation == "snapshot" and o.outcome == "started")
+        if started:
+            self._switch_copy_waiting(report, True, decisions.copy_waiting_reason({}, started))
         return report
 
     def _reserve_copy_slots(self, databases: list[Database], scheduled: datetime) -> set[tuple[Kind, str]]:
@@ -292,6 +298,17 @@ class Engine(Worker):
             self.copier.copy_missing(report, source, destination, wanted)
         if source is not None and selection is not None:
             self._retake_missed_round(report, selection.targets, source)
+        if source is not None:
+            # Deferred copies wait for a slot (`decisions.copy_waiting_reason`).
+            waiting = Counter(
+                Kind(o.kind) for o in report.outcomes if o.operation == "copy" and o.outcome == "deferred"
+            )
+            started = sum(1 for o in report.outcomes if o.operation == "snapshot" and o.outcome == "started")
+            reason = decisions.copy_waiting_reason(
+                waiting, decisions.snapshots_being_made(self.settings, source) + started
+            )
+            if reason:
+                self._switch_copy_waiting(report, True, reason)
 
         if destination is not None and selection is not None:
             ages = decisions.recovery_point_age(self.settings, selection.targets, destination, self.now)

@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import Any
 
 from . import __version__, clock, drill
-from .aws import CLIENTS, RdsGateway
+from .aws import CLIENTS, RdsGateway, ScheduleGateway
 from .copier import WAITING
 from .engine import Engine, Report
 from .errors import TargetFailuresError
@@ -71,7 +71,13 @@ def lambda_handler(event: Any, context: Any) -> dict[str, Any]:
     now = utcnow()
     request = parse_event(event, actions=ACTIONS.keys(), now=now, targeted=TARGETED_ACTIONS)
     remaining_ms = getattr(context, "get_remaining_time_in_millis", None) or (lambda: _NO_DEADLINE_MS)
-    engine = Engine(settings, RdsGateway.from_settings(settings), now=now, remaining_ms=remaining_ms)
+    engine = Engine(
+        settings,
+        RdsGateway.from_settings(settings),
+        now=now,
+        remaining_ms=remaining_ms,
+        copy_waiting_schedule=ScheduleGateway.from_settings(settings),
+    )
 
     if isinstance(request, ActionRequest):
         report = ACTIONS[request.action](engine, request)

@@ -27,6 +27,10 @@ _SCHEDULE = re.compile(
     r"|at\([0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\))$"
 )
 _TIMEZONE = re.compile(r"^[A-Za-z][A-Za-z0-9_+-]*(/[A-Za-z0-9_+-]+)*$")  # as variable schedule_timezone
+# EventBridge Scheduler schedule ARN (Service Authorization Reference, EventBridge Scheduler, resource type schedule)
+_SCHEDULE_ARN = re.compile(
+    r"^arn:aws[a-z-]*:scheduler:[a-z0-9-]+:\d{12}:schedule/[0-9a-zA-Z_.-]{1,64}/[0-9a-zA-Z_.-]{1,64}$"
+)
 _DB_IDENTIFIER = re.compile(r"^[a-zA-Z](?:[a-zA-Z0-9]|-(?!-)){0,62}$")
 
 
@@ -86,6 +90,9 @@ class Settings:
     restore: Regional = Regional()
     drill: DrillSettings | None = None
     backup_schedule_timezone: str = "UTC"  # the IANA zone the backup schedule is evaluated in (always set)
+    # The copy-waiting schedule the function switches on while copies wait and off when none do ("": there
+    # is none, or it always runs)
+    copy_waiting_schedule_arn: str = ""
 
     @property
     def rds_api_rate_per_invocation(self) -> float:
@@ -96,6 +103,15 @@ class Settings:
     def rds_api_burst(self) -> float:
         """Requests one invocation may send at once before pacing starts: one second's share, at least 1."""
         return max(1.0, self.rds_api_rate_per_invocation)
+
+
+def _optional_arn(r: _Reader, name: str) -> str:
+    """An optional schedule ARN: absent or empty means none."""
+    value = (r.environ.get(name) or "").strip()
+    if value and not _SCHEDULE_ARN.match(value):
+        r.fail(name, f"must be empty or an EventBridge Scheduler schedule ARN (got {value!r})")
+        return ""
+    return value
 
 
 class _Reader:
@@ -390,6 +406,7 @@ def load_settings(environ: Mapping[str, str]) -> Settings:
         backup_schedule_timezone=r.text(
             "BACKUP_SCHEDULE_TIMEZONE", pattern=_TIMEZONE, hint="must be an IANA time zone name such as Europe/Berlin"
         ),
+        copy_waiting_schedule_arn=_optional_arn(r, "COPY_WAITING_SCHEDULE_ARN"),
     )
     if settings.source_retention_days > settings.destination_retention_days > 0:
         r.fail(

@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Any
 
 from . import decisions
-from .aws import RdsGateway
+from .aws import RdsGateway, ScheduleGateway
 from .decisions import Kind, Outcome, Snapshot
 from .errors import AwsError, classify
 from .logs import log_decision
@@ -100,6 +100,8 @@ class Worker:
         self.aws = gateway
         self.now = now
         self.remaining_ms = remaining_ms
+        # The copy-waiting schedule's switch (None: no schedule to switch, or it always runs)
+        self.copy_waiting_schedule: ScheduleGateway | None = None
 
     def out_of_time(self) -> bool:
         """Stop starting new work when the invocation's remaining time falls below the reserve."""
@@ -126,6 +128,44 @@ class Worker:
         recorded = Outcome(target, str(kind), operation, outcome, snapshot, join_reason(note, c.reason), c.fix)
         report.record(recorded)
         return recorded
+
+    def _switch_copy_waiting(self, report: Report, enabled: bool, reason: str) -> None:
+        """Switch the copy-waiting schedule on (copies wait, or snapshots are being made whose copies may) or off
+        (none do). Two calls to Scheduler when the state changes, one when it does not. A switch that fails is
+        reported once per run, not retried (the next run that sees copies wait switches it again; until then,
+        reconcile starts what waits)."""
+        schedule = self.copy_waiting_schedule
+        if schedule is None:
+            return
+        try:
+            changed = schedule.set_enabled(enabled)
+        except AwsError as error:
+            report.record(
+                Outcome(
+                    "*",
+                    "",
+                    "schedule",
+                    "failed",
+                    "",
+                    f"the copy-waiting schedule {schedule.name} could not be {'enabled' if enabled else 'disabled'} "
+                    f"({reason}): {error}",
+                    f"Allow the function's role scheduler:GetSchedule and scheduler:UpdateSchedule on {schedule.arn} "
+                    "and iam:PassRole on the module's scheduler role (the module's policy does; check a permissions "
+                    "boundary or an SCP).",
+                ),
+                lasting=True,
+            )
+            return
+        log_decision(
+            logging.INFO,
+            f"copy-waiting schedule {'enabled' if enabled else 'disabled'}"
+            if changed
+            else f"copy-waiting schedule already {'enabled' if enabled else 'disabled'}",
+            action=report.action,
+            operation="schedule",
+            outcome="started" if changed else "skipped",
+            reason=reason,
+        )
 
     def _list(self, report: Report, region: str, kinds: Iterable[Kind]) -> list[Snapshot] | None:
         snapshots: list[Snapshot] = []

@@ -399,6 +399,23 @@ def authorizations(call: Call, where: Where) -> list[Authorization]:
         auths[-1].key_arn = p["KeyId"]
     elif call.service == "iam":
         on(f"iam:{op}", p.get("PolicySourceArn") or f"arn:{where.partition}:iam::{where.account}:role/{p['RoleName']}")
+    elif call.service == "scheduler":
+        # The copy-waiting switch. Service Authorization Reference, "Actions, resources, and condition keys for
+        # Amazon EventBridge Scheduler" (https://docs.aws.amazon.com/service-authorization/latest/reference/
+        # list_amazoneventbridgescheduler.html): GetSchedule and UpdateSchedule on the schedule (resource type
+        # schedule*); UpdateSchedule has the dependent action iam:PassRole for the role it names.
+        group = p.get("GroupName") or "default"
+        schedule = f"arn:{where.partition}:scheduler:{region}:{where.account}:schedule/{group}/{p['Name']}"
+        if op not in ("GetSchedule", "UpdateSchedule"):
+            raise KeyError(name)
+        on(f"scheduler:{op}", schedule)
+        if op == "UpdateSchedule":
+            on(
+                "iam:PassRole",
+                p["Target"]["RoleArn"],
+                why="UpdateSchedule passes the schedule's role to Scheduler again",
+                extra={"iam:PassedToService": "scheduler.amazonaws.com"},
+            )
     elif call.service == "ssm":
         on(f"ssm:{op}", f"arn:{where.partition}:ssm:{region}:{where.account}:parameter{p['Name']}")
     elif name == "lambda:GetFunctionConfiguration":  # the restore command reads the function's settings

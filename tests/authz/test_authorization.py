@@ -84,10 +84,14 @@ def test_the_cycle_exercises_every_request_type_of_the_function(verdicts):
         "rds:DeleteDBInstance",
         "ssm:GetParameter",
         "ssm:PutParameter",
+        "scheduler:GetSchedule",
+        "scheduler:UpdateSchedule",
     }
     assert expected <= requests, f"not exercised: {sorted(expected - requests)}"
     # KMS through RDS: the copy's key and the source snapshot's key are judged too.
     assert judged[("rds:CopyDBSnapshot", "kms:CreateGrant")] > 0
+    # the copy-waiting switch passes the scheduler role again
+    assert judged[("scheduler:UpdateSchedule", "iam:PassRole")] > 0
     write_report("authz-judged.txt", "the recorded cycle of every configuration", judged)
 
 

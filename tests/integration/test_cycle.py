@@ -150,6 +150,12 @@ def test_deployed_copy_waiting_schedule_finds_nothing_waiting_after_the_events(d
     assert run.result["action"] == "copy-waiting"
     # every copy was started by its snapshot-created event, so nothing waits and nothing starts twice
     assert run.result["outcomes"] == []
+    # ... and the run switched its own schedule off (the backup run switches it on again); Terraform leaves
+    # the schedule's state to the function (the second plan shows no change)
+    arn = deployment.function.environment["COPY_WAITING_SCHEDULE_ARN"]
+    group, name = arn.split(":schedule/", 1)[1].split("/", 1)
+    scheduler = deployment.aws.client("scheduler", deployment.estate.source_region)
+    assert scheduler.get_schedule(Name=name, GroupName=group)["State"] == "DISABLED"
 
 
 def test_deployed_rule_ignores_snapshots_the_instance_does_not_name(deployment: Deployment) -> None:

@@ -27,6 +27,9 @@ data "aws_iam_policy_document" "boundary" {
       "ssm:PutParameter",
       "iam:GetRole",
       "iam:SimulatePrincipalPolicy",
+      # the function switches its copy-waiting schedule on and off
+      "scheduler:GetSchedule",
+      "scheduler:UpdateSchedule",
       # The boundary bounds the scheduler's and the copy-events role too: the schedules invoke the
       # function, the destination rule forwards finished-copy events to the source region's bus.
       "lambda:InvokeFunction",
@@ -46,6 +49,19 @@ data "aws_iam_policy_document" "boundary" {
     sid       = "ReadOwnRole"
     actions   = ["iam:GetRole", "iam:SimulatePrincipalPolicy"]
     resources = ["arn:${data.aws_partition.current.partition}:iam::${data.aws_caller_identity.current.account_id}:role/*"]
+  }
+
+  statement {
+    # Switching a schedule passes its role to Scheduler again.
+    sid       = "PassRolesToSchedulerOnly"
+    actions   = ["iam:PassRole"]
+    resources = ["arn:${data.aws_partition.current.partition}:iam::${data.aws_caller_identity.current.account_id}:role/*"]
+
+    condition {
+      test     = "StringEquals"
+      variable = "iam:PassedToService"
+      values   = ["scheduler.amazonaws.com"]
+    }
   }
 
   statement {

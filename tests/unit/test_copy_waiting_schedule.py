@@ -1,0 +1,162 @@
+"""The copy-waiting schedule runs only while copies wait: the function switches it off when none do, and the
+backup run and reconcile switch it on again (COPY_WAITING_SCHEDULE_ARN). moto keeps the schedule's state, so
+these tests read it back; the calls the switch makes are judged by the authorization stage."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import boto3
+import pytest
+from dr_testing import DESTINATION_REGION, SOURCE_REGION, alter_response, load_event, make_cluster, make_instance
+
+from rds_snapshot_dr.handler import lambda_handler
+from rds_snapshot_dr.settings import SettingsError, load_settings
+
+GROUP = "team-rds-snapshot-dr"
+NAME = f"{GROUP}-copy-waiting"
+ROLE = "arn:aws:iam::123456789012:role/team-rds-snapshot-dr-scheduler"
+
+
+@pytest.fixture
+def schedule(aws: str, env: Any) -> Any:
+    """The module's copy-waiting schedule as Terraform creates it (ENABLED), and the function told of it."""
+    client = boto3.client("scheduler", region_name=SOURCE_REGION)
+    client.create_schedule_group(Name=GROUP)
+    arn = client.create_schedule(
+        Name=NAME,
+        GroupName=GROUP,
+        Description="rds-snapshot-dr team: start the cross-region copies that wait for a free copy slot.",
+        ScheduleExpression="rate(5 minutes)",
+        ScheduleExpressionTimezone="Europe/Berlin",
+        FlexibleTimeWindow={"Mode": "OFF"},
+        State="ENABLED",
+        Target={
+            "Arn": "arn:aws:lambda:eu-west-1:123456789012:function:team-rds-snapshot-dr",
+            "RoleArn": ROLE,
+            "Input": '{"action": "copy-waiting"}',
+            "RetryPolicy": {"MaximumEventAgeInSeconds": 300, "MaximumRetryAttempts": 0},
+            "DeadLetterConfig": {"Arn": "arn:aws:sqs:eu-west-1:123456789012:team-rds-snapshot-dr-dlq"},
+        },
+    )["ScheduleArn"]
+    env(COPY_WAITING_SCHEDULE_ARN=arn)
+    return client
+
+
+def _state(client: Any) -> str:
+    return client.get_schedule(Name=NAME, GroupName=GROUP)["State"]
+
+
+def _set(client: Any, state: str) -> None:
+    current = client.get_schedule(Name=NAME, GroupName=GROUP)
+    client.update_schedule(
+        Name=NAME,
+        GroupName=GROUP,
+        State=state,
+        ScheduleExpression=current["ScheduleExpression"],
+        FlexibleTimeWindow=current["FlexibleTimeWindow"],
+        Target=current["Target"],
+    )
+
+
+def _without_state(schedule: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in schedule.items() if k not in ("State", "LastModificationDate", "ResponseMetadata")}
+
+
+@pytest.mark.usefixtures("default_quotas")
+def test_off_when_nothing_waits_and_nothing_else_changes(schedule, lambda_context):
+    before = schedule.get_schedule(Name=NAME, GroupName=GROUP)
+    result = lambda_handler({"action": "copy-waiting"}, lambda_context)
+    after = schedule.get_schedule(Name=NAME, GroupName=GROUP)
+    assert after["State"] == "DISABLED"
+    # UpdateSchedule resets every field it is not given: the switch hands each one back.
+    assert _without_state(after) == _without_state(before)
+    assert not [o for o in result["outcomes"] if o["outcome"] == "failed"]
+
+
+@pytest.mark.usefixtures("default_quotas")
+def test_backup_switches_it_on_and_it_stays_on_while_a_copy_waits(schedule, source, env, lambda_context):
+    env(COPY_CONCURRENCY_LIMIT="1", DB_INSTANCE_IDENTIFIERS="orders-db,billing-db", DB_CLUSTER_IDENTIFIERS="")
+    make_instance(source, "orders-db")
+    make_instance(source, "billing-db")
+    _set(schedule, "DISABLED")
+
+    lambda_handler(load_event("scheduled-backup.json"), lambda_context)
+    assert _state(schedule) == "ENABLED"
+
+    # moto's snapshot-created events are not delivered: copy-waiting starts the copies, one slot at a time.
+    first = lambda_handler({"action": "copy-waiting"}, lambda_context)
+    assert [o["outcome"] for o in first["outcomes"] if o["operation"] == "copy"] == ["started"]
+    assert _state(schedule) == "ENABLED"  # the second copy still waits
+    second = lambda_handler({"action": "copy-waiting"}, lambda_context)
+    assert [o["outcome"] for o in second["outcomes"] if o["operation"] == "copy"] == ["started"]
+    assert _state(schedule) == "DISABLED"  # nothing waits any more
+
+
+@pytest.mark.usefixtures("default_quotas")
+def test_reconcile_switches_it_on_when_cluster_copies_wait(schedule, source, env, lambda_context):
+    """RDS announces no finished cluster snapshot copy: a cluster copy that waits needs copy-waiting."""
+    env(COPY_CONCURRENCY_LIMIT="1", DB_INSTANCE_IDENTIFIERS="", DB_CLUSTER_IDENTIFIERS="payments,ledger")
+    make_cluster(source, "payments")
+    make_cluster(source, "ledger")
+    lambda_handler(load_event("scheduled-backup.json"), lambda_context)
+    _set(schedule, "DISABLED")
+
+    first = lambda_handler({"action": "reconcile"}, lambda_context)
+    assert [o["outcome"] for o in first["outcomes"] if o["operation"] == "copy"] == ["started", "deferred"]
+    assert _state(schedule) == "ENABLED"
+
+    _set(schedule, "DISABLED")
+    lambda_handler({"action": "reconcile"}, lambda_context)  # starts the last copy: nothing waits after it
+    lambda_handler({"action": "reconcile"}, lambda_context)
+    assert _state(schedule) == "DISABLED"
+
+
+@pytest.mark.usefixtures("default_quotas")
+def test_instance_copies_behind_busy_slots_keep_it_on(schedule, source, env, lambda_context):
+    """An instance copy that waits while every slot of the share is busy keeps the schedule on: RDS's
+    copy-finished events are best effort, and a lost one would leave its slot idle until reconcile."""
+    env(COPY_CONCURRENCY_LIMIT="1", DB_INSTANCE_IDENTIFIERS="orders-db,billing-db", DB_CLUSTER_IDENTIFIERS="")
+    make_instance(source, "orders-db")
+    make_instance(source, "billing-db")
+    lambda_handler(load_event("scheduled-backup.json"), lambda_context)
+    _set(schedule, "DISABLED")
+
+    # moto ends a copy at once; here the first one is still copying, so the share is busy.
+    def copying(parsed: dict[str, Any]) -> None:
+        for snap in parsed.get("DBSnapshots", []):
+            snap["Status"] = "copying"
+
+    alter_response(DESTINATION_REGION, "DescribeDBSnapshots", copying)
+    first = lambda_handler({"action": "reconcile"}, lambda_context)
+    assert [o["outcome"] for o in first["outcomes"] if o["operation"] == "copy"] == ["started", "deferred"]
+    assert _state(schedule) == "ENABLED"
+
+    waiting = lambda_handler({"action": "copy-waiting"}, lambda_context)
+    assert [o for o in waiting["outcomes"] if o["operation"] == "copy"] == []  # no slot free
+    assert _state(schedule) == "ENABLED"
+
+
+@pytest.mark.usefixtures("default_quotas")
+def test_a_refused_switch_is_reported_once_and_not_retried(schedule, source, env, lambda_context):
+    """A schedule the function may not switch (here: one that is not there) fails the run's report, with the
+    fix, and raises nothing: a retry cannot help, and Lambda's retries would only fill the dead-letter queue."""
+    env(
+        COPY_WAITING_SCHEDULE_ARN=f"arn:aws:scheduler:{SOURCE_REGION}:123456789012:schedule/{GROUP}/gone",
+        DB_CLUSTER_IDENTIFIERS="",
+    )
+    make_instance(source, "orders-db")
+    result = lambda_handler(load_event("scheduled-backup.json"), lambda_context)  # raises nothing
+    [failed] = [o for o in result["outcomes"] if o["outcome"] == "failed"]
+    assert failed["operation"] == "schedule"
+    assert "could not be enabled" in failed["reason"]
+    assert "scheduler:UpdateSchedule" in failed["fix"]
+    assert [o["outcome"] for o in result["outcomes"] if o["operation"] == "snapshot"] == ["started"]
+    assert _state(schedule) == "ENABLED"  # the module's schedule itself is untouched
+
+
+def test_a_malformed_schedule_arn_is_refused(env):
+    env(COPY_WAITING_SCHEDULE_ARN="arn:aws:events:eu-west-1:123456789012:rule/copy-waiting")
+    with pytest.raises(SettingsError, match="COPY_WAITING_SCHEDULE_ARN: must be empty or an EventBridge Scheduler"):
+        load_settings(os.environ)
