@@ -24,18 +24,20 @@ CANDIDATES_TTL_S = 300.0
 
 class WaitingCandidates:
     """Each kind's waiting-copy candidates (`decisions.waiting_copy_candidates`) from the latest source
-    listing, less those since found with something under their name in the destination.
+    listing, in start order, less those since found with something under their name in the destination; and
+    the watched ones (`decisions.plan_refill`): source snapshots whose copy was last seen in flight, or for
+    which the backup run reserved a copy slot.
 
     Kept per execution environment, across warm invocations (like the clients and rate budgets), for at
     most CANDIDATES_TTL_S of wall time (a monotonic clock may stand still while Lambda freezes the
-    environment between invocations): a copy-finished event then finds the next waiting copy with one lookup by name
-    instead of a full source listing. A stale entry costs nothing unsafe: the lookup shows a copy made
-    meanwhile, and a snapshot deleted meanwhile is a copy `skipped` as gone; a snapshot newer than the
-    listing is started by its own created event, by copy-waiting or by reconcile.
+    environment between invocations): a copy-finished event then finds the copies in flight and the next
+    waiting ones with one lookup by name instead of a full source listing. A stale entry costs nothing unsafe:
+    the lookup shows a copy made meanwhile, and a snapshot deleted meanwhile is a copy `skipped` as gone; a
+    snapshot newer than the listing is started by its own created event, by copy-waiting or by reconcile.
     """
 
     def __init__(self) -> None:
-        self._by_kind: dict[Kind, tuple[datetime, list[Snapshot]]] = {}
+        self._by_kind: dict[Kind, tuple[datetime, list[Snapshot], list[Snapshot]]] = {}
         # (kind, name) of source snapshots a lookup found with an available copy of ours: final (only expiry
         # or a person deletes a copy, and reconcile, which lists the destination, copies such a one again),
         # so copy-waiting looks them up no more. Kept only for names still in the latest source listing.
@@ -50,19 +52,38 @@ class WaitingCandidates:
         listed = {(snap.kind, snap.identifier) for snap in source if snap.kind in kinds}
         self._copied = {key for key in self._copied | copied if key in listed or key[0] not in kinds}
 
-    def get(self, kind: Kind) -> list[Snapshot] | None:
+    def get(self, kind: Kind) -> tuple[list[Snapshot], list[Snapshot]] | None:
+        """(waiting, watched), or None when there is no fresh entry."""
         entry = self._by_kind.get(kind)
         if entry is None or (clock.CLOCK.now() - entry[0]).total_seconds() > CANDIDATES_TTL_S:
             return None
-        return list(entry[1])
+        return list(entry[1]), list(entry[2])
 
-    def put(self, kind: Kind, candidates: list[Snapshot]) -> None:
-        self._by_kind[kind] = (clock.CLOCK.now(), list(candidates))
+    def put(self, kind: Kind, candidates: list[Snapshot], watch: list[Snapshot]) -> None:
+        self._by_kind[kind] = (clock.CLOCK.now(), list(candidates), list(watch))
+
+    def update(self, kind: Kind, candidates: list[Snapshot], watch: list[Snapshot]) -> None:
+        """Replace an entry's lists, keeping the time of its listing."""
+        entry = self._by_kind.get(kind)
+        if entry is not None:
+            self._by_kind[kind] = (entry[0], list(candidates), list(watch))
 
     def discard(self, kind: Kind, names: set[str]) -> None:
         entry = self._by_kind.get(kind)
         if entry is not None and names:
-            self._by_kind[kind] = (entry[0], [snap for snap in entry[1] if snap.identifier not in names])
+            self._by_kind[kind] = (
+                entry[0],
+                [snap for snap in entry[1] if snap.identifier not in names],
+                [snap for snap in entry[2] if snap.identifier not in names],
+            )
+
+    def started(self, kind: Kind, snapshot: Snapshot) -> None:
+        """Its copy started: no longer waiting, watched until it ends."""
+        entry = self._by_kind.get(kind)
+        if entry is not None:
+            waiting = [snap for snap in entry[1] if snap.identifier != snapshot.identifier]
+            watched = [snap for snap in entry[2] if snap.identifier != snapshot.identifier] + [snapshot]
+            self._by_kind[kind] = (entry[0], waiting, watched)
 
     def clear(self) -> None:
         self._by_kind.clear()
@@ -355,12 +376,15 @@ class Copier(Worker):
 
     def copy_finished(self, event: CopyFinished) -> Report:
         """A cross-region copy finished (RDS-EVENT-0060) or was canceled/failed (RDS-EVENT-0061) in the
-        destination: a copy slot is free, so start the next waiting copy now rather than at reconcile.
+        destination: a copy slot is free, so start the next waiting copies now rather than at reconcile.
 
-        A failed copy is handled as reconcile does (report, count on the source, delete). Then at most one
-        copy starts, which keeps this instance's copies in flight where they were. Calls: those of
-        `_next_waiting` and the copy; never a destination listing. A refused copy is deferred, as on the
-        event path.
+        A failed copy is handled as reconcile does (report, count on the source, delete). Then one copy starts
+        if the share has a slot free (`decisions.plan_refill`, counted from the copies in flight): an event
+        delivered twice finds its slot refilled and starts nothing. Only one, for the slot this event freed:
+        another copy's event may be handled at this moment, and both would fill its slot. When more slots are
+        free, copy-waiting is switched on to look again within minutes (RDS may not have delivered an event).
+        Calls: those of `_next_waiting` and the copy; never a destination listing. A refused copy is deferred,
+        as on the event path.
         """
         report = Report("copy-finished")
         ident = event.snapshot_identifier
@@ -378,7 +402,7 @@ class Copier(Worker):
         if event.failed:
             self._copy_ended_failed(report, event)
         # Not the copy that just ended: a failed one is copied again by a later run, once its deletion is done.
-        self._start_next_copy(report, event.kind, exclude=ident)
+        self._start_next_copies(report, event.kind, exclude=ident)
         if any(o.operation == "copy" and o.outcome == "started" for o in report.outcomes):
             # A retry of this invocation would start another copy for the same freed slot, over the share:
             # its failures (a failed copy it reported, one it could not remove) are reported, not raised;
@@ -418,15 +442,28 @@ class Copier(Worker):
         if source is None:
             return
         try:
-            plan = self._plan_waiting(source, BOTH_KINDS, starts=None)
+            plan, watch = self._plan_waiting(source, BOTH_KINDS, starts=None)
         except AwsError as error:
             self._fail(report, error, target="*", kind="*", operation="discover")
             return
         for kind in BOTH_KINDS:  # what the copy-finished events take the next copy from, until the next run
-            WAITING.put(kind, [snap for snap in plan.queue if snap.kind is kind])
+            WAITING.put(kind, [s for s in plan.queue if s.kind is kind], [s for s in watch if s.kind is kind])
         self._start_copies(report, plan.start)
+        # A copy started (by this run or, "exists", by another invocation a moment ago) holds a slot: watched.
+        started = {
+            (o.kind, o.snapshot)
+            for o in report.outcomes
+            if o.operation == "copy" and o.outcome in ("started", "exists")
+        }
+        for snap in plan.start:
+            if (snap.kind, snap.identifier) in started:
+                WAITING.started(snap.kind, snap)
         for outcome in report.outcomes:  # a copy refused at the limit stays a candidate
-            if outcome.operation == "copy" and decisions.may_copy_more(outcome):
+            if (
+                outcome.operation == "copy"
+                and (outcome.kind, outcome.snapshot) not in started
+                and decisions.may_copy_more(outcome)
+            ):
                 WAITING.discard(Kind(outcome.kind), {outcome.snapshot})
         log_decision(
             logging.INFO,
@@ -437,14 +474,21 @@ class Copier(Worker):
         )
         started = {o.snapshot for o in report.outcomes if o.operation == "copy" and o.outcome in ("started", "exists")}
         waiting = Counter(snap.kind for snap in plan.queue if snap.identifier not in started)
-        if not decisions.copy_waiting_reason(waiting, decisions.snapshots_being_made(self.settings, source)):
+        if not decisions.copy_waiting_reason(
+            waiting, decisions.snapshots_being_made(self.settings, source), slot_was_free=bool(started)
+        ):
             # Nothing left for this schedule: the next backup run, or a reconcile that finds copies waiting,
             # switches it on again.
-            self._switch_copy_waiting(report, False, "no copy waits for a slot and no snapshot is being made")
+            self._switch_copy_waiting(
+                report,
+                False,
+                "no snapshot is being made, no cluster copy waits, and the instance copies that wait "
+                f"({waiting[Kind.INSTANCE]}) start from the copy-finished events",
+            )
 
     def _plan_waiting(
         self, source: list[Snapshot], kinds: Iterable[Kind], starts: int | None, exclude: str = ""
-    ) -> WaitingCopies:
+    ) -> tuple[WaitingCopies, list[Snapshot]]:
         """The waiting copies of `kinds` (not `exclude`) in the order they start, and those to start now.
 
         Calls: one destination lookup per 100 candidates of a kind not already known (in this execution
@@ -453,7 +497,8 @@ class Copier(Worker):
         more lookup per 100 of those waiting databases' previous snapshots (those not known to be copied)
         tells which databases missed the previous round, and those go first (`decisions.copy_priority`), so a
         limit that cannot take a whole round delays each database in turn. The previous snapshots' copies
-        found in flight then count against the room too.
+        found in flight then count against the room too. Also returns what a copy-finished event watches
+        (`decisions.plan_refill`): the candidates whose copy is in flight, and the snapshots still being made.
         """
         region = self.aws.destination_region
         wanted = set(kinds)
@@ -489,7 +534,20 @@ class Copier(Worker):
             source,
             wanted,
         )
-        return plan
+        in_flight = {
+            (snap.kind, snap.identifier)
+            for snap in found
+            if decisions.is_copy_in_flight(self.settings, snap) and decisions.is_owned(self.settings, snap)
+        }
+        watch = [snap for snap in candidates if (snap.kind, snap.identifier) in in_flight]
+        # Snapshots still being made: another invocation may start their copy once they are available, and
+        # those copies hold slots too (a holder of a reserved slot holds one already).
+        watch += [
+            snap
+            for snap in source
+            if snap.kind in wanted and snap.status == "creating" and decisions.is_owned(self.settings, snap)
+        ]
+        return plan, watch
 
     def _find(self, region: str, snapshots: list[Snapshot]) -> list[Snapshot]:
         """What `region` holds under these snapshots' names: one lookup per 100 names of a kind."""
@@ -508,39 +566,81 @@ class Copier(Worker):
         WAITING.discard(kind, {candidate.identifier})
         return None
 
-    def _start_next_copy(self, report: Report, kind: Kind, exclude: str) -> None:
+    def _start_next_copies(self, report: Report, kind: Kind, exclude: str) -> None:
         if self.out_of_time():
             return
         try:
-            waiting = self._next_waiting(kind, exclude)
+            waiting, listed = self._next_waiting(kind, exclude)
         except AwsError as error:
             self._fail(report, error, target="*", kind=kind, operation="discover")
             return
-        if waiting is None:
-            log_decision(logging.INFO, "no copy waiting", action=report.action, kind=str(kind), outcome="skipped")
+        if not waiting:
+            log_decision(
+                logging.INFO,
+                "no copy waiting, or no copy slot free",
+                action=report.action,
+                kind=str(kind),
+                outcome="skipped",
+            )
             return
-        # a copy refused at the limit stays a candidate
-        if decisions.may_copy_more(self.copy(report, waiting, pruned_for_quota=None)):
-            WAITING.discard(kind, {waiting.identifier})
+        for position, snap in enumerate(waiting):
+            if self.out_of_time():
+                return
+            fresh = snap if listed else self._still_waiting(kind, snap)
+            if fresh is None:
+                continue  # gone or out of attempts since the listing: the next one takes the slot
+            outcome = self.copy(report, fresh, pruned_for_quota=None)
+            if outcome.outcome == "exists":
+                # another invocation started it a moment ago: its copy holds a slot, so watch it
+                WAITING.started(kind, fresh)
+                continue
+            if outcome.outcome == "started":
+                WAITING.started(kind, fresh)
+                if position + 1 < len(waiting):
+                    # More slots are free than this event freed: another copy's event is on its way (it starts
+                    # that copy itself, so this one does not), or RDS did not deliver it. Copy-waiting looks
+                    # again within minutes and fills a slot still free then.
+                    self._switch_copy_waiting(
+                        report, True, "a copy slot is free with copies waiting (a copy-finished event may be lost)"
+                    )
+                return  # one copy for the one slot this event freed
+            if decisions.may_copy_more(outcome):
+                WAITING.discard(kind, {fresh.identifier})
+            else:
+                return  # refused at the limit: it stays a candidate
 
-    def _next_waiting(self, kind: Kind, exclude: str) -> Snapshot | None:
-        """The first waiting copy of `kind` (not `exclude`): from the warm environment's candidates when they
-        are fresh enough (a lookup per 100 of them until one has no copy, and a read of that source snapshot),
-        else from a new source listing (`_plan_waiting`, which orders them for this and the next events)."""
-        candidates = WAITING.get(kind)
-        if candidates is None:
+    def _next_waiting(self, kind: Kind, exclude: str) -> tuple[list[Snapshot], bool]:
+        """The waiting copies of `kind` (not `exclude`) to start now, as many as the share has free: from the
+        warm environment's candidates when they are fresh enough (one lookup of the watched names and the
+        first waiting ones, `decisions.plan_refill`; one more per 100 waiting names only when the room is
+        larger than the waiting ones found), else from a new source listing (`_plan_waiting`, which orders them
+        for this and the next events). True with those from a listing just made; those from the warm
+        environment's candidates have their source snapshot read again before their copy starts
+        (`_still_waiting`)."""
+        cached = WAITING.get(kind)
+        if cached is None:
             source = self.aws.list_manual_snapshots(self.aws.source_region, kind)
-            queue = self._plan_waiting(source, [kind], starts=1, exclude=exclude).queue
-            WAITING.put(kind, queue)
-            return queue[0] if queue else None
-        candidates = [s for s in candidates if s.identifier != exclude]
-        for start in range(0, len(candidates), LOOKUP_BATCH):
-            batch = candidates[start : start + LOOKUP_BATCH]
-            found = self.aws.find_snapshots(self.aws.destination_region, kind, [s.identifier for s in batch])
-            WAITING.discard(kind, {snap.identifier for snap in found} | {exclude})
-            waiting = decisions.first_without_copy(batch, found)
-            if waiting is not None:
-                # Read the one source snapshot again: since the listing it may be gone, or its copies may have
-                # failed copy_max_attempts times (counted on its tags by another invocation).
-                return self._still_waiting(kind, waiting)  # None: the next event or copy-waiting fills the slot
-        return None
+            plan, watch = self._plan_waiting(source, [kind], starts=None, exclude=exclude)
+            WAITING.put(kind, plan.queue, watch)
+            return [snap for snap in plan.start if snap.kind is kind], True
+        queue, watch = cached
+        queue = [snap for snap in queue if snap.identifier != exclude]
+        watch = [snap for snap in watch if snap.identifier != exclude]
+        looked = max(0, LOOKUP_BATCH - len(watch))
+        names = [snap.identifier for snap in watch + queue[:looked]]
+        found = self.aws.find_snapshots(self.aws.destination_region, kind, names)
+        refill = decisions.plan_refill(self.settings, kind, queue[:looked], watch, found, self.now)
+        # The room is larger than the waiting ones of the first lookup (those found were taken meanwhile): look
+        # further down the queue, 100 names at a time, until the room is filled.
+        while len(refill.start) < refill.room and looked < len(queue):
+            batch = queue[looked : looked + LOOKUP_BATCH]
+            found += self.aws.find_snapshots(self.aws.destination_region, kind, [s.identifier for s in batch])
+            looked += len(batch)
+            refill = decisions.plan_refill(self.settings, kind, queue[:looked], watch, found, self.now)
+        watched = {snap.identifier for snap in refill.watch}
+        WAITING.update(
+            kind,
+            [snap for snap in queue if snap.identifier not in refill.done and snap.identifier not in watched],
+            refill.watch,
+        )
+        return refill.start, False

@@ -871,25 +871,33 @@ def snapshots_being_made(settings: Settings, source: Iterable[Snapshot]) -> int:
     return sum(1 for snap in source if snap.status == "creating" and is_owned(settings, snap))
 
 
-def copy_waiting_reason(waiting: Mapping[Kind, int], being_made: int) -> str:
+def copy_waiting_reason(waiting: Mapping[Kind, int], being_made: int, slot_was_free: bool = False) -> str:
     """Why the copy-waiting schedule should run ("" when it need not).
 
     - Snapshots of ours are being made: their copies may have to wait (no reserved slot, or a lost
       snapshot-created event).
-    - Copies wait for a slot: RDS announces no finished cluster snapshot copy, and its instance copy events
-      are best effort (a lost one would leave a slot idle until reconcile).
+    - Cluster snapshot copies wait: RDS announces no finished cluster copy, so nothing else fills a freed
+      cluster slot before reconcile.
+    - Instance snapshot copies wait and a slot was free (`slot_was_free`: this run could start one): the
+      copy-finished events did not keep the share busy, so keep looking.
 
-    The fleet simulation measured the narrower rule, instance copies behind busy slots left to the
-    copy-finished events: 10 % of events lost then left slots idle until reconcile (slot use 0.96 -> 0.86 at
-    100 databases), so copies that wait keep the schedule on. `waiting`: the copies that wait, per kind.
+    Instance copies that wait while every slot is busy need no schedule: each copy-finished event starts as
+    many as the share has free (`plan_refill`), so the event after one RDS did not deliver fills that slot
+    too; reconcile fills what is left when no event comes at all. `waiting`: the copies that wait, per kind.
     """
     parts = []
     if being_made:
         parts.append(f"{being_made} snapshot{' is' if being_made == 1 else 's are'} being made")
-    for kind in Kind:
-        count = waiting.get(kind, 0)
-        if count:
-            parts.append(f"{count} {kind} snapshot cop{'y waits' if count == 1 else 'ies wait'} for a slot")
+    clusters, instances = waiting.get(Kind.CLUSTER, 0), waiting.get(Kind.INSTANCE, 0)
+    if clusters:
+        parts.append(
+            f"{clusters} cluster snapshot cop{'y waits' if clusters == 1 else 'ies wait'} for a slot "
+            "(RDS announces no finished cluster copy)"
+        )
+    if instances and slot_was_free:
+        parts.append(
+            f"{instances} instance snapshot cop{'y waits' if instances == 1 else 'ies wait'} and a slot was free"
+        )
     return " and ".join(parts)
 
 
@@ -975,6 +983,60 @@ def plan_waiting_copies(
             start.append(snap)
             room[snap.kind] -= 1
     return WaitingCopies(start=start, queue=waiting, own_in_flight=len(own_in_flight))
+
+
+@dataclass(frozen=True)
+class Refill:
+    """What a copy-finished event may start, from one lookup of the watched and waiting names."""
+
+    start: list[Snapshot]  # the first waiting ones, as many as the share has free
+    waiting: list[Snapshot]  # the looked-up queue names with nothing under them in the destination, in order
+    watch: list[Snapshot]  # source snapshots whose copy is still in flight, or whose reserved slot still holds
+    done: set[str]  # names now taken in the destination and not in flight: no longer waiting or watched
+    room: int  # the free slots of the kind (may be 0: a duplicate event, or reserved slots)
+
+
+def plan_refill(
+    settings: Settings,
+    kind: Kind,
+    queue: Sequence[Snapshot],
+    watch: Sequence[Snapshot],
+    found: Iterable[Snapshot],
+    now: datetime,
+) -> Refill:
+    """The copies a copy-finished event starts: as many as the share of `kind` has free, not one per event.
+
+    `queue` is the waiting copies in start order, `watch` the source snapshots whose copy the execution
+    environment last saw in flight or that were still being made at the listing (another invocation may copy
+    them: their copies hold slots too), and `found` what one lookup of all their names returned in the
+    destination. The room is `copy_room` from the copies found in flight and the slots the backup run reserved
+    (`holds_copy_slot`) for snapshots with no copy yet: an event
+    delivered twice finds its slot refilled (room 0, nothing starts), and the event after a lost one finds two
+    slots free and fills both.
+    """
+    by_name = {snap.identifier: snap for snap in found if snap.kind is kind}
+    own_in_flight = [
+        snap for snap in by_name.values() if is_copy_in_flight(settings, snap) and is_owned(settings, snap)
+    ]
+    in_flight = {snap.identifier for snap in own_in_flight}
+    reserved = dict.fromkeys(Kind, 0)
+    still: dict[str, Snapshot] = {}
+    watched = {snap.identifier for snap in watch}
+    for snap in list(watch) + list(queue):
+        name = snap.identifier
+        if name in still:
+            continue
+        if name in in_flight:
+            still[name] = snap
+        elif name not in by_name and name in watched and snap.status == "creating":
+            # still being made when listed, and no copy yet: watched until its copy starts (by any invocation)
+            still[name] = snap
+            if holds_copy_slot(snap, now):
+                reserved[kind] += 1
+    waiting = [snap for snap in queue if snap.identifier not in by_name]
+    room = copy_room(settings, own_in_flight, own_in_flight, reserved)[kind]
+    done = {name for name in by_name if name not in in_flight}
+    return Refill(start=waiting[: max(0, room)], waiting=waiting, watch=list(still.values()), done=done, room=room)
 
 
 def copy_slots_for_round(

@@ -299,7 +299,8 @@ class Engine(Worker):
         if source is not None and selection is not None:
             self._retake_missed_round(report, selection.targets, source)
         if source is not None:
-            # Deferred copies wait for a slot (`decisions.copy_waiting_reason`).
+            # Deferred copies wait for a slot: reconcile filled every free one, so instance copies go on from
+            # the copy-finished events, cluster copies need copy-waiting (`decisions.copy_waiting_reason`).
             waiting = Counter(
                 Kind(o.kind) for o in report.outcomes if o.operation == "copy" and o.outcome == "deferred"
             )

@@ -309,7 +309,8 @@ def later(fixed_clock: FixedClock) -> FixedClock:
 
 
 def _two_waiting(source: Any, destination: Any, env: Any) -> list[str]:
-    env(DB_CLUSTER_IDENTIFIERS="", DB_INSTANCE_IDENTIFIERS="orders-db,billing-db,cart-db")
+    # A share of one: the finished copy freed the only slot (moto ends every copy at once, so none is in flight)
+    env(DB_CLUSTER_IDENTIFIERS="", DB_INSTANCE_IDENTIFIERS="orders-db,billing-db,cart-db", COPY_CONCURRENCY_LIMIT="1")
     for db in ("orders-db", "billing-db", "cart-db"):
         make_instance(source, db)
     copy_over(destination, take(source, SNAPSHOT), SNAPSHOT)  # the copy that finished
@@ -339,6 +340,96 @@ def test_the_next_copy_finished_event_takes_the_next_copy_without_listing_the_so
             f"{DESTINATION_REGION}:CopyDBSnapshot": 1,
         }
     )
+
+
+def _in_flight(names: set[str]) -> None:
+    """moto ends a copy at once: show these destination copies (and only these, from now on) still copying."""
+    client = engine_client(DESTINATION_REGION)
+    copying: set[str] | None = getattr(client, "_test_copying", None)
+    if copying is None:
+        copying = client._test_copying = set()
+
+        def show(parsed: dict[str, Any]) -> None:
+            for snap in parsed.get("DBSnapshots", []):
+                if snap["DBSnapshotIdentifier"] in copying:
+                    snap["Status"] = "copying"
+
+        alter_response(DESTINATION_REGION, "DescribeDBSnapshots", show)
+    copying.clear()
+    copying.update(names)
+
+
+def _share_of_two_with_three_waiting(source: Any, destination: Any, env: Any) -> list[str]:
+    """orders-db's copy just finished; billing-db's is in flight; cart-db, users-db and ads-db wait."""
+    dbs = ("orders-db", "billing-db", "cart-db", "users-db", "ads-db")
+    env(DB_CLUSTER_IDENTIFIERS="", DB_INSTANCE_IDENTIFIERS=",".join(dbs), COPY_CONCURRENCY_LIMIT="2")
+    for db in dbs:
+        make_instance(source, db)
+    copy_over(destination, take(source, SNAPSHOT), SNAPSHOT)
+    billing = "dr-billing-db-20261125-1400"
+    copy_over(destination, take(source, billing, "billing-db"), billing)
+    waiting = [f"dr-{db}-20261125-1400" for db in dbs[2:]]
+    for name, db in zip(waiting, dbs[2:], strict=True):
+        take(source, name, db)
+    _in_flight({billing, *waiting})  # every copy this test starts stays in flight
+    return waiting
+
+
+@pytest.mark.parametrize("warm", [False, True], ids=["listed", "from-the-warm-candidates"])
+def test_a_copy_finished_event_delivered_twice_starts_one_copy(source, destination, env, lambda_context, warm):
+    """EventBridge delivers an event at least once: the second delivery finds the freed slot refilled (the
+    copies in flight are counted, not one copy per event), so the share holds."""
+    waiting = _share_of_two_with_three_waiting(source, destination, env)
+    if warm:  # a copy-waiting run left the candidates in the environment (and found no slot free)
+        _in_flight({SNAPSHOT, "dr-billing-db-20261125-1400", *waiting})
+        lambda_handler({"action": "copy-waiting"}, lambda_context)
+        _in_flight({"dr-billing-db-20261125-1400", *waiting})  # then orders-db's copy finished
+
+    first = lambda_handler(load_event("cross-region-copy-finished.json"), lambda_context)
+    second = lambda_handler(load_event("cross-region-copy-finished.json"), lambda_context)
+
+    started = [o["snapshot"] for o in first["outcomes"] + second["outcomes"] if o["outcome"] == "started"]
+    assert len(started) == 1  # billing-db's copy and this one: the share of 2
+    assert [o for o in second["outcomes"] if o["operation"] == "copy"] == []
+
+
+def test_the_event_after_a_lost_one_starts_one_copy_and_switches_copy_waiting_on(
+    source, destination, env, lambda_context
+):
+    """billing-db's copy finished too, but its event has not come (another invocation may be handling it this
+    moment, or RDS did not deliver it): the event starts one copy, for its own slot, and switches the
+    copy-waiting schedule on; its next run fills the slot that is still free."""
+    import boto3
+
+    scheduler = boto3.client("scheduler", region_name=SOURCE_REGION)
+    scheduler.create_schedule_group(Name="orders-rds-snapshot-dr")
+    arn = scheduler.create_schedule(
+        Name="orders-rds-snapshot-dr-copy-waiting",
+        GroupName="orders-rds-snapshot-dr",
+        ScheduleExpression="rate(5 minutes)",
+        FlexibleTimeWindow={"Mode": "OFF"},
+        State="DISABLED",
+        Target={
+            "Arn": "arn:aws:lambda:us-east-1:123456789012:function:f",
+            "RoleArn": "arn:aws:iam::123456789012:role/r",
+        },
+    )["ScheduleArn"]
+    env(COPY_WAITING_SCHEDULE_ARN=arn)
+    waiting = _share_of_two_with_three_waiting(source, destination, env)
+    _in_flight(set(waiting))  # billing-db's copy is available now
+
+    result = lambda_handler(load_event("cross-region-copy-finished.json"), lambda_context)
+
+    first = [o["snapshot"] for o in result["outcomes"] if o["outcome"] == "started"]
+    assert len(first) == 1
+    assert (
+        scheduler.get_schedule(Name="orders-rds-snapshot-dr-copy-waiting", GroupName="orders-rds-snapshot-dr")["State"]
+        == "ENABLED"
+    )
+    run = lambda_handler({"action": "copy-waiting"}, lambda_context)
+    second = [o["snapshot"] for o in run["outcomes"] if o["outcome"] == "started"]
+    assert len(second) == 1
+    assert set(first + second) <= set(waiting)
 
 
 def test_a_candidate_out_of_copy_attempts_since_the_listing_is_not_copied(

@@ -114,9 +114,10 @@ def test_reconcile_switches_it_on_when_cluster_copies_wait(schedule, source, env
 
 
 @pytest.mark.usefixtures("default_quotas")
-def test_instance_copies_behind_busy_slots_keep_it_on(schedule, source, env, lambda_context):
-    """An instance copy that waits while every slot of the share is busy keeps the schedule on: RDS's
-    copy-finished events are best effort, and a lost one would leave its slot idle until reconcile."""
+def test_instance_copies_behind_busy_slots_leave_it_to_the_copy_finished_events(schedule, source, env, lambda_context):
+    """Instance copies that wait while every slot of the share is busy need no schedule: each copy-finished
+    event starts as many as the share has free (the event after a lost one too). Reconcile does not switch it
+    on for them, and copy-waiting switches itself off."""
     env(COPY_CONCURRENCY_LIMIT="1", DB_INSTANCE_IDENTIFIERS="orders-db,billing-db", DB_CLUSTER_IDENTIFIERS="")
     make_instance(source, "orders-db")
     make_instance(source, "billing-db")
@@ -131,11 +132,12 @@ def test_instance_copies_behind_busy_slots_keep_it_on(schedule, source, env, lam
     alter_response(DESTINATION_REGION, "DescribeDBSnapshots", copying)
     first = lambda_handler({"action": "reconcile"}, lambda_context)
     assert [o["outcome"] for o in first["outcomes"] if o["operation"] == "copy"] == ["started", "deferred"]
-    assert _state(schedule) == "ENABLED"
+    assert _state(schedule) == "DISABLED"
 
+    _set(schedule, "ENABLED")
     waiting = lambda_handler({"action": "copy-waiting"}, lambda_context)
     assert [o for o in waiting["outcomes"] if o["operation"] == "copy"] == []  # no slot free
-    assert _state(schedule) == "ENABLED"
+    assert _state(schedule) == "DISABLED"
 
 
 @pytest.mark.usefixtures("default_quotas")
