@@ -492,12 +492,13 @@ class Copier(Worker):
         """The waiting copies of `kinds` (not `exclude`) in the order they start, and those to start now.
 
         Calls: one destination lookup per 100 candidates of a kind not already known (in this execution
-        environment) to have an available copy. Where more copies of a kind wait than may start (`starts`,
-        or that kind's room when None; a kind with no room is left as it is), which go first matters: one
-        more lookup per 100 of those waiting databases' previous snapshots (those not known to be copied)
-        tells which databases missed the previous round, and those go first (`decisions.copy_priority`), so a
-        limit that cannot take a whole round delays each database in turn. The previous snapshots' copies
-        found in flight then count against the room too. Also returns what a copy-finished event watches
+        environment) to have an available copy, and one per 100 older owned snapshots not known to be copied:
+        their copies in flight hold slots too (reconcile copies older snapshots), and once found available a
+        name is not looked up again in this environment. Where more copies of a kind wait than may start
+        (`starts`, or that kind's room when None; a kind with no room is left as it is), which go first
+        matters: the previous snapshots among those tell which databases missed the previous round, and those
+        go first (`decisions.copy_priority`), so a limit that cannot take a whole round delays each database in
+        turn. Also returns what a copy-finished event watches
         (`decisions.plan_refill`): the candidates whose copy is in flight, and the snapshots still being made.
         """
         region = self.aws.destination_region
@@ -508,7 +509,21 @@ class Copier(Worker):
             for snap in decisions.waiting_copy_candidates(self.settings, source)
             if snap.kind in wanted and (snap.kind, snap.identifier) not in copied and snap.identifier != exclude
         ]
+        # The owned snapshots older than the candidates, not known to be copied: their copies in flight (a
+        # backlog, or reconcile catching up) hold slots too, and the previous ones tell the copy order.
+        chosen = {(snap.kind, snap.identifier) for snap in candidates}
+        older = [
+            snap
+            for snap in source
+            if snap.kind in wanted
+            and (snap.kind, snap.identifier) not in chosen
+            and (snap.kind, snap.identifier) not in copied
+            and snap.identifier != exclude
+            and decisions.is_owned_available(self.settings, snap)
+        ]
         found = self._find(region, candidates)
+        older_found = self._find(region, older)
+        found = found + older_found
         reserved = decisions.reserved_copy_slots(self.settings, source, self.now)
         plan = decisions.plan_waiting_copies(self.settings, candidates, found, reserved=reserved)
         contested = set()
@@ -519,11 +534,7 @@ class Copier(Worker):
         if contested:
             waiting = [snap for snap in plan.queue if snap.kind in contested]
             previous = decisions.previous_snapshots(self.settings, source, waiting)
-            copies = self._find(
-                region, [snap for snap in previous.values() if (snap.kind, snap.identifier) not in copied]
-            )
-            found = found + copies
-            points = decisions.recovery_points_from_previous(self.settings, previous, copies, copied)
+            points = decisions.recovery_points_from_previous(self.settings, previous, older_found, copied)
             plan = decisions.plan_waiting_copies(self.settings, candidates, found, points, reserved)
         WAITING.keep_copied(
             {
@@ -539,7 +550,7 @@ class Copier(Worker):
             for snap in found
             if decisions.is_copy_in_flight(self.settings, snap) and decisions.is_owned(self.settings, snap)
         }
-        watch = [snap for snap in candidates if (snap.kind, snap.identifier) in in_flight]
+        watch = [snap for snap in candidates + older if (snap.kind, snap.identifier) in in_flight]
         # Snapshots still being made: another invocation may start their copy once they are available, and
         # those copies hold slots too (a holder of a reserved slot holds one already).
         watch += [

@@ -963,9 +963,9 @@ def plan_waiting_copies(
     lookup of their names in the destination returned. With `recovery_points` (by (kind, database), from
     `recovery_points_from_previous`), in `copy_priority` order; else in the candidates' order.
 
-    The room is `copy_room`, per kind, from this instance's copies of the candidates in progress. Only the
-    candidates' copies are seen (a lookup by name, not a listing), so copies of older snapshots and of other
-    module instances are not counted: RDS refuses a copy past its limit, and that refusal stops the rest. A
+    The room is `copy_room`, per kind, from this instance's copies in progress that `found` holds (copy-waiting
+    looks up the candidates' names and those of the older owned snapshots not known to be copied). Other module
+    instances' copies are not counted: RDS refuses a copy past its limit, and that refusal stops the rest. A
     candidate whose name is taken (in flight, available, failed or foreign) is not waiting: reconcile handles
     failed and foreign ones.
     """
@@ -1044,6 +1044,7 @@ def copy_slots_for_round(
     targets: Sequence[Database],
     scheduled: datetime,
     previous: Iterable[Snapshot] | None,
+    backlog: Sequence[Snapshot] = (),
 ) -> set[tuple[Kind, str]]:
     """The targets, as (kind, identifier), whose new snapshot gets a copy slot reserved (COPY_SLOT_TAG), so its
     snapshot-created event may start its copy at once: as many of each kind as the instance's share has free.
@@ -1051,12 +1052,13 @@ def copy_slots_for_round(
     `previous` is what the destination holds under the names of the targets' snapshots of the previous
     scheduled round (None: that round is not known, e.g. a rate() schedule: then no slot is reserved, and the
     copies start from copy-waiting, a finished copy or reconcile, which count the copies in flight). Its copies
-    still in flight are what holds the share now (copies of older rounds in flight are a backlog beyond a day,
-    which the recovery point alarm reports; they are not counted). The slots go first to the databases whose
-    previous copy is not available, then in an order hashed from the new name, as `copy_priority` orders one
-    round; a database that cannot be snapshotted now takes none.
+    still in flight hold the share now. With a `backlog` (`copy_backlog`) no slot is reserved: the copies of the
+    round queue behind it on the paths that count the copies in flight (a reconcile or a finished copy starting
+    a backlog copy at the round's time could not see the slots reserved a moment later). The slots go first to
+    the databases whose previous copy is not available, then in an order hashed from the new name, as
+    `copy_priority` orders one round; a database that cannot be snapshotted now takes none.
     """
-    if previous is None:
+    if previous is None or backlog:
         return set()
     previous = list(previous)
     own = [snap for snap in previous if is_copy_in_flight(settings, snap) and is_owned(settings, snap)]
@@ -1077,6 +1079,22 @@ def copy_slots_for_round(
             slots.add((db.kind, db.identifier))
             room[db.kind] -= 1
     return slots
+
+
+def copy_backlog(settings: Settings, older: Iterable[Snapshot], found: Iterable[Snapshot]) -> list[Snapshot]:
+    """Owned source snapshots older than the previous round (`older`) whose copy is still to come: in flight, or
+    none under their name in the destination (`found`: a lookup of their names) with copy attempts left. An
+    older snapshot with an available copy, or out of attempts, is no backlog."""
+    by_name = {(snap.kind, snap.identifier): snap for snap in found}
+    backlog = []
+    for snap in older:
+        copy = by_name.get((snap.kind, snap.identifier))
+        if copy is None:
+            if copy_attempts_left(settings, snap):
+                backlog.append(snap)
+        elif is_copy_in_flight(settings, copy):
+            backlog.append(snap)
+    return backlog
 
 
 def may_copy_more(outcome: Outcome) -> bool:

@@ -111,7 +111,9 @@ class Engine(Worker):
     def _reserve_copy_slots(self, databases: list[Database], scheduled: datetime) -> set[tuple[Kind, str]]:
         """The databases whose new snapshot may start its copy from its own snapshot-created event
         (`decisions.copy_slots_for_round`). Calls: one destination lookup per 100 databases of a kind, by the
-        names of the previous scheduled round; none when that round is not known (a rate() schedule)."""
+        names of the previous scheduled round, the source listing of each kind and one destination lookup per 100
+        owned source snapshots older than that round (whose copies, when still to come, are a backlog: then no slot
+        is reserved); none when that round is not known (a rate() schedule)."""
         settings = self.settings
         previous_time = decisions.latest_scheduled_time(
             settings.backup_schedule_expression,
@@ -120,17 +122,21 @@ class Engine(Worker):
             timedelta(days=8),  # a weekly schedule's previous round too; older rounds' copies are long done
         )
         previous: list[Snapshot] | None = None
+        backlog: list[Snapshot] = []
         if previous_time is not None:
-            previous = []
             try:
-                for kind in BOTH_KINDS:
-                    names = [
-                        decisions.snapshot_name(settings.snapshot_prefix, db.identifier, previous_time)
-                        for db in databases
-                        if db.kind is kind
-                    ]
-                    if names:
-                        previous.extend(self.aws.find_snapshots(self.aws.destination_region, kind, names))
+                previous = self._round_copies(databases, previous_time)
+                # A backlog of more than a round (after an outage): owned snapshots older than the previous round
+                # whose copy is still to come (sources are deleted once copied and past source retention).
+                older = [
+                    snap
+                    for kind in BOTH_KINDS
+                    for snap in self.aws.list_manual_snapshots(self.aws.source_region, kind)
+                    if decisions.is_owned_available(settings, snap)
+                    and (stamp := decisions.stamp_of(snap.identifier)) is not None
+                    and stamp < previous_time
+                ]
+                backlog = decisions.copy_backlog(settings, older, self.copier._find(self.aws.destination_region, older))
             except AwsError as error:
                 previous = None
                 reason = f"the previous round's copies could not be read: {error}"
@@ -138,7 +144,12 @@ class Engine(Worker):
                 reason = ""
         else:
             reason = "the backup schedule's previous round is not known (a rate() schedule)"
-        slots = decisions.copy_slots_for_round(settings, databases, scheduled, previous)
+        if backlog:
+            reason = (
+                f"{len(backlog)} older snapshots still wait for their copy (a backlog): no slot is reserved, and "
+                "this round's copies start from the paths that count the copies in flight"
+            )
+        slots = decisions.copy_slots_for_round(settings, databases, scheduled, previous, backlog)
         log_decision(
             logging.INFO,
             "copy slots reserved for the snapshot-created events",
@@ -148,6 +159,20 @@ class Engine(Worker):
             reason=reason or f"{len(slots)} of {len(databases)} databases",
         )
         return slots
+
+    def _round_copies(self, databases: list[Database], round_time: datetime) -> list[Snapshot]:
+        """What the destination holds under the names of the databases' snapshots of one round: one lookup per
+        100 databases of a kind."""
+        found: list[Snapshot] = []
+        for kind in BOTH_KINDS:
+            names = [
+                decisions.snapshot_name(self.settings.snapshot_prefix, db.identifier, round_time)
+                for db in databases
+                if db.kind is kind
+            ]
+            if names:
+                found.extend(self.aws.find_snapshots(self.aws.destination_region, kind, names))
+        return found
 
     def _snapshot_all(
         self,

@@ -118,11 +118,12 @@ def test_a_finished_copy_starts_the_next_waiting_copy(source, destination, env, 
 
     assert [(o["snapshot"], o["outcome"]) for o in result["outcomes"]] == [(waiting, "started")]
     assert set(instance_snapshots(destination)) == {SNAPSHOT, waiting}
-    # the source listing once, one lookup for the waiting databases, the copy: no destination listing
+    # the source listing once, one lookup for the waiting databases and one for the older snapshot (a copy of
+    # it in flight would hold a slot), the copy: no destination listing
     assert calls == Counter(
         {
             f"{SOURCE_REGION}:DescribeDBSnapshots": 1,
-            f"{DESTINATION_REGION}:DescribeDBSnapshots": 1,
+            f"{DESTINATION_REGION}:DescribeDBSnapshots": 2,
             f"{DESTINATION_REGION}:CopyDBSnapshot": 1,
         }
     )
@@ -229,13 +230,14 @@ def test_copy_waiting_starts_each_databases_newest_waiting_copy_of_both_kinds(
     assert started == [("cluster", "dr-payments-20261125-1400"), ("instance", "dr-billing-db-20261125-1400")]
     assert set(instance_snapshots(destination)) == {SNAPSHOT, "dr-billing-db-20261125-1400"}
     assert set(cluster_snapshots(destination)) == {"dr-payments-20261125-1400"}
-    # a listing of each kind in the source, one lookup of each kind in the destination, the two copies;
-    # no target discovery and no destination listing
+    # a listing of each kind in the source, one lookup of each kind in the destination (and one of billing-db's
+    # older snapshot, whose copy in flight would hold a slot), the two copies; no target discovery and no
+    # destination listing
     assert calls == Counter(
         {
             f"{SOURCE_REGION}:DescribeDBSnapshots": 1,
             f"{SOURCE_REGION}:DescribeDBClusterSnapshots": 1,
-            f"{DESTINATION_REGION}:DescribeDBSnapshots": 1,
+            f"{DESTINATION_REGION}:DescribeDBSnapshots": 2,
             f"{DESTINATION_REGION}:DescribeDBClusterSnapshots": 1,
             f"{DESTINATION_REGION}:CopyDBSnapshot": 1,
             f"{DESTINATION_REGION}:CopyDBClusterSnapshot": 1,
@@ -547,7 +549,7 @@ def test_the_database_that_missed_the_previous_round_is_copied_first(
     assert calls[f"{DESTINATION_REGION}:DescribeDBSnapshots"] == 2
 
 
-def test_with_room_for_every_waiting_copy_no_previous_snapshot_is_looked_up(
+def test_older_snapshots_found_copied_are_looked_up_once_per_environment(
     source, destination, env, lambda_context, calls
 ):
     _missed_round(source, destination, env)
@@ -556,6 +558,12 @@ def test_with_room_for_every_waiting_copy_no_previous_snapshot_is_looked_up(
     result = lambda_handler({"action": "copy-waiting"}, lambda_context)
 
     assert [o["outcome"] for o in result["outcomes"]] == ["started"] * 4
+    # the waiting copies' names, and the older snapshots' names (their copies in flight would hold slots)
+    assert calls[f"{DESTINATION_REGION}:DescribeDBSnapshots"] == 2
+    lambda_handler({"action": "copy-waiting"}, lambda_context)  # finds the 4 copies it started available
+    calls.clear()
+    lambda_handler({"action": "copy-waiting"}, lambda_context)
+    # copies found available are not looked up again; db-0001's older snapshot has none, so it is
     assert calls[f"{DESTINATION_REGION}:DescribeDBSnapshots"] == 1
 
 
@@ -603,25 +611,24 @@ def test_copies_found_available_are_not_looked_up_again_by_the_next_run(source, 
     assert calls[f"{DESTINATION_REGION}:CopyDBSnapshot"] == 1
 
 
-def test_only_the_kind_with_more_waiting_than_room_looks_up_previous_snapshots(
-    source, destination, env, lambda_context, calls
-):
-    env(DB_INSTANCE_IDENTIFIERS="orders-db", DB_CLUSTER_IDENTIFIERS="payments,ledger", COPY_CONCURRENCY_LIMIT="1")
+@pytest.mark.parametrize("path", ["copy-waiting", "copy-finished"])
+def test_copies_of_older_snapshots_in_flight_hold_the_share(source, destination, env, lambda_context, path):
+    """Reconcile copies older snapshots too (a backlog after an outage): their copies in flight hold slots, so
+    the paths that look up only names count them as well."""
+    env(DB_CLUSTER_IDENTIFIERS="", DB_INSTANCE_IDENTIFIERS="orders-db,billing-db", COPY_CONCURRENCY_LIMIT="1")
     make_instance(source, "orders-db")
-    take(source, "dr-orders-db-20261124-1400")
-    take(source, SNAPSHOT)
-    for cluster in ("payments", "ledger"):
-        make_cluster(source, cluster)
-        take_cluster(source, f"dr-{cluster}-20261124-1400", cluster)
-        take_cluster(source, f"dr-{cluster}-20261125-1400", cluster)
+    make_instance(source, "billing-db")
+    copy_over(destination, take(source, SNAPSHOT), SNAPSHOT)  # the copy a copy-finished event announces
+    older = "dr-billing-db-20261124-1400"
+    copy_over(destination, take(source, older, "billing-db"), older)
+    _in_flight({older})  # reconcile started it: it holds the share of 1
+    take(source, "dr-billing-db-20261125-1400", "billing-db")  # waits
+    event = {"action": "copy-waiting"} if path == "copy-waiting" else load_event("cross-region-copy-finished.json")
 
-    result = lambda_handler({"action": "copy-waiting"}, lambda_context)
+    result = lambda_handler(event, lambda_context)
 
-    assert sorted(o["kind"] for o in result["outcomes"]) == ["cluster", "instance"]
-    # one instance waits for its share of 1: no order to decide; two clusters wait for theirs: they look up
-    # their previous snapshots too
-    assert calls[f"{DESTINATION_REGION}:DescribeDBSnapshots"] == 1
-    assert calls[f"{DESTINATION_REGION}:DescribeDBClusterSnapshots"] == 2
+    assert [o for o in result["outcomes"] if o["operation"] == "copy"] == []
+    assert "dr-billing-db-20261125-1400" not in instance_snapshots(destination)
 
 
 def test_a_copy_seen_in_flight_is_not_remembered_and_is_started_again_once_it_is_gone(
@@ -693,6 +700,24 @@ def test_the_backup_reserves_only_the_share_the_previous_rounds_copies_leave(sou
     # 3 - 1 in flight = 2 slots, first to the databases whose previous copy is not available (a, c, d; b has one)
     assert len(slotted) == 2
     assert "b" not in slotted
+
+
+def test_with_a_backlog_the_backup_reserves_no_slot(source, destination, env):
+    """An owned snapshot older than the previous round still waits for its copy (after an outage): the round's
+    copies queue behind it on the paths that count the copies in flight; none starts from its created event."""
+    env(DB_CLUSTER_IDENTIFIERS="", DB_INSTANCE_IDENTIFIERS="a-db,b-db", COPY_CONCURRENCY_LIMIT="3")
+    env(BACKUP_SCHEDULE_EXPRESSION=DAILY_1400)
+    for db in ("a-db", "b-db"):
+        make_instance(source, db)
+        name = f"dr-{db}-20261124-1400"  # the previous round, copied
+        copy_over(destination, take(source, name, db), name)
+    take(source, "dr-a-db-20261123-1400", "a-db")  # two rounds back, never copied: a backlog
+
+    lambda_handler(load_event("scheduled-backup.json"), None)
+
+    today = [snap for name, snap in instance_snapshots(source).items() if name.endswith("20261125-1400")]
+    assert len(today) == 2
+    assert all("rds-snapshot-dr:copy-slot" not in {tag["Key"] for tag in snap["TagList"]} for snap in today)
 
 
 def test_without_a_known_previous_round_no_slot_is_reserved(source, destination, env):
