@@ -442,7 +442,7 @@ class Copier(Worker):
         if source is None:
             return
         try:
-            plan, watch = self._plan_waiting(source, BOTH_KINDS, starts=None)
+            plan, watch = self._plan_waiting(source, BOTH_KINDS)
         except AwsError as error:
             self._fail(report, error, target="*", kind="*", operation="discover")
             return
@@ -472,8 +472,7 @@ class Copier(Worker):
             waiting=len(plan.queue) - len(plan.start),
             in_flight=plan.own_in_flight,
         )
-        started = {o.snapshot for o in report.outcomes if o.operation == "copy" and o.outcome in ("started", "exists")}
-        waiting = Counter(snap.kind for snap in plan.queue if snap.identifier not in started)
+        waiting = Counter(snap.kind for snap in plan.queue if (snap.kind, snap.identifier) not in started)
         if not decisions.copy_waiting_reason(
             waiting, decisions.snapshots_being_made(self.settings, source), slot_was_free=bool(started)
         ):
@@ -487,19 +486,18 @@ class Copier(Worker):
             )
 
     def _plan_waiting(
-        self, source: list[Snapshot], kinds: Iterable[Kind], starts: int | None, exclude: str = ""
+        self, source: list[Snapshot], kinds: Iterable[Kind], exclude: str = ""
     ) -> tuple[WaitingCopies, list[Snapshot]]:
         """The waiting copies of `kinds` (not `exclude`) in the order they start, and those to start now.
 
         Calls: one destination lookup per 100 candidates of a kind not already known (in this execution
         environment) to have an available copy, and one per 100 older owned snapshots not known to be copied:
         their copies in flight hold slots too (reconcile copies older snapshots), and once found available a
-        name is not looked up again in this environment. Where more copies of a kind wait than may start
-        (`starts`, or that kind's room when None; a kind with no room is left as it is), which go first
-        matters: the previous snapshots among those tell which databases missed the previous round, and those
-        go first (`decisions.copy_priority`), so a limit that cannot take a whole round delays each database in
-        turn. Also returns what a copy-finished event watches
-        (`decisions.plan_refill`): the candidates whose copy is in flight, and the snapshots still being made.
+        name is not looked up again in this environment. Where more copies of a kind wait than its room (a kind
+        with no room is left as it is), which go first matters: the previous snapshots among the older ones tell
+        which databases missed the previous round, and those go first (`decisions.copy_priority`), so a limit
+        that cannot take a whole round delays each database in turn. Also returns what a copy-finished event
+        watches (`decisions.plan_refill`): the snapshots whose copy is in flight, and those still being made.
         """
         region = self.aws.destination_region
         wanted = set(kinds)
@@ -528,7 +526,7 @@ class Copier(Worker):
         plan = decisions.plan_waiting_copies(self.settings, candidates, found, reserved=reserved)
         contested = set()
         for kind in wanted:
-            may_start = sum(1 for snap in plan.start if snap.kind is kind) if starts is None else starts
+            may_start = sum(1 for snap in plan.start if snap.kind is kind)
             if 0 < may_start < sum(1 for snap in plan.queue if snap.kind is kind):
                 contested.add(kind)
         if contested:
@@ -631,7 +629,7 @@ class Copier(Worker):
         cached = WAITING.get(kind)
         if cached is None:
             source = self.aws.list_manual_snapshots(self.aws.source_region, kind)
-            plan, watch = self._plan_waiting(source, [kind], starts=None, exclude=exclude)
+            plan, watch = self._plan_waiting(source, [kind], exclude=exclude)
             WAITING.put(kind, plan.queue, watch)
             return [snap for snap in plan.start if snap.kind is kind], True
         queue, watch = cached

@@ -937,12 +937,6 @@ def recovery_points_from_previous(
     return {key: snap.data_time if (snap.kind, snap.identifier) in copied else None for key, snap in previous.items()}
 
 
-def first_without_copy(candidates: Iterable[Snapshot], found: Iterable[Snapshot]) -> Snapshot | None:
-    """The first candidate whose name nothing holds in the destination (`found`: what a lookup returned)."""
-    present = {(snap.kind, snap.identifier) for snap in found}
-    return next((snap for snap in candidates if (snap.kind, snap.identifier) not in present), None)
-
-
 @dataclass(frozen=True)
 class WaitingCopies:
     """What the copy-waiting action starts, and the copies that wait for a slot, in the order they start."""

@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import boto3
 from botocore.awsrequest import AWSResponse
 
 from rds_snapshot_dr.aws import CLIENTS
@@ -132,3 +133,34 @@ def instance_snapshots(client: Any) -> dict[str, dict[str, Any]]:
 def cluster_snapshots(client: Any) -> dict[str, dict[str, Any]]:
     items = client.describe_db_cluster_snapshots(SnapshotType="manual")["DBClusterSnapshots"]
     return {s["DBClusterSnapshotIdentifier"]: s for s in items}
+
+
+COPY_WAITING_GROUP = "team-rds-snapshot-dr"
+COPY_WAITING_NAME = f"{COPY_WAITING_GROUP}-copy-waiting"
+
+
+def make_copy_waiting_schedule(state: str = "ENABLED") -> tuple[Any, str]:
+    """The module's copy-waiting schedule as Terraform creates it (in moto): its Scheduler client and ARN."""
+    client = boto3.client("scheduler", region_name=SOURCE_REGION)
+    client.create_schedule_group(Name=COPY_WAITING_GROUP)
+    arn = client.create_schedule(
+        Name=COPY_WAITING_NAME,
+        GroupName=COPY_WAITING_GROUP,
+        Description="rds-snapshot-dr team: start the cross-region copies that wait for a free copy slot.",
+        ScheduleExpression="rate(5 minutes)",
+        ScheduleExpressionTimezone="Europe/Berlin",
+        FlexibleTimeWindow={"Mode": "OFF"},
+        State=state,
+        Target={
+            "Arn": "arn:aws:lambda:eu-west-1:123456789012:function:team-rds-snapshot-dr",
+            "RoleArn": "arn:aws:iam::123456789012:role/team-rds-snapshot-dr-scheduler",
+            "Input": '{"action": "copy-waiting"}',
+            "RetryPolicy": {"MaximumEventAgeInSeconds": 300, "MaximumRetryAttempts": 0},
+            "DeadLetterConfig": {"Arn": "arn:aws:sqs:eu-west-1:123456789012:team-rds-snapshot-dr-dlq"},
+        },
+    )["ScheduleArn"]
+    return client, arn
+
+
+def copy_waiting_state(client: Any) -> str:
+    return client.get_schedule(Name=COPY_WAITING_NAME, GroupName=COPY_WAITING_GROUP)["State"]

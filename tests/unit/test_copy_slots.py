@@ -13,11 +13,13 @@ from dr_testing import (
     SOURCE_REGION,
     alter_response,
     cluster_snapshots,
+    copy_waiting_state,
     engine_client,
     inject_error,
     instance_snapshots,
     load_event,
     make_cluster,
+    make_copy_waiting_schedule,
     make_instance,
     owned_tags,
 )
@@ -401,21 +403,7 @@ def test_the_event_after_a_lost_one_starts_one_copy_and_switches_copy_waiting_on
     """billing-db's copy finished too, but its event has not come (another invocation may be handling it this
     moment, or RDS did not deliver it): the event starts one copy, for its own slot, and switches the
     copy-waiting schedule on; its next run fills the slot that is still free."""
-    import boto3
-
-    scheduler = boto3.client("scheduler", region_name=SOURCE_REGION)
-    scheduler.create_schedule_group(Name="orders-rds-snapshot-dr")
-    arn = scheduler.create_schedule(
-        Name="orders-rds-snapshot-dr-copy-waiting",
-        GroupName="orders-rds-snapshot-dr",
-        ScheduleExpression="rate(5 minutes)",
-        FlexibleTimeWindow={"Mode": "OFF"},
-        State="DISABLED",
-        Target={
-            "Arn": "arn:aws:lambda:us-east-1:123456789012:function:f",
-            "RoleArn": "arn:aws:iam::123456789012:role/r",
-        },
-    )["ScheduleArn"]
+    scheduler, arn = make_copy_waiting_schedule("DISABLED")
     env(COPY_WAITING_SCHEDULE_ARN=arn)
     waiting = _share_of_two_with_three_waiting(source, destination, env)
     _in_flight(set(waiting))  # billing-db's copy is available now
@@ -424,10 +412,7 @@ def test_the_event_after_a_lost_one_starts_one_copy_and_switches_copy_waiting_on
 
     first = [o["snapshot"] for o in result["outcomes"] if o["outcome"] == "started"]
     assert len(first) == 1
-    assert (
-        scheduler.get_schedule(Name="orders-rds-snapshot-dr-copy-waiting", GroupName="orders-rds-snapshot-dr")["State"]
-        == "ENABLED"
-    )
+    assert copy_waiting_state(scheduler) == "ENABLED"
     run = lambda_handler({"action": "copy-waiting"}, lambda_context)
     second = [o["snapshot"] for o in run["outcomes"] if o["outcome"] == "started"]
     assert len(second) == 1

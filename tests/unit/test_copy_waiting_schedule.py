@@ -7,45 +7,36 @@ from __future__ import annotations
 import os
 from typing import Any
 
-import boto3
 import pytest
-from dr_testing import DESTINATION_REGION, SOURCE_REGION, alter_response, load_event, make_cluster, make_instance
+from dr_testing import (
+    COPY_WAITING_GROUP,
+    COPY_WAITING_NAME,
+    DESTINATION_REGION,
+    SOURCE_REGION,
+    alter_response,
+    copy_waiting_state,
+    load_event,
+    make_cluster,
+    make_copy_waiting_schedule,
+    make_instance,
+)
 
 from rds_snapshot_dr.handler import lambda_handler
 from rds_snapshot_dr.settings import SettingsError, load_settings
 
-GROUP = "team-rds-snapshot-dr"
-NAME = f"{GROUP}-copy-waiting"
-ROLE = "arn:aws:iam::123456789012:role/team-rds-snapshot-dr-scheduler"
+GROUP, NAME = COPY_WAITING_GROUP, COPY_WAITING_NAME
 
 
 @pytest.fixture
 def schedule(aws: str, env: Any) -> Any:
     """The module's copy-waiting schedule as Terraform creates it (ENABLED), and the function told of it."""
-    client = boto3.client("scheduler", region_name=SOURCE_REGION)
-    client.create_schedule_group(Name=GROUP)
-    arn = client.create_schedule(
-        Name=NAME,
-        GroupName=GROUP,
-        Description="rds-snapshot-dr team: start the cross-region copies that wait for a free copy slot.",
-        ScheduleExpression="rate(5 minutes)",
-        ScheduleExpressionTimezone="Europe/Berlin",
-        FlexibleTimeWindow={"Mode": "OFF"},
-        State="ENABLED",
-        Target={
-            "Arn": "arn:aws:lambda:eu-west-1:123456789012:function:team-rds-snapshot-dr",
-            "RoleArn": ROLE,
-            "Input": '{"action": "copy-waiting"}',
-            "RetryPolicy": {"MaximumEventAgeInSeconds": 300, "MaximumRetryAttempts": 0},
-            "DeadLetterConfig": {"Arn": "arn:aws:sqs:eu-west-1:123456789012:team-rds-snapshot-dr-dlq"},
-        },
-    )["ScheduleArn"]
+    client, arn = make_copy_waiting_schedule()
     env(COPY_WAITING_SCHEDULE_ARN=arn)
     return client
 
 
 def _state(client: Any) -> str:
-    return client.get_schedule(Name=NAME, GroupName=GROUP)["State"]
+    return copy_waiting_state(client)
 
 
 def _set(client: Any, state: str) -> None:
