@@ -252,6 +252,10 @@ class Simulation:
         self.rds.api_outages = [
             (roles[role], start, start + hours * HOUR) for role, start, hours in scenario.api_outages
         ]
+        self.rds.throttle_outages = [
+            (roles[role], start, start + hours * HOUR) for role, start, hours in scenario.throttle_outages
+        ]
+        self.rds.snapshot_failure_rate = scenario.snapshot_failure_rate
         self.bus = EventBus(
             self.kernel,
             random.Random(self.rng.random()),
@@ -263,6 +267,8 @@ class Simulation:
         self.records: dict[int, Invocation] = {}
         self.lambda_ = LambdaService(self.kernel, scenario.lambda_config, self._run, self._started, self._finished)
         self.databases: list[Database] = []
+        self.unavailable_until: dict[str, float] = {}
+        self.snapshot_failed_at: dict[str, float] = {}  # database -> when RDS last failed a snapshot of it
         self._fleet(n_instances, n_clusters)
         # records
         self.deletions: list[Deletion] = []
@@ -275,7 +281,6 @@ class Simulation:
         self.ever_copied: set[tuple[str, str, str]] = set()
         self.sabotaged: dict[str, float] = {}  # database -> when a person's act began to hold its RPO back
         self.rpo_samples: list[tuple[float, str, float, bool]] = []
-        self.unavailable_until: dict[str, float] = {}
         self.waiting: dict[str, set[str]] = {INSTANCE: set(), CLUSTER: set()}
         self._slot_t = 0.0
         self._slot_state: dict[str, tuple[int, int]] = {}
@@ -290,6 +295,7 @@ class Simulation:
         self.rds.on_available.append(self._available)
         self.rds.on_copy_start.append(self._copy_started)
         self.rds.on_copy_end.append(self._copy_ended)
+        self.rds.on_snapshot_failed.append(lambda snap, now: self.snapshot_failed_at.__setitem__(snap.db, now))
         self.rpo_bound_s = self._rpo_bounds()
 
     # --- the fleet ---------------------------------------------------------------------------------
@@ -399,6 +405,14 @@ class Simulation:
             self.kernel.at(day * DAY + 12 * HOUR, lambda db=changing[1]: self._delete_copy_by_hand(db))
         for day in s.look_alike:
             self.kernel.at(day * DAY + 2 * HOUR, lambda db=changing[2]: self._place_look_alike(db))
+        for day, hours in s.snapshot_stuck:
+            if changing:
+                db = changing[0]
+                self.rds.stuck.append((db.ident, day * DAY, hours))
+                # RDS cannot finish the snapshot sooner, and takes no other of the instance meanwhile: its
+                # recovery point is judged by the alarm (rpo_alarm_correct), not by the bound, until the
+                # snapshot is available and copied
+                self.unavailable_until[db.ident] = (day + 1) * DAY + hours * HOUR
 
     def _set_status(self, db: Database, status: str, seconds: float) -> None:
         if db.deleted_at is not None or db.status != "available":
@@ -547,6 +561,13 @@ class Simulation:
             newest = self._newest_copy(db)
             age = now - (newest if newest is not None else db.created)
             exempt = self._exempt(db, now)
+            # a snapshot of it that RDS could not take: reconcile retakes it within one interval, so the bound
+            # grows by that interval (and the new snapshot's time) until the next round's copy
+            failed_at = self.snapshot_failed_at.get(db.ident)
+            if failed_at is not None and now <= failed_at + DAY + self.rpo_bound_s[db.ident]:
+                exempt = exempt or age <= self.rpo_bound_s[db.ident] + RECONCILE_S + self.timing.snapshot_seconds(
+                    db.size_gb
+                )
             self.rpo_samples.append((now, db.ident, age, exempt))
         self.kernel.at(now + RECONCILE_S, self._sample_rpo)
 
@@ -561,7 +582,9 @@ class Simulation:
         if db.ident in self.sabotaged and now >= self.sabotaged[db.ident] and now <= self.sabotaged[db.ident] + bound:
             return True
         # within an injected outage, or until one reconcile (plus the copy's own time) after it ended
-        outages = self.rds.outages + [(begin, end) for _region, begin, end in self.rds.api_outages]
+        outages = self.rds.outages + [
+            (begin, end) for _region, begin, end in self.rds.api_outages + self.rds.throttle_outages
+        ]
         return any(begin <= now <= end + bound - DAY for begin, end in outages)
 
     def truth_rpo(self) -> float:
@@ -664,7 +687,8 @@ class Simulation:
             record.newest_copy = newest is not None and snap.data_time >= newest
         if snap.maker == "module" and snap.region == SOURCE:
             copy = self.rds.regions[DESTINATION].snapshots[snap.kind].get(snap.ident)
-            record.source_before_copy = copy is None or copy.status != "available"
+            # a snapshot that ended failed holds no data: there is nothing to copy
+            record.source_before_copy = snap.status != "failed" and (copy is None or copy.status != "available")
             self.waiting[snap.kind].discard(snap.ident)
         if snap.region == DESTINATION:
             self.dr_copies[(snap.kind, snap.db)].pop(snap.ident, None)

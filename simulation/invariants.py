@@ -74,7 +74,8 @@ def unsurfaced_failures(run: Run) -> list[str]:
 
 def rpo_within_bound(run: Run) -> list[str]:
     """Recovery-point age within backup interval + snapshot + copy time + reconcile interval (and the
-    fleet's copy drain time), outside injected outages and database downtime."""
+    fleet's copy drain time), outside injected outages and database downtime; after a snapshot RDS could not
+    take, one reconcile interval and a snapshot's time more (reconcile retakes it) until the next round."""
     worst: dict[str, tuple[float, float]] = {}
     for t, db, age, exempt in run.rpo_samples:
         if exempt or age <= run.rpo_bound_s[db]:

@@ -204,12 +204,18 @@ class Rds:
         self.outages: list[tuple[float, float]] = []  # destination copy outages: copies make no progress
         # RDS API outages: (region, begin, end); every request to that region's endpoint answers 500
         self.api_outages: list[tuple[str, float, float]] = []
+        # throttling outages, as api_outages: every request answers ThrottlingException
+        self.throttle_outages: list[tuple[str, float, float]] = []
+        self.snapshot_failure_rate = 0.0
+        # (database, from, hours): its next snapshot created from that time stays creating that long
+        self.stuck: list[tuple[str, float, float]] = []
         self._copy_queue: dict[tuple[str, str, str], deque[Snap]] = defaultdict(deque)
         # observers (the harness's records); each gets (snap, now)
         self.on_delete: list[Callable[[Snap, float], None]] = []
         self.on_copy_end: list[Callable[[Snap, float], None]] = []
         self.on_available: list[Callable[[Snap, float], None]] = []
         self.on_copy_start: list[Callable[[Snap, float], None]] = []
+        self.on_snapshot_failed: list[Callable[[Snap, float], None]] = []
         self.counts: dict[str, int] = defaultdict(int)
         self.unsupported: set[str] = set()
 
@@ -222,6 +228,9 @@ class Rds:
         if any(name == region_name and begin <= now < end for name, begin, end in self.api_outages):
             self.counts["api_outage"] += 1
             raise ApiError("InternalFailure", "The request processing has failed because of an unknown error", 500)
+        if any(name == region_name and begin <= now < end for name, begin, end in self.throttle_outages):
+            self.counts["throttled"] += 1
+            raise ApiError("ThrottlingException", "Rate exceeded")
         if not region.bucket.take(now):
             self.counts["throttled"] += 1
             raise ApiError("ThrottlingException", "Rate exceeded")
@@ -381,10 +390,31 @@ class Rds:
         self.add(region, snap)
         if kind == CLUSTER:
             self.emit(region.name, *EVENTS[(CLUSTER, "creating")], snap)
-        self.kernel.at(now + self.timing.snapshot_seconds(db.size_gb), lambda: self._created(snap))
+        seconds = self.timing.snapshot_seconds(db.size_gb)
+        for index, (ident_db, begin, hours) in enumerate(self.stuck):
+            if ident_db == db.ident and now >= begin:
+                seconds = max(seconds, hours * 3600.0)
+                del self.stuck[index]
+                break
+        if self.snapshot_failure_rate and self.rng.random() < self.snapshot_failure_rate:
+            self.kernel.at(now + seconds, lambda: self._failed(snap))
+        else:
+            self.kernel.at(now + seconds, lambda: self._created(snap))
         return {("DBSnapshot" if kind == INSTANCE else "DBClusterSnapshot"): self._item(snap)}, self._latency(
             mutate=True
         )
+
+    def _failed(self, snap: Snap) -> None:
+        """A snapshot that ended `failed`: it holds no data (RDS User Guide, DB snapshot status "failed")."""
+        if snap.deleted:
+            return
+        snap.status, snap.progress = "failed", 0
+        snap._item = None
+        self.counts["snapshots_failed"] += 1
+        region = self.regions[snap.region]
+        region.generation += 1
+        for observer in self.on_snapshot_failed:
+            observer(snap, self.kernel.now)
 
     def _created(self, snap: Snap) -> None:
         if snap.deleted:

@@ -35,6 +35,12 @@ class Scenario:
     copy_outages: tuple[tuple[float, float], ...] = ()
     # RDS API outages: (region role "source" | "destination", start in seconds, hours): every request answers 500
     api_outages: tuple[tuple[str, float, float], ...] = ()
+    # RDS API throttling outages, as api_outages: every request answers ThrottlingException (HTTP 400)
+    throttle_outages: tuple[tuple[str, float, float], ...] = ()
+    # per snapshot the function creates: the chance it ends `failed` instead of `available`
+    snapshot_failure_rate: float = 0.0
+    # (day, hours): the first instance's next snapshot from that day stays `creating` that long
+    snapshot_stuck: tuple[tuple[float, float], ...] = ()
     # databases deleted: (day, how many)
     deleted: tuple[tuple[float, int], ...] = ()
     # databases that change under the function (days, at noon): the first instance deleted and created again
@@ -134,6 +140,23 @@ SCENARIOS: dict[str, Scenario] = {
             "the source region's RDS API answers 500 from the backup on day 6 for 2.5 hours: the backup run and "
             "its retries fail, so that round leaves no snapshot at all",
             api_outages=(("source", 5 * DAY + 3.0 * HOUR, 2.5),),
+        ),
+        Scenario(
+            "source-api-throttled",
+            "the source region's RDS API throttles every request from the backup on day 6 for 2.5 hours (another "
+            "tool's burst): the backup run and its retries are refused, so that round leaves no snapshot at all",
+            throttle_outages=(("source", 5 * DAY + 3.0 * HOUR, 2.5),),
+        ),
+        Scenario(
+            "snapshots-fail",
+            "3 % of the snapshots the function starts end failed instead of available: they hold no data",
+            snapshot_failure_rate=0.03,
+        ),
+        Scenario(
+            "snapshot-stuck",
+            "one instance's snapshot of day 6 stays creating for 30 hours: its round has a snapshot that never "
+            "becomes available in time",
+            snapshot_stuck=((5.0, 30.0),),
         ),
         Scenario(
             "databases-change",

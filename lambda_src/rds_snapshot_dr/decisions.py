@@ -1182,6 +1182,21 @@ def latest_scheduled_time(
         day -= timedelta(days=1)
 
 
+# RDS User Guide, "DB snapshot status" / "DB cluster snapshot status": a snapshot RDS could not take.
+SNAPSHOT_FAILED_STATES = frozenset({"failed"})
+
+
+def failed_snapshots(settings: Settings, source: Iterable[Snapshot], wanted: set[str] | None) -> list[Snapshot]:
+    """Our source snapshots that ended failed (of the `wanted` targets; None: all): no data, only a name."""
+    return [
+        snap
+        for snap in source
+        if snap.status in SNAPSHOT_FAILED_STATES
+        and is_owned(settings, snap)
+        and (wanted is None or snap.target in wanted)
+    ]
+
+
 def missed_in_latest_round(
     settings: Settings,
     databases: Iterable[Database],
@@ -1219,8 +1234,11 @@ def missed_in_latest_round(
     when = rounds[stamp]
     if when < now - timedelta(days=settings.source_retention_days):
         return None
-    tagged = {(snap.kind, snap.target) for snap in owned if snap.tags.get(ROUND_TAG) == stamp}
-    named = {(snap.kind, snap.identifier) for snap in owned}
+    # A snapshot that ended failed holds no data: its target still misses the round (reconcile deletes it first,
+    # which frees the name the round is retaken under).
+    usable = [snap for snap in owned if snap.status not in SNAPSHOT_FAILED_STATES]
+    tagged = {(snap.kind, snap.target) for snap in usable if snap.tags.get(ROUND_TAG) == stamp}
+    named = {(snap.kind, snap.identifier) for snap in usable}
     missing = [
         db
         for db in databases

@@ -316,6 +316,8 @@ class Engine(Worker):
             # Prune first: it frees quota for the copies, and its listing is still current.
             deleted: list[Snapshot] = []
             self.pruner.prune(report, wanted, kinds=BOTH_KINDS, source=source, destination=destination, deleted=deleted)
+            # Kept in the listing: its round tag still names the round its target is retaken in.
+            self._remove_failed_snapshots(report, source, wanted)
             # By ARN: a source and its copy share their name, and pruning a source must not hide its copy.
             gone = {snap.arn for snap in deleted}
             source = [s for s in source if s.arn not in gone]
@@ -374,6 +376,41 @@ class Engine(Worker):
         source = self._list(report, self.aws.source_region, BOTH_KINDS)
         destination = self._list(report, self.aws.destination_region, BOTH_KINDS)
         return selection, wanted, source, destination
+
+    def _remove_failed_snapshots(self, report: Report, source: list[Snapshot], wanted: set[str] | None) -> None:
+        """Delete our source snapshots that ended `failed`: they hold no data, and their name is the one the round
+        is retaken under (`decisions.missed_in_latest_round` counts a failed snapshot as missing). Each is
+        reported, and logged as a warning (RDS could not take it)."""
+        for snap in decisions.failed_snapshots(self.settings, source, wanted):
+            if self.out_of_time():
+                return
+            try:
+                self.aws.delete_snapshot(snap)
+            except AwsError as error:
+                self._fail(
+                    report, error, target=snap.target, kind=snap.kind, operation="delete", snapshot=snap.identifier
+                )
+                continue
+            report.record(
+                Outcome(
+                    snap.target,
+                    snap.kind,
+                    "delete",
+                    "deleted",
+                    snap.identifier,
+                    "RDS could not take the snapshot (status failed): it holds no data; its round is taken again",
+                    "Nothing to do unless it happens again; then read the database's RDS events in the source region.",
+                ),
+            )
+            log_decision(
+                logging.WARNING,
+                "a snapshot of ours ended failed",
+                action=report.action,
+                target=snap.target,
+                kind=str(snap.kind),
+                snapshot=snap.identifier,
+                outcome="warning",
+            )
 
     def _retake_missed_round(self, report: Report, databases: list[Database], source: list[Snapshot]) -> None:
         """Take, under the round's own name and tags, the snapshots the latest full backup round missed.

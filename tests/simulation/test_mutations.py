@@ -141,3 +141,26 @@ def test_rpo_within_bound_fails_when_a_round_that_left_no_snapshot_waits_for_the
     monkeypatch.setattr(decisions, "latest_scheduled_time", lambda *args, **kwargs: None)
 
     assert broken("source-api-outage", days=8)["rpo_within_bound"]
+
+
+def test_rpo_within_bound_fails_when_a_failed_snapshot_holds_its_round(monkeypatch):
+    """A snapshot that ended failed holds no data; counted as its round's snapshot, nothing retakes the round."""
+    frequent = replace(SCENARIOS["snapshots-fail"], snapshot_failure_rate=0.2)
+    assert broken(frequent, days=4)["rpo_within_bound"] == []  # the engine as it is holds
+
+    monkeypatch.setattr(decisions, "SNAPSHOT_FAILED_STATES", frozenset())
+
+    assert broken(frequent, days=4)["rpo_within_bound"]
+
+
+def test_copies_within_share_fails_when_a_copy_finished_event_starts_a_copy_per_delivery(monkeypatch):
+    """Each delivery of a copy-finished event used to start a copy: a duplicate went over the share."""
+    original = decisions.plan_refill
+
+    def one_per_event(*args: Any, **kwargs: Any) -> decisions.Refill:
+        refill = original(*args, **kwargs)
+        return replace(refill, start=refill.waiting[:1], room=1)
+
+    monkeypatch.setattr(decisions, "plan_refill", one_per_event)
+
+    assert broken("events-disordered", days=4)["copies_within_share"]

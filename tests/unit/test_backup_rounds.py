@@ -279,3 +279,33 @@ def test_a_complete_due_round_takes_nothing(source, env, lambda_context, clock):
     result = lambda_handler(RECONCILE, lambda_context)
 
     assert result["metrics"]["SnapshotsStarted"] == 0
+
+
+@pytest.mark.usefixtures("fleet")
+def test_a_snapshot_that_ended_failed_is_deleted_and_its_round_retaken(source, lambda_context):
+    """RDS could not take billing-db's snapshot (status failed: no data). Reconcile deletes it, which frees the
+    round's name, and takes the round again under it; the snapshots that are fine stay."""
+    lambda_handler(load_event("scheduled-backup.json"), lambda_context)
+    name = f"dr-billing-db-{ROUND}"
+    failed = {"yes": True}
+
+    def ended_failed(parsed: dict[str, Any]) -> None:  # moto has no failed snapshot: shown as RDS reports one
+        for item in parsed.get("DBSnapshots", []):
+            if item["DBSnapshotIdentifier"] == name and failed["yes"]:
+                item["Status"] = "failed"
+
+    alter_response(SOURCE_REGION, "DescribeDBSnapshots", ended_failed)
+
+    result = lambda_handler(RECONCILE, lambda_context)
+    failed["yes"] = False
+
+    deleted = [o for o in result["outcomes"] if o["operation"] == "delete"]
+    assert [(o["snapshot"], o["outcome"]) for o in deleted] == [(name, "deleted")]
+    assert "status failed" in deleted[0]["reason"]
+    outcome = snapshot_outcomes(result)["billing-db"]
+    assert (outcome["outcome"], outcome["reason"]) == (
+        "started",
+        f"missed in backup round {ROUND}; retaken by reconcile",
+    )
+    assert tags_of(instance_snapshots(source)[name])[ROUND_TAG] == ROUND  # the retake, under the round's name
+    assert set(snapshot_outcomes(result)) == {"billing-db"}  # orders-db's and payments' snapshots are fine
