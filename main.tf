@@ -49,12 +49,12 @@ locals {
   source_region      = data.aws_region.source.name
   destination_region = data.aws_region.destination.name
 
-  # The function's ARN, known at plan: policies that name it then show no "(known after apply)"
-  # whenever the function itself changes.
-  # Built from its parts, as function_arn is: the schedule's target is the function, so the function's settings
-  # cannot refer to the schedule resource.
+  # The copy-waiting schedule's ARN, built from its parts as function_arn is: the schedule's target is the
+  # function, so the function's settings cannot refer to the schedule resource.
   copy_waiting_schedule_arn = "arn:${local.partition}:scheduler:${local.source_region}:${local.account_id}:schedule/${local.name}/${local.name}-copy-waiting"
 
+  # The function's ARN, known at plan: policies that name it then show no "(known after apply)"
+  # whenever the function itself changes.
   function_arn = "arn:${local.partition}:lambda:${local.source_region}:${local.account_id}:function:${local.name}"
 
   # The generated prefix carries the length of name ("dr5-orders" for "orders"), so no instance's

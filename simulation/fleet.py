@@ -269,6 +269,7 @@ class Simulation:
         self.databases: list[Database] = []
         self.unavailable_until: dict[str, float] = {}
         self.snapshot_failed_at: dict[str, float] = {}  # database -> when RDS last failed a snapshot of it
+        self.renamed_from: dict[str, str] = {}  # a renamed database's name -> the name it had
         self._fleet(n_instances, n_clusters)
         # records
         self.deletions: list[Deletion] = []
@@ -398,13 +399,21 @@ class Simulation:
             for db in victims:
                 self.kernel.at(day * DAY + 7 * HOUR, lambda db=db: self._delete_database(db))
         instances = [db for db in self.databases if db.kind == INSTANCE]
-        changing = [instances[i % len(instances)] for i in range(3)] if instances else []
+        changing = [instances[i % len(instances)] for i in range(5)] if instances else []
         for day in s.recreated:
             self.kernel.at(day * DAY + 12 * HOUR, lambda db=changing[0]: self._recreate_database(db))
         for day in s.copy_deleted_by_hand:
             self.kernel.at(day * DAY + 12 * HOUR, lambda db=changing[1]: self._delete_copy_by_hand(db))
         for day in s.look_alike:
             self.kernel.at(day * DAY + 2 * HOUR, lambda db=changing[2]: self._place_look_alike(db))
+        for day in s.renamed:
+            self.kernel.at(day * DAY + 12 * HOUR, lambda db=changing[3]: self._rename_database(db))
+        for day, days in s.untagged:
+            db = changing[4]
+            self.kernel.at(day * DAY + 12 * HOUR, lambda db=db: self._select(db, False))
+            self.kernel.at((day + days) * DAY + 12 * HOUR, lambda db=db: self._select(db, True))
+            # not a target meanwhile (its owner's choice): judged again one bound after it is selected again
+            self.unavailable_until[db.ident] = (day + days) * DAY + 12 * HOUR
         for day, hours in s.snapshot_stuck:
             if changing:
                 db = changing[0]
@@ -437,6 +446,29 @@ class Simulation:
         new = Database(old.kind, old.ident, old.size_gb, self.kernel.now, dict(old.tags), cluster=old.cluster)
         self.rds.regions[SOURCE].databases[old.kind][old.ident] = new
         self.databases.append(new)
+
+    def _rename_database(self, db: Database) -> None:
+        """ModifyDBInstance with NewDBInstanceIdentifier: the same database (resource id) under a new name; its
+        snapshots and copies keep the name they were taken under."""
+        region = self.rds.regions[SOURCE]
+        old, new = db.ident, f"{db.ident}-renamed"
+        del region.databases[db.kind][old]
+        db.ident = new
+        region.databases[db.kind][new] = db
+        region.generation += 1
+        self.renamed_from[new] = old
+        for table in (self.rpo_bound_s, self.unavailable_until, self.sabotaged, self.snapshot_failed_at):
+            if old in table:
+                table[new] = table[old]
+
+    def _select(self, db: Database, selected: bool) -> None:
+        """Put the selection tags on the database, or take them off (a person's change to its tags)."""
+        if selected:
+            db.tags.update(SELECTION)
+        else:
+            for key in SELECTION:
+                db.tags.pop(key, None)
+        self.rds.regions[SOURCE].generation += 1
 
     def _delete_copy_by_hand(self, db: Database) -> None:
         """A person deletes the database's newest DR copy (outside the function, so no Deletion is recorded)."""
@@ -546,9 +578,11 @@ class Simulation:
 
     def _newest_copy(self, db: Database) -> float | None:
         """The data time of the newest available DR copy the module made of this database generation."""
+        names = [db.ident] + ([self.renamed_from[db.ident]] if db.ident in self.renamed_from else [])
         times = [
             s.data_time
-            for s in self.dr_copies[(db.kind, db.ident)].values()
+            for name in names
+            for s in self.dr_copies[(db.kind, name)].values()
             if s.status == "available" and s.resource_id == db.resource_id
         ]
         return max(times) if times else None
@@ -588,11 +622,15 @@ class Simulation:
         return any(begin <= now <= end + bound - DAY for begin, end in outages)
 
     def truth_rpo(self) -> float:
-        """What the recovery-point alarm should see now: the oldest recovery point of a live database."""
+        """What the recovery-point alarm should see now: the oldest recovery point of a live database the module
+        is told to protect (named, or carrying the selection tags: one whose tags a person took off is not)."""
         now = self.kernel.now
         ages = []
+        named = {kind: set(self._named(kind)) for kind in (INSTANCE, CLUSTER)}
         for db in self.databases:
             if db.deleted_at is not None:
+                continue
+            if db.ident not in named[db.kind] and any(db.tags.get(k) != v for k, v in SELECTION.items()):
                 continue
             newest = self._newest_copy(db)
             ages.append(now - (newest if newest is not None else db.created))
@@ -884,16 +922,18 @@ class Simulation:
 
     def _result(self, settings: Any) -> Run:
         destination = self.rds.regions[DESTINATION]
+        # per database generation (resource id): its available DR copies under any name (a renamed database's
+        # copies keep the name they were taken under)
+        generations = set(self.ever_copied) | {(db.kind, db.ident, db.resource_id) for db in self.databases}
         final = {
-            (db.kind, db.ident, db.resource_id): sum(
+            (kind, name, resource): sum(
                 1
-                for s in destination.snapshots[db.kind].values()
+                for s in destination.snapshots[kind].values()
                 if s.maker == "module"
-                and s.db == db.ident
                 and s.status == "available"
-                and s.resource_id == db.resource_id
+                and (s.resource_id == resource if resource else s.db == name)
             )
-            for db in self.databases
+            for kind, name, resource in generations
         }
         # The rate one invocation keeps to (one invocation runs a backup round); None when the engine
         # has no rate budget setting.

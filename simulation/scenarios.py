@@ -50,6 +50,10 @@ class Scenario:
     recreated: tuple[float, ...] = ()
     copy_deleted_by_hand: tuple[float, ...] = ()
     look_alike: tuple[float, ...] = ()
+    # (days, at noon) the fourth instance renamed (ModifyDBInstance NewDBInstanceIdentifier: the same resource
+    # id, its snapshots keep the old name); (day, days) the fifth instance's selection tag removed, then restored
+    renamed: tuple[float, ...] = ()
+    untagged: tuple[tuple[float, float], ...] = ()
     # the manual snapshot quota per region and kind, as a multiple of what the fleet needs at steady
     # state (None: AWS's default of 100)
     quota_headroom: float | None = 1.5
@@ -161,10 +165,13 @@ SCENARIOS: dict[str, Scenario] = {
         Scenario(
             "databases-change",
             "a database deleted and created again under its identifier on day 4, a person deleting a newest DR "
-            "copy on day 6, a look-alike of the next round's copy placed in the DR region on day 8",
+            "copy on day 6, a look-alike of the next round's copy placed in the DR region on day 8, a database "
+            "renamed on day 9, another's selection tag removed on day 3 and put back on day 5",
             recreated=(4.0,),
             copy_deleted_by_hand=(6.0,),
             look_alike=(8.0,),
+            renamed=(9.0,),
+            untagged=((3.0, 2.0),),
         ),
         Scenario(
             "quota-near-wall",

@@ -417,7 +417,7 @@ class ScheduleGateway:
     def set_enabled(self, enabled: bool) -> bool:
         """Put the schedule in that state; True if it was in the other one."""
         state = "ENABLED" if enabled else "DISABLED"
-        with self._call("GetSchedule", self.region):
+        with self._call("scheduler:GetSchedule", self.region):
             current = self._client.get_schedule(Name=self.name, GroupName=self.group)
         if current.get("State") == state:
             return False
@@ -425,7 +425,7 @@ class ScheduleGateway:
         start = kept.get("StartDate")
         if isinstance(start, datetime) and start < clock.CLOCK.now():
             del kept["StartDate"]  # a start in the past changes nothing, and Scheduler may refuse one
-        with self._call("UpdateSchedule", self.region):
+        with self._call("scheduler:UpdateSchedule", self.region):
             self._client.update_schedule(Name=self.name, GroupName=self.group, State=state, **kept)
         return True
 

@@ -1363,6 +1363,9 @@ def recovery_point_age(
     """
     # per database (kind, identifier): the newest copy of each generation (resource id; "" where not said)
     newest: dict[tuple[Kind, str], dict[str, datetime]] = {}
+    # per database generation (kind, resource id): its newest copy under any name, for a database renamed
+    # since (ModifyDBInstance keeps the resource id; its copies keep the name they were taken under)
+    by_resource: dict[tuple[Kind, str], datetime] = {}
     for snap in destination:
         if snap.status != "available" or not is_owned(settings, snap) or snap.data_time is None:
             continue
@@ -1372,12 +1375,16 @@ def recovery_point_age(
         generations = newest.setdefault((kind, target), {})
         if resource not in generations or snap.data_time > generations[resource]:
             generations[resource] = snap.data_time
+        if resource and ((kind, resource) not in by_resource or snap.data_time > by_resource[(kind, resource)]):
+            by_resource[(kind, resource)] = snap.data_time
     ages: dict[str, float] = {}
     for db in databases:
         generations = newest.get((db.kind, db.identifier), {})
         if db.resource_id:
             # its own copies, and those whose response does not say whose they are
             found = [when for resource in (db.resource_id, "") if (when := generations.get(resource)) is not None]
+            if (db.kind, db.resource_id) in by_resource:
+                found.append(by_resource[(db.kind, db.resource_id)])
         else:
             found = list(generations.values())
         point = max(found) if found else db.created

@@ -521,3 +521,16 @@ def test_the_latest_scheduled_time_is_read_in_the_schedules_zone_across_a_clock_
     assert summer == datetime(2026, 10, 24, 1, 0, tzinfo=UTC)
     assert winter == datetime(2026, 10, 26, 2, 0, tzinfo=UTC)
     assert decisions.latest_scheduled_time("cron(0 3 * * ? *)", None, winter, timedelta(days=7)) is None
+
+
+def test_a_renamed_database_keeps_the_recovery_point_of_its_copies_under_the_old_name(settings):
+    """ModifyDBInstance with a new identifier keeps the resource id, and its copies keep the name they were
+    taken under: those copies are still its recovery point (not its creation time, a false alarm)."""
+    old_name_copy = snap(name(1), 1, region="us-west-2", resource_id="db-SAME")  # target orders-db
+    created = NOW - timedelta(days=300)
+    renamed = decisions.Database(Kind.INSTANCE, "orders-db-v2", "available", created=created, resource_id="db-SAME")
+    other = decisions.Database(Kind.INSTANCE, "orders-db-v3", "available", created=created, resource_id="db-OTHER")
+
+    ages = decisions.recovery_point_age(settings, [renamed, other], [old_name_copy], NOW)
+
+    assert ages == {"orders-db-v2": 86400.0, "orders-db-v3": 300 * 86400.0}
