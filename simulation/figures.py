@@ -72,6 +72,7 @@ def figures(run: Run) -> dict[str, Any]:
         "throttling_errors": run.counts.get("throttled", 0),
         "quota_exceeded_errors": run.counts.get("quota_exceeded", 0),
         "copy_limit_refusals": run.counts.get("copy_limit_refused", 0),
+        "kms_refusals": run.counts.get("kms_refused", 0),
         "incremental_copy_ratio": _round(
             run.copies_incremental / run.copies_completed if run.copies_completed else None
         ),

@@ -256,6 +256,7 @@ class Simulation:
             (roles[role], start, start + hours * HOUR) for role, start, hours in scenario.throttle_outages
         ]
         self.rds.snapshot_failure_rate = scenario.snapshot_failure_rate
+        self.rds.kms_outages = [(start, start + hours * HOUR) for start, hours in scenario.kms_outages]
         self.bus = EventBus(
             self.kernel,
             random.Random(self.rng.random()),
@@ -616,9 +617,11 @@ class Simulation:
         if db.ident in self.sabotaged and now >= self.sabotaged[db.ident] and now <= self.sabotaged[db.ident] + bound:
             return True
         # within an injected outage, or until one reconcile (plus the copy's own time) after it ended
-        outages = self.rds.outages + [
-            (begin, end) for _region, begin, end in self.rds.api_outages + self.rds.throttle_outages
-        ]
+        outages = (
+            self.rds.outages
+            + self.rds.kms_outages
+            + [(begin, end) for _region, begin, end in self.rds.api_outages + self.rds.throttle_outages]
+        )
         return any(begin <= now <= end + bound - DAY for begin, end in outages)
 
     def truth_rpo(self) -> float:

@@ -207,6 +207,8 @@ class Rds:
         # throttling outages, as api_outages: every request answers ThrottlingException
         self.throttle_outages: list[tuple[str, float, float]] = []
         self.snapshot_failure_rate = 0.0
+        # (begin, end): the destination key is disabled, and RDS refuses new copies under it
+        self.kms_outages: list[tuple[float, float]] = []
         # (database, from, hours): its next snapshot created from that time stays creating that long
         self.stuck: list[tuple[str, float, float]] = []
         self._copy_queue: dict[tuple[str, str, str], deque[Snap]] = defaultdict(deque)
@@ -449,6 +451,11 @@ class Rds:
         # encrypted by the copy (a KmsKeyId is refused).
         if kind == CLUSTER and not source.encrypted and params.get("KmsKeyId"):
             raise ApiError("InvalidParameterCombination", "cannot encrypt an unencrypted cluster snapshot on copy")
+        # RDS API Reference, CopyDBSnapshot / CopyDBClusterSnapshot errors: KMSKeyNotAccessibleFault, "An error
+        # occurred accessing an AWS KMS key" (a disabled key, one pending deletion, or a key policy refusing it)
+        if params.get("KmsKeyId") and any(begin <= now < end for begin, end in self.kms_outages):
+            self.counts["kms_refused"] += 1
+            raise ApiError("KMSKeyNotAccessibleFault", f"The specified KMS key {params['KmsKeyId']} is disabled.")
         if region.copies_in_flight[kind] >= COPIES_IN_FLIGHT[kind]:
             self.counts["copy_limit_refused"] += 1
             raise ApiError(

@@ -37,6 +37,8 @@ class Scenario:
     api_outages: tuple[tuple[str, float, float], ...] = ()
     # RDS API throttling outages, as api_outages: every request answers ThrottlingException (HTTP 400)
     throttle_outages: tuple[tuple[str, float, float], ...] = ()
+    # (start, hours) the destination KMS key is disabled: RDS refuses new copies under it (KMSKeyNotAccessibleFault)
+    kms_outages: tuple[tuple[float, float], ...] = ()
     # per snapshot the function creates: the chance it ends `failed` instead of `available`
     snapshot_failure_rate: float = 0.0
     # (day, hours): the first instance's next snapshot from that day stays `creating` that long
@@ -150,6 +152,11 @@ SCENARIOS: dict[str, Scenario] = {
             "the source region's RDS API throttles every request from the backup on day 6 for 2.5 hours (another "
             "tool's burst): the backup run and its retries are refused, so that round leaves no snapshot at all",
             throttle_outages=(("source", 5 * DAY + 3.0 * HOUR, 2.5),),
+        ),
+        Scenario(
+            "kms-key-disabled",
+            "the destination KMS key disabled for 6 hours from the backup on day 6: RDS refuses every copy under it",
+            kms_outages=((5 * DAY + 3.0 * HOUR, 6.0),),
         ),
         Scenario(
             "snapshots-fail",

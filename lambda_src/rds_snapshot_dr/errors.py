@@ -65,6 +65,13 @@ def is_copy_limit(error: AwsError) -> bool:
     return error.code == QUOTA and bool(_COPY_LIMIT_MESSAGE.search(error.message))
 
 
+# Error codes that stay until a person acts, whatever Lambda's retries do within minutes: a KMS key that is
+# disabled, pending deletion or refuses the role (RDS API Reference, CopyDBSnapshot: KMSKeyNotAccessibleFault).
+# Their failed outcomes are reported on every run, without failing the invocation: its retries would only fill
+# the dead-letter queue, whose alarm must keep meaning "an invocation was lost".
+LASTING_CODES = frozenset({"KMSKeyNotAccessibleFault"})
+
+
 def classify(
     error: AwsError, operation: str, *, kms_key_arn: str = "", retry_mode: str = "", attempts: int = 0
 ) -> Classified:

@@ -14,7 +14,7 @@ from typing import Any
 from . import decisions
 from .aws import RdsGateway, ScheduleGateway
 from .decisions import Kind, Outcome, Snapshot
-from .errors import AwsError, classify
+from .errors import LASTING_CODES, AwsError, classify
 from .logs import log_decision
 from .metrics import Metrics
 from .settings import Settings
@@ -126,7 +126,7 @@ class Worker:
         )
         outcome = {"exists": "exists", "gone": "skipped"}.get(c.outcome, c.outcome)
         recorded = Outcome(target, str(kind), operation, outcome, snapshot, join_reason(note, c.reason), c.fix)
-        report.record(recorded)
+        report.record(recorded, lasting=error.code in LASTING_CODES)
         return recorded
 
     def _switch_copy_waiting(self, report: Report, enabled: bool, reason: str) -> None:

@@ -164,3 +164,13 @@ def test_copies_within_share_fails_when_a_copy_finished_event_starts_a_copy_per_
     monkeypatch.setattr(decisions, "plan_refill", one_per_event)
 
     assert broken("events-disordered", days=4)["copies_within_share"]
+
+
+def test_a_disabled_key_fills_the_dead_letter_queue_when_its_failure_is_raised(monkeypatch):
+    """The rule the kms-key-disabled scenario's test relies on: a lasting failure is reported, not raised."""
+    from rds_snapshot_dr import worker
+
+    monkeypatch.setattr(worker, "LASTING_CODES", frozenset())
+
+    run = fleet.run(SCENARIOS["kms-key-disabled"].sized(10, 7))
+    assert run.dead_letters > 0

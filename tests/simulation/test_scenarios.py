@@ -78,6 +78,15 @@ def test_copy_waiting_runs_only_while_copies_wait(results, scenario):
     assert 0 < result["scheduler_calls_per_day"] < 60
 
 
+def test_a_disabled_key_is_reported_on_every_run_without_filling_the_dead_letter_queue(results):
+    """RDS refuses every copy under the disabled key: each run reports it (TargetFailures, its alarm), and no
+    invocation fails for it, so Lambda's retries put nothing in the dead-letter queue."""
+    result, _verdicts = results["kms-key-disabled"]
+    assert result["kms_refusals"] > 0
+    assert result["invocation_errors"] == 0
+    assert result["dead_letters"] == 0
+
+
 def test_the_copy_failure_scenario_injects_failures(results):
     assert results["copy-failures"][0]["failures_injected"] > 0
 
