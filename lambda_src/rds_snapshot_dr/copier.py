@@ -558,15 +558,6 @@ class Copier(Worker):
         ]
         return plan, watch
 
-    def _find(self, region: str, snapshots: list[Snapshot]) -> list[Snapshot]:
-        """What `region` holds under these snapshots' names: one lookup per 100 names of a kind."""
-        found: list[Snapshot] = []
-        for kind in BOTH_KINDS:
-            names = [snap.identifier for snap in snapshots if snap.kind is kind]
-            if names:
-                found.extend(self.aws.find_snapshots(region, kind, names))
-        return found
-
     def _still_waiting(self, kind: Kind, candidate: Snapshot) -> Snapshot | None:
         """The candidate as RDS describes it now, if it still waits for a copy; else None (and forgotten)."""
         fresh = self.aws.find_snapshot(self.aws.source_region, kind, candidate.identifier)

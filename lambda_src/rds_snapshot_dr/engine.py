@@ -103,7 +103,7 @@ class Engine(Worker):
         backup_round = decisions.round_stamp(request.scheduled_time) if request.targets is None else None
         slots = self._reserve_copy_slots(selection.targets, request.scheduled_time)
         self._snapshot_all(report, selection.targets, request.scheduled_time, backup_round, copy_slots=slots)
-        started = sum(1 for o in report.outcomes if o.operation == "snapshot" and o.outcome == "started")
+        started = report.metrics.counts["SnapshotsStarted"]
         if started:
             self._switch_copy_waiting(report, True, decisions.copy_waiting_reason({}, started))
         return report
@@ -136,7 +136,7 @@ class Engine(Worker):
                     and (stamp := decisions.stamp_of(snap.identifier)) is not None
                     and stamp < previous_time
                 ]
-                backlog = decisions.copy_backlog(settings, older, self.copier._find(self.aws.destination_region, older))
+                backlog = decisions.copy_backlog(settings, older, self._find(self.aws.destination_region, older))
             except AwsError as error:
                 previous = None
                 reason = f"the previous round's copies could not be read: {error}"
@@ -317,7 +317,7 @@ class Engine(Worker):
             deleted: list[Snapshot] = []
             self.pruner.prune(report, wanted, kinds=BOTH_KINDS, source=source, destination=destination, deleted=deleted)
             # Kept in the listing: its round tag still names the round its target is retaken in.
-            self._remove_failed_snapshots(report, source, wanted)
+            self.pruner.remove_failed(report, source, wanted)
             # By ARN: a source and its copy share their name, and pruning a source must not hide its copy.
             gone = {snap.arn for snap in deleted}
             source = [s for s in source if s.arn not in gone]
@@ -331,7 +331,7 @@ class Engine(Worker):
             waiting = Counter(
                 Kind(o.kind) for o in report.outcomes if o.operation == "copy" and o.outcome == "deferred"
             )
-            started = sum(1 for o in report.outcomes if o.operation == "snapshot" and o.outcome == "started")
+            started = report.metrics.counts["SnapshotsStarted"]
             reason = decisions.copy_waiting_reason(
                 waiting, decisions.snapshots_being_made(self.settings, source) + started
             )
@@ -376,41 +376,6 @@ class Engine(Worker):
         source = self._list(report, self.aws.source_region, BOTH_KINDS)
         destination = self._list(report, self.aws.destination_region, BOTH_KINDS)
         return selection, wanted, source, destination
-
-    def _remove_failed_snapshots(self, report: Report, source: list[Snapshot], wanted: set[str] | None) -> None:
-        """Delete our source snapshots that ended `failed`: they hold no data, and their name is the one the round
-        is retaken under (`decisions.missed_in_latest_round` counts a failed snapshot as missing). Each is
-        reported, and logged as a warning (RDS could not take it)."""
-        for snap in decisions.failed_snapshots(self.settings, source, wanted):
-            if self.out_of_time():
-                return
-            try:
-                self.aws.delete_snapshot(snap)
-            except AwsError as error:
-                self._fail(
-                    report, error, target=snap.target, kind=snap.kind, operation="delete", snapshot=snap.identifier
-                )
-                continue
-            report.record(
-                Outcome(
-                    snap.target,
-                    snap.kind,
-                    "delete",
-                    "deleted",
-                    snap.identifier,
-                    "RDS could not take the snapshot (status failed): it holds no data; its round is taken again",
-                    "Nothing to do unless it happens again; then read the database's RDS events in the source region.",
-                ),
-            )
-            log_decision(
-                logging.WARNING,
-                "a snapshot of ours ended failed",
-                action=report.action,
-                target=snap.target,
-                kind=str(snap.kind),
-                snapshot=snap.identifier,
-                outcome="warning",
-            )
 
     def _retake_missed_round(self, report: Report, databases: list[Database], source: list[Snapshot]) -> None:
         """Take, under the round's own name and tags, the snapshots the latest full backup round missed.

@@ -86,35 +86,53 @@ class Pruner(Worker):
                     report.record(outcome)
                     done.append(outcome)
                     continue
-                try:
-                    self.aws.delete_snapshot(snap)
-                except AwsError as error:
-                    done.append(
-                        self._fail(
-                            report,
-                            error,
-                            target=snap.target,
-                            kind=snap.kind,
-                            operation="delete",
-                            snapshot=snap.identifier,
-                        )
-                    )
-                    continue
-                if deleted is not None:
-                    deleted.append(snap)
                 why = plan.superseded.get((snap.kind, snap.identifier))
-                outcome = Outcome(
-                    snap.target,
-                    snap.kind,
-                    "delete",
-                    "deleted",
-                    snap.identifier,
+                outcome = self.delete(
+                    report,
+                    snap,
                     f"older than the retention in {snap.region}" + (f"; {why}" if why else ""),
                     decisions.SUPERSEDED_FIX if why else "",
                 )
-                report.record(outcome)
+                if outcome.outcome == "deleted" and deleted is not None:
+                    deleted.append(snap)
                 done.append(outcome)
         return done
+
+    def delete(self, report: Report, snap: Snapshot, reason: str, fix: str = "") -> Outcome:
+        """Delete one snapshot and record what happened: `deleted` with `reason`, or the failure."""
+        try:
+            self.aws.delete_snapshot(snap)
+        except AwsError as error:
+            return self._fail(
+                report, error, target=snap.target, kind=snap.kind, operation="delete", snapshot=snap.identifier
+            )
+        outcome = Outcome(snap.target, snap.kind, "delete", "deleted", snap.identifier, reason, fix)
+        report.record(outcome)
+        return outcome
+
+    def remove_failed(self, report: Report, source: list[Snapshot], wanted: set[str] | None) -> None:
+        """Delete our source snapshots that ended `failed`: they hold no data, and their name is the one the round
+        is retaken under (`decisions.missed_in_latest_round` counts a failed snapshot as missing). Each is
+        reported, and logged as a warning (RDS could not take it)."""
+        for snap in decisions.failed_snapshots(self.settings, source, wanted):
+            if self.out_of_time():
+                return
+            outcome = self.delete(
+                report,
+                snap,
+                "RDS could not take the snapshot (status failed): it holds no data; its round is taken again",
+                "Nothing to do unless it happens again; then read the database's RDS events in the source region.",
+            )
+            if outcome.outcome == "deleted":
+                log_decision(
+                    logging.WARNING,
+                    "a snapshot of ours ended failed",
+                    action=report.action,
+                    target=snap.target,
+                    kind=str(snap.kind),
+                    snapshot=snap.identifier,
+                    outcome="warning",
+                )
 
     def pruned_for_quota(
         self, report: Report, kind: Kind, target: str, operation: str, error: AwsError, pruned_for_quota: set[Kind]

@@ -177,6 +177,15 @@ class Worker:
                 return None
         return snapshots
 
+    def _find(self, region: str, snapshots: list[Snapshot]) -> list[Snapshot]:
+        """What `region` holds under these snapshots' names: one lookup per 100 names of a kind."""
+        found: list[Snapshot] = []
+        for kind in BOTH_KINDS:
+            names = [snap.identifier for snap in snapshots if snap.kind is kind]
+            if names:
+                found.extend(self.aws.find_snapshots(region, kind, names))
+        return found
+
     def _already_exists(
         self, report: Report, kind: Kind, target: str, name: str, region: str, operation: str, note: str = ""
     ) -> Outcome:
