@@ -389,10 +389,37 @@ def _probes(run: RecordedRun) -> list[tuple[str, Authorization]]:
         ("encrypt with the DR key outside RDS", _probe("kms:Encrypt", key, {"kms:CallerAccount": ACCOUNT}, key=True)),
     ]
     probes += _drill_probes(run)
+    probes += _schedule_probes(run)
     # Issue 19, finding 4: the module no longer grants an existing key to the role (the grant let it
     # create grants for any principal, with no kms:ViaService).
     probes.append(("let the DR key be granted to a principal outside AWS services", _grant_outside(key)))
     return probes
+
+
+def _schedule_probes(run: RecordedRun) -> list[tuple[str, Authorization]]:
+    """The copy-waiting switch may change that one schedule, and pass the scheduler role only to Scheduler."""
+    arn = run.function.environment.get("COPY_WAITING_SCHEDULE_ARN", "")
+    if not arn:
+        return []
+    group = arn.split(":schedule/", 1)[1].split("/", 1)[0]
+    backup = arn.rsplit("/", 1)[0] + f"/{group}-backup"
+    scheduler_role = f"{run.where.role_arn}-scheduler"  # the module names it after the function's role
+    # the role the recorded switch really passed (allowed in the cycle): the probe denies another use of that one
+    passed = {c.params["Target"]["RoleArn"] for c in run.calls if c.operation == "UpdateSchedule"}
+    assert passed <= {scheduler_role}, passed
+    to_scheduler = {"iam:PassedToService": "scheduler.amazonaws.com"}
+    return [
+        ("change the backup schedule", _probe("scheduler:UpdateSchedule", backup)),
+        (
+            "change a schedule of another group",
+            _probe("scheduler:UpdateSchedule", arn.replace(f"schedule/{group}/", "schedule/default/")),
+        ),
+        (
+            "pass the scheduler role to another service",
+            _probe("iam:PassRole", scheduler_role, {"iam:PassedToService": "lambda.amazonaws.com"}),
+        ),
+        ("pass the function's own role to Scheduler", _probe("iam:PassRole", run.where.role_arn, to_scheduler)),
+    ]
 
 
 def _drill_probes(run: RecordedRun) -> list[tuple[str, Authorization]]:
