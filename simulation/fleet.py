@@ -33,8 +33,6 @@ KMS_KEY = f"arn:aws:kms:{DESTINATION}:123456789012:key/00000000-0000-0000-0000-0
 PREFIX = "dr"
 OWNER_KEY, OWNER_VALUE = "rds-snapshot-dr:owner", "fleet"
 SELECTION = {"dr-backup": "true"}
-BACKUP_HOUR = 3.0  # the module's default schedule_expression: cron(0 3 * * ? *)
-RECONCILE_S = HOUR  # the module's default reconcile_schedule_expression: rate(1 hour)
 RPO_THRESHOLD_H = 30.0  # the module's default rpo_alarm_threshold
 QUOTA_THRESHOLD = 80.0  # the module's default snapshot_quota_alarm_threshold
 
@@ -84,7 +82,7 @@ class Deletion:
     snap: Snap
     by: str  # the invocation trigger, or "" outside an invocation
     newest_copy: bool = False  # the newest available DR copy of its database
-    source_before_copy: bool = False  # a source whose copy was not available
+    source_before_copy: bool = False  # a source whose copy was not available, or under a key KMS would not use
 
 
 @dataclass
@@ -191,10 +189,10 @@ class Context:
         return max(0, int((self.deadline - self.kernel.now) * 1000))
 
 
-def steady_state_snapshots(settings: Any, per_kind: int) -> int:
+def steady_state_snapshots(settings: Any, per_kind: int, rounds_per_day: int = 1) -> int:
     """Manual snapshots the fleet holds per region and kind at steady state (destination, the larger):
     one a day for the retention, plus keep-last and the copies in flight."""
-    return per_kind * (int(settings["DESTINATION_RETENTION_DAYS"]) + int(settings["KEEP_LAST"]) + 2)
+    return per_kind * (int(settings["DESTINATION_RETENTION_DAYS"]) * rounds_per_day + int(settings["KEEP_LAST"]) + 2)
 
 
 class Simulation:
@@ -210,8 +208,11 @@ class Simulation:
             "COPY_WAITING_SCHEDULE_ARN": COPY_WAITING_ARN
             if scenario.copy_waiting_s and scenario.copy_waiting_on_demand
             else "",
+            "BACKUP_SCHEDULE_EXPRESSION": scenario.backup_expression,
             **dict(scenario.settings),
         }
+        # the key the copies are made under (the settings'), whose state the simulated KMS answers
+        self.destination_key = self.environment["DESTINATION_KMS_KEY_ARN"]
         self.copy_waiting_state = "ENABLED"  # as Terraform creates it
         self.copy_waiting_ticks = 0
         self.copy_waiting_switches = 0
@@ -229,7 +230,7 @@ class Simulation:
         headroom = scenario.quota_headroom
         quota = {
             kind: (
-                math.ceil(steady_state_snapshots(self.environment, count) * headroom + 8)
+                math.ceil(steady_state_snapshots(self.environment, count, len(scenario.backup_hours)) * headroom + 8)
                 if headroom is not None
                 else 100
             )
@@ -257,6 +258,7 @@ class Simulation:
         ]
         self.rds.snapshot_failure_rate = scenario.snapshot_failure_rate
         self.rds.kms_outages = [(start, start + hours * HOUR) for start, hours in scenario.kms_outages]
+        self.rds.kms_pending = [(start, start + hours * HOUR) for start, hours in scenario.kms_pending_deletion]
         self.bus = EventBus(
             self.kernel,
             random.Random(self.rng.random()),
@@ -500,7 +502,7 @@ class Simulation:
         if not available:
             return
         older = min(available, key=lambda s: s.data_time)
-        next_round = (self.kernel.now // DAY) * DAY + 3 * HOUR
+        next_round = (self.kernel.now // DAY) * DAY + self.scenario.backup_hours[0] * HOUR
         name = f"{PREFIX}-{db.ident}-{to_datetime(next_round):%Y%m%d-%H%M}"
         region = self.rds.regions[DESTINATION]
         look_alike = Snap(
@@ -560,7 +562,7 @@ class Simulation:
         cluster slot (no such event) waits up to one run of the copy-waiting schedule (or, without it, one
         reconcile), so each cluster copy counts that wait too."""
         slots = self._module_slots()
-        refill = {INSTANCE: 0.0, CLUSTER: self.scenario.copy_waiting_s or RECONCILE_S}
+        refill = {INSTANCE: 0.0, CLUSTER: self.scenario.copy_waiting_s or self.scenario.reconcile_s}
         drain = {
             kind: sum(
                 self.timing.copy_seconds(db.size_gb, True) + refill[kind] for db in self.databases if db.kind == kind
@@ -569,22 +571,28 @@ class Simulation:
             for kind in slots
         }
         return {
-            db.ident: DAY
-            + RECONCILE_S
+            db.ident: self.scenario.backup_interval_s
+            + self.scenario.reconcile_s
             + self.timing.snapshot_seconds(db.size_gb)
             + self.timing.copy_seconds(db.size_gb, False)
             + drain[db.kind]
             for db in self.databases
         }
 
+    def _restorable(self, copy: Snap) -> bool:
+        """An available copy RDS could restore now: not one under the destination key while KMS will not use it."""
+        return copy.status == "available" and (
+            copy.kms != self.destination_key or self.rds.key_state(self.kernel.now) == "Enabled"
+        )
+
     def _newest_copy(self, db: Database) -> float | None:
-        """The data time of the newest available DR copy the module made of this database generation."""
+        """The data time of the newest DR copy the module made of this database generation that RDS could restore."""
         names = [db.ident] + ([self.renamed_from[db.ident]] if db.ident in self.renamed_from else [])
         times = [
             s.data_time
             for name in names
             for s in self.dr_copies[(db.kind, name)].values()
-            if s.status == "available" and s.resource_id == db.resource_id
+            if s.resource_id == db.resource_id and self._restorable(s)
         ]
         return max(times) if times else None
 
@@ -620,9 +628,10 @@ class Simulation:
         outages = (
             self.rds.outages
             + self.rds.kms_outages
+            + self.rds.kms_pending
             + [(begin, end) for _region, begin, end in self.rds.api_outages + self.rds.throttle_outages]
         )
-        return any(begin <= now <= end + bound - DAY for begin, end in outages)
+        return any(begin <= now <= end + bound - self.scenario.backup_interval_s for begin, end in outages)
 
     def truth_rpo(self) -> float:
         """What the recovery-point alarm should see now: the oldest recovery point of a live database the module
@@ -729,7 +738,7 @@ class Simulation:
         if snap.maker == "module" and snap.region == SOURCE:
             copy = self.rds.regions[DESTINATION].snapshots[snap.kind].get(snap.ident)
             # a snapshot that ended failed holds no data: there is nothing to copy
-            record.source_before_copy = snap.status != "failed" and (copy is None or copy.status != "available")
+            record.source_before_copy = snap.status != "failed" and (copy is None or not self._restorable(copy))
             self.waiting[snap.kind].discard(snap.ident)
         if snap.region == DESTINATION:
             self.dr_copies[(snap.kind, snap.db)].pop(snap.ident, None)
@@ -830,6 +839,24 @@ class Simulation:
             return {"ScheduleArn": COPY_WAITING_ARN}
         raise ApiError("ValidationException", f"{operation} is not simulated")
 
+    def _kms(self, region: str, operation: str, params: dict[str, Any]) -> dict[str, Any]:
+        """KMS, for the one key the function reads: DescribeKey answers the destination key's state."""
+        self.kernel.wait(self.timing.describe_latency_s)
+        if operation != "DescribeKey":
+            raise ApiError("ValidationException", f"{operation} is not simulated")
+        key = self.destination_key
+        if region != DESTINATION or params.get("KeyId") not in (key, key.rsplit("/", 1)[-1]):
+            raise ApiError("NotFoundException", f"Key '{params.get('KeyId')}' does not exist", 400)
+        now = self.kernel.now
+        state = self.rds.key_state(now)
+        meta: dict[str, Any] = {"KeyId": key.rsplit("/", 1)[-1], "Arn": key, "KeyState": state}
+        if state == "PendingDeletion":
+            begin = max(b for b, e in self.rds.kms_pending if b <= now < e)
+            meta["DeletionDate"] = to_datetime(
+                begin + 7 * DAY
+            ).timestamp()  # ScheduleKeyDeletion: PendingWindowInDays 7 to 30
+        return {"KeyMetadata": meta}
+
     def _copy_waiting_tick(self) -> None:
         self.copy_waiting_ticks += 1
         if self.copy_waiting_state == "ENABLED":
@@ -840,24 +867,26 @@ class Simulation:
         end = s.days * DAY
         day = 0
         while day * DAY < end:
-            fire = day * DAY + BACKUP_HOUR * HOUR
-            if fire < end:
-                stamp = to_datetime(fire).strftime("%Y-%m-%dT%H:%M:%SZ")
-                # Scheduler substitutes <aws.scheduler.scheduled-time> (Scheduler User Guide, "Context attributes")
-                self.kernel.at(
-                    fire, lambda stamp=stamp: self._invoke({"action": "backup", "scheduled_time": stamp}, "backup")
-                )
+            for hour in sorted(s.backup_hours):
+                fire = day * DAY + hour * HOUR
+                if fire < end:
+                    stamp = to_datetime(fire).strftime("%Y-%m-%dT%H:%M:%SZ")
+                    # Scheduler substitutes <aws.scheduler.scheduled-time> (Scheduler User Guide, "Context
+                    # attributes")
+                    self.kernel.at(
+                        fire, lambda stamp=stamp: self._invoke({"action": "backup", "scheduled_time": stamp}, "backup")
+                    )
             day += 1
-        t = RECONCILE_S
+        t = s.reconcile_s
         while t < end:
             self.kernel.at(t, lambda: self._invoke({"action": "reconcile"}, "reconcile"))
-            t += RECONCILE_S
+            t += s.reconcile_s
         if s.copy_waiting_s:
             t = s.copy_waiting_s
             while t < end:
                 self.kernel.at(t, self._copy_waiting_tick)
                 t += s.copy_waiting_s
-        self.kernel.at(RECONCILE_S - 1, self._sample_rpo)
+        self.kernel.at(HOUR - 1, self._sample_rpo)  # hourly, just before the default reconcile runs
 
     # --- running -------------------------------------------------------------------------------------
 
@@ -884,7 +913,7 @@ class Simulation:
             os.environ.pop(name, None)
         handler.reset()
         aws.CLIENTS._session = None
-        wire = Wire(self._backend, self.kernel.wait, scheduler=self._scheduler)
+        wire = Wire(self._backend, self.kernel.wait, json_services={"scheduler": self._scheduler, "kms": self._kms})
         wire.install(aws.CLIENTS)
         saved_budgets = getattr(aws.CLIENTS, "_rds_budgets", None)
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Callable
 
-from .fleet import QUOTA_THRESHOLD, RECONCILE_S, RPO_THRESHOLD_H, Run
+from .fleet import QUOTA_THRESHOLD, RPO_THRESHOLD_H, Run
 from .kernel import to_datetime
 
 _LIMIT = 5  # violations listed per invariant (the count is in the figures)
@@ -56,7 +56,7 @@ def unsurfaced_failures(run: Run) -> list[str]:
     """Injected failures no invocation reported (a failed outcome naming the snapshot or its database,
     with TargetFailures > 0 in the same invocation's metrics) within one reconcile interval plus the
     function's timeout."""
-    window = RECONCILE_S + run.scenario.lambda_config.timeout_s
+    window = run.scenario.reconcile_s + run.scenario.lambda_config.timeout_s
     reported: dict[str, list[float]] = defaultdict(list)
     for inv in run.invocations:
         if inv.failed and inv.emf.get("TargetFailures", 0) > 0:
@@ -91,18 +91,19 @@ def rpo_within_bound(run: Run) -> list[str]:
 def _periods(run: Run, metric: str, truth_key: str, threshold: float, missing_breaches: bool, band: float) -> list[str]:
     """Evaluate a CloudWatch alarm (Maximum over one period, GreaterThanThreshold, one evaluation period)
     over the EMF datapoints of the reconcile runs, against what was true at each run's start."""
+    period_s = run.scenario.reconcile_s  # the alarm's period follows the reconcile schedule (alarms.tf)
     by_period: dict[int, list[tuple[float | None, float]]] = defaultdict(list)
     measured: set[int] = set()  # periods in which a reconcile run finished without an error
     for inv in run.invocations:
         if inv.trigger != "reconcile" or not inv.truth:
             continue
-        period = int(inv.end // RECONCILE_S)
+        period = int(inv.end // period_s)
         if not inv.error:
             measured.add(period)
         if truth_key in inv.truth:
             by_period[period].append((inv.emf.get(metric), inv.truth[truth_key]))
     wrong = []
-    for period in range(2, int(run.days * 86400 // RECONCILE_S)):
+    for period in range(2, int(run.days * 86400 // period_s)):
         points = by_period.get(period, [])
         values = [v for v, _ in points if v is not None]
         fires = max(values) > threshold if values else missing_breaches
@@ -118,7 +119,7 @@ def _periods(run: Run, metric: str, truth_key: str, threshold: float, missing_br
         if fires != should:
             state = "fired" if fires else "stayed quiet"
             wrong.append(
-                f"{_when(period * RECONCILE_S)} the {metric} alarm {state}: metric "
+                f"{_when(period * period_s)} the {metric} alarm {state}: metric "
                 f"{max(values) if values else 'missing'}, truth {truth:.0f} (threshold {threshold:.0f})"
             )
     return wrong

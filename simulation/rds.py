@@ -209,6 +209,11 @@ class Rds:
         self.snapshot_failure_rate = 0.0
         # (begin, end): the destination key is disabled, and RDS refuses new copies under it
         self.kms_outages: list[tuple[float, float]] = []
+        # (begin, end): the destination key is scheduled for deletion, then the deletion is cancelled and the key
+        # enabled again (CancelKeyDeletion leaves a key Disabled until EnableKey: KMS Developer Guide, "Cancel key
+        # deletion", https://docs.aws.amazon.com/kms/latest/developerguide/deleting-keys-cancelling-key-deletion.html);
+        # RDS refuses new copies under it meanwhile
+        self.kms_pending: list[tuple[float, float]] = []
         # (database, from, hours): its next snapshot created from that time stays creating that long
         self.stuck: list[tuple[str, float, float]] = []
         self._copy_queue: dict[tuple[str, str, str], deque[Snap]] = defaultdict(deque)
@@ -222,6 +227,15 @@ class Rds:
         self.unsupported: set[str] = set()
 
     # --- the API ---------------------------------------------------------------------------------
+
+    def key_state(self, now: float) -> str:
+        """The destination KMS key's KeyState at `now` (KMS Developer Guide, "Key states of AWS KMS keys"): only an
+        Enabled key encrypts a new copy or decrypts one for a restore."""
+        if any(begin <= now < end for begin, end in self.kms_pending):
+            return "PendingDeletion"
+        if any(begin <= now < end for begin, end in self.kms_outages):
+            return "Disabled"
+        return "Enabled"
 
     def call(self, region_name: str, operation: str, params: dict[str, Any]) -> tuple[dict[str, Any], float]:
         """Answer one request at the kernel's time: (result, latency). Raises ApiError."""
@@ -453,9 +467,10 @@ class Rds:
             raise ApiError("InvalidParameterCombination", "cannot encrypt an unencrypted cluster snapshot on copy")
         # RDS API Reference, CopyDBSnapshot / CopyDBClusterSnapshot errors: KMSKeyNotAccessibleFault, "An error
         # occurred accessing an AWS KMS key" (a disabled key, one pending deletion, or a key policy refusing it)
-        if params.get("KmsKeyId") and any(begin <= now < end for begin, end in self.kms_outages):
+        state = self.key_state(now)
+        if params.get("KmsKeyId") and state != "Enabled":
             self.counts["kms_refused"] += 1
-            raise ApiError("KMSKeyNotAccessibleFault", f"The specified KMS key {params['KmsKeyId']} is disabled.")
+            raise ApiError("KMSKeyNotAccessibleFault", f"The specified KMS key {params['KmsKeyId']} is {state}.")
         if region.copies_in_flight[kind] >= COPIES_IN_FLIGHT[kind]:
             self.counts["copy_limit_refused"] += 1
             raise ApiError(

@@ -39,6 +39,9 @@ class Scenario:
     throttle_outages: tuple[tuple[str, float, float], ...] = ()
     # (start, hours) the destination KMS key is disabled: RDS refuses new copies under it (KMSKeyNotAccessibleFault)
     kms_outages: tuple[tuple[float, float], ...] = ()
+    # (start, hours) the destination KMS key is pending deletion until a person cancels the deletion and enables
+    # it: no copy under it can be restored (no recovery point), and RDS refuses new copies under it
+    kms_pending_deletion: tuple[tuple[float, float], ...] = ()
     # per snapshot the function creates: the chance it ends `failed` instead of `available`
     snapshot_failure_rate: float = 0.0
     # (day, hours): the first instance's next snapshot from that day stays `creating` that long
@@ -72,6 +75,23 @@ class Scenario:
     # the function switches the copy-waiting schedule on while copies wait and off when none do (the module's
     # way); False: it always runs (the function is not told of it), the baseline the switch is measured against
     copy_waiting_on_demand: bool = True
+    # the backup schedule's whole hours of the day, UTC (schedule_expression: the module's default
+    # cron(0 3 * * ? *) is (3,)), and the reconcile schedule's interval (reconcile_schedule_expression,
+    # default rate(1 hour))
+    backup_hours: tuple[int, ...] = (3,)
+    reconcile_s: float = HOUR
+
+    @property
+    def backup_expression(self) -> str:
+        """The module's schedule_expression for `backup_hours`."""
+        return f"cron(0 {','.join(str(h) for h in sorted(self.backup_hours))} * * ? *)"
+
+    @property
+    def backup_interval_s(self) -> float:
+        """The longest time between two backup rounds."""
+        hours = sorted(self.backup_hours)
+        gaps = [b - a for a, b in zip(hours, [*hours[1:], hours[0] + 24], strict=True)]
+        return max(gaps) * HOUR
 
     @property
     def fleet_settings(self) -> str:

@@ -118,7 +118,9 @@ def _unsigned(**_: Any) -> Any:
 
 
 # The services the simulation answers; any other request fails as an unreachable endpoint would.
-SIMULATED = ("rds", "scheduler")
+SIMULATED = ("rds", "scheduler", "kms")
+# Those answered as JSON (EventBridge Scheduler's rest-json, KMS's json 1.1): service -> its content type
+JSON_SERVICES = {"scheduler": "application/json", "kms": "application/x-amz-json-1.1"}
 
 
 def _unreachable(request: Any, event_name: str = "", **_: Any) -> None:
@@ -130,9 +132,12 @@ def _unreachable(request: Any, event_name: str = "", **_: Any) -> None:
 class Wire:
     """Connects a ClientFactory's session to a backend, and botocore's retry sleep to a clock."""
 
-    def __init__(self, backend: Backend, sleep: Callable[[float], None], scheduler: Backend | None = None) -> None:
+    def __init__(
+        self, backend: Backend, sleep: Callable[[float], None], json_services: dict[str, Backend] | None = None
+    ) -> None:
         self.backend = backend
-        self.scheduler = scheduler
+        # the backends of the JSON services (JSON_SERVICES) the run answers; any other is unreachable
+        self.json_services = dict(json_services or {})
         self.sleep = sleep
         self._pending = threading.local()
         self._models: dict[str, Any] = {}
@@ -146,10 +151,14 @@ class Wire:
         events.register_last("before-send", _unreachable, unique_id="simulation-unreachable")
         # No request leaves the process, so none is signed (signing was a tenth of a run's time).
         events.register("choose-signer.rds", _unsigned, unique_id="simulation-unsigned")
-        # EventBridge Scheduler (the copy-waiting schedule the function switches): rest-json, answered as JSON
-        events.register("before-parameter-build.scheduler", self._remember, unique_id="simulation-scheduler-params")
-        events.register_last("before-send.scheduler", self._answer_scheduler, unique_id="simulation-scheduler-send")
-        events.register("choose-signer.scheduler", _unsigned, unique_id="simulation-scheduler-unsigned")
+        # EventBridge Scheduler (the copy-waiting schedule the function switches) and KMS (the destination key's
+        # state), answered as JSON
+        for service in JSON_SERVICES:
+            events.register(
+                f"before-parameter-build.{service}", self._remember, unique_id=f"simulation-{service}-params"
+            )
+            events.register_last(f"before-send.{service}", self._answer_json, unique_id=f"simulation-{service}-send")
+            events.register(f"choose-signer.{service}", _unsigned, unique_id=f"simulation-{service}-unsigned")
         factory.clear()  # clients built from now on carry the handlers
         botocore.endpoint.time = _SimTime(self.sleep)  # type: ignore[attr-defined]
         self._saved = (botocore.parsers.DEFAULT_TIMESTAMP_PARSER, botocore.parsers.QueryParser.parse)
@@ -162,9 +171,10 @@ class Wire:
         events.unregister("before-send.rds", unique_id="simulation-send")
         events.unregister("before-send", unique_id="simulation-unreachable")
         events.unregister("choose-signer.rds", unique_id="simulation-unsigned")
-        events.unregister("before-parameter-build.scheduler", unique_id="simulation-scheduler-params")
-        events.unregister("before-send.scheduler", unique_id="simulation-scheduler-send")
-        events.unregister("choose-signer.scheduler", unique_id="simulation-scheduler-unsigned")
+        for service in JSON_SERVICES:
+            events.unregister(f"before-parameter-build.{service}", unique_id=f"simulation-{service}-params")
+            events.unregister(f"before-send.{service}", unique_id=f"simulation-{service}-send")
+            events.unregister(f"choose-signer.{service}", unique_id=f"simulation-{service}-unsigned")
         factory.clear()
         botocore.endpoint.time = _real_time  # type: ignore[attr-defined]
         botocore.parsers.DEFAULT_TIMESTAMP_PARSER, botocore.parsers.QueryParser.parse = self._saved
@@ -182,22 +192,23 @@ class Wire:
             status, body = error.status, error_xml(error)
         return AWSResponse(request.url, status, {"Content-Type": "text/xml"}, _Body(body))
 
-    def _answer_scheduler(self, request: Any, **_: Any) -> AWSResponse:
+    def _answer_json(self, request: Any, **_: Any) -> AWSResponse:
         model, params = self._pending.call
-        region = request.url.split(".")[1]  # https://scheduler.<region>.amazonaws.com/
-        if self.scheduler is None:
+        service, region = request.url.split("/")[2].split(".")[:2]  # https://<service>.<region>.amazonaws.com/
+        backend = self.json_services.get(service)
+        if backend is None:
             raise botocore.exceptions.EndpointConnectionError(endpoint_url=request.url)
+        content_type = JSON_SERVICES[service]
         try:
-            status, body = 200, json.dumps(self.scheduler(region, model.name, params), default=str)
+            body = json.dumps(backend(region, model.name, params), default=str)
         except ApiError as error:
-            status, body = error.status, json.dumps({"message": error.message})
             return AWSResponse(
                 request.url,
-                status,
-                {"Content-Type": "application/json", "x-amzn-ErrorType": error.code},
-                _Body(body.encode()),
+                error.status,
+                {"Content-Type": content_type, "x-amzn-ErrorType": error.code},
+                _Body(json.dumps({"__type": error.code, "message": error.message}).encode()),
             )
-        return AWSResponse(request.url, status, {"Content-Type": "application/json"}, _Body(body.encode()))
+        return AWSResponse(request.url, 200, {"Content-Type": content_type}, _Body(body.encode()))
 
 
 class _Body:
@@ -227,8 +238,8 @@ class _SimTime:
 _default_timestamp_parser = botocore.parsers.DEFAULT_TIMESTAMP_PARSER
 
 
-def _fast_timestamp(value: str) -> datetime:
-    if value.endswith("Z") and "T" in value:
+def _fast_timestamp(value: Any) -> datetime:
+    if isinstance(value, str) and value.endswith("Z") and "T" in value:
         return datetime.fromisoformat(value)
     return _default_timestamp_parser(value)
 

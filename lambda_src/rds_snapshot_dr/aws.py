@@ -14,7 +14,7 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
 from . import clock
-from .decisions import Database, Kind, Snapshot
+from .decisions import Database, KeyState, Kind, Snapshot
 from .errors import AwsError
 
 
@@ -212,6 +212,7 @@ def snapshot_from_response(kind: Kind, item: Mapping[str, Any], region: str) -> 
             percent_progress=item.get("PercentProgress"),
             encrypted=item.get("Encrypted"),
             resource_id=item.get("DbiResourceId") or None,
+            kms_key_id=item.get("KmsKeyId") or None,
         )
     return Snapshot(
         kind=kind,
@@ -227,6 +228,7 @@ def snapshot_from_response(kind: Kind, item: Mapping[str, Any], region: str) -> 
         percent_progress=item.get("PercentProgress"),
         encrypted=item.get("StorageEncrypted"),
         resource_id=item.get("DbClusterResourceId") or None,
+        kms_key_id=item.get("KmsKeyId") or None,
     )
 
 
@@ -428,6 +430,37 @@ class ScheduleGateway:
         with self._call("scheduler:UpdateSchedule", self.region):
             self._client.update_schedule(Name=self.name, GroupName=self.group, State=state, **kept)
         return True
+
+
+class KeyGateway:
+    """The destination KMS key's state, read each reconcile: a copy under a key KMS will not use cannot be
+    restored, and is no recovery point (`decisions.KeyState`)."""
+
+    _call = RdsGateway._call
+
+    def __init__(self, client: Any, arn: str) -> None:
+        self._client = client
+        self.arn = arn
+        self.region = arn.split(":")[3]
+
+    @classmethod
+    def from_settings(cls, settings: Any, factory: ClientFactory = CLIENTS) -> KeyGateway:
+        region = settings.destination_region
+        client = factory.client("kms", region, settings.boto_retry_mode, settings.boto_max_attempts)
+        return cls(client, settings.destination_kms_key_arn)
+
+    def state(self) -> KeyState:
+        """DescribeKey, which answers in every key state (KMS Developer Guide, "Key states of AWS KMS keys",
+        https://docs.aws.amazon.com/kms/latest/developerguide/key-state.html); a key that no longer exists
+        (NotFoundException) has the state "" ."""
+        try:
+            with self._call("kms:DescribeKey", self.region):
+                meta = self._client.describe_key(KeyId=self.arn)["KeyMetadata"]
+        except AwsError as error:
+            if error.code == "NotFoundException":
+                return KeyState(self.arn, "", None)
+            raise
+        return KeyState(self.arn, meta.get("KeyState", ""), meta.get("DeletionDate"))
 
 
 class AccountGateway:

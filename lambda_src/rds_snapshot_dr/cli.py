@@ -22,7 +22,7 @@ from datetime import UTC, datetime
 from typing import Any, TextIO
 
 from . import __version__, restore_cli
-from .aws import CLIENTS, AccountGateway, RdsGateway
+from .aws import CLIENTS, AccountGateway, KeyGateway, RdsGateway
 from .decisions import TAG_KEYS, Database, Kind, Outcome, Snapshot
 from .engine import Engine, Report
 from .errors import AwsError
@@ -415,7 +415,13 @@ def _command(
             print("\nInterrupted. A restore already started goes on in AWS; nothing was rolled back.", file=out)
             return EXIT_INTERRUPTED
     gateway.dry_run = getattr(args, "dry_run", False)
-    engine = Engine(settings, gateway, now=now(), remaining_ms=lambda: NO_DEADLINE_MS)
+    engine = Engine(
+        settings,
+        gateway,
+        now=now(),
+        remaining_ms=lambda: NO_DEADLINE_MS,
+        destination_key=KeyGateway.from_settings(settings),
+    )
     follower: Follower | None = None
     try:
         if args.command == "preflight":

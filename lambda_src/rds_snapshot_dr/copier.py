@@ -8,8 +8,8 @@ from collections.abc import Callable, Iterable
 from datetime import datetime
 
 from . import clock, decisions
-from .aws import LOOKUP_BATCH, RdsGateway
-from .decisions import CopyState, Kind, Outcome, Snapshot, WaitingCopies
+from .aws import LOOKUP_BATCH, KeyGateway, RdsGateway
+from .decisions import CopyState, KeyState, Kind, Outcome, Snapshot, WaitingCopies
 from .errors import ALREADY_EXISTS, QUOTA, AwsError, is_copy_limit
 from .events import CopyFinished, SnapshotCreated
 from .logs import log_decision
@@ -107,6 +107,31 @@ class Copier(Worker):
     ) -> None:
         super().__init__(settings, gateway, now=now, remaining_ms=remaining_ms)
         self.pruner = pruner
+        # The destination key, read once per invocation after RDS refuses a copy for KMS (reconcile reads it
+        # anyway): under a key KMS will not use, no copy can start, so none is tried (`unusable_key`).
+        self.destination_key: KeyGateway | None = None
+        self.unusable_key: KeyState | None = None
+        self._key_read = False
+        self._kms_refused = False
+
+    def key_read(self, key: KeyState | None) -> None:
+        """The destination key's state as this invocation read it: None when usable (or unknown)."""
+        self._key_read = True
+        self.unusable_key = key
+
+    def _refused_for_kms(self) -> None:
+        """RDS refused a copy with KMSKeyNotAccessibleFault: the destination key, the source snapshot's key or a
+        key policy refusing the role. One DescribeKey per invocation, before the next copy it would try, tells
+        whether it is the destination key's state; a key that cannot be read changes nothing (each copy goes on
+        being tried and reported)."""
+        if self._key_read or self.destination_key is None:
+            return
+        self._key_read = True
+        try:
+            key = self.destination_key.state()
+        except AwsError:
+            return
+        self.unusable_key = None if key.usable else key
 
     def copy_created(self, event: SnapshotCreated, *, by_hand: bool = False) -> Report:
         """Start the cross-region copy of one of our snapshots the moment RDS says it exists, if the backup run
@@ -249,6 +274,8 @@ class Copier(Worker):
                         error = retry_error
                     else:
                         return self._copy_started(report, source, "started after pruning")
+            if error.code == "KMSKeyNotAccessibleFault":
+                self._kms_refused = True  # `_start_copies` reads the key before its next copy
             return self._fail(
                 report, error, target=source.target, kind=source.kind, operation="copy", snapshot=source.identifier
             )
@@ -344,10 +371,34 @@ class Copier(Worker):
                 self.defer(report, pending, TIME_BUDGET_REASON)
                 break
             snap = pending.pop(0)
+            if self._kms_refused:
+                self._refused_for_kms()
+            if self.unusable_key is not None:
+                self._skip_for_key(report, [snap, *pending])
+                break
             if snap.kind in refused:
                 self.defer(report, [snap], f"RDS refused more {snap.kind} copies to {self.aws.destination_region}")
             elif not decisions.may_copy_more(self.copy(report, snap, pruned_for_quota)):
                 refused.add(snap.kind)
+
+    def _skip_for_key(self, report: Report, snapshots: Iterable[Snapshot]) -> None:
+        """Copies not tried: the destination key is one KMS will not use, so RDS would refuse each. Skipped, not
+        deferred (no slot frees them): the first reconcile after a person enables the key starts them."""
+        key = self.unusable_key
+        assert key is not None
+        for snap in snapshots:
+            report.record(
+                Outcome(
+                    snap.target,
+                    snap.kind,
+                    "copy",
+                    "skipped",
+                    snap.identifier,
+                    f"the destination KMS key is {key.describe()}: RDS refuses every copy under it",
+                    "Nothing to do for this snapshot: the key's own outcome says what to do, and the first reconcile "
+                    "after the key is enabled copies it.",
+                )
+            )
 
     def _remove_failed_copy(self, report: Report, source: Snapshot, failed_copy: Snapshot) -> None:
         """A copy of ours ended failed: count it on the source, delete it (it is ours), report it.
@@ -473,7 +524,13 @@ class Copier(Worker):
             in_flight=plan.own_in_flight,
         )
         waiting = Counter(snap.kind for snap in plan.queue if (snap.kind, snap.identifier) not in started)
-        if not decisions.copy_waiting_reason(
+        if self.unusable_key is not None:
+            # No copy can start until a person enables the key; reconcile, which reads the key, switches this
+            # schedule on again once it is.
+            self._switch_copy_waiting(
+                report, False, f"the destination KMS key is {self.unusable_key.describe()}: no copy can start"
+            )
+        elif not decisions.copy_waiting_reason(
             waiting, decisions.snapshots_being_made(self.settings, source), slot_was_free=bool(started)
         ):
             # Nothing left for this schedule: the next backup run, or a reconcile that finds copies waiting,

@@ -117,6 +117,7 @@ class Snapshot:
     # The resource id of the database the snapshot was taken of (DbiResourceId / DbClusterResourceId; a copy
     # reports its source database's): which generation of the database `target` names.
     resource_id: str | None = None
+    kms_key_id: str | None = None  # the key it is encrypted under (KmsKeyId: a key ARN), None when not encrypted
 
     @property
     def target(self) -> str:
@@ -1344,6 +1345,75 @@ def _copy_not_available(copies: Mapping[tuple[Kind, str], Snapshot] | None, snap
 
 
 # --- recovery point ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class KeyState:
+    """The destination KMS key as DescribeKey reports it: `state` is its KeyState ("" when it no longer exists),
+    `deletion_date` when it is PendingDeletion."""
+
+    arn: str
+    state: str
+    deletion_date: datetime | None = None
+
+    @property
+    def usable(self) -> bool:
+        """Only an Enabled key takes part in cryptographic operations: Disabled, PendingDeletion, PendingImport
+        and Unavailable keys refuse them (KMS Developer Guide, "Key states of AWS KMS keys",
+        https://docs.aws.amazon.com/kms/latest/developerguide/key-state.html), so RDS can neither restore a
+        copy encrypted under such a key nor make a new one."""
+        return self.state == "Enabled"
+
+    def describe(self) -> str:
+        if not self.state:
+            return "deleted (DescribeKey: NotFoundException): the copies under it can never be restored"
+        if self.state == "PendingDeletion" and self.deletion_date is not None:
+            return (
+                f"PendingDeletion: KMS deletes it on {self.deletion_date:%Y-%m-%d %H:%M} UTC, and the copies under it "
+                "can never be restored after that"
+            )
+        return self.state
+
+
+def key_id(arn: str) -> str:
+    """The key id of a key ARN (arn:...:key/<id>), or the value itself."""
+    return arn.rsplit("/", 1)[-1]
+
+
+def restorable_copies(snapshots: Iterable[Snapshot], key: KeyState | None) -> list[Snapshot]:
+    """The snapshots RDS could restore: all but those encrypted under `key` when KMS will not use it (None: the
+    key is usable, or its state is unknown). A copy encrypted under another key counts: the function may read
+    only its own destination key."""
+    if key is None or key.usable:
+        return list(snapshots)
+    unusable = key_id(key.arn)
+    return [s for s in snapshots if not (s.kms_key_id and key_id(s.kms_key_id) == unusable)]
+
+
+def unusable_key_outcome(settings: Settings, key: KeyState, copies: int) -> Outcome:
+    """The failed outcome of a reconcile that found the destination key unusable: reported on every run (lasting:
+    no retry changes it) until a person enables the key."""
+    region = settings.destination_region
+    fix = (
+        f"Cancel the key's deletion and enable it: aws kms cancel-key-deletion --region {region} --key-id {key.arn}, "
+        f"then aws kms enable-key --region {region} --key-id {key.arn}. Its copies count again at the next "
+        "reconcile and copies resume."
+        if key.state == "PendingDeletion"
+        else f"Enable the key: aws kms enable-key --region {region} --key-id {key.arn}."
+        if key.state
+        else f"The key is gone. Set kms_key_arn to a key of {region}: the next round's copies are made under it."
+    )
+    return Outcome(
+        "*",
+        "",
+        "key",
+        "failed",
+        "",
+        f"the destination KMS key {key.arn} is {key.describe()}; {copies} DR copies under it cannot be restored and "
+        "count as no recovery point, new copies are refused, and no source snapshot whose copy is under it is "
+        "deleted",
+        fix,
+    )
 
 
 def recovery_point_age(

@@ -14,9 +14,9 @@ from datetime import UTC, datetime, timedelta, tzinfo
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from . import decisions
-from .aws import RdsGateway, ScheduleGateway
+from .aws import KeyGateway, RdsGateway, ScheduleGateway
 from .copier import Copier
-from .decisions import Database, Kind, Outcome, Snapshot, TargetSelection
+from .decisions import Database, KeyState, Kind, Outcome, Snapshot, TargetSelection
 from .errors import ALREADY_EXISTS, QUOTA, AwsError
 from .events import ActionRequest, CopyFinished, IgnoredEvent, SnapshotCreated
 from .logs import log_decision
@@ -66,11 +66,14 @@ class Engine(Worker):
         now: datetime,
         remaining_ms: Callable[[], int],
         copy_waiting_schedule: ScheduleGateway | None = None,
+        destination_key: KeyGateway | None = None,
     ) -> None:
         super().__init__(settings, gateway, now=now, remaining_ms=remaining_ms)
+        self.destination_key = destination_key  # None: its state is not read (copies under it all count)
         self.pruner = Pruner(settings, gateway, now=now, remaining_ms=remaining_ms)
         self.copier = Copier(settings, gateway, now=now, remaining_ms=remaining_ms, pruner=self.pruner)
         self.copier.copy_waiting_schedule = self.copy_waiting_schedule = copy_waiting_schedule
+        self.copier.destination_key = destination_key
 
     # --- helpers ---------------------------------------------------------------------------------
 
@@ -312,10 +315,19 @@ class Engine(Worker):
         publish recovery point age and quota use."""
         report = Report("reconcile")
         selection, wanted, source, destination = self._survey(report, request)
+        key = self._unusable_key(report, destination) if destination is not None else None
         if source is not None and destination is not None:
             # Prune first: it frees quota for the copies, and its listing is still current.
             deleted: list[Snapshot] = []
-            self.pruner.prune(report, wanted, kinds=BOTH_KINDS, source=source, destination=destination, deleted=deleted)
+            self.pruner.prune(
+                report,
+                wanted,
+                kinds=BOTH_KINDS,
+                source=source,
+                destination=destination,
+                deleted=deleted,
+                restorable=decisions.restorable_copies(destination, key),
+            )
             # Kept in the listing: its round tag still names the round its target is retaken in.
             self.pruner.remove_failed(report, source, wanted)
             # By ARN: a source and its copy share their name, and pruning a source must not hide its copy.
@@ -339,7 +351,8 @@ class Engine(Worker):
                 self._switch_copy_waiting(report, True, reason)
 
         if destination is not None and selection is not None:
-            ages = decisions.recovery_point_age(self.settings, selection.targets, destination, self.now)
+            restorable = decisions.restorable_copies(destination, key)
+            ages = decisions.recovery_point_age(self.settings, selection.targets, restorable, self.now)
             if ages:
                 report.metrics.set("RecoveryPointAgeSeconds", round(max(ages.values()), 3))
             report.metrics.recovery_points = [
@@ -349,6 +362,37 @@ class Engine(Worker):
             ]
         self._quota(report)
         return report
+
+    def _unusable_key(self, report: Report, destination: list[Snapshot]) -> KeyState | None:
+        """The destination key when KMS will not use it (reported as a lasting failure), else None. One DescribeKey
+        per reconcile. A key that cannot be read is reported and its copies still count: the function cannot
+        tell, and the copy refusals (KMSKeyNotAccessibleFault) say the rest."""
+        if self.destination_key is None:
+            return None
+        try:
+            key = self.destination_key.state()
+        except AwsError as error:
+            self.copier.key_read(None)
+            report.record(
+                Outcome(
+                    "*",
+                    "",
+                    "key",
+                    "failed",
+                    "",
+                    f"the state of the destination KMS key {self.destination_key.arn} could not be read: {error}",
+                    f"Allow the function's role kms:DescribeKey on {self.destination_key.arn}, in its IAM policy (the "
+                    "module's does) and in the key policy.",
+                ),
+                lasting=True,
+            )
+            return None
+        self.copier.key_read(None if key.usable else key)
+        if key.usable:
+            return None
+        under = len(destination) - len(decisions.restorable_copies(destination, key))
+        report.record(decisions.unusable_key_outcome(self.settings, key, under), lasting=True)
+        return key
 
     def copy_missing(self, request: ActionRequest) -> Report:
         """Only the copy step of reconcile: start the copies of owned available snapshots that have none."""

@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import Any
 
 from . import __version__, clock, drill
-from .aws import CLIENTS, RdsGateway, ScheduleGateway
+from .aws import CLIENTS, KeyGateway, RdsGateway, ScheduleGateway
 from .copier import WAITING
 from .engine import Engine, Report
 from .errors import TargetFailuresError
@@ -77,6 +77,7 @@ def lambda_handler(event: Any, context: Any) -> dict[str, Any]:
         now=now,
         remaining_ms=remaining_ms,
         copy_waiting_schedule=ScheduleGateway.from_settings(settings),
+        destination_key=KeyGateway.from_settings(settings),
     )
 
     if isinstance(request, ActionRequest):

@@ -21,12 +21,15 @@ class Pruner(Worker):
         source: list[Snapshot] | None = None,
         destination: list[Snapshot] | None = None,
         deleted: list[Snapshot] | None = None,
+        restorable: list[Snapshot] | None = None,
     ) -> list[Outcome]:
         """Delete expired owned snapshots in both regions under the data-safety rules of decisions.
 
         Returns the outcomes of the deletions (deleted, failed, deferred), all also recorded in the report.
         `deleted`, when given, receives each snapshot deleted: an outcome names a snapshot without its
-        region, and a source and its copy share their name.
+        region, and a source and its copy share their name. `restorable`, when given, are the destination copies
+        that count as a source's copy (`decisions.restorable_copies`): a source whose copy is under a key KMS will
+        not use is kept.
         """
         done: list[Outcome] = []
         if source is None:
@@ -43,7 +46,7 @@ class Pruner(Worker):
                 source,
                 retention_days=self.settings.source_retention_days,
                 now=self.now,
-                destination_copies=destination,
+                destination_copies=destination if restorable is None else [s for s in restorable if s.kind in kinds],
                 wanted_targets=wanted,
             ),
             decisions.expired_snapshots(

@@ -166,7 +166,10 @@ def test_every_simulated_request_is_allowed(simulated_verdicts):
         (verdict.auth.request, verdict.auth.action) for judged in simulated_verdicts.values() for verdict in judged
     )
     requests = {request for request, _action in judged}
-    assert {"rds:CopyDBSnapshot", "rds:CopyDBClusterSnapshot", "rds:DeleteDBClusterSnapshot"} <= requests
+    # reconcile reads the destination key's state (a copy under a key KMS will not use is no recovery point)
+    assert {"rds:CopyDBSnapshot", "rds:CopyDBClusterSnapshot", "rds:DeleteDBClusterSnapshot", "kms:DescribeKey"} <= (
+        requests
+    )
     write_report(
         "authz-judged-simulation.txt",
         f"fleet simulation ({', '.join(SCENARIOS_JUDGED)}; settings of {', '.join(EXAMPLES)}, {DAYS} days; "

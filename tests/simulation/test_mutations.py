@@ -174,3 +174,17 @@ def test_a_disabled_key_fills_the_dead_letter_queue_when_its_failure_is_raised(m
 
     run = fleet.run(SCENARIOS["kms-key-disabled"].sized(10, 7))
     assert run.dead_letters > 0
+
+
+# --- a destination key KMS will not use: the copies under it cannot be restored ------------------------------
+
+
+def test_rpo_alarm_correct_fails_when_copies_under_a_key_pending_deletion_count(monkeypatch):
+    """Counted, the copies under the key keep the alarm quiet while nothing could be restored, and their sources
+    (the only restorable data) pass their retention and are deleted."""
+    monkeypatch.setattr(decisions, "restorable_copies", lambda snapshots, key: list(snapshots))
+
+    verdicts = broken("kms-key-pending-deletion", days=8)
+
+    assert verdicts["rpo_alarm_correct"]
+    assert verdicts["no_source_deleted_before_copy"]
