@@ -8,6 +8,7 @@ figures and the invariants that broke. Every figure is computed from what happen
     python3 benchmarks/simulate.py --databases 10,100,1000 --days 30 --json
     python3 benchmarks/simulate.py --scenario copy-failures --databases 100 --seed 7
     python3 benchmarks/simulate.py --scenario events-lost --databases 1000 --settings defaults
+    python3 benchmarks/simulate.py --sweep 40 --jobs 2             # 40 random valid configurations
 
 A fleet of more instances than the module's default 5 copy slots carry (165, the README's sizing
 table) runs with the README's settings for a large fleet unless `--settings defaults` says otherwise;
@@ -29,7 +30,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT / "lambda_src"), str(ROOT)]
 
-from simulation import play  # noqa: E402
+from simulation import play, play_configuration  # noqa: E402
 from simulation.scenarios import DEFAULT_SLOTS_CARRY_INSTANCES, QUICK, SCENARIOS  # noqa: E402
 
 TABLE = (
@@ -92,7 +93,31 @@ def main(argv: list[str] | None = None) -> int:
         help="on-demand (default, the module's way): the function switches the copy-waiting schedule on while "
         "copies wait and off when none do; always: it runs at every tick (the baseline)",
     )
+    parser.add_argument(
+        "--sweep",
+        type=int,
+        metavar="N",
+        help="instead of the scenarios: the configuration sweep's first N configurations (random valid settings, "
+        "simulation/sweep.py), from number --seed (default 0), at --databases (default 8) for --days (default 8)",
+    )
     args = parser.parse_args(argv)
+    if args.sweep:
+        first = args.seed or 0
+        size = int(args.databases) if args.databases else 8
+        swept = [(number, size, args.days or 8) for number in range(first, first + args.sweep)]
+        held = True
+        with multiprocessing.get_context("spawn").Pool(max(1, args.jobs)) as pool:
+            for result in pool.imap(_swept, swept):
+                held &= not result["invariants_broken"]
+                if args.json:
+                    print(json.dumps(result), flush=True)
+                else:
+                    broken = result["invariants_broken"]
+                    verdict = (
+                        "broken: " + "; ".join(f"{k}: {v[0]}" for k, v in broken.items()) if broken else "all held"
+                    )
+                    print(f"{result['scenario']}: {result['configuration']}: {verdict}", flush=True)
+        return 0 if held else 1
     if args.markdown:
         lines = Path(args.markdown).read_text().splitlines()
         print(markdown_table([json.loads(line) for line in lines if line.strip()]))
@@ -124,6 +149,15 @@ def _one(run: tuple[str, int, int, int | None, str, bool]) -> dict[str, Any]:
     began = time.monotonic()
     result, verdicts = play(name, size, days, seed, settings, on_demand)
     result["copy_waiting"] = "on-demand" if on_demand else "always"
+    result["invariants_broken"] = {k: v for k, v in verdicts.items() if v}
+    result["wall_seconds"] = round(time.monotonic() - began, 1)
+    return result
+
+
+def _swept(run: tuple[int, int, int]) -> dict[str, Any]:
+    number, size, days = run
+    began = time.monotonic()
+    result, verdicts = play_configuration(number, size, days)
     result["invariants_broken"] = {k: v for k, v in verdicts.items() if v}
     result["wall_seconds"] = round(time.monotonic() - began, 1)
     return result

@@ -272,6 +272,10 @@ class Simulation:
         self.databases: list[Database] = []
         self.unavailable_until: dict[str, float] = {}
         self.snapshot_failed_at: dict[str, float] = {}  # database -> when RDS last failed a snapshot of it
+        # database -> when a copy of its failed for the last of COPY_MAX_ATTEMPTS times: that round never reaches
+        # DR (by the settings), and the next round's copy is its recovery point
+        self.copies_exhausted_at: dict[str, float] = {}
+        self.copy_failures: dict[tuple[str, str], int] = defaultdict(int)  # (kind, source snapshot) -> failed copies
         self.renamed_from: dict[str, str] = {}  # a renamed database's name -> the name it had
         self._fleet(n_instances, n_clusters)
         # records
@@ -460,7 +464,13 @@ class Simulation:
         region.databases[db.kind][new] = db
         region.generation += 1
         self.renamed_from[new] = old
-        for table in (self.rpo_bound_s, self.unavailable_until, self.sabotaged, self.snapshot_failed_at):
+        for table in (
+            self.rpo_bound_s,
+            self.unavailable_until,
+            self.sabotaged,
+            self.snapshot_failed_at,
+            self.copies_exhausted_at,
+        ):
             if old in table:
                 table[new] = table[old]
 
@@ -607,12 +617,18 @@ class Simulation:
             # a snapshot of it that RDS could not take: reconcile retakes it within one interval, so the bound
             # grows by that interval (and the new snapshot's time) until the next round's copy
             failed_at = self.snapshot_failed_at.get(db.ident)
-            if failed_at is not None and now <= failed_at + DAY + self.rpo_bound_s[db.ident]:
-                exempt = exempt or age <= self.rpo_bound_s[db.ident] + RECONCILE_S + self.timing.snapshot_seconds(
-                    db.size_gb
+            interval = self.scenario.backup_interval_s
+            if failed_at is not None and now <= failed_at + interval + self.rpo_bound_s[db.ident]:
+                exempt = exempt or age <= self.rpo_bound_s[db.ident] + self.scenario.reconcile_s + (
+                    self.timing.snapshot_seconds(db.size_gb)
                 )
+            # a round whose copy failed COPY_MAX_ATTEMPTS times is not copied again: the next round's copy is the
+            # recovery point, one backup interval later
+            exhausted_at = self.copies_exhausted_at.get(db.ident)
+            if exhausted_at is not None and now <= exhausted_at + interval + self.rpo_bound_s[db.ident]:
+                exempt = exempt or age <= self.rpo_bound_s[db.ident] + interval
             self.rpo_samples.append((now, db.ident, age, exempt))
-        self.kernel.at(now + RECONCILE_S, self._sample_rpo)
+        self.kernel.at(now + HOUR, self._sample_rpo)
 
     def _exempt(self, db: Database, now: float) -> bool:
         bound = self.rpo_bound_s[db.ident]
@@ -717,6 +733,9 @@ class Simulation:
             source = self.rds.regions[SOURCE].snapshots[copy.kind].get(copy.source_arn.rsplit(":", 1)[-1])
             if source is not None and not source.deleted:
                 self.injected.append((now, copy))
+                self.copy_failures[(copy.kind, copy.ident)] += 1
+                if self.copy_failures[(copy.kind, copy.ident)] >= int(self.environment["COPY_MAX_ATTEMPTS"]):
+                    self.copies_exhausted_at[copy.db] = now
             else:
                 self.failed_other += 1
             return

@@ -179,6 +179,20 @@ SCENARIOS: dict[str, Scenario] = {
             kms_outages=((5 * DAY + 3.0 * HOUR, 6.0),),
         ),
         Scenario(
+            "kms-key-pending-deletion",
+            "the destination KMS key scheduled for deletion on day 6 and the deletion cancelled 30 hours later: no "
+            "DR copy can be restored meanwhile, so no source snapshot may go and the recovery-point alarm fires",
+            kms_pending_deletion=((5 * DAY + 12.0 * HOUR, 30.0),),
+        ),
+        Scenario(
+            "copy-attempts-exhausted",
+            "copy_max_attempts = 1 with 3 % of the copies failing (found by the configuration sweep): a round whose "
+            "one copy failed is not copied again; it is reported on every reconcile, and the next round's copy is the "
+            "recovery point, one backup interval later",
+            copy_failure_rate=0.03,
+            settings=(("COPY_MAX_ATTEMPTS", "1"),),
+        ),
+        Scenario(
             "snapshots-fail",
             "3 % of the snapshots the function starts end failed instead of available: they hold no data",
             snapshot_failure_rate=0.03,
