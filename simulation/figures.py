@@ -99,6 +99,8 @@ def figures(run: Run) -> dict[str, Any]:
         ),
         "copy_slot_utilisation": _round(run.slot_busy_s / run.slot_available_s if run.slot_available_s else None),
         "copies_started_above_share": len(run.share_breaches),
+        "neighbour_copies_started": run.neighbour_copies_started,
+        "neighbour_copies_refused": len(run.neighbour_refused),
         "peak_instance_copies_in_flight": run.peak_copies_in_flight.get("instance", 0),
         "peak_cluster_copies_in_flight": run.peak_copies_in_flight.get("cluster", 0),
         "min_account_bucket_tokens": _round(run.min_bucket_tokens, 1),

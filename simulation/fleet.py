@@ -23,6 +23,7 @@ from typing import Any
 import boto3
 
 from .kernel import Kernel, SimClock, Task, to_datetime
+from .neighbour import Neighbour
 from .rds import ACCOUNT, CLUSTER, INSTANCE, Database, Rds, Snap, Timing
 from .scenarios import DAY, HOUR, Scenario
 from .services import EventBus, Invocation, LambdaService, rds_event
@@ -118,6 +119,10 @@ class Run:
     # every copy start that left the module's copies of its kind in flight above its share:
     # (time, kind, in flight after the start, share, the invocation's trigger)
     share_breaches: list[tuple[float, str, int, int, str]] = field(default_factory=list)
+    # every copy AWS refused another module instance in the account (the neighbour) for the copy limit while it
+    # was within its share: (time, kind, the account's copies of the kind in flight)
+    neighbour_refused: list[tuple[float, str, int]] = field(default_factory=list)
+    neighbour_copies_started: int = 0
     peak_copies_in_flight: dict[str, int] = field(default_factory=dict)
     # the copy-waiting schedule: its ticks (runs it would start if always on), and the times the function switched it
     copy_waiting_ticks: int = 0
@@ -236,6 +241,8 @@ class Simulation:
             )
             for kind, count in ((INSTANCE, n_instances), (CLUSTER, n_clusters))
         }
+        if scenario.neighbour_databases:  # the neighbour's instance snapshots count against the same quota
+            quota[INSTANCE] += 3 * scenario.neighbour_databases
         self.rds = Rds(
             self.kernel,
             random.Random(self.rng.random()),
@@ -305,6 +312,22 @@ class Simulation:
         self.rds.on_copy_end.append(self._copy_ended)
         self.rds.on_snapshot_failed.append(lambda snap, now: self.snapshot_failed_at.__setitem__(snap.db, now))
         self.rpo_bound_s = self._rpo_bounds()
+        self.neighbour: Neighbour | None = None
+        if scenario.neighbour_databases:
+            slots = self._module_slots()
+            sizes = random.Random(self.rng.random())
+            self.neighbour = Neighbour(
+                self.kernel,
+                self.rds,
+                SOURCE,
+                DESTINATION,
+                self.environment["DESTINATION_KMS_KEY_ARN"],
+                scenario.neighbour_databases,
+                {INSTANCE: 20 - slots[INSTANCE], CLUSTER: 5 - slots[CLUSTER]},
+                scenario.backup_hours[0],
+                scenario.days,
+                lambda _i: min(4000.0, max(5.0, sizes.lognormvariate(math.log(60), 1.0))),
+            )
 
     # --- the fleet ---------------------------------------------------------------------------------
 
@@ -689,10 +712,14 @@ class Simulation:
         self._note_slots()
 
     def _note_slots(self) -> None:
-        region = self.rds.regions[DESTINATION]
         self._slot_state = {
-            kind: (region.copies_in_flight[kind], len(self.waiting[kind])) for kind in (INSTANCE, CLUSTER)
+            kind: (self._module_in_flight(kind), len(self.waiting[kind])) for kind in (INSTANCE, CLUSTER)
         }
+
+    def _module_in_flight(self, kind: str) -> int:
+        """The module's copies of `kind` in flight: the account's, less the neighbour's."""
+        in_flight = self.rds.regions[DESTINATION].copies_in_flight[kind]
+        return in_flight - (self.neighbour.in_flight(kind) if self.neighbour is not None else 0)
 
     def _module_slots(self) -> dict[str, int]:
         """Cross-region copies the module may have in flight, per kind: its share (COPY_CONCURRENCY_LIMIT,
@@ -712,14 +739,16 @@ class Simulation:
 
     def _copy_started(self, copy: Snap, now: float) -> None:
         self._slots()
+        if copy.maker != "module":
+            return
         source = self.rds.regions[SOURCE].snapshots[copy.kind].get(copy.source_arn.rsplit(":", 1)[-1])
         if source is not None and source.available_at is not None:
             self.copy_start_delays.append(now - source.available_at)
         self.waiting[copy.kind].discard(copy.ident)
         self._note_slots()
         self.dr_copies[(copy.kind, copy.db)][copy.ident] = copy
-        # Uncapped: the module's copies of the kind in flight (the only copies the model makes), against its share.
-        in_flight = self.rds.regions[DESTINATION].copies_in_flight[copy.kind]
+        # Uncapped: the module's copies of the kind in flight, against its share.
+        in_flight = self._module_in_flight(copy.kind)
         self.peak_in_flight[copy.kind] = max(self.peak_in_flight[copy.kind], in_flight)
         share = self._module_slots()[copy.kind]
         if in_flight > share:
@@ -729,6 +758,8 @@ class Simulation:
 
     def _copy_ended(self, copy: Snap, now: float) -> None:
         self._slots()
+        if copy.maker != "module":
+            return
         if copy.status == "failed":
             source = self.rds.regions[SOURCE].snapshots[copy.kind].get(copy.source_arn.rsplit(":", 1)[-1])
             if source is not None and not source.deleted:
@@ -744,6 +775,9 @@ class Simulation:
 
     def _deleted(self, snap: Snap, now: float) -> None:
         self._slots()
+        if self.rds.caller == "neighbour":  # the neighbour pruning its own
+            self._note_slots()
+            return
         task = self.kernel.current
         invocation = self.records.get(id(task)) if task is not None else None
         record = Deletion(now, snap, invocation.trigger if invocation else "")
@@ -1018,6 +1052,8 @@ class Simulation:
             backup_rounds=self.backup_rounds,
             rate_budget=budget,
             share_breaches=self.share_breaches,
+            neighbour_refused=list(self.neighbour.refused) if self.neighbour is not None else [],
+            neighbour_copies_started=self.neighbour.copies_started if self.neighbour is not None else 0,
             peak_copies_in_flight=dict(self.peak_in_flight),
             copy_waiting_ticks=self.copy_waiting_ticks,
             copy_waiting_switches=self.copy_waiting_switches,

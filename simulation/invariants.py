@@ -135,10 +135,14 @@ def quota_alarm_correct(run: Run) -> list[str]:
 
 def copies_within_share(run: Run) -> list[str]:
     """The module never has more copies of a kind in flight than its share (COPY_CONCURRENCY_LIMIT, within AWS's
-    20 instance / 5 cluster copies): another module instance in the account counts on the rest."""
+    20 instance / 5 cluster copies): another module instance in the account counts on the rest, and (where the
+    scenario has one, `neighbour_databases`) AWS never refuses that instance a copy within its share."""
     return [
         f"{_when(t)} {by or 'someone'} started a {kind} copy: {in_flight} in flight, share {share}"
         for t, kind, in_flight, share, by in run.share_breaches
+    ] + [
+        f"{_when(t)} AWS refused the other module instance a {kind} copy within its share: {in_flight} in flight"
+        for t, kind, in_flight in run.neighbour_refused
     ]
 
 

@@ -115,7 +115,7 @@ class Snap:
     stype: str  # manual | automated
     tags: dict[str, str]
     data_time: float  # truth: when the data was taken (the source's start)
-    maker: str  # truth: module | foreign | automated | person
+    maker: str  # truth: module | neighbour | foreign | automated | person
     size_gb: float
     created: float | None = None  # SnapshotCreateTime (absent while creating / copying)
     original: float | None = None  # OriginalSnapshotCreateTime (instance copies only)
@@ -218,6 +218,9 @@ class Rds:
         self.stuck: list[tuple[str, float, float]] = []
         self._copy_queue: dict[tuple[str, str, str], deque[Snap]] = defaultdict(deque)
         # observers (the harness's records); each gets (snap, now)
+        # who the API's requests come from: the simulated module, or another instance of it in the account (the
+        # neighbour, simulation/neighbour.py); what they create is theirs (Snap.maker)
+        self.caller = "module"
         self.on_delete: list[Callable[[Snap, float], None]] = []
         self.on_copy_end: list[Callable[[Snap, float], None]] = []
         self.on_available: list[Callable[[Snap, float], None]] = []
@@ -401,7 +404,7 @@ class Rds:
             raise ApiError(_ERR[kind]["exists"], f"{ident} already exists")
         self._check_quota(region, kind)
         tags = {t["Key"]: t.get("Value", "") for t in params.get("Tags", [])}
-        snap = Snap(kind, ident, region.name, db.ident, "creating", "manual", tags, now, "module", db.size_gb)
+        snap = Snap(kind, ident, region.name, db.ident, "creating", "manual", tags, now, self.caller, db.size_gb)
         snap.requested, snap.resource_id = now, db.resource_id
         self.add(region, snap)
         if kind == CLUSTER:
@@ -481,7 +484,16 @@ class Rds:
         tags = dict(source.tags) if params.get("CopyTags") else {}
         tags.update({t["Key"]: t.get("Value", "") for t in params.get("Tags", [])})
         copy = Snap(
-            kind, target, region.name, source.db, "pending", "manual", tags, source.data_time, "module", source.size_gb
+            kind,
+            target,
+            region.name,
+            source.db,
+            "pending",
+            "manual",
+            tags,
+            source.data_time,
+            self.caller,
+            source.size_gb,
         )
         copy.source_arn, copy.source_region, copy.requested = source_arn, source_region.name, now
         copy.resource_id = source.resource_id

@@ -80,6 +80,9 @@ class Scenario:
     # default rate(1 hour))
     backup_hours: tuple[int, ...] = (3,)
     reconcile_s: float = HOUR
+    # databases of another module instance in the account (simulation/neighbour.py), which keeps its copies
+    # within the slots the module leaves (20 instance copies less the module's share); 0: none
+    neighbour_databases: int = 0
 
     @property
     def backup_expression(self) -> str:
@@ -191,6 +194,13 @@ SCENARIOS: dict[str, Scenario] = {
             "recovery point, one backup interval later",
             copy_failure_rate=0.03,
             settings=(("COPY_MAX_ATTEMPTS", "1"),),
+        ),
+        Scenario(
+            "two-module-instances",
+            "another module instance in the account, 40 databases backed up at the same hour, keeping its copies "
+            "within the 15 instance copy slots the module's share of 5 leaves: any copy AWS refuses it is the "
+            "module over its share",
+            neighbour_databases=40,
         ),
         Scenario(
             "snapshots-fail",

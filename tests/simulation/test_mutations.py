@@ -188,3 +188,14 @@ def test_rpo_alarm_correct_fails_when_copies_under_a_key_pending_deletion_count(
 
     assert verdicts["rpo_alarm_correct"]
     assert verdicts["no_source_deleted_before_copy"]
+
+
+def test_copies_within_share_fails_when_an_instance_over_its_share_takes_another_instances_slots(monkeypatch):
+    """Two module instances in one account: the event path ignoring the reserved slots takes the module over its
+    share, and AWS refuses the other instance copies within its own."""
+    monkeypatch.setattr(decisions, "holds_copy_slot", lambda snapshot, now: True)
+
+    run = fleet.run(SCENARIOS["two-module-instances"].sized(10, 4))
+
+    assert run.neighbour_refused
+    assert any("refused the other module instance" in line for line in invariants.copies_within_share(run))

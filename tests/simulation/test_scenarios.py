@@ -92,6 +92,15 @@ def test_an_unusable_key_is_reported_on_every_run_without_filling_the_dead_lette
     assert result["dead_letters"] == 0
 
 
+def test_two_module_instances_share_the_copy_slots_without_a_refusal(results):
+    """The other instance kept its 15 instance copy slots busy (hundreds of copies at the module's backup hour)
+    and AWS refused it none: the module stayed within its share of 5."""
+    result, _verdicts = results["two-module-instances"]
+    assert result["neighbour_copies_started"] >= 40 * STAGE["days"]
+    assert result["neighbour_copies_refused"] == 0
+    assert result["peak_instance_copies_in_flight"] <= 5
+
+
 def test_the_copy_failure_scenario_injects_failures(results):
     assert results["copy-failures"][0]["failures_injected"] > 0
 
