@@ -24,6 +24,7 @@ import json
 import multiprocessing
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -105,19 +106,7 @@ def main(argv: list[str] | None = None) -> int:
         first = args.seed or 0
         size = int(args.databases) if args.databases else 8
         swept = [(number, size, args.days or 8) for number in range(first, first + args.sweep)]
-        held = True
-        with multiprocessing.get_context("spawn").Pool(max(1, args.jobs)) as pool:
-            for result in pool.imap(_swept, swept):
-                held &= not result["invariants_broken"]
-                if args.json:
-                    print(json.dumps(result), flush=True)
-                else:
-                    broken = result["invariants_broken"]
-                    verdict = (
-                        "broken: " + "; ".join(f"{k}: {v[0]}" for k, v in broken.items()) if broken else "all held"
-                    )
-                    print(f"{result['scenario']}: {result['configuration']}: {verdict}", flush=True)
-        return 0 if held else 1
+        return _played(_swept, swept, args.jobs, args.json, _print_swept)
     if args.markdown:
         lines = Path(args.markdown).read_text().splitlines()
         print(markdown_table([json.loads(line) for line in lines if line.strip()]))
@@ -133,15 +122,27 @@ def main(argv: list[str] | None = None) -> int:
 
     on_demand = args.copy_waiting == "on-demand"
     runs = [(name, size, days, args.seed, args.settings, on_demand) for size in sizes for name in names]
+    return _played(_one, runs, args.jobs, args.json, print_table)
+
+
+def _played(play_one: Callable[[Any], dict[str, Any]], runs: list[Any], jobs: int, as_json: bool, show: Any) -> int:
+    """Play the runs in `jobs` processes, printing each result (a JSON line, or `show`): 0 when every invariant
+    held in every run, 1 otherwise."""
     all_held = True
-    with multiprocessing.get_context("spawn").Pool(max(1, args.jobs)) as pool:
-        for result in pool.imap(_one, runs):
+    with multiprocessing.get_context("spawn").Pool(max(1, jobs)) as pool:
+        for result in pool.imap(play_one, runs):
             all_held &= not result["invariants_broken"]
-            if args.json:
+            if as_json:
                 print(json.dumps(result), flush=True)
             else:
-                print_table(result)
+                show(result)
     return 0 if all_held else 1
+
+
+def _print_swept(result: dict[str, Any]) -> None:
+    broken = result["invariants_broken"]
+    verdict = "broken: " + "; ".join(f"{k}: {v[0]}" for k, v in broken.items()) if broken else "all held"
+    print(f"{result['scenario']}: {result['configuration']}: {verdict}", flush=True)
 
 
 def _one(run: tuple[str, int, int, int | None, str, bool]) -> dict[str, Any]:
