@@ -336,6 +336,7 @@ def parse_round_stamp(value: str) -> datetime | None:
     return parsed if round_stamp(parsed) == value else None
 
 
+@functools.lru_cache(maxsize=32768)  # a name per database, round and region: a 1,000-database fleet holds ~18,000
 def stamp_of(identifier: str) -> datetime | None:
     """The scheduled time of the `-YYYYMMDD-HHMM` stamp that ends a snapshot name, or None."""
     match = _TRAILING_STAMP.search(identifier)
