@@ -279,9 +279,10 @@ class Simulation:
         self.databases: list[Database] = []
         self.unavailable_until: dict[str, float] = {}
         self.snapshot_failed_at: dict[str, float] = {}  # database -> when RDS last failed a snapshot of it
-        # database -> when a copy of its failed for the last of COPY_MAX_ATTEMPTS times: that round never reaches
-        # DR (by the settings), and the next round's copy is its recovery point
-        self.copies_exhausted_at: dict[str, float] = {}
+        # database -> the rounds whose copy failed for the last of COPY_MAX_ATTEMPTS times since its newest DR
+        # copy, as (when, the round's data time): such a round never reaches DR (by the settings), so the
+        # recovery point waits a backup interval more for each
+        self.copies_exhausted: dict[str, list[tuple[float, float]]] = {}
         self.copy_failures: dict[tuple[str, str], int] = defaultdict(int)  # (kind, source snapshot) -> failed copies
         self.renamed_from: dict[str, str] = {}  # a renamed database's name -> the name it had
         self._fleet(n_instances, n_clusters)
@@ -492,7 +493,7 @@ class Simulation:
             self.unavailable_until,
             self.sabotaged,
             self.snapshot_failed_at,
-            self.copies_exhausted_at,
+            self.copies_exhausted,
         ):
             if old in table:
                 table[new] = table[old]
@@ -646,10 +647,10 @@ class Simulation:
                     self.timing.snapshot_seconds(db.size_gb)
                 )
             # a round whose copy failed COPY_MAX_ATTEMPTS times is not copied again: the next round's copy is the
-            # recovery point, one backup interval later
-            exhausted_at = self.copies_exhausted_at.get(db.ident)
-            if exhausted_at is not None and now <= exhausted_at + interval + self.rpo_bound_s[db.ident]:
-                exempt = exempt or age <= self.rpo_bound_s[db.ident] + interval
+            # recovery point, one backup interval later for each such round in a row
+            given_up = self.copies_exhausted.get(db.ident)
+            if given_up and now <= given_up[-1][0] + interval + self.rpo_bound_s[db.ident]:
+                exempt = exempt or age <= self.rpo_bound_s[db.ident] + len(given_up) * interval
             self.rpo_samples.append((now, db.ident, age, exempt))
         self.kernel.at(now + HOUR, self._sample_rpo)
 
@@ -736,6 +737,9 @@ class Simulation:
             self._note_slots()
         else:
             self.ever_copied.add((snap.kind, snap.db, snap.resource_id or ""))
+            given_up = self.copies_exhausted.get(snap.db)
+            if given_up and snap.data_time > max(data_time for _when, data_time in given_up):
+                del self.copies_exhausted[snap.db]  # a later round reached DR
 
     def _copy_started(self, copy: Snap, now: float) -> None:
         self._slots()
@@ -766,7 +770,7 @@ class Simulation:
                 self.injected.append((now, copy))
                 self.copy_failures[(copy.kind, copy.ident)] += 1
                 if self.copy_failures[(copy.kind, copy.ident)] >= int(self.environment["COPY_MAX_ATTEMPTS"]):
-                    self.copies_exhausted_at[copy.db] = now
+                    self.copies_exhausted.setdefault(copy.db, []).append((now, copy.data_time))
             else:
                 self.failed_other += 1
             return

@@ -72,6 +72,6 @@ def test_a_sweep_finding_fails_the_invariant_without_its_allowance(monkeypatch):
 def _without_exhaustion(original: Any) -> Any:
     def copy_ended(self: fleet.Simulation, copy: Any, now: float) -> None:
         original(self, copy, now)
-        self.copies_exhausted_at.clear()
+        self.copies_exhausted.clear()
 
     return copy_ended
