@@ -733,7 +733,11 @@ class Simulation:
         if snap.maker != "module":
             return
         if snap.region == SOURCE:
-            self.waiting[snap.kind].add(snap.ident)
+            # waiting for its copy, unless a snapshot that is not the module's holds its name in the DR region
+            # (a person's look-alike): the function keeps that source and reports it, and never copies it
+            held = self.rds.regions[DESTINATION].snapshots[snap.kind].get(snap.ident)
+            if held is None or held.maker == "module":
+                self.waiting[snap.kind].add(snap.ident)
             self._note_slots()
         else:
             self.ever_copied.add((snap.kind, snap.db, snap.resource_id or ""))
@@ -769,13 +773,18 @@ class Simulation:
             if source is not None and not source.deleted:
                 self.injected.append((now, copy))
                 self.copy_failures[(copy.kind, copy.ident)] += 1
-                if self.copy_failures[(copy.kind, copy.ident)] >= int(self.environment["COPY_MAX_ATTEMPTS"]):
+                if self._given_up(copy):
                     self.copies_exhausted.setdefault(copy.db, []).append((now, copy.data_time))
+                    self.waiting[copy.kind].discard(copy.ident)  # never copied again: no longer waiting
             else:
                 self.failed_other += 1
             return
         self.copies_completed += 1
         self.copies_incremental += copy.incremental
+
+    def _given_up(self, copy: Snap) -> bool:
+        """Whether the copies of this copy's source failed COPY_MAX_ATTEMPTS times: the function copies it no more."""
+        return self.copy_failures[(copy.kind, copy.ident)] >= int(self.environment["COPY_MAX_ATTEMPTS"])
 
     def _deleted(self, snap: Snap, now: float) -> None:
         self._slots()
@@ -800,7 +809,12 @@ class Simulation:
         if snap.region == DESTINATION:
             self.dr_copies[(snap.kind, snap.db)].pop(snap.ident, None)
             source = self.rds.regions[SOURCE].snapshots[snap.kind].get(snap.ident)
-            if snap.maker == "module" and source is not None and source.status == "available":
+            if (
+                snap.maker == "module"
+                and source is not None
+                and source.status == "available"
+                and not self._given_up(snap)
+            ):
                 self.waiting[snap.kind].add(snap.ident)  # its source may be copied again
         self._note_slots()
         self.deletions.append(record)
