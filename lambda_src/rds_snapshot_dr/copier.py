@@ -338,16 +338,11 @@ class Copier(Worker):
         for snap in plan.exhausted:
             report.record(decisions.exhausted_copy_outcome(self.settings, snap, region), lasting=True)
         for snap, newer in plan.superseded:
-            report.record(
-                Outcome(
-                    snap.target,
-                    snap.kind,
-                    "copy",
-                    "skipped",
-                    snap.identifier,
-                    decisions.superseded_reason(self.settings, newer) + "; source retention deletes it",
-                    decisions.SUPERSEDED_FIX,
-                )
+            self._skip(
+                report,
+                snap,
+                decisions.superseded_reason(self.settings, newer) + "; source retention deletes it",
+                decisions.SUPERSEDED_FIX,
             )
         for snap, failed_copy in plan.failed:
             self._remove_failed_copy(report, snap, failed_copy)
@@ -387,18 +382,18 @@ class Copier(Worker):
         key = self.unusable_key
         assert key is not None
         for snap in snapshots:
-            report.record(
-                Outcome(
-                    snap.target,
-                    snap.kind,
-                    "copy",
-                    "skipped",
-                    snap.identifier,
-                    f"the destination KMS key is {key.describe()}: RDS refuses every copy under it",
-                    "Nothing to do for this snapshot: the key's own outcome says what to do, and the first reconcile "
-                    "after the key is enabled copies it.",
-                )
+            self._skip(
+                report,
+                snap,
+                f"the destination KMS key is {key.describe()}: RDS refuses every copy under it",
+                "Nothing to do for this snapshot: the key's own outcome says what to do, and the first reconcile "
+                "after the key is enabled copies it.",
             )
+
+    @staticmethod
+    def _skip(report: Report, snap: Snapshot, reason: str, fix: str) -> None:
+        """A copy not started, for good or until a person acts (not deferred: no free slot starts it)."""
+        report.record(Outcome(snap.target, snap.kind, "copy", "skipped", snap.identifier, reason, fix))
 
     def _remove_failed_copy(self, report: Report, source: Snapshot, failed_copy: Snapshot) -> None:
         """A copy of ours ended failed: count it on the source, delete it (it is ours), report it.
