@@ -218,6 +218,7 @@ class Simulation:
         }
         # the key the copies are made under (the settings'), whose state the simulated KMS answers
         self.destination_key = self.environment["DESTINATION_KMS_KEY_ARN"]
+        self.backup_interval_s = scenario.backup_interval_s  # read per database and sample: computed once
         self.copy_waiting_state = "ENABLED"  # as Terraform creates it
         self.copy_waiting_ticks = 0
         self.copy_waiting_switches = 0
@@ -322,7 +323,7 @@ class Simulation:
                 self.rds,
                 SOURCE,
                 DESTINATION,
-                self.environment["DESTINATION_KMS_KEY_ARN"],
+                self.destination_key,
                 scenario.neighbour_databases,
                 {INSTANCE: 20 - slots[INSTANCE], CLUSTER: 5 - slots[CLUSTER]},
                 scenario.backup_hours[0],
@@ -605,7 +606,7 @@ class Simulation:
             for kind in slots
         }
         return {
-            db.ident: self.scenario.backup_interval_s
+            db.ident: self.backup_interval_s
             + self.scenario.reconcile_s
             + self.timing.snapshot_seconds(db.size_gb)
             + self.timing.copy_seconds(db.size_gb, False)
@@ -632,6 +633,7 @@ class Simulation:
 
     def _sample_rpo(self) -> None:
         now = self.kernel.now
+        interval = self.backup_interval_s
         for db in self.databases:
             if db.deleted_at is not None:
                 continue
@@ -641,7 +643,6 @@ class Simulation:
             # a snapshot of it that RDS could not take: reconcile retakes it within one interval, so the bound
             # grows by that interval (and the new snapshot's time) until the next round's copy
             failed_at = self.snapshot_failed_at.get(db.ident)
-            interval = self.scenario.backup_interval_s
             if failed_at is not None and now <= failed_at + interval + self.rpo_bound_s[db.ident]:
                 exempt = exempt or age <= self.rpo_bound_s[db.ident] + self.scenario.reconcile_s + (
                     self.timing.snapshot_seconds(db.size_gb)
@@ -671,7 +672,7 @@ class Simulation:
             + self.rds.kms_pending
             + [(begin, end) for _region, begin, end in self.rds.api_outages + self.rds.throttle_outages]
         )
-        return any(begin <= now <= end + bound - self.scenario.backup_interval_s for begin, end in outages)
+        return any(begin <= now <= end + bound - self.backup_interval_s for begin, end in outages)
 
     def truth_rpo(self) -> float:
         """What the recovery-point alarm should see now: the oldest recovery point of a live database the module

@@ -434,28 +434,24 @@ class ScheduleGateway:
 
 class KeyGateway:
     """The destination KMS key's state, read each reconcile: a copy under a key KMS will not use cannot be
-    restored, and is no recovery point (`decisions.KeyState`)."""
+    restored, and is no recovery point (`decisions.KeyState`). Reads through `AccountGateway.describe_key`."""
 
-    _call = RdsGateway._call
-
-    def __init__(self, client: Any, arn: str) -> None:
-        self._client = client
+    def __init__(self, account: AccountGateway, arn: str, region: str) -> None:
+        self._account = account
         self.arn = arn
-        self.region = arn.split(":")[3]
+        self.region = region
 
     @classmethod
     def from_settings(cls, settings: Any, factory: ClientFactory = CLIENTS) -> KeyGateway:
-        region = settings.destination_region
-        client = factory.client("kms", region, settings.boto_retry_mode, settings.boto_max_attempts)
-        return cls(client, settings.destination_kms_key_arn)
+        account = AccountGateway.from_settings(settings, factory)
+        return cls(account, settings.destination_kms_key_arn, settings.destination_region)
 
     def state(self) -> KeyState:
         """DescribeKey, which answers in every key state (KMS Developer Guide, "Key states of AWS KMS keys",
         https://docs.aws.amazon.com/kms/latest/developerguide/key-state.html); a key that no longer exists
         (NotFoundException) has the state "" ."""
         try:
-            with self._call("kms:DescribeKey", self.region):
-                meta = self._client.describe_key(KeyId=self.arn)["KeyMetadata"]
+            meta = self._account.describe_key(self.arn, self.region)
         except AwsError as error:
             if error.code == "NotFoundException":
                 return KeyState(self.arn, "", None)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections import Counter
 from collections.abc import Callable, Iterable
@@ -107,31 +108,32 @@ class Copier(Worker):
     ) -> None:
         super().__init__(settings, gateway, now=now, remaining_ms=remaining_ms)
         self.pruner = pruner
-        # The destination key, read once per invocation after RDS refuses a copy for KMS (reconcile reads it
-        # anyway): under a key KMS will not use, no copy can start, so none is tried (`unusable_key`).
+        # The destination key, read at most once per invocation (`read_key`: reconcile always, another run after
+        # RDS refuses a copy for KMS): under a key KMS will not use, no copy can start, so none is tried.
         self.destination_key: KeyGateway | None = None
         self.unusable_key: KeyState | None = None
         self._key_read = False
         self._kms_refused = False
 
-    def key_read(self, key: KeyState | None) -> None:
-        """The destination key's state as this invocation read it: None when usable (or unknown)."""
+    def read_key(self) -> KeyState | None:
+        """The destination key's state (one DescribeKey; None without a gateway), kept as `unusable_key`. Raises
+        AwsError when DescribeKey fails; either way `_refused_for_kms` reads it no more in this invocation."""
+        if self.destination_key is None:
+            return None
         self._key_read = True
-        self.unusable_key = key
+        key = self.destination_key.state()
+        self.unusable_key = None if key.usable else key
+        return key
 
     def _refused_for_kms(self) -> None:
         """RDS refused a copy with KMSKeyNotAccessibleFault: the destination key, the source snapshot's key or a
         key policy refusing the role. One DescribeKey per invocation, before the next copy it would try, tells
         whether it is the destination key's state; a key that cannot be read changes nothing (each copy goes on
         being tried and reported)."""
-        if self._key_read or self.destination_key is None:
+        if self._key_read:
             return
-        self._key_read = True
-        try:
-            key = self.destination_key.state()
-        except AwsError:
-            return
-        self.unusable_key = None if key.usable else key
+        with contextlib.suppress(AwsError):
+            self.read_key()
 
     def copy_created(self, event: SnapshotCreated, *, by_hand: bool = False) -> Report:
         """Start the cross-region copy of one of our snapshots the moment RDS says it exists, if the backup run

@@ -69,11 +69,10 @@ class Engine(Worker):
         destination_key: KeyGateway | None = None,
     ) -> None:
         super().__init__(settings, gateway, now=now, remaining_ms=remaining_ms)
-        self.destination_key = destination_key  # None: its state is not read (copies under it all count)
         self.pruner = Pruner(settings, gateway, now=now, remaining_ms=remaining_ms)
         self.copier = Copier(settings, gateway, now=now, remaining_ms=remaining_ms, pruner=self.pruner)
         self.copier.copy_waiting_schedule = self.copy_waiting_schedule = copy_waiting_schedule
-        self.copier.destination_key = destination_key
+        self.copier.destination_key = destination_key  # None: its state is not read (copies under it all count)
 
     # --- helpers ---------------------------------------------------------------------------------
 
@@ -326,7 +325,7 @@ class Engine(Worker):
                 source=source,
                 destination=destination,
                 deleted=deleted,
-                restorable=decisions.restorable_copies(destination, key),
+                unusable_key=key,
             )
             # Kept in the listing: its round tag still names the round its target is retaken in.
             self.pruner.remove_failed(report, source, wanted)
@@ -367,12 +366,10 @@ class Engine(Worker):
         """The destination key when KMS will not use it (reported as a lasting failure), else None. One DescribeKey
         per reconcile. A key that cannot be read is reported and its copies still count: the function cannot
         tell, and the copy refusals (KMSKeyNotAccessibleFault) say the rest."""
-        if self.destination_key is None:
-            return None
         try:
-            key = self.destination_key.state()
+            key = self.copier.read_key()
         except AwsError as error:
-            self.copier.key_read(None)
+            arn = self.settings.destination_kms_key_arn
             report.record(
                 Outcome(
                     "*",
@@ -380,15 +377,14 @@ class Engine(Worker):
                     "key",
                     "failed",
                     "",
-                    f"the state of the destination KMS key {self.destination_key.arn} could not be read: {error}",
-                    f"Allow the function's role kms:DescribeKey on {self.destination_key.arn}, in its IAM policy (the "
-                    "module's does) and in the key policy.",
+                    f"the state of the destination KMS key {arn} could not be read: {error}",
+                    f"Allow the function's role kms:DescribeKey on {arn}, in its IAM policy (the module's does) and in "
+                    "the key policy.",
                 ),
                 lasting=True,
             )
             return None
-        self.copier.key_read(None if key.usable else key)
-        if key.usable:
+        if key is None or key.usable:
             return None
         under = len(destination) - len(decisions.restorable_copies(destination, key))
         report.record(decisions.unusable_key_outcome(self.settings, key, under), lasting=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 
 from . import decisions
-from .decisions import Kind, Outcome, Snapshot
+from .decisions import KeyState, Kind, Outcome, Snapshot
 from .errors import AwsError
 from .logs import log_decision
 from .worker import TIME_BUDGET_REASON, Report, Worker
@@ -21,15 +21,14 @@ class Pruner(Worker):
         source: list[Snapshot] | None = None,
         destination: list[Snapshot] | None = None,
         deleted: list[Snapshot] | None = None,
-        restorable: list[Snapshot] | None = None,
+        unusable_key: KeyState | None = None,
     ) -> list[Outcome]:
         """Delete expired owned snapshots in both regions under the data-safety rules of decisions.
 
         Returns the outcomes of the deletions (deleted, failed, deferred), all also recorded in the report.
         `deleted`, when given, receives each snapshot deleted: an outcome names a snapshot without its
-        region, and a source and its copy share their name. `restorable`, when given, are the destination copies
-        that count as a source's copy (`decisions.restorable_copies`): a source whose copy is under a key KMS will
-        not use is kept.
+        region, and a source and its copy share their name. `unusable_key`, when given, is the destination key
+        KMS will not use: a copy under it is no copy (`decisions.restorable_copies`), so its source is kept.
         """
         done: list[Outcome] = []
         if source is None:
@@ -46,7 +45,7 @@ class Pruner(Worker):
                 source,
                 retention_days=self.settings.source_retention_days,
                 now=self.now,
-                destination_copies=destination if restorable is None else [s for s in restorable if s.kind in kinds],
+                destination_copies=decisions.restorable_copies(destination, unusable_key),
                 wanted_targets=wanted,
             ),
             decisions.expired_snapshots(
