@@ -20,9 +20,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-import boto3
-
-from .kernel import Kernel, SimClock, Task, to_datetime
+from .kernel import Kernel, SimClock, Task, TaskLocal, to_datetime
 from .neighbour import Neighbour
 from .rds import ACCOUNT, CLUSTER, INSTANCE, Database, Rds, Snap, Timing
 from .scenarios import DAY, HOUR, Scenario
@@ -127,6 +125,10 @@ class Run:
     # the copy-waiting schedule: its ticks (runs it would start if always on), and the times the function switched it
     copy_waiting_ticks: int = 0
     copy_waiting_switches: int = 0
+    # with check_wire: the successful answers also parsed from their XML by botocore, and those whose direct
+    # form differed
+    wire_compared: int = 0
+    wire_mismatches: list[str] = field(default_factory=list)
 
 
 def _is_invocation_emf(document: dict[str, Any]) -> bool:
@@ -201,8 +203,11 @@ def steady_state_snapshots(settings: Any, per_kind: int, rounds_per_day: int = 1
 
 
 class Simulation:
-    def __init__(self, scenario: Scenario) -> None:
+    def __init__(self, scenario: Scenario, check_wire: bool = False) -> None:
+        """`check_wire`: every successful answer also goes through AWS's XML and botocore's own parser, and
+        the run records where the two differ (`Run.wire_mismatches`; slower, same figures)."""
         self.scenario = scenario
+        self.check_wire = check_wire
         self.rng = random.Random(scenario.seed)
         self.kernel = Kernel()
         self.timing = Timing()
@@ -222,12 +227,6 @@ class Simulation:
         self.copy_waiting_state = "ENABLED"  # as Terraform creates it
         self.copy_waiting_ticks = 0
         self.copy_waiting_switches = 0
-        session = boto3.session.Session(region_name=SOURCE)
-        model = session._session.get_service_model("rds")
-        shapes = {
-            INSTANCE: model.shape_for("DBSnapshot"),
-            CLUSTER: model.shape_for("DBClusterSnapshot"),
-        }
         n_clusters = max(1, round(scenario.databases * scenario.aurora_share)) if scenario.aurora_share else 0
         n_instances = scenario.databases - n_clusters
         # Databases the settings name are in the fleet whatever its size (the rest are selected by tag).
@@ -249,7 +248,6 @@ class Simulation:
             random.Random(self.rng.random()),
             SOURCE,
             DESTINATION,
-            shapes=shapes,
             timing=self.timing,
             quota=quota,
             background_rate=scenario.background_rate,
@@ -966,6 +964,7 @@ class Simulation:
         with _lock, self._environment() as settings:
             self._schedule()
             self.kernel.run(self.scenario.days * DAY)
+            self.kernel.close()
             self._slots()
             return self._result(settings)
 
@@ -985,7 +984,17 @@ class Simulation:
             os.environ.pop(name, None)
         handler.reset()
         aws.CLIENTS._session = None
-        wire = Wire(self._backend, self.kernel.wait, json_services={"scheduler": self._scheduler, "kms": self._kms})
+        # botocore's retry backoff draws its jitter from the process's global random (botocore.retries.standard,
+        # ExponentialBackoff): seeded per run, so a run with retries is as repeatable as any other
+        saved_random = random.getstate()
+        random.seed(self.scenario.seed)
+        wire = self.wire = Wire(
+            self._backend,
+            self.kernel.wait,
+            json_services={"scheduler": self._scheduler, "kms": self._kms},
+            local=TaskLocal(self.kernel),
+            check=self.check_wire,
+        )
         wire.install(aws.CLIENTS)
         saved_budgets = getattr(aws.CLIENTS, "_rds_budgets", None)
 
@@ -1020,6 +1029,7 @@ class Simulation:
             if saved_waiting is not None:
                 copier.WAITING = saved_waiting
             aws.CLIENTS._session = None
+            random.setstate(saved_random)
             os.environ.clear()
             os.environ.update(saved_env)
             handler.reset()
@@ -1076,8 +1086,10 @@ class Simulation:
             peak_copies_in_flight=dict(self.peak_in_flight),
             copy_waiting_ticks=self.copy_waiting_ticks,
             copy_waiting_switches=self.copy_waiting_switches,
+            wire_compared=self.wire.compared,
+            wire_mismatches=list(self.wire.mismatches),
         )
 
 
-def run(scenario: Scenario) -> Run:
-    return Simulation(scenario).run()
+def run(scenario: Scenario, check_wire: bool = False) -> Run:
+    return Simulation(scenario, check_wire).run()

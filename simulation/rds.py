@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .kernel import Kernel, to_datetime
-from .wire import ApiError, _Raw, structure_body
+from .wire import ApiError, _Raw
 
 ACCOUNT = "123456789012"
 INSTANCE, CLUSTER = "instance", "cluster"
@@ -186,7 +186,6 @@ class Rds:
         source: str,
         destination: str,
         *,
-        shapes: dict[str, Any],
         timing: Timing,
         quota: dict[str, int],
         background_rate: float,
@@ -197,7 +196,6 @@ class Rds:
         self.rng = rng
         self.source, self.destination = source, destination
         self.regions = {name: Region(name, dict(quota), background_rate) for name in (source, destination)}
-        self.shapes = shapes
         self.timing = timing
         self.copy_failure_rate = copy_failure_rate
         self.emit = emit
@@ -663,7 +661,6 @@ class Rds:
                 DbClusterResourceId=snap.resource_id,
                 TagList=tags,
             )
-        item.xml = structure_body(self.shapes[snap.kind], item)
         snap._item = item
         return item
 

@@ -3,12 +3,13 @@
 The function builds its clients through `rds_snapshot_dr.aws.CLIENTS`. We register, on that factory's
 boto3 session (so every client it builds inherits them):
 
-- `before-parameter-build.rds`: remembers the operation's parameters for the calling thread (the
+- `before-parameter-build.rds`: remembers the operation's parameters for the calling invocation (the
   request body is already query-encoded by the time `before-send` runs);
-- `before-send.rds`: answers the HTTP request with a real `botocore.awsrequest.AWSResponse` whose body
-  is the query-protocol XML AWS would send (or an `<ErrorResponse>` with status 400), serialized from
-  the operation's output shape. botocore's parser, its error handling and its retry handler (standard
-  mode, ThrottlingException included) therefore run for real; only the socket is skipped.
+- `before-send.rds`: answers the HTTP request with a real `botocore.awsrequest.AWSResponse`: for an
+  error, the `<ErrorResponse>` XML AWS would send with its status; for a success, the operation's
+  output as botocore's query parser would read it from AWS's XML (below). botocore's error handling
+  and its retry handler (standard mode, ThrottlingException included) therefore run for real; only
+  the socket is skipped.
 
 - `before-send` for every other service: the simulation models RDS only, so any other request (the
   drill's SSM parameter, when a scenario's settings turn the drill on) fails at once as an unreachable
@@ -17,15 +18,23 @@ boto3 session (so every client it builds inherits them):
 botocore sleeps between retries with `time.sleep` in `botocore.endpoint`; that module's `time` is
 replaced by one whose `sleep` lets the simulated clock advance instead.
 
-Two shortcuts keep a 1,000-database month affordable, neither changing what the function receives:
-the timestamp parser is `datetime.fromisoformat` for the one ISO 8601 form the model writes (botocore's
-default goes through dateutil, most of the parse time), and the query parser remembers the parse of
-a successful response body it has seen before (hourly listings repeat page for page) and returns a
-fresh top level of it (the listed items are shared: nothing after the parser changes them).
+A successful RDS answer skips the XML both ways: the wire turns the backend's result into what
+botocore's query parser makes of that XML (`parsed`: members by name, timestamps as UTC datetimes,
+integers, booleans, lists; the `ResponseMetadata` the parser reads), hands botocore an `AWSResponse`
+whose body is a token for it, and the query parser returns it for the token. Everything around the
+parse (status and header metadata, error handling, retries) still runs in botocore. Building and
+parsing the XML was most of a large fleet's run. `Wire(check=True)` builds the XML too, gives the
+function what botocore's own parser makes of it, and records every answer whose direct form differs
+(`tests/simulation/test_wire.py` runs scenarios both ways and requires no difference and identical
+figures). Errors always travel as XML.
+
+The timestamp parser of the XML path is `datetime.fromisoformat` for the one ISO 8601 form the model
+writes (botocore's default goes through dateutil).
 """
 
 from __future__ import annotations
 
+import itertools
 import json
 import threading
 import time as _real_time
@@ -53,14 +62,18 @@ class ApiError(Exception):
 
 
 class _Raw(dict):
-    """A response item that already knows its XML (a snapshot serialized once per change)."""
+    """A response item that keeps its XML and its parsed form once made (a snapshot's, until it changes:
+    the model then builds a new one)."""
 
     xml: str = ""
+    parsed: dict[str, Any] | None = None
 
 
 def _timestamp(value: Any) -> str:
     if isinstance(value, (int, float)):
         value = datetime.fromtimestamp(value, UTC)
+    elif value.tzinfo is not None:
+        value = value.astimezone(UTC)
     return value.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
@@ -68,13 +81,11 @@ def serialize(shape: Any, value: Any, tag: str) -> str:
     """XML of `value` under element `tag`, following the query protocol's rules for `shape`."""
     type_name = shape.type_name
     if type_name == "structure":
-        if isinstance(value, _Raw) and value.xml:
+        if isinstance(value, _Raw):
+            if not value.xml:
+                value.xml = "".join(_members_xml(shape, value))
             return f"<{tag}>{value.xml}</{tag}>"
-        parts = []
-        for name, member in shape.members.items():
-            if name in value and value[name] is not None:
-                parts.append(serialize(member, value[name], member.serialization.get("name", name)))
-        return f"<{tag}>{''.join(parts)}</{tag}>"
+        return f"<{tag}>{''.join(_members_xml(shape, value))}</{tag}>"
     if type_name == "list":
         member_tag = shape.member.serialization.get("name", "member")
         return f"<{tag}>{''.join(serialize(shape.member, item, member_tag) for item in value)}</{tag}>"
@@ -85,9 +96,38 @@ def serialize(shape: Any, value: Any, tag: str) -> str:
     return f"<{tag}>{escape(str(value))}</{tag}>"
 
 
-def structure_body(shape: Any, value: dict[str, Any]) -> str:
-    """The inner XML of a structure (what `_Raw.xml` caches)."""
-    return serialize(shape, value, "x")[3:-4]
+def _members_xml(shape: Any, value: dict[str, Any]) -> Any:
+    for name, member in shape.members.items():
+        if value.get(name) is not None:
+            yield serialize(member, value[name], member.serialization.get("name", name))
+
+
+def parsed(shape: Any, value: Any) -> Any:
+    """What botocore's query parser makes of `serialize(shape, value, ...)`, without the XML between."""
+    type_name = shape.type_name
+    if type_name == "structure":
+        if isinstance(value, _Raw):
+            if value.parsed is None:
+                value.parsed = _members(shape, value)
+            return value.parsed
+        return _members(shape, value)
+    if type_name == "list":
+        return [parsed(shape.member, item) for item in value]
+    if type_name == "timestamp":
+        return _fast_timestamp(_timestamp(value))
+    if type_name == "boolean":
+        return bool(value)
+    if type_name in ("integer", "long"):
+        return int(str(value))
+    if type_name in ("float", "double"):
+        return float(str(value))
+    if type_name == "string":
+        return str(value)
+    raise NotImplementedError(f"the simulation does not answer {type_name} members")
+
+
+def _members(shape: Any, value: dict[str, Any]) -> dict[str, Any]:
+    return {name: parsed(member, value[name]) for name, member in shape.members.items() if value.get(name) is not None}
 
 
 def response_xml(operation_model: Any, result: dict[str, Any]) -> bytes:
@@ -100,6 +140,27 @@ def response_xml(operation_model: Any, result: dict[str, Any]) -> bytes:
         f'<{name}Response xmlns="{_NS}">{inner}'
         f"<ResponseMetadata><RequestId>sim</RequestId></ResponseMetadata></{name}Response>"
     ).encode()
+
+
+def response_parsed(operation_model: Any, result: dict[str, Any]) -> dict[str, Any]:
+    """What botocore's query parser returns for `response_xml(operation_model, result)`: a fresh top level and
+    fresh lists, whose snapshot items are shared between answers until the snapshot changes (nothing after
+    the parser changes a listed item; a checking run would see it if something did)."""
+    shape = operation_model.output_shape
+    answer = _members(shape, result) if shape is not None else {}
+    answer["ResponseMetadata"] = {"RequestId": "sim"}
+    return answer
+
+
+def same(a: Any, b: Any) -> bool:
+    """Equal, and of the same types all the way down (1 == True == 1.0 would hide a wrong type)."""
+    if isinstance(a, dict):
+        return isinstance(b, dict) and a.keys() == b.keys() and all(same(a[k], b[k]) for k in a)
+    if isinstance(a, list):
+        return isinstance(b, list) and len(a) == len(b) and all(same(x, y) for x, y in zip(a, b, strict=True))
+    if isinstance(a, datetime):
+        return isinstance(b, datetime) and a == b and a.utcoffset() == b.utcoffset()
+    return type(a) is type(b) and a == b
 
 
 def error_xml(error: ApiError) -> bytes:
@@ -130,17 +191,32 @@ def _unreachable(request: Any, event_name: str = "", **_: Any) -> None:
 
 
 class Wire:
-    """Connects a ClientFactory's session to a backend, and botocore's retry sleep to a clock."""
+    """Connects a ClientFactory's session to a backend, and botocore's retry sleep to a clock.
+
+    `local`: where the operation a request carries is kept between its parameters and its send (the
+    function's own before-send hooks may pause it meanwhile): per thread unless the caller's invocations
+    share a thread. `check`: each successful answer travels as XML through botocore's parser, and
+    `mismatches` records every one whose direct form differs from that parse (`compared` counts them)."""
 
     def __init__(
-        self, backend: Backend, sleep: Callable[[float], None], json_services: dict[str, Backend] | None = None
+        self,
+        backend: Backend,
+        sleep: Callable[[float], None],
+        json_services: dict[str, Backend] | None = None,
+        local: Any = None,
+        check: bool = False,
     ) -> None:
         self.backend = backend
         # the backends of the JSON services (JSON_SERVICES) the run answers; any other is unreachable
         self.json_services = dict(json_services or {})
         self.sleep = sleep
-        self._pending = threading.local()
-        self._models: dict[str, Any] = {}
+        self._pending = threading.local() if local is None else local
+        self.check = check
+        self.compared = 0
+        self.mismatches: list[str] = []
+        # successful answers sent and not yet parsed: token -> (parsed form, its XML when checking)
+        self._answers: dict[bytes, tuple[dict[str, Any], bytes | None]] = {}
+        self._tokens = itertools.count()
 
     def install(self, factory: Any) -> None:
         events = factory.session.events
@@ -161,9 +237,9 @@ class Wire:
             events.register(f"choose-signer.{service}", _unsigned, unique_id=f"simulation-{service}-unsigned")
         factory.clear()  # clients built from now on carry the handlers
         botocore.endpoint.time = _SimTime(self.sleep)  # type: ignore[attr-defined]
-        self._saved = (botocore.parsers.DEFAULT_TIMESTAMP_PARSER, botocore.parsers.QueryParser.parse)
+        self._saved = (botocore.parsers.DEFAULT_TIMESTAMP_PARSER, botocore.parsers.QueryParser._do_parse)
         botocore.parsers.DEFAULT_TIMESTAMP_PARSER = _fast_timestamp
-        botocore.parsers.QueryParser.parse = _remembering(self._saved[1])  # type: ignore[method-assign]
+        botocore.parsers.QueryParser._do_parse = self._parse_answer(self._saved[1])  # type: ignore[method-assign]
 
     def uninstall(self, factory: Any) -> None:
         events = factory.session.events
@@ -177,7 +253,7 @@ class Wire:
             events.unregister(f"choose-signer.{service}", unique_id=f"simulation-{service}-unsigned")
         factory.clear()
         botocore.endpoint.time = _real_time  # type: ignore[attr-defined]
-        botocore.parsers.DEFAULT_TIMESTAMP_PARSER, botocore.parsers.QueryParser.parse = self._saved
+        botocore.parsers.DEFAULT_TIMESTAMP_PARSER, botocore.parsers.QueryParser._do_parse = self._saved
 
     def _remember(self, params: dict[str, Any], model: Any, **_: Any) -> None:
         self._pending.call = (model, dict(params))
@@ -187,10 +263,31 @@ class Wire:
         region = request.url.split(".")[1]  # https://rds.<region>.amazonaws.com/
         try:
             result = self.backend(region, model.name, params)
-            status, body = 200, response_xml(model, result)
         except ApiError as error:
-            status, body = error.status, error_xml(error)
-        return AWSResponse(request.url, status, {"Content-Type": "text/xml"}, _Body(body))
+            return AWSResponse(request.url, error.status, {"Content-Type": "text/xml"}, _Body(error_xml(error)))
+        token = b"simulation-answer-%d" % next(self._tokens)
+        self._answers[token] = (response_parsed(model, result), response_xml(model, result) if self.check else None)
+        return AWSResponse(request.url, 200, {"Content-Type": "text/xml"}, _Body(token))
+
+    def _parse_answer(self, parse: Callable[..., Any]) -> Callable[..., Any]:
+        """QueryParser._do_parse: an answer's parsed form for its token; any other body parsed as botocore does."""
+        wire = self
+
+        def do_parse(parser: Any, response: dict[str, Any], shape: Any) -> Any:
+            answer = wire._answers.pop(response["body"], None)
+            if answer is None:
+                return parse(parser, response, shape)
+            direct, xml = answer
+            if xml is None:
+                return direct
+            # checking: the function gets what botocore's parser made of the XML, as it did before this shortcut
+            wire.compared += 1
+            botocore_parsed = parse(parser, {**response, "body": xml}, shape)
+            if not same(direct, botocore_parsed):
+                wire.mismatches.append(f"{shape.name if shape else None}: {direct!r} != {botocore_parsed!r}")
+            return botocore_parsed
+
+        return do_parse
 
     def _answer_json(self, request: Any, **_: Any) -> AWSResponse:
         model, params = self._pending.call
@@ -242,29 +339,3 @@ def _fast_timestamp(value: Any) -> datetime:
     if isinstance(value, str) and value.endswith("Z") and "T" in value:
         return datetime.fromisoformat(value)
     return _default_timestamp_parser(value)
-
-
-def _copy(parsed: dict[str, Any]) -> dict[str, Any]:
-    """A fresh top level (botocore adds response metadata to it) and fresh lists; the items in the lists
-    are shared, as nothing after the parser changes a listed item."""
-    fresh = {key: list(value) if isinstance(value, list) else value for key, value in parsed.items()}
-    if "ResponseMetadata" in fresh:
-        fresh["ResponseMetadata"] = dict(fresh["ResponseMetadata"])
-    return fresh
-
-
-def _remembering(parse: Callable[..., Any]) -> Callable[..., Any]:
-    seen: dict[tuple[str, bytes], Any] = {}
-
-    def remembered(self: Any, response: dict[str, Any], shape: Any) -> Any:
-        if response["status_code"] != 200 or shape is None:
-            return parse(self, response, shape)
-        key = (shape.name, response["body"])
-        parsed = seen.get(key)
-        if parsed is None:
-            if len(seen) > 4000:
-                seen.clear()
-            parsed = seen[key] = parse(self, response, shape)
-        return _copy(parsed)
-
-    return remembered

@@ -26,15 +26,11 @@ class _Factory:
 
 @pytest.fixture
 def rds() -> Rds:
-    session = boto3.session.Session(region_name="us-east-1")
-    model = session._session.get_service_model("rds")
-    shapes = {"instance": model.shape_for("DBSnapshot"), "cluster": model.shape_for("DBClusterSnapshot")}
     return Rds(
         Kernel(),
         random.Random(1),
         "us-east-1",
         "us-west-2",
-        shapes=shapes,
         timing=Timing(),
         quota={"instance": 100, "cluster": 100},
         background_rate=0.0,
