@@ -8,6 +8,7 @@ assumptions and live in `Timing`.
 from __future__ import annotations
 
 import bisect
+import functools
 import math
 import random
 from collections import defaultdict, deque
@@ -98,7 +99,7 @@ class Database:
     cluster: str | None = None  # an Aurora member instance's cluster
     deleted_at: float | None = None
 
-    @property
+    @functools.cached_property
     def resource_id(self) -> str:
         """DbiResourceId / DbClusterResourceId: this database's own, never the next one's of the same name."""
         prefix = "db" if self.kind == INSTANCE else "cluster"
@@ -171,9 +172,12 @@ class Region:
         self.copies_in_flight = {INSTANCE: 0, CLUSTER: 0}
         self.generation = 0  # changes whenever a snapshot is added or removed (listing caches)
         self._listing: dict[Any, tuple[int, list[str], list[Snap]]] = {}
+        # kept by Rds.add and Rds.remove, the only ways in and out of `snapshots`
+        self._manual = {INSTANCE: 0, CLUSTER: 0}
+        self.by_database: dict[tuple[str, str], dict[str, Snap]] = defaultdict(dict)  # (kind, db) -> its snapshots
 
     def manual_count(self, kind: str) -> int:
-        return sum(1 for s in self.snapshots[kind].values() if s.stype == "manual")
+        return self._manual[kind]
 
 
 class Rds:
@@ -300,9 +304,16 @@ class Rds:
         key = (kind, frozenset(wanted_ids or ()), frozenset(dbs or ()), frozenset(types))
 
         def build() -> list[tuple[str, Snap]]:
+            every = region.snapshots[kind]
+            if wanted_ids:
+                pool: Any = (every[i] for i in wanted_ids if i in every)
+            elif dbs:
+                pool = (s for db in dbs for s in region.by_database.get((kind, db), {}).values())
+            else:
+                pool = every.values()
             return [
                 (s.ident, s)
-                for s in region.snapshots[kind].values()
+                for s in pool
                 if s.stype in types and (not wanted_ids or s.ident in wanted_ids) and (not dbs or s.db in dbs)
             ]
 
@@ -520,8 +531,8 @@ class Rds:
         now = self.kernel.now
         prior = [
             s
-            for s in region.snapshots[copy.kind].values()
-            if s.db == copy.db and s is not copy and s.status == "available" and s.source_region and s.kms == copy.kms
+            for s in region.by_database[(copy.kind, copy.db)].values()
+            if s is not copy and s.status == "available" and s.source_region and s.kms == copy.kms
         ]
         copy.incremental = bool(prior)
         copy.status, copy._item = "copying", None
@@ -612,13 +623,24 @@ class Rds:
     # --- state and serialization ---------------------------------------------------------------------
 
     def add(self, region: Region, snap: Snap) -> None:
+        replaced = region.snapshots[snap.kind].get(snap.ident)
+        if replaced is not None:
+            self._forget(region, replaced)
         region.snapshots[snap.kind][snap.ident] = snap
+        region.by_database[(snap.kind, snap.db)][snap.ident] = snap
+        region._manual[snap.kind] += snap.stype == "manual"
         region.generation += 1
 
     def remove(self, region: Region, snap: Snap) -> None:
         del region.snapshots[snap.kind][snap.ident]
+        self._forget(region, snap)
         snap.deleted = True
         region.generation += 1
+
+    @staticmethod
+    def _forget(region: Region, snap: Snap) -> None:
+        del region.by_database[(snap.kind, snap.db)][snap.ident]
+        region._manual[snap.kind] -= snap.stype == "manual"
 
     def _item(self, snap: Snap) -> _Raw:
         if snap._item is not None:

@@ -29,7 +29,8 @@ function what botocore's own parser makes of it, and records every answer whose 
 figures). Errors always travel as XML.
 
 The timestamp parser of the XML path is `datetime.fromisoformat` for the one ISO 8601 form the model
-writes (botocore's default goes through dateutil).
+writes (botocore's default goes through dateutil). No request is signed, and every request carries
+one fixed User-Agent (botocore builds the real one twice per request; nothing here reads it).
 """
 
 from __future__ import annotations
@@ -46,6 +47,7 @@ from xml.sax.saxutils import escape
 import botocore.endpoint
 import botocore.exceptions
 import botocore.parsers
+import botocore.useragent
 from botocore.awsrequest import AWSResponse
 
 _NS = "http://rds.amazonaws.com/doc/2014-10-31/"
@@ -237,9 +239,15 @@ class Wire:
             events.register(f"choose-signer.{service}", _unsigned, unique_id=f"simulation-{service}-unsigned")
         factory.clear()  # clients built from now on carry the handlers
         botocore.endpoint.time = _SimTime(self.sleep)  # type: ignore[attr-defined]
-        self._saved = (botocore.parsers.DEFAULT_TIMESTAMP_PARSER, botocore.parsers.QueryParser._do_parse)
+        self._saved = (
+            botocore.parsers.DEFAULT_TIMESTAMP_PARSER,
+            botocore.parsers.QueryParser._do_parse,
+            botocore.useragent.UserAgentString.to_string,
+        )
         botocore.parsers.DEFAULT_TIMESTAMP_PARSER = _fast_timestamp
         botocore.parsers.QueryParser._do_parse = self._parse_answer(self._saved[1])  # type: ignore[method-assign]
+        # Nothing reads a request's User-Agent here, and botocore builds it twice per request.
+        botocore.useragent.UserAgentString.to_string = _user_agent  # type: ignore[method-assign]
 
     def uninstall(self, factory: Any) -> None:
         events = factory.session.events
@@ -253,7 +261,11 @@ class Wire:
             events.unregister(f"choose-signer.{service}", unique_id=f"simulation-{service}-unsigned")
         factory.clear()
         botocore.endpoint.time = _real_time  # type: ignore[attr-defined]
-        botocore.parsers.DEFAULT_TIMESTAMP_PARSER, botocore.parsers.QueryParser._do_parse = self._saved
+        (
+            botocore.parsers.DEFAULT_TIMESTAMP_PARSER,
+            botocore.parsers.QueryParser._do_parse,
+            botocore.useragent.UserAgentString.to_string,
+        ) = self._saved
 
     def _remember(self, params: dict[str, Any], model: Any, **_: Any) -> None:
         self._pending.call = (model, dict(params))
@@ -306,6 +318,10 @@ class Wire:
                 _Body(json.dumps({"__type": error.code, "message": error.message}).encode()),
             )
         return AWSResponse(request.url, 200, {"Content-Type": content_type}, _Body(body.encode()))
+
+
+def _user_agent(self: Any) -> str:
+    return "rds-snapshot-dr-simulation"
 
 
 class _Body:
