@@ -32,6 +32,9 @@ locals {
     -1
   )
 
+  # Hours between two backups on average (null: unknown at plan, or a one-time at() schedule).
+  backup_interval_hours = local.backups_per_day == null ? null : (local.backups_per_day > 0 ? 24 / local.backups_per_day : null)
+
   snapshots_per_database = local.backups_per_day == null ? null : {
     for region, days in { source = var.retention.source_days, destination = var.retention.destination_days } :
     region => max(local.backups_per_day < 0 ? 1 : ceil(local.backups_per_day * days - 0.000001), var.retention.keep_last) + 1

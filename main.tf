@@ -105,6 +105,9 @@ locals {
     DESTINATION_KMS_KEY_ARN = local.kms_key_arn
   })
 
+  # What one RDS call may wait for its share of the budget, retries included (see input_checks).
+  rate_budget_wait_ms = 1000 * var.aws_api_max_attempts * max(1, var.lambda_reserved_concurrent_executions) / var.rds_api_requests_per_second
+
   # Lambda allows 4 KB of environment variables. A created key's ARN is unknown at plan, so the
   # size counts the longest key ARN a partition can produce (128 characters) in its place, which
   # keeps the check at plan time.
@@ -153,6 +156,49 @@ resource "terraform_data" "input_checks" {
     precondition {
       condition     = var.log_kms_key_arn == null || try(split(":", var.log_kms_key_arn)[3] == local.source_region && split(":", var.log_kms_key_arn)[1] == local.partition, false)
       error_message = "log_kms_key_arn is a key in ${try(split(":", var.log_kms_key_arn)[3], "no region")}, but the function's log group is in ${local.source_region}: pass a key of partition ${local.partition} in ${local.source_region}."
+    }
+
+    # Checks across inputs. A validation of one input that reads another reports "on line 0: (source code
+    # not available)" when the input it belongs to was left at its default (a caller has no line for it),
+    # and two inputs that check each other would form a cycle: so they are checked here, each naming every
+    # input involved, its value and what to change.
+    precondition {
+      condition     = length(var.db_instance_identifiers) + length(var.db_cluster_identifiers) + length(var.selection_tags) > 0
+      error_message = "Nothing to back up: db_instance_identifiers, db_cluster_identifiers and selection_tags are all empty. Set at least one of them."
+    }
+
+    precondition {
+      condition     = !var.create_kms_key || var.kms_key_arn == null
+      error_message = "kms_key_arn is set (${coalesce(var.kms_key_arn, "-")}) but create_kms_key is true: set create_kms_key = false to copy under that key, or remove kms_key_arn to have the module create one."
+    }
+
+    precondition {
+      condition     = !var.create_sns_topic || var.sns_topic_arn == null
+      error_message = "sns_topic_arn is set (${coalesce(var.sns_topic_arn, "-")}) but create_sns_topic is true: set create_sns_topic = false to alarm to that topic, or remove sns_topic_arn to have the module create one."
+    }
+
+    precondition {
+      condition     = var.rpo_alarm_period_seconds != null || local.reconcile_rate_seconds != null
+      error_message = "reconcile_schedule_expression = \"${var.reconcile_schedule_expression}\" is not a rate(), so the module cannot derive the recovery-point alarm's period from it: set rpo_alarm_period_seconds to at least the time between two reconcile runs (a multiple of 60)."
+    }
+
+    precondition {
+      condition     = var.time_budget_reserve_ms < var.lambda_timeout * 1000
+      error_message = "time_budget_reserve_ms = ${var.time_budget_reserve_ms} is not less than lambda_timeout = ${var.lambda_timeout} s (${var.lambda_timeout * 1000} ms): the function would start no work at all. Lower time_budget_reserve_ms or raise lambda_timeout."
+    }
+
+    # One attempt waits at most 1/rate seconds for its token, one call with every retry
+    # aws_api_max_attempts/rate: the reserve must cover that, or pacing could run past the timeout.
+    precondition {
+      condition     = var.time_budget_reserve_ms >= local.rate_budget_wait_ms
+      error_message = "time_budget_reserve_ms = ${var.time_budget_reserve_ms} is less than one call may wait for its share of the RDS API budget: aws_api_max_attempts (${var.aws_api_max_attempts}) x reserved concurrency (${max(1, var.lambda_reserved_concurrent_executions)}) / rds_api_requests_per_second (${var.rds_api_requests_per_second}) = ${ceil(local.rate_budget_wait_ms)} ms. Raise time_budget_reserve_ms to at least that, raise rds_api_requests_per_second, or lower aws_api_max_attempts."
+    }
+
+    # The alarm fires when the newest copy is older than the threshold: below the time between two
+    # backups it would fire before every backup round.
+    precondition {
+      condition     = local.backup_interval_hours == null ? true : var.rpo_alarm_threshold >= local.backup_interval_hours
+      error_message = "rpo_alarm_threshold = ${var.rpo_alarm_threshold} h is below the ${try(format("%g", local.backup_interval_hours), "?")} h that pass on average between two backups of schedule_expression = \"${var.schedule_expression}\": the recovery-point alarm would fire before backup rounds. Set rpo_alarm_threshold to at least the longest time between two backups plus the snapshot and copy time (30 h for the daily default), or back up more often."
     }
 
     precondition {

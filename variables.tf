@@ -41,11 +41,6 @@ variable "db_instance_identifiers" {
     condition     = length(var.db_instance_identifiers) == length(distinct([for id in var.db_instance_identifiers : lower(id)]))
     error_message = "db_instance_identifiers lists the same DB instance twice (identifiers are case-insensitive): remove the duplicate."
   }
-
-  validation {
-    condition     = length(var.db_instance_identifiers) + length(var.db_cluster_identifiers) + length(var.selection_tags) > 0
-    error_message = "Nothing to back up: set db_instance_identifiers, db_cluster_identifiers or selection_tags (at least one must be non-empty)."
-  }
 }
 
 variable "db_cluster_identifiers" {
@@ -254,13 +249,6 @@ variable "create_kms_key" {
     condition     = var.create_kms_key || var.kms_key_arn != null
     error_message = "create_kms_key = false needs kms_key_arn: pass the ARN of the existing key in the destination region, or set create_kms_key = true to have the module create one."
   }
-
-  # Both checks of the pair live here: validations of two variables that refer to each other
-  # would form a cycle.
-  validation {
-    condition     = !var.create_kms_key || var.kms_key_arn == null
-    error_message = "kms_key_arn is set but create_kms_key is true: set create_kms_key = false to use an existing key, or remove kms_key_arn to have the module create one."
-  }
 }
 
 variable "kms_key_arn" {
@@ -305,12 +293,6 @@ variable "create_sns_topic" {
     condition     = var.create_sns_topic || var.sns_topic_arn != null
     error_message = "create_sns_topic = false needs sns_topic_arn: pass the ARN of the existing alarm topic in the source region, or set create_sns_topic = true to have the module create one."
   }
-
-  # Both checks of the pair live here (see create_kms_key).
-  validation {
-    condition     = !var.create_sns_topic || var.sns_topic_arn == null
-    error_message = "sns_topic_arn is set but create_sns_topic is true: set create_sns_topic = false to use an existing topic, or remove sns_topic_arn to have the module create one."
-  }
 }
 
 variable "sns_topic_arn" {
@@ -337,7 +319,7 @@ variable "alarm_email_addresses" {
 }
 
 variable "rpo_alarm_threshold" {
-  description = "Recovery point objective, in HOURS: the alarm fires when the newest available copy of any database in the destination region is older than this. Leave room for one backup interval plus snapshot and copy time (default 30 h for daily backups)."
+  description = "Recovery point objective, in HOURS: the alarm fires when the newest available copy of any database in the destination region is older than this. Leave room for one backup interval plus snapshot and copy time (default 30 h for daily backups); a threshold below the time between two backups of `schedule_expression` fails at plan, since the alarm would fire before every round."
   type        = number
   default     = 30
   nullable    = false
@@ -356,11 +338,6 @@ variable "rpo_alarm_period_seconds" {
   validation {
     condition     = var.rpo_alarm_period_seconds == null || try(var.rpo_alarm_period_seconds >= 60 && var.rpo_alarm_period_seconds <= 86400 && var.rpo_alarm_period_seconds % 60 == 0, false)
     error_message = "rpo_alarm_period_seconds must be a multiple of 60 between 60 and 86400."
-  }
-
-  validation {
-    condition     = var.rpo_alarm_period_seconds != null || can(regex("^rate\\(", var.reconcile_schedule_expression))
-    error_message = "Set rpo_alarm_period_seconds (at least the time between two reconcile runs) when reconcile_schedule_expression is a cron() expression: the module cannot derive the interval from it."
   }
 }
 
@@ -396,13 +373,6 @@ variable "rds_api_requests_per_second" {
   validation {
     condition     = var.rds_api_requests_per_second > 0 && var.rds_api_requests_per_second <= 12
     error_message = "rds_api_requests_per_second must be greater than 0 and at most 12, the sustained RDS API rate of a whole account and region (a budget above it would be throttled)."
-  }
-
-  validation {
-    # One attempt waits at most 1/rate seconds for its token, one call with every retry
-    # aws_api_max_attempts/rate: the reserve must cover that, or pacing could run past the timeout.
-    condition     = var.time_budget_reserve_ms >= 1000 * var.aws_api_max_attempts * max(1, var.lambda_reserved_concurrent_executions) / var.rds_api_requests_per_second
-    error_message = "rds_api_requests_per_second is too low for time_budget_reserve_ms: one call with all its retries (aws_api_max_attempts) may wait aws_api_max_attempts x reserved concurrency / rds_api_requests_per_second seconds for its share of the budget. Raise the budget or the reserve."
   }
 }
 
@@ -449,8 +419,8 @@ variable "time_budget_reserve_ms" {
   nullable    = false
 
   validation {
-    condition     = var.time_budget_reserve_ms >= 0 && floor(var.time_budget_reserve_ms) == var.time_budget_reserve_ms && var.time_budget_reserve_ms < var.lambda_timeout * 1000
-    error_message = "time_budget_reserve_ms must be a whole number of milliseconds, at least 0 and less than lambda_timeout (in milliseconds)."
+    condition     = var.time_budget_reserve_ms >= 0 && floor(var.time_budget_reserve_ms) == var.time_budget_reserve_ms
+    error_message = "time_budget_reserve_ms must be a whole number of milliseconds, at least 0."
   }
 }
 

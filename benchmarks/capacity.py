@@ -22,6 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "lambda_src"))
 
 from rds_snapshot_dr import decisions
 from rds_snapshot_dr.decisions import Database, Kind
+from rds_snapshot_dr.module_defaults import MODULE_DEFAULTS
 from rds_snapshot_dr.settings import load_settings
 
 DEFAULT_QUOTA = 100  # "Manual DB instance snapshots" / "Manual DB cluster snapshots" (RDS User Guide, CHAP_Limits)
@@ -32,29 +33,19 @@ def settings_for(args: argparse.Namespace) -> object:
     """The function's settings for these choices (the other values do not change the count)."""
     return load_settings(
         {
+            **MODULE_DEFAULTS,
             "SOURCE_REGION": "eu-west-1",
             "DESTINATION_REGION": "eu-central-1",
             "DESTINATION_KMS_KEY_ARN": "arn:aws:kms:eu-central-1:111122223333:key/capacity",
             "SNAPSHOT_PREFIX": "dr",
             "OWNER_TAG_KEY": "rds-snapshot-dr:owner",
             "OWNER_TAG_VALUE": "capacity",
-            "DB_INSTANCE_IDENTIFIERS": "",
-            "DB_CLUSTER_IDENTIFIERS": "",
             "SELECTION_TAGS": '{"backup": "dr"}',
-            "SNAPSHOT_TAGS": "{}",
             "SOURCE_RETENTION_DAYS": str(args.source_days),
             "DESTINATION_RETENTION_DAYS": str(args.destination_days),
             "KEEP_LAST": str(args.keep_last),
             "COPY_CONCURRENCY_LIMIT": str(args.copy_concurrency),
-            "METRICS_NAMESPACE": "RdsSnapshotDr",
-            "TIME_BUDGET_RESERVE_MS": "30000",
-            "BOTO_MAX_ATTEMPTS": "5",
-            "BOTO_RETRY_MODE": "standard",
-            "LOG_LEVEL": "INFO",
             "BACKUP_SCHEDULE_EXPRESSION": args.schedule,
-            "BACKUP_SCHEDULE_TIMEZONE": "UTC",
-            "RDS_API_REQUESTS_PER_SECOND": "4",
-            "RDS_API_CONCURRENT_INVOCATIONS": "2",
         }
     )
 
@@ -88,11 +79,23 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--databases", default="1,5,10,50,100,500,1000", help="comma-separated fleet sizes")
     parser.add_argument("--kind", choices=[str(k) for k in Kind], default="instance")
-    parser.add_argument("--schedule", default="cron(0 3 * * ? *)", help="schedule_expression")
-    parser.add_argument("--source-days", type=int, default=2, help="retention.source_days")
-    parser.add_argument("--destination-days", type=int, default=14, help="retention.destination_days")
-    parser.add_argument("--keep-last", type=int, default=1, help="retention.keep_last")
-    parser.add_argument("--copy-concurrency", type=int, default=5, help="copy_concurrency_limit")
+    parser.add_argument("--schedule", default=MODULE_DEFAULTS["BACKUP_SCHEDULE_EXPRESSION"], help="schedule_expression")
+    parser.add_argument(
+        "--source-days", type=int, default=int(MODULE_DEFAULTS["SOURCE_RETENTION_DAYS"]), help="retention.source_days"
+    )
+    parser.add_argument(
+        "--destination-days",
+        type=int,
+        default=int(MODULE_DEFAULTS["DESTINATION_RETENTION_DAYS"]),
+        help="retention.destination_days",
+    )
+    parser.add_argument("--keep-last", type=int, default=int(MODULE_DEFAULTS["KEEP_LAST"]), help="retention.keep_last")
+    parser.add_argument(
+        "--copy-concurrency",
+        type=int,
+        default=int(MODULE_DEFAULTS["COPY_CONCURRENCY_LIMIT"]),
+        help="copy_concurrency_limit",
+    )
     parser.add_argument("--json", action="store_true", help="one JSON object per fleet size")
     args = parser.parse_args(argv)
     args.databases = [int(n) for n in args.databases.split(",") if n.strip()]

@@ -20,6 +20,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from rds_snapshot_dr.module_defaults import MODULE_DEFAULTS
+
 from .kernel import Kernel, SimClock, Task, TaskLocal, to_datetime
 from .neighbour import Neighbour
 from .rds import ACCOUNT, CLUSTER, INSTANCE, Database, Rds, Snap, Timing
@@ -40,33 +42,18 @@ COPY_WAITING_GROUP = "fleet-rds-snapshot-dr"
 COPY_WAITING_NAME = f"{COPY_WAITING_GROUP}-copy-waiting"
 COPY_WAITING_ARN = f"arn:aws:scheduler:{SOURCE}:{ACCOUNT}:schedule/{COPY_WAITING_GROUP}/{COPY_WAITING_NAME}"
 
-# The module's defaults for the function's environment (main.tf lambda_settings_known_at_plan,
-# variables.tf defaults), with the simulation's regions, key, prefix and selection tags.
+# The module's defaults for the function's environment (rds_snapshot_dr.module_defaults, checked against
+# main.tf and variables.tf), with the simulation's regions, key, prefix and selection tags.
 BASE_ENVIRONMENT = {
+    **MODULE_DEFAULTS,
     "SOURCE_REGION": SOURCE,
     "DESTINATION_REGION": DESTINATION,
     "DESTINATION_KMS_KEY_ARN": KMS_KEY,
     "SNAPSHOT_PREFIX": PREFIX,
     "OWNER_TAG_KEY": OWNER_KEY,
     "OWNER_TAG_VALUE": OWNER_VALUE,
-    "DB_INSTANCE_IDENTIFIERS": "",
-    "DB_CLUSTER_IDENTIFIERS": "",
     "SELECTION_TAGS": json.dumps(SELECTION),
-    "SNAPSHOT_TAGS": "{}",
-    "SOURCE_RETENTION_DAYS": "2",  # the module default (retention.source_days)
-    "DESTINATION_RETENTION_DAYS": "14",
-    "KEEP_LAST": "1",
-    "COPY_CONCURRENCY_LIMIT": "5",
-    "COPY_MAX_ATTEMPTS": "3",
-    "METRICS_NAMESPACE": "RdsSnapshotDr",
-    "TIME_BUDGET_RESERVE_MS": "30000",
-    "BOTO_MAX_ATTEMPTS": "5",
-    "BOTO_RETRY_MODE": "standard",
-    "BACKUP_SCHEDULE_EXPRESSION": "cron(0 3 * * ? *)",
-    "BACKUP_SCHEDULE_TIMEZONE": "UTC",
     "COPY_WAITING_SCHEDULE_ARN": COPY_WAITING_ARN,  # the module's default: a copy-waiting schedule it switches
-    "RDS_API_REQUESTS_PER_SECOND": "4",  # variable rds_api_requests_per_second
-    "RDS_API_CONCURRENT_INVOCATIONS": "2",  # max(1, lambda_reserved_concurrent_executions)
     # WARNING, not the module's INFO: the harness reads failed and deferred outcomes only, and the
     # simulation runs faster without a log line per kept snapshot.
     "LOG_LEVEL": "WARNING",

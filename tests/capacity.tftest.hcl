@@ -91,6 +91,9 @@ run "weekday_backups_count_five_of_seven_days" {
   command = plan
 
   variables {
+    # the weekend leaves 72 h between Friday's and Monday's backups (plan refuses a threshold below the
+    # 33.6 h average)
+    rpo_alarm_threshold = 80
     schedule_expression = "cron(0 3 ? * MON,TUE,WED,THU,FRI *)"
     retention           = { destination_days = 7 }
   }
@@ -107,6 +110,7 @@ run "a_day_of_month_cron_counts_its_days_over_a_28_day_month" {
   variables {
     schedule_expression = "cron(0 3 1,15 * ? *)"
     retention           = { destination_days = 28 }
+    rpo_alarm_threshold = 400 # up to 17 days between the 15th and the 1st
   }
 
   # decisions.snapshots_per_day: 2 / 28 a day; over 28 days 2 snapshots, + 1.
@@ -188,7 +192,7 @@ run "rate_budget_too_low_for_the_reserve_is_refused" {
     rds_api_requests_per_second = 0.1
   }
 
-  expect_failures = [var.rds_api_requests_per_second]
+  expect_failures = [terraform_data.input_checks]
 }
 
 run "rate_budget_is_shared_by_the_reserved_invocations" {

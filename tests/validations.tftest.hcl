@@ -41,7 +41,7 @@ run "no_targets_at_all" {
     selection_tags          = {}
   }
 
-  expect_failures = [var.db_instance_identifiers]
+  expect_failures = [terraform_data.input_checks]
 }
 
 run "instance_identifier_starting_with_a_digit" {
@@ -390,7 +390,7 @@ run "cron_reconcile_needs_an_alarm_period" {
     reconcile_schedule_expression = "cron(0 * * * ? *)"
   }
 
-  expect_failures = [var.rpo_alarm_period_seconds]
+  expect_failures = [terraform_data.input_checks]
 }
 
 run "cron_reconcile_with_an_alarm_period" {
@@ -502,7 +502,7 @@ run "key_arn_given_while_the_module_creates_the_key" {
     kms_key_arn = "arn:aws:kms:eu-central-1:123456789012:key/11111111-2222-3333-4444-555555555555"
   }
 
-  expect_failures = [var.create_kms_key]
+  expect_failures = [terraform_data.input_checks]
 }
 
 run "log_kms_key_malformed" {
@@ -555,7 +555,7 @@ run "topic_arn_given_while_the_module_creates_the_topic" {
     sns_topic_arn = "arn:aws:sns:eu-west-1:123456789012:platform-alerts"
   }
 
-  expect_failures = [var.create_sns_topic]
+  expect_failures = [terraform_data.input_checks]
 }
 
 run "rpo_threshold_zero" {
@@ -620,6 +620,26 @@ run "metrics_namespace_reserved" {
   expect_failures = [var.metrics_namespace]
 }
 
+run "rpo_threshold_below_the_backup_interval" {
+  command = plan
+
+  variables {
+    schedule_expression = "rate(2 days)"
+    rpo_alarm_threshold = 30
+  }
+
+  expect_failures = [terraform_data.input_checks]
+}
+
+run "rpo_threshold_of_weekly_backups_must_cover_the_week" {
+  command = plan
+
+  variables {
+    schedule_expression = "cron(0 3 ? * SUN *)"
+    rpo_alarm_threshold = 170
+  }
+}
+
 run "time_budget_reserve_longer_than_the_timeout" {
   command = plan
 
@@ -628,7 +648,7 @@ run "time_budget_reserve_longer_than_the_timeout" {
     time_budget_reserve_ms = 60000
   }
 
-  expect_failures = [var.time_budget_reserve_ms]
+  expect_failures = [terraform_data.input_checks]
 }
 
 run "boto_attempts_out_of_range" {

@@ -28,6 +28,7 @@ from .engine import Engine, Report
 from .errors import AwsError
 from .events import ActionRequest, SnapshotCreated, parse_time
 from .logs import configure_logging, logger
+from .module_defaults import MODULE_DEFAULTS
 from .preflight import FAIL, PreflightReport, preflight
 from .settings import Settings, SettingsError, load_settings
 
@@ -62,25 +63,15 @@ SETTING_NAMES = (
     "RESTORE_SETTINGS",
     "DRILL_SETTINGS",
 )
-# What the module sets when a user gives no value; the rest (regions, key, prefix, owner, retention,
-# keep-last) has to come from the function, the environment or a flag.
+# What the module sets when every input keeps its default (module_defaults, checked against the Terraform);
+# the rest (regions, key, prefix, owner) has to come from the function, the environment or a flag. Two
+# differ on a workstation: no Lambda deadline to keep a reserve from, and the command prints its own table
+# of outcomes, so the decision log shows warnings only unless --log-level asks for more.
 DEFAULTS = {
+    **MODULE_DEFAULTS,
     "OWNER_TAG_KEY": TAG_KEYS["owner"],
-    "DB_INSTANCE_IDENTIFIERS": "",
-    "DB_CLUSTER_IDENTIFIERS": "",
-    "SELECTION_TAGS": "{}",
-    "SNAPSHOT_TAGS": "{}",
-    "COPY_CONCURRENCY_LIMIT": "20",
-    "COPY_MAX_ATTEMPTS": "3",
-    "METRICS_NAMESPACE": "RdsSnapshotDr",
     "TIME_BUDGET_RESERVE_MS": "0",
-    "BOTO_MAX_ATTEMPTS": "5",
-    "BOTO_RETRY_MODE": "standard",
     "LOG_LEVEL": "WARNING",
-    "BACKUP_SCHEDULE_EXPRESSION": "cron(0 3 * * ? *)",
-    "BACKUP_SCHEDULE_TIMEZONE": "UTC",
-    "RDS_API_REQUESTS_PER_SECOND": "4",
-    "RDS_API_CONCURRENT_INVOCATIONS": "1",
 }
 DONE_STATES = frozenset({"available"})
 BROKEN_STATES = frozenset({"failed", "error", "deleting", "deleted", "incompatible-restore", "missing"})

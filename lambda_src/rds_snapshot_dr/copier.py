@@ -294,8 +294,8 @@ class Copier(Worker):
                 "cannot encrypt a cluster snapshot on copy"
             )
             fix = (
-                "Encrypt the cluster (restore it from an encrypted snapshot) to have its copies under "
-                "destination_kms_key_arn."
+                "Encrypt the cluster (restore it from an encrypted snapshot) to have its copies under the "
+                "destination key (output kms_key_arn)."
             )
         outcome = Outcome(
             source.target, source.kind, "copy", "started", source.identifier, join_reason(reason, note), fix

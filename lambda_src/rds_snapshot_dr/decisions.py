@@ -752,7 +752,7 @@ def superseded_sources(
 
 def superseded_reason(settings: Settings, newer: Snapshot) -> str:
     return (
-        f"never copied: older than destination_retention_days={settings.destination_retention_days} while "
+        f"never copied: older than retention.destination_days={settings.destination_retention_days} while "
         f"{newer.region} holds a newer copy ({newer.identifier}), so its copy would be pruned at once"
     )
 

@@ -44,6 +44,24 @@ THROTTLING = frozenset(
         "RequestThrottledException",
     }
 )
+# No credentials, or credentials AWS does not accept: botocore's own exceptions (raised before a request
+# leaves) and the STS/IAM error codes of a rejected or expired token.
+CREDENTIALS = frozenset(
+    {
+        "NoCredentialsError",
+        "PartialCredentialsError",
+        "CredentialRetrievalError",
+        "NoAuthTokenError",
+        "SSOTokenLoadError",
+        "UnauthorizedSSOTokenError",
+        "TokenRetrievalError",
+        "ExpiredToken",
+        "ExpiredTokenException",
+        "InvalidClientTokenId",
+        "UnrecognizedClientException",
+    }
+)
+UNREACHABLE = frozenset({"EndpointConnectionError", "ConnectTimeoutError", "ConnectionClosedError"})
 QUOTA = "SnapshotQuotaExceeded"
 # RDS reports the cross-region copy limit as SnapshotQuotaExceeded with a message such as
 # "Cannot copy more than 20 snapshots across regions"; a dedicated code is accepted too.
@@ -124,9 +142,9 @@ def classify(
         return Classified(
             "failed",
             f"RDS rejected the copy parameters for key {kms_key_arn or '(unknown)'} in {region} ({detail})",
-            f"destination_kms_key_arn must be a key ARN in {region} (not an alias, not another region), and the "
-            "source snapshot must be referenced by its full ARN. Check the key, the regions and the engine's "
-            "cross-region copy support.",
+            f"The destination key (the module's own, or the kms_key_arn input) must be a key ARN in {region} (not an "
+            "alias, not another region), and the source snapshot must be referenced by its full ARN. Check the "
+            "key, the regions and the engine's cross-region copy support.",
         )
     if code in ACCESS_DENIED:
         return Classified(
@@ -140,8 +158,23 @@ def classify(
         return Classified(
             "failed",
             f"AWS throttled {action} in {region} beyond {attempts or 'the configured'} attempts ({detail})",
-            "Transient: the next run retries. If it repeats, raise boto_max_attempts, use the adaptive retry mode, "
-            "or stagger schedules of module instances in the same account and region.",
+            "Transient: the next run retries. If it repeats, raise aws_api_max_attempts, set aws_api_retry_mode = "
+            '"adaptive", or stagger the schedules of module instances in the same account and region.',
+        )
+    if code in CREDENTIALS:
+        return Classified(
+            "failed",
+            f"no usable AWS credentials for {action} in {region} ({detail})",
+            "In Lambda: the function's role (check that it exists and that its trust policy names "
+            "lambda.amazonaws.com). On a workstation: sign in first (aws sso login, or set AWS_PROFILE, or "
+            "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY), then run the command again.",
+        )
+    if code in UNREACHABLE:
+        return Classified(
+            "failed",
+            f"could not reach the RDS endpoint for {region} ({detail})",
+            f"Check the network path to RDS in {region} (proxy, firewall, VPC endpoint) and that the region name "
+            "is right. The next run retries.",
         )
     return Classified(
         "failed",

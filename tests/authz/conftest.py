@@ -20,8 +20,8 @@ from judge import Verdict, judge  # noqa: E402
 
 
 @pytest.fixture(scope="session")
-def recorded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, list[RecordedRun]]]:
-    """Every root module applied side by side (one stand-in each), then their functions run one at a time."""
+def deployments(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Deployed]]:
+    """Every root module applied side by side, each on a stand-in of its own (stopped at the end)."""
     deployed: dict[str, Deployed] = {}
     with concurrent.futures.ThreadPoolExecutor(max_workers=len(ROOT_MODULES)) as pool:
         futures = {
@@ -45,10 +45,16 @@ def recorded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, lis
     try:
         if errors:
             raise RuntimeError("; ".join(f"{name}: {error}" for name, error in errors.items()))
-        yield {name: record(d, SCHEDULED) for name, d in deployed.items()}
+        yield deployed
     finally:
         for d in deployed.values():
             d.server.stop()
+
+
+@pytest.fixture(scope="session")
+def recorded(deployments: dict[str, Deployed]) -> dict[str, list[RecordedRun]]:
+    """Every applied root module's functions, run one at a time, with their requests recorded."""
+    return {name: record(d, SCHEDULED) for name, d in deployments.items()}
 
 
 @pytest.fixture(scope="session")

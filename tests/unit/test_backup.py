@@ -202,7 +202,7 @@ def test_throttling_that_survives_retries_fails_the_target_with_a_fix(source, la
         lambda_handler(load_event("scheduled-backup.json"), lambda_context)
     [failure] = [r for r in caplog.records if getattr(r, "outcome", "") == "failed"]
     assert failure.target == "payments"
-    assert "adaptive retry mode" in failure.fix
+    assert 'aws_api_retry_mode = "adaptive"' in failure.fix
     assert set(instance_snapshots(source)) == {"dr-orders-db-20261125-1400"}
 
 

@@ -171,3 +171,24 @@ def test_the_short_default_source_retention_keeps_a_snapshot_until_its_copy_is_a
         new_name: "one of the newest 1 available snapshots of orders-db",
         old_name: "its destination copy is not available yet (copying)",
     }
+
+
+def test_the_readme_quota_table_is_what_the_capacity_command_prints(capsys):
+    """The README's table is the command's output at the module's defaults, row for row (the command ran
+    from nothing but its own defaults: it once stopped on a setting the module sets and it did not)."""
+    import importlib.util
+    import re
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    spec = importlib.util.spec_from_file_location("capacity", root / "benchmarks" / "capacity.py")
+    capacity = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(capacity)
+    readme = (root / "README.md").read_text()
+    (command,) = re.findall(r"Printed by `python3 benchmarks/capacity\.py ([^`]*)`", readme)
+
+    assert capacity.main(command.split()) == 0
+    printed = [line for line in capsys.readouterr().out.splitlines() if line.startswith("|")]
+    header = "| databases | source: snapshots | source: quota to request |"
+    table = readme[readme.index(header) :].splitlines()
+    assert table[: len(printed)] == printed

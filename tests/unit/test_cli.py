@@ -500,3 +500,25 @@ def test_the_command_line_leaves_the_engine_logging_as_it_found_it(caplog):
     log_decision(logging.WARNING, "copy deferred", target="orders-db", outcome="deferred")
 
     assert [r.target for r in caplog.records] == ["orders-db"]
+
+
+def test_without_credentials_the_fix_says_to_sign_in(env, monkeypatch, tmp_path):
+    """A workstation with no credentials: botocore raises before any request; the fix is to sign in, not
+    to check a KMS key or IAM permissions that were never reached."""
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-credentials"))
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-config"))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    monkeypatch.delenv("AWS_CONTAINER_CREDENTIALS_FULL_URI", raising=False)
+    monkeypatch.delenv("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", raising=False)
+    CLIENTS._session = None
+    try:
+        code, output = run("backup", "--targets", "orders-db")
+    finally:
+        CLIENTS._session = None
+
+    assert code == 1
+    assert "no usable AWS credentials" in output
+    assert "aws sso login" in output
+    assert "KMS key" not in output

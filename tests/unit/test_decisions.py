@@ -534,3 +534,21 @@ def test_a_renamed_database_keeps_the_recovery_point_of_its_copies_under_the_old
     ages = decisions.recovery_point_age(settings, [renamed, other], [old_name_copy], NOW)
 
     assert ages == {"orders-db-v2": 86400.0, "orders-db-v3": 300 * 86400.0}
+
+
+@pytest.mark.parametrize(
+    ("code", "expected"),
+    [
+        ("NoCredentialsError", "sign in first"),
+        ("ExpiredToken", "sign in first"),
+        ("EndpointConnectionError", "network path"),
+        ("ThrottlingException", "aws_api_max_attempts"),
+        ("SomethingNew", "See the message"),
+    ],
+)
+def test_each_error_class_gets_its_own_fix(code, expected):
+    from rds_snapshot_dr.errors import AwsError, classify
+
+    fix = classify(AwsError(code, "m", "rds:DescribeDBInstances", "eu-west-1"), "describe").fix
+    assert expected in fix
+
