@@ -552,3 +552,13 @@ def test_each_error_class_gets_its_own_fix(code, expected):
     fix = classify(AwsError(code, "m", "rds:DescribeDBInstances", "eu-west-1"), "describe").fix
     assert expected in fix
 
+
+def test_ownership_is_remembered_per_settings_not_across_them(settings):
+    """is_owned keeps its answer on the snapshot for the settings it was asked with; other settings (another
+    module instance's) are asked afresh."""
+    mine = snap(name(1), 1)
+    other = load_settings({**BASE_ENV, "OWNER_TAG_VALUE": "billing"})
+    assert decisions.is_owned(settings, mine)
+    assert not decisions.is_owned(other, mine)
+    assert decisions.is_owned(settings, mine)
+    assert mine == snap(name(1), 1)  # the remembered answer is no part of the snapshot's value
