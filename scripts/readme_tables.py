@@ -26,7 +26,8 @@ _OPTIONS = SerializationOptions(
 )
 
 
-def _blocks(path: Path, kind: str) -> list[tuple[str, dict]]:
+def blocks(path: Path, kind: str) -> list[tuple[str, dict]]:
+    """(name, body) of every `kind` block of a Terraform file (variable, output, locals: each local)."""
     with path.open() as handle:
         parsed = hcl2.load(handle, serialization_options=_OPTIONS)
     return [(name, body) for block in parsed.get(kind, []) for name, body in block.items()]
@@ -73,7 +74,7 @@ def render(module_dir: Path) -> str:
         "| Name | Description | Type | Default | Required |",
         "|------|-------------|------|---------|:--------:|",
     ]
-    for name, body in _blocks(module_dir / "variables.tf", "variable"):
+    for name, body in blocks(module_dir / "variables.tf", "variable"):
         required = "default" not in body
         default = "n/a" if required else _code(_expression(body["default"]))
         type_ = _code(_expression(body.get("type", "any")).strip('"'))
@@ -82,7 +83,7 @@ def render(module_dir: Path) -> str:
             f"| {_anchor('input', name)} | {description} | {type_} | {default} | {'yes' if required else 'no'} |"
         )
     lines += ["", "### Outputs", "", "| Name | Description |", "|------|-------------|"]
-    for name, body in _blocks(module_dir / "outputs.tf", "output"):
+    for name, body in blocks(module_dir / "outputs.tf", "output"):
         lines.append(f"| {_anchor('output', name)} | {_cell(body.get('description', ''))} |")
     return "\n".join(lines) + "\n"
 

@@ -18,5 +18,5 @@ def test_inputs_and_outputs_tables_match_variables_and_outputs():
 
 def test_every_variable_and_output_has_a_description():
     for kind, file in (("variable", "variables.tf"), ("output", "outputs.tf")):
-        for name, body in readme_tables._blocks(ROOT / file, kind):
+        for name, body in readme_tables.blocks(ROOT / file, kind):
             assert body.get("description", "").strip(), f"{kind} {name} in {file} has no description"

@@ -7,32 +7,20 @@ import json
 import re
 from pathlib import Path
 
-import hcl2
 import pytest
-from hcl2.utils import SerializationOptions
 
 from rds_snapshot_dr.module_defaults import MODULE_DEFAULTS
+from readme_tables import blocks
 
 ROOT = Path(__file__).resolve().parents[2]
-_OPTIONS = SerializationOptions(
-    with_comments=False, explicit_blocks=False, preserve_heredocs=False, strip_string_quotes=True
-)
-
-
-def _load(name: str) -> dict:
-    with (ROOT / name).open() as handle:
-        return hcl2.load(handle, serialization_options=_OPTIONS)
 
 
 def _variables() -> dict[str, dict]:
-    return {name: body for block in _load("variables.tf")["variable"] for name, body in block.items()}
+    return dict(blocks(ROOT / "variables.tf", "variable"))
 
 
 def _settings_expressions() -> dict[str, str]:
-    for block in _load("main.tf")["locals"]:
-        if "lambda_settings_known_at_plan" in block:
-            return block["lambda_settings_known_at_plan"]
-    raise AssertionError("main.tf has no lambda_settings_known_at_plan")
+    return dict(blocks(ROOT / "main.tf", "locals"))["lambda_settings_known_at_plan"]
 
 
 def _default(variables: dict[str, dict], path: str) -> object:

@@ -14,31 +14,21 @@ import dataclasses
 import re
 from pathlib import Path
 
-import hcl2
 import pytest
-from hcl2.utils import SerializationOptions
 
 from rds_snapshot_dr import cli, settings
+from readme_tables import blocks
 
 ROOT = Path(__file__).resolve().parents[2]
 PACKAGE = ROOT / "lambda_src" / "rds_snapshot_dr"
 DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
-_OPTIONS = SerializationOptions(
-    with_comments=False, explicit_blocks=False, preserve_heredocs=False, strip_string_quotes=True
-)
 _SNAKE = re.compile(r"\b[a-z][a-z0-9]*(?:_[a-z0-9]+)+\b")
 
 
-def _blocks(path: Path, kind: str) -> dict[str, dict]:
-    with path.open() as handle:
-        parsed = hcl2.load(handle, serialization_options=_OPTIONS)
-    return {name: body for block in parsed.get(kind, []) for name, body in block.items()}
-
-
-VARIABLES = _blocks(ROOT / "variables.tf", "variable")
-OUTPUTS = _blocks(ROOT / "outputs.tf", "output")
+VARIABLES = dict(blocks(ROOT / "variables.tf", "variable"))
+OUTPUTS = dict(blocks(ROOT / "outputs.tf", "output"))
 # the outputs of the module's own submodules (modules/destination-kms-key: key_arn, ...)
-SUBMODULE_OUTPUTS = {name for path in ROOT.glob("modules/*/outputs.tf") for name in _blocks(path, "output")}
+SUBMODULE_OUTPUTS = {name for path in ROOT.glob("modules/*/outputs.tf") for name, _ in blocks(path, "output")}
 
 
 def _object_attributes() -> set[str]:
