@@ -2,7 +2,7 @@
 # Snapshot capacity: what the named databases will hold against the manual snapshot quota
 ################################################################################
 
-# The same count as the function's decisions.snapshot_capacity, for what is known at plan: the
+# The same count as the function's capacity.snapshot_capacity, for what is known at plan: the
 # databases named by identifier (tag-selected ones only show at run time: the preflight action counts
 # them against the account's real quota and usage). Per database and region: the snapshots inside
 # the retention window, or keep_last if more, plus one (the expired one awaiting the next prune, or
@@ -15,7 +15,7 @@ locals {
   # left to preflight, which reads every form.
   cron_minutes = local.schedule_rate.minutes == null ? null : (local.schedule_rate.minutes == "*" ? 60 : (can(regex("^[0-9]+(,[0-9]+)*$", local.schedule_rate.minutes)) ? length(split(",", local.schedule_rate.minutes)) : null))
   cron_hours   = local.schedule_rate.hours == null ? null : (local.schedule_rate.hours == "*" ? 24 : (can(regex("^[0-9]+(,[0-9]+)*$", local.schedule_rate.hours)) ? length(split(",", local.schedule_rate.hours)) : null))
-  # Days with backups, as decisions.snapshots_per_day counts them: a day-of-week list over a week, else a
+  # Days with backups, as schedule.snapshots_per_day counts them: a day-of-week list over a week, else a
   # day-of-month list over a 28-day month (at most every day), else every day.
   cron_days = local.schedule_rate.minutes == null ? null : (
     !contains(["*", "?"], local.schedule_rate.day_of_week) ? (
@@ -56,7 +56,7 @@ locals {
       code     = pair[1] == "instance" ? "L-272F1212" : "L-9B510759"
       title    = pair[1] == "instance" ? "Manual DB instance snapshots" : "Manual DB cluster snapshots"
       per_each = local.snapshots_per_database[pair[0]]
-      # decisions.quota_to_request with preflight's 80 %: the smallest multiple of 10 that keeps the
+      # capacity.quota_to_request with preflight's 80 %: the smallest multiple of 10 that keeps the
       # total below 80 % of the quota.
       request = max(10, ceil((floor((local.named_databases[pair[1]] * local.snapshots_per_database[pair[0]] + min(var.copy_concurrency_limit, local.named_databases[pair[1]])) * 100 / 80) + 1) / 10) * 10)
     }

@@ -26,7 +26,7 @@ locals {
   drill_instance_snapshot_arns = ["${local.destination_rds_arn}:snapshot:${local.snapshot_prefix}-*"]
   drill_cluster_snapshot_arns  = ["${local.destination_rds_arn}:cluster-snapshot:${local.snapshot_prefix}-*"]
 
-  # The groups a drill restores into: only those the drill passes (settings.py: the drill's subnet group,
+  # The groups a drill restores into: only those the drill passes (core/settings.py: the drill's subnet group,
   # else restore's; restore's parameter and option groups), or, where it passes none, the one RDS then uses
   # and authorizes (RDS API Reference, RestoreDBInstanceFromDBSnapshot, RestoreDBClusterFromSnapshot and
   # CreateDBInstance, https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_RestoreDBInstanceFromDBSnapshot.html):

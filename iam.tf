@@ -27,7 +27,7 @@ locals {
   listed_instance_arns = [for id in var.db_instance_identifiers : "${local.source_rds_arn}:db:${lower(id)}"]
   listed_cluster_arns  = [for id in var.db_cluster_identifiers : "${local.source_rds_arn}:cluster:${lower(id)}"]
 
-  # Tag keys the function writes on snapshots: on a new source snapshot (decisions.snapshot_tags; CopyTags
+  # Tag keys the function writes on snapshots: on a new source snapshot (naming.snapshot_tags; CopyTags
   # carries them to its copy) and later on an owned one (the copy-failure count). From tag_keys.json, the
   # file the function itself reads, plus the user's snapshot_tags: the keys IAM allows are the keys the
   # function writes (the authorization stage of scripts/test judges the real requests against them).

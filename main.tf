@@ -63,7 +63,7 @@ locals {
   # The length ends at the first "-", which a name cannot start with, so the code is prefix-free.
   snapshot_prefix = coalesce(var.snapshot_prefix, "dr${length(var.name)}-${var.name}")
   # The tag keys the function writes, from the file the function itself reads (one source of truth).
-  function_tag_keys = jsondecode(file("${path.module}/lambda_src/rds_snapshot_dr/tag_keys.json"))
+  function_tag_keys = jsondecode(file("${path.module}/lambda_src/rds_snapshot_dr/rules/tag_keys.json"))
   owner_tag_key     = local.function_tag_keys.keys.owner
 
   # What is created follows create_kms_key, never the value of kms_key_arn: that ARN may be unknown

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Manual snapshot quota to request for N databases: the function's own steady-state count, as a table.
 
-The same count the preflight action checks (decisions.snapshot_capacity): per database and region,
+The same count the preflight action checks (capacity.snapshot_capacity): per database and region,
 the snapshots inside the retention window (or keep_last, if more) plus one, plus the copies in flight;
 and the quota value that keeps that steady state below the quota alarm's 80 %.
 No AWS call is made.
@@ -20,10 +20,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "lambda_src"))
 
-from rds_snapshot_dr import decisions
-from rds_snapshot_dr.decisions import Database, Kind
-from rds_snapshot_dr.module_defaults import MODULE_DEFAULTS
-from rds_snapshot_dr.settings import load_settings
+
+from rds_snapshot_dr.core.module_defaults import MODULE_DEFAULTS
+from rds_snapshot_dr.core.settings import load_settings
+from rds_snapshot_dr.rules import capacity, schedule
+from rds_snapshot_dr.rules.model import Database, Kind
 
 DEFAULT_QUOTA = 100  # "Manual DB instance snapshots" / "Manual DB cluster snapshots" (RDS User Guide, CHAP_Limits)
 ALARM_PERCENT = 80.0  # the module's snapshot_quota_alarm_threshold default
@@ -52,12 +53,12 @@ def settings_for(args: argparse.Namespace) -> object:
 
 def rows(args: argparse.Namespace) -> list[dict[str, object]]:
     settings = settings_for(args)
-    per_day = decisions.snapshots_per_day(args.schedule)
+    per_day = schedule.snapshots_per_day(args.schedule)
     kind = Kind(args.kind)
     result = []
     for count in args.databases:
         targets = [Database(kind, f"db-{i}", "available") for i in range(count)]
-        need = {c.role: c for c in decisions.snapshot_capacity(settings, targets, per_day) if c.kind is kind}
+        need = {c.role: c for c in capacity.snapshot_capacity(settings, targets, per_day) if c.kind is kind}
         source, destination = need["source"].total, need["destination"].total
         result.append(
             {
@@ -67,8 +68,8 @@ def rows(args: argparse.Namespace) -> list[dict[str, object]]:
                 "quota_code": need["destination"].quota_code,
                 "source_snapshots": source,
                 "destination_snapshots": destination,
-                "source_quota_to_request": decisions.quota_to_request(source, ALARM_PERCENT),
-                "destination_quota_to_request": decisions.quota_to_request(destination, ALARM_PERCENT),
+                "source_quota_to_request": capacity.quota_to_request(source, ALARM_PERCENT),
+                "destination_quota_to_request": capacity.quota_to_request(destination, ALARM_PERCENT),
                 "fits_default_quota": max(source, destination) <= DEFAULT_QUOTA,
             }
         )

@@ -101,7 +101,7 @@ def run_fleet(size: int, cluster_share: float) -> list[dict[str, Any]]:
     from moto import mock_aws
 
     from rds_snapshot_dr import handler
-    from rds_snapshot_dr.aws import CLIENTS
+    from rds_snapshot_dr.gateway.aws import CLIENTS
 
     clusters = max(1, round(size * cluster_share))
     instances = size - clusters
@@ -270,7 +270,7 @@ COLD_START = (
 t0 = time.perf_counter()
 import rds_snapshot_dr.handler
 t1 = time.perf_counter()
-from rds_snapshot_dr.aws import CLIENTS
+from rds_snapshot_dr.gateway.aws import CLIENTS
 CLIENTS.client("rds", "us-east-1", "standard", 3)
 CLIENTS.client("rds", "us-west-2", "standard", 3)
 t2 = time.perf_counter()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import statistics
 from typing import Any
 
-from rds_snapshot_dr.events import COPY_FINISHED_EVENTS, SNAPSHOT_CREATED_EVENTS
+from rds_snapshot_dr.rules.events import COPY_FINISHED_EVENTS, SNAPSHOT_CREATED_EVENTS
 
 from . import invariants
 from .fleet import Run

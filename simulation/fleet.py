@@ -20,7 +20,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from rds_snapshot_dr.module_defaults import MODULE_DEFAULTS
+from rds_snapshot_dr.core.module_defaults import MODULE_DEFAULTS
 
 from .kernel import Kernel, SimClock, Task, TaskLocal, to_datetime
 from .neighbour import Neighbour
@@ -42,7 +42,7 @@ COPY_WAITING_GROUP = "fleet-rds-snapshot-dr"
 COPY_WAITING_NAME = f"{COPY_WAITING_GROUP}-copy-waiting"
 COPY_WAITING_ARN = f"arn:aws:scheduler:{SOURCE}:{ACCOUNT}:schedule/{COPY_WAITING_GROUP}/{COPY_WAITING_NAME}"
 
-# The module's defaults for the function's environment (rds_snapshot_dr.module_defaults, checked against
+# The module's defaults for the function's environment (rds_snapshot_dr.core.module_defaults, checked against
 # main.tf and variables.tf), with the simulation's regions, key, prefix and selection tags.
 BASE_ENVIRONMENT = {
     **MODULE_DEFAULTS,
@@ -957,8 +957,10 @@ class Simulation:
 
     @contextlib.contextmanager
     def _environment(self) -> Iterator[Any]:
-        from rds_snapshot_dr import aws, clock, copier, handler
-        from rds_snapshot_dr.logs import logger
+        from rds_snapshot_dr import clock, handler
+        from rds_snapshot_dr.core.logs import logger
+        from rds_snapshot_dr.gateway import aws
+        from rds_snapshot_dr.jobs import copier
 
         saved_env = dict(os.environ)
         os.environ.update(self.environment)

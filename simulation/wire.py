@@ -1,6 +1,6 @@
 """The wire between the unchanged function and the simulated AWS: botocore's own event hooks.
 
-The function builds its clients through `rds_snapshot_dr.aws.CLIENTS`. We register, on that factory's
+The function builds its clients through `rds_snapshot_dr.gateway.aws.CLIENTS`. We register, on that factory's
 boto3 session (so every client it builds inherits them):
 
 - `before-parameter-build.rds`: remembers the operation's parameters for the calling invocation (the

@@ -113,7 +113,7 @@ run "a_day_of_month_cron_counts_its_days_over_a_28_day_month" {
     rpo_alarm_threshold = 400 # up to 17 days between the 15th and the 1st
   }
 
-  # decisions.snapshots_per_day: 2 / 28 a day; over 28 days 2 snapshots, + 1.
+  # schedule.snapshots_per_day: 2 / 28 a day; over 28 days 2 snapshots, + 1.
   assert {
     condition     = local.named_snapshot_capacity["destination instance"].per_each == 3
     error_message = "Backups on the 1st and 15th hold 2 + 1 snapshots over 28 days, as the function counts them."
@@ -127,10 +127,10 @@ run "the_quota_to_request_is_the_functions" {
     db_instance_identifiers = ["a", "b", "c", "d", "e"]
   }
 
-  # 5 x 15 + 5 = 80 in the destination: decisions.quota_to_request(80, 80) = floor(100) + 1 -> 110.
+  # 5 x 15 + 5 = 80 in the destination: capacity.quota_to_request(80, 80) = floor(100) + 1 -> 110.
   assert {
     condition     = local.named_snapshot_capacity["destination instance"].total == 80 && local.named_snapshot_capacity["destination instance"].request == 110
-    error_message = "The plan-time suggestion must be decisions.quota_to_request: 80 snapshots ask for 110."
+    error_message = "The plan-time suggestion must be capacity.quota_to_request: 80 snapshots ask for 110."
   }
 }
 

@@ -1,5 +1,5 @@
-"""`python -m rds_snapshot_dr`: the command line for manual runs (see cli.py)."""
+"""`python -m rds_snapshot_dr`: the command line for manual runs (see cli/main.py)."""
 
-from .cli import main
+from rds_snapshot_dr.cli.main import main
 
 raise SystemExit(main())

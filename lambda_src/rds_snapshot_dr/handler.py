@@ -8,17 +8,18 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from . import __version__, clock, drill
-from .aws import CLIENTS, KeyGateway, RdsGateway, ScheduleGateway
-from .copier import WAITING
-from .engine import Engine, Report
-from .errors import TargetFailuresError
-from .events import ActionRequest, CopyFinished, IgnoredEvent, SnapshotCreated, parse_event
-from .logs import configure_logging, logger
-from .metrics import print_emf
-from .preflight import PreflightReport
-from .preflight import run as preflight
-from .settings import Settings, load_settings
+from rds_snapshot_dr import __version__, clock
+from rds_snapshot_dr.core.logs import configure_logging, logger
+from rds_snapshot_dr.core.metrics import print_emf
+from rds_snapshot_dr.core.settings import Settings, load_settings
+from rds_snapshot_dr.gateway.aws import CLIENTS, KeyGateway, RdsGateway, ScheduleGateway
+from rds_snapshot_dr.jobs import drill
+from rds_snapshot_dr.jobs.copier import WAITING
+from rds_snapshot_dr.jobs.engine import Engine, Report
+from rds_snapshot_dr.jobs.preflight import PreflightReport
+from rds_snapshot_dr.jobs.preflight import run as preflight
+from rds_snapshot_dr.rules.errors import TargetFailuresError
+from rds_snapshot_dr.rules.events import ActionRequest, CopyFinished, IgnoredEvent, SnapshotCreated, parse_event
 
 # The actions an invocation may name. Adding an action is one entry here.
 ACTIONS: dict[str, Callable[[Engine, ActionRequest], Report | PreflightReport]] = {

@@ -155,9 +155,9 @@ def test_an_aurora_drill_as_the_code_plans_it_is_allowed(recorded):
     from authorizations import authorizations
     from recorder import Call
 
-    from rds_snapshot_dr import restore
-    from rds_snapshot_dr.decisions import SOURCE_TAG, Kind, Snapshot
-    from rds_snapshot_dr.settings import load_settings
+    from rds_snapshot_dr.core.settings import load_settings
+    from rds_snapshot_dr.rules import restore
+    from rds_snapshot_dr.rules.model import SOURCE_TAG, Kind, Snapshot
 
     drilled = [run for run in _runs(recorded) if "DRILL_SETTINGS" in run.function.environment]
     assert drilled, "no configuration with a restore drill was recorded"

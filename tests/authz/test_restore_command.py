@@ -50,7 +50,7 @@ def _command_line(endpoint: str, region: str) -> Iterator[Any]:
             AWS_SECRET_ACCESS_KEY="test",
         )
         sys.path.insert(0, str(REPO / "lambda_src"))
-        yield importlib.import_module("rds_snapshot_dr.cli")
+        yield importlib.import_module("rds_snapshot_dr.cli.main")
     finally:
         _forget_modules("rds_snapshot_dr")
         sys.path[:] = saved_path

@@ -15,7 +15,7 @@ from simulation.wire import ApiError, Wire
 
 
 class _Factory:
-    """The part of rds_snapshot_dr.aws.ClientFactory the wire uses."""
+    """The part of rds_snapshot_dr.gateway.aws.ClientFactory the wire uses."""
 
     def __init__(self) -> None:
         self.session = boto3.session.Session(region_name="us-east-1")

@@ -11,8 +11,18 @@ from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
-from rds_snapshot_dr import decisions
-from rds_snapshot_dr.aws import RdsGateway
+from rds_snapshot_dr.gateway.aws import RdsGateway
+from rds_snapshot_dr.rules import (
+    copy_plan,
+    copy_state,
+    model,
+    naming,
+    recovery_point,
+    retention,
+    rounds,
+    schedule,
+    selection,
+)
 from simulation import fleet, invariants
 from simulation.scenarios import SCENARIOS, Scenario
 
@@ -33,7 +43,7 @@ def broken(scenario: str | Scenario, days: int, databases: int = 10) -> dict[str
 
 
 def test_copies_within_share_fails_when_the_event_path_ignores_the_reserved_slots(monkeypatch):
-    monkeypatch.setattr(decisions, "holds_copy_slot", lambda snapshot, now: True)
+    monkeypatch.setattr(copy_plan, "holds_copy_slot", lambda snapshot, now: True)
 
     assert broken("steady-state", days=2)["copies_within_share"]
 
@@ -43,18 +53,18 @@ def test_no_source_deleted_before_copy_fails_without_the_rule(monkeypatch):
     outage = replace(SCENARIOS["copy-outage"], copy_outages=((1 * DAY + 3 * HOUR, 60.0),))
     assert broken(outage, days=4)["no_source_deleted_before_copy"] == []  # the engine as it is holds
 
-    monkeypatch.setattr(decisions, "_copy_not_available", lambda copies, snap: "")
+    monkeypatch.setattr(retention, "_copy_not_available", lambda copies, snap: "")
 
     assert broken(outage, days=4)["no_source_deleted_before_copy"]
 
 
 def test_newest_copy_never_deleted_fails_without_keep_last(monkeypatch):
-    original = decisions.expired_snapshots
+    original = retention.expired_snapshots
 
-    def without_keep_last(settings: Any, *args: Any, **kwargs: Any) -> decisions.PruneDecision:
+    def without_keep_last(settings: Any, *args: Any, **kwargs: Any) -> retention.PruneDecision:
         return original(replace(settings, keep_last=0), *args, **kwargs)
 
-    monkeypatch.setattr(decisions, "expired_snapshots", without_keep_last)
+    monkeypatch.setattr(retention, "expired_snapshots", without_keep_last)
 
     assert broken(short("database-deleted", deleted=((1.0, 0),)), days=6)["newest_copy_never_deleted"]
 
@@ -62,27 +72,27 @@ def test_newest_copy_never_deleted_fails_without_keep_last(monkeypatch):
 def test_nothing_foreign_deleted_fails_when_the_prefix_alone_makes_a_snapshot_ours(monkeypatch):
     # the fleet holds snapshots with our prefix and no ownership tag (another tool's), a month old
     monkeypatch.setattr(
-        decisions,
+        naming,
         "is_owned",
-        lambda settings, snap: snap.snapshot_type == "manual" and decisions.has_our_prefix(settings, snap.identifier),
+        lambda settings, snap: snap.snapshot_type == "manual" and naming.has_our_prefix(settings, snap.identifier),
     )
 
     assert broken("steady-state", days=2)["nothing_foreign_deleted"]
 
 
 def test_every_failure_surfaced_fails_when_a_failed_copy_is_not_reported(monkeypatch):
-    original = decisions.failed_copy_outcome
+    original = copy_state.failed_copy_outcome
 
-    def quiet(*args: Any, **kwargs: Any) -> decisions.Outcome:
+    def quiet(*args: Any, **kwargs: Any) -> model.Outcome:
         return replace(original(*args, **kwargs), outcome="skipped")
 
-    monkeypatch.setattr(decisions, "failed_copy_outcome", quiet)
+    monkeypatch.setattr(copy_state, "failed_copy_outcome", quiet)
 
     assert broken("copy-failures", days=6)["every_failure_surfaced"]
 
 
 def test_rpo_within_bound_fails_when_nothing_is_snapshotted(monkeypatch):
-    monkeypatch.setattr(decisions, "can_snapshot", lambda db: False)
+    monkeypatch.setattr(selection, "can_snapshot", lambda db: False)
 
     assert broken("steady-state", days=4)["rpo_within_bound"]
 
@@ -91,14 +101,14 @@ def test_rpo_alarm_correct_fails_when_the_recovery_point_always_reads_zero(monke
     def always_new(settings: Any, databases: Any, destination: Any, now: Any) -> dict[str, float]:
         return {db.identifier: 0.0 for db in databases}
 
-    monkeypatch.setattr(decisions, "recovery_point_age", always_new)
-    monkeypatch.setattr(decisions, "can_snapshot", lambda db: False)  # so the truth passes the threshold
+    monkeypatch.setattr(recovery_point, "recovery_point_age", always_new)
+    monkeypatch.setattr(selection, "can_snapshot", lambda db: False)  # so the truth passes the threshold
 
     assert broken("steady-state", days=4)["rpo_alarm_correct"]
 
 
 def test_quota_alarm_correct_fails_when_the_quota_use_always_reads_zero(monkeypatch):
-    monkeypatch.setattr(decisions, "quota_used_percent", lambda quotas: 0.0)
+    monkeypatch.setattr(recovery_point, "quota_used_percent", lambda quotas: 0.0)
 
     assert broken("quota-near-wall", days=16)["quota_alarm_correct"]
 
@@ -125,20 +135,20 @@ def test_every_invariant_has_its_mutation_test():
 
 
 def test_rpo_alarm_correct_fails_when_a_look_alike_counts_as_our_copy(monkeypatch):
-    monkeypatch.setattr(decisions, "copied_from_our_source", lambda settings, snap: True)
+    monkeypatch.setattr(naming, "copied_from_our_source", lambda settings, snap: True)
 
     assert broken("databases-change", days=10)["rpo_alarm_correct"]
 
 
 def test_newest_copy_never_deleted_fails_when_a_recreated_database_counts_as_its_predecessor(monkeypatch):
-    monkeypatch.setattr(decisions.Snapshot, "generation", property(lambda snap: (snap.kind, snap.target, "")))
+    monkeypatch.setattr(model.Snapshot, "generation", property(lambda snap: (snap.kind, snap.target, "")))
 
     assert broken(short("databases-change", recreated=(1.0,)), days=6)["newest_copy_never_deleted"]
 
 
 def test_rpo_within_bound_fails_when_a_round_that_left_no_snapshot_waits_for_the_next(monkeypatch):
     # issue 20, defect 4: reconcile found missed rounds only from the round tags of existing snapshots
-    monkeypatch.setattr(decisions, "latest_scheduled_time", lambda *args, **kwargs: None)
+    monkeypatch.setattr(schedule, "latest_scheduled_time", lambda *args, **kwargs: None)
 
     assert broken("source-api-outage", days=8)["rpo_within_bound"]
 
@@ -148,27 +158,27 @@ def test_rpo_within_bound_fails_when_a_failed_snapshot_holds_its_round(monkeypat
     frequent = replace(SCENARIOS["snapshots-fail"], snapshot_failure_rate=0.2)
     assert broken(frequent, days=4)["rpo_within_bound"] == []  # the engine as it is holds
 
-    monkeypatch.setattr(decisions, "SNAPSHOT_FAILED_STATES", frozenset())
+    monkeypatch.setattr(rounds, "SNAPSHOT_FAILED_STATES", frozenset())
 
     assert broken(frequent, days=4)["rpo_within_bound"]
 
 
 def test_copies_within_share_fails_when_a_copy_finished_event_starts_a_copy_per_delivery(monkeypatch):
     """Each delivery of a copy-finished event used to start a copy: a duplicate went over the share."""
-    original = decisions.plan_refill
+    original = copy_plan.plan_refill
 
-    def one_per_event(*args: Any, **kwargs: Any) -> decisions.Refill:
+    def one_per_event(*args: Any, **kwargs: Any) -> copy_plan.Refill:
         refill = original(*args, **kwargs)
         return replace(refill, start=refill.waiting[:1], room=1)
 
-    monkeypatch.setattr(decisions, "plan_refill", one_per_event)
+    monkeypatch.setattr(copy_plan, "plan_refill", one_per_event)
 
     assert broken("events-disordered", days=4)["copies_within_share"]
 
 
 def test_a_disabled_key_fills_the_dead_letter_queue_when_its_failure_is_raised(monkeypatch):
     """The rule the kms-key-disabled scenario's test relies on: a lasting failure is reported, not raised."""
-    from rds_snapshot_dr import worker
+    from rds_snapshot_dr.jobs import worker
 
     monkeypatch.setattr(worker, "LASTING_CODES", frozenset())
 
@@ -182,7 +192,7 @@ def test_a_disabled_key_fills_the_dead_letter_queue_when_its_failure_is_raised(m
 def test_rpo_alarm_correct_fails_when_copies_under_a_key_pending_deletion_count(monkeypatch):
     """Counted, the copies under the key keep the alarm quiet while nothing could be restored, and their sources
     (the only restorable data) pass their retention and are deleted."""
-    monkeypatch.setattr(decisions, "restorable_copies", lambda snapshots, key: list(snapshots))
+    monkeypatch.setattr(recovery_point, "restorable_copies", lambda snapshots, key: list(snapshots))
 
     verdicts = broken("kms-key-pending-deletion", days=8)
 
@@ -193,7 +203,7 @@ def test_rpo_alarm_correct_fails_when_copies_under_a_key_pending_deletion_count(
 def test_copies_within_share_fails_when_an_instance_over_its_share_takes_another_instances_slots(monkeypatch):
     """Two module instances in one account: the event path ignoring the reserved slots takes the module over its
     share, and AWS refuses the other instance copies within its own."""
-    monkeypatch.setattr(decisions, "holds_copy_slot", lambda snapshot, now: True)
+    monkeypatch.setattr(copy_plan, "holds_copy_slot", lambda snapshot, now: True)
 
     run = fleet.run(SCENARIOS["two-module-instances"].sized(10, 4))
 

@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 
-from rds_snapshot_dr import decisions
-from rds_snapshot_dr.settings import load_settings
+from rds_snapshot_dr.core.settings import load_settings
+from rds_snapshot_dr.rules import schedule
 from simulation import fleet, invariants, play_configuration
 from simulation.sweep import COPY_MAX_ATTEMPTS, RECONCILE_MINUTES, configuration
 
@@ -54,7 +54,7 @@ def test_every_drawn_configuration_is_one_the_module_accepts(number):
     assert scenario.reconcile_s / 60 in RECONCILE_MINUTES
     assert scenario.reconcile_s <= 86400  # the recovery-point alarm's period follows it: one day at most
     # the schedule the simulation fires is the one the function is told of
-    due = decisions.latest_scheduled_time(
+    due = schedule.latest_scheduled_time(
         settings.backup_schedule_expression, UTC, fleet.to_datetime(86400.0), timedelta(days=1)
     )
     assert due is not None

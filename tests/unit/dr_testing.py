@@ -11,7 +11,7 @@ from typing import Any
 import boto3
 from botocore.awsrequest import AWSResponse
 
-from rds_snapshot_dr.aws import CLIENTS
+from rds_snapshot_dr.gateway.aws import CLIENTS
 
 SOURCE_REGION = "us-east-1"
 DESTINATION_REGION = "us-west-2"

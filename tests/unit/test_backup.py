@@ -18,9 +18,9 @@ from dr_testing import (
     make_instance,
 )
 
-from rds_snapshot_dr.errors import TargetFailuresError
-from rds_snapshot_dr.events import InvalidEventError
 from rds_snapshot_dr.handler import lambda_handler
+from rds_snapshot_dr.rules.errors import TargetFailuresError
+from rds_snapshot_dr.rules.events import InvalidEventError
 
 pytestmark = pytest.mark.usefixtures("aws")
 

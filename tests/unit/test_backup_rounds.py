@@ -20,8 +20,8 @@ from dr_testing import (
 )
 
 from rds_snapshot_dr import handler
-from rds_snapshot_dr.engine import TIME_BUDGET_REASON
 from rds_snapshot_dr.handler import lambda_handler
+from rds_snapshot_dr.jobs.engine import TIME_BUDGET_REASON
 
 pytestmark = pytest.mark.usefixtures("default_quotas")
 

@@ -8,9 +8,10 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from dr_testing import BASE_ENV, DESTINATION_REGION, SOURCE_REGION
 
-from rds_snapshot_dr import decisions
-from rds_snapshot_dr.decisions import Database, Kind, Snapshot
-from rds_snapshot_dr.settings import load_settings
+from rds_snapshot_dr.core.settings import load_settings
+from rds_snapshot_dr.rules import capacity as capacity_rules
+from rds_snapshot_dr.rules import naming, retention, schedule
+from rds_snapshot_dr.rules.model import Database, Kind, Snapshot
 
 START = datetime(2026, 1, 1, tzinfo=UTC)
 OWNER_TAGS = {"rds-snapshot-dr:owner": "orders", "rds-snapshot-dr:source": "orders-db"}
@@ -33,7 +34,7 @@ OWNER_TAGS = {"rds-snapshot-dr:owner": "orders", "rds-snapshot-dr:source": "orde
     ],
 )
 def test_snapshots_per_day_follows_the_backup_schedule(expression, per_day):
-    result = decisions.snapshots_per_day(expression)
+    result = schedule.snapshots_per_day(expression)
     if per_day is None:
         assert result is None
     else:
@@ -42,7 +43,7 @@ def test_snapshots_per_day_follows_the_backup_schedule(expression, per_day):
 
 def test_an_expression_that_is_no_schedule_is_refused():
     with pytest.raises(ValueError, match="not a rate"):
-        decisions.snapshots_per_day("every day")
+        schedule.snapshots_per_day("every day")
 
 
 @pytest.mark.parametrize(
@@ -59,7 +60,7 @@ def test_an_expression_that_is_no_schedule_is_refused():
     ],
 )
 def test_snapshots_per_target(per_day, days, keep_last, expected):
-    assert decisions.snapshots_per_target(per_day, days, keep_last) == expected
+    assert capacity_rules.snapshots_per_target(per_day, days, keep_last) == expected
 
 
 def test_capacity_counts_each_region_and_kind_with_copies_in_flight():
@@ -69,7 +70,7 @@ def test_capacity_counts_each_region_and_kind_with_copies_in_flight():
     targets = [Database(Kind.INSTANCE, f"db-{i}", "available") for i in range(10)]
     targets.append(Database(Kind.CLUSTER, "aurora", "available"))
 
-    capacity = {(c.role, c.kind): c for c in decisions.snapshot_capacity(settings, targets, 1.0)}
+    capacity = {(c.role, c.kind): c for c in capacity_rules.snapshot_capacity(settings, targets, 1.0)}
 
     assert capacity["source", Kind.INSTANCE].total == 10 * 3 + 5
     assert capacity["destination", Kind.INSTANCE].total == 10 * 15 + 5
@@ -81,9 +82,9 @@ def test_capacity_counts_each_region_and_kind_with_copies_in_flight():
 
 
 def test_quota_to_request_keeps_the_steady_state_below_the_alarm():
-    assert decisions.quota_to_request(155, 80.0) == 200  # 155 / 0.8 = 193.75, rounded up to tens
-    assert decisions.quota_to_request(1, 80.0) == 10
-    assert decisions.quota_to_request(80, 80.0) == 110  # 80 of 100 would sit on the alarm
+    assert capacity_rules.quota_to_request(155, 80.0) == 200  # 155 / 0.8 = 193.75, rounded up to tens
+    assert capacity_rules.quota_to_request(1, 80.0) == 10
+    assert capacity_rules.quota_to_request(80, 80.0) == 110  # 80 of 100 would sit on the alarm
 
 
 # --- the formula against the rules that prune ------------------------------------------------------------
@@ -103,7 +104,7 @@ def _simulate_max_held(settings, per_day: int, days: int, copy_hours: int = 3) -
     for hour in range(days * 24):
         now = START + timedelta(hours=hour)
         if hour % every == 0:
-            name = decisions.snapshot_name("dr", "orders-db", now)
+            name = naming.snapshot_name("dr", "orders-db", now)
             taken[name] = now
             source[name] = Snapshot(
                 Kind.INSTANCE, name, f"arn:{name}", SOURCE_REGION, "creating", "manual", None, OWNER_TAGS, "orders-db"
@@ -123,7 +124,7 @@ def _simulate_max_held(settings, per_day: int, days: int, copy_hours: int = 3) -
             (source, settings.source_retention_days, destination.values()),
             (destination, settings.destination_retention_days, None),
         ):
-            decision = decisions.expired_snapshots(
+            decision = retention.expired_snapshots(
                 settings, held.values(), retention_days=days_kept, now=now, destination_copies=copies
             )
             for snap in decision.delete:
@@ -146,15 +147,15 @@ def test_pruning_never_holds_more_than_the_formula_says(source_days, destination
     )
     held_source, held_destination = _simulate_max_held(settings, per_day, days=40)
 
-    assert held_source == decisions.snapshots_per_target(per_day, source_days, keep_last)
-    assert held_destination == decisions.snapshots_per_target(per_day, destination_days, keep_last)
+    assert held_source == capacity_rules.snapshots_per_target(per_day, source_days, keep_last)
+    assert held_destination == capacity_rules.snapshots_per_target(per_day, destination_days, keep_last)
 
 
 def test_the_short_default_source_retention_keeps_a_snapshot_until_its_copy_is_available():
     settings = load_settings({**BASE_ENV, "SOURCE_RETENTION_DAYS": "2", "KEEP_LAST": "1"})
     # exact names the module gives (<prefix>-<database>-<stamp>): only those are owned
-    old_name = decisions.snapshot_name("dr", "orders-db", START - timedelta(days=3))
-    new_name = decisions.snapshot_name("dr", "orders-db", START - timedelta(days=2, hours=1))
+    old_name = naming.snapshot_name("dr", "orders-db", START - timedelta(days=3))
+    new_name = naming.snapshot_name("dr", "orders-db", START - timedelta(days=2, hours=1))
     old = Snapshot(
         Kind.INSTANCE, old_name, "arn:old", SOURCE_REGION, "available", "manual",
         START - timedelta(days=3), OWNER_TAGS, "orders-db",
@@ -162,7 +163,7 @@ def test_the_short_default_source_retention_keeps_a_snapshot_until_its_copy_is_a
     newer = replace(old, identifier=new_name, created=START - timedelta(days=2, hours=1))
     copying = replace(old, region=DESTINATION_REGION, status="copying", copied_from=SOURCE_REGION)
 
-    decision = decisions.expired_snapshots(
+    decision = retention.expired_snapshots(
         settings, [old, newer], retention_days=2, now=START, destination_copies=[copying]
     )
 

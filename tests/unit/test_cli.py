@@ -29,12 +29,12 @@ from dr_testing import (
 )
 
 import rds_snapshot_dr
-from rds_snapshot_dr import cli
-from rds_snapshot_dr.aws import CLIENTS
-from rds_snapshot_dr.logs import log_decision
+from rds_snapshot_dr.cli import main as cli
+from rds_snapshot_dr.core.logs import log_decision
+from rds_snapshot_dr.gateway.aws import CLIENTS
 
 NOW = datetime(2026, 11, 25, 14, 0, 30, tzinfo=UTC)
-LAMBDA_SRC = Path(cli.__file__).resolve().parents[1]
+LAMBDA_SRC = Path(cli.__file__).resolve().parents[2]
 MUTATING = ("Create", "Copy", "Delete", "AddTags", "Modify", "Restore", "Remove")
 
 
@@ -465,11 +465,13 @@ def test_preflight_with_a_failed_check_exits_1_and_prints_the_fix():
 
 
 def test_the_handler_does_not_import_the_command_line():
-    probe = "import sys, rds_snapshot_dr.handler; print('rds_snapshot_dr.cli' in sys.modules)"
+    probe = (
+        "import sys, rds_snapshot_dr.handler; print([m for m in sys.modules if m.startswith('rds_snapshot_dr.cli')])"
+    )
     result = subprocess.run(  # noqa: S603 - fixed arguments
         [sys.executable, "-c", probe], env={"PYTHONPATH": str(LAMBDA_SRC)}, capture_output=True, text=True, check=True
     )
-    assert result.stdout.strip() == "False"
+    assert result.stdout.strip() == "[]"
 
 
 def test_python_dash_m_runs_the_command_line():

@@ -25,8 +25,8 @@ from dr_testing import (
 )
 
 from rds_snapshot_dr.clock import FixedClock
-from rds_snapshot_dr.copier import CANDIDATES_TTL_S
 from rds_snapshot_dr.handler import lambda_handler
+from rds_snapshot_dr.jobs.copier import CANDIDATES_TTL_S
 
 pytestmark = pytest.mark.usefixtures("default_quotas")
 

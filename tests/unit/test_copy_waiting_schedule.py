@@ -21,8 +21,8 @@ from dr_testing import (
     make_instance,
 )
 
+from rds_snapshot_dr.core.settings import SettingsError, load_settings
 from rds_snapshot_dr.handler import lambda_handler
-from rds_snapshot_dr.settings import SettingsError, load_settings
 
 GROUP, NAME = COPY_WAITING_GROUP, COPY_WAITING_NAME
 

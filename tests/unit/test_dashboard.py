@@ -2,7 +2,7 @@
 
 dashboard.tf declares every metric it shows in `local.dashboard_metrics`; tests/dashboard.tftest.hcl
 proves the rendered dashboard shows exactly those. This test ties them to the function:
-`rds_snapshot_dr.metrics.PUBLISHED`, which tests/unit/test_observability.py proves is exactly what the
+`rds_snapshot_dr.core.metrics.PUBLISHED`, which tests/unit/test_observability.py proves is exactly what the
 handler prints. The per-database widget reads log records, not metrics: its query must use the
 record the function prints.
 """
@@ -15,7 +15,7 @@ from pathlib import Path
 import hcl2
 from hcl2.utils import SerializationOptions
 
-from rds_snapshot_dr.metrics import DIMENSION, PUBLISHED, RECOVERY_POINT_FIELDS, RECOVERY_POINT_RECORD
+from rds_snapshot_dr.core.metrics import DIMENSION, PUBLISHED, RECOVERY_POINT_FIELDS, RECOVERY_POINT_RECORD
 
 ROOT = Path(__file__).resolve().parents[2]
 FUNCTION_NAMESPACE = "${var.metrics_namespace}"

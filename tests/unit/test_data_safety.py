@@ -31,10 +31,11 @@ from dr_testing import (
 )
 
 from rds_snapshot_dr import handler
-from rds_snapshot_dr.aws import RdsGateway
-from rds_snapshot_dr.decisions import COPY_FAILURES_TAG, FOREIGN_NAME_FIX
-from rds_snapshot_dr.engine import Engine, Report
-from rds_snapshot_dr.events import ActionRequest, parse_event
+from rds_snapshot_dr.gateway.aws import RdsGateway
+from rds_snapshot_dr.jobs.engine import Engine, Report
+from rds_snapshot_dr.rules.copy_state import FOREIGN_NAME_FIX
+from rds_snapshot_dr.rules.events import ActionRequest, parse_event
+from rds_snapshot_dr.rules.model import COPY_FAILURES_TAG
 
 pytestmark = pytest.mark.usefixtures("default_quotas")
 

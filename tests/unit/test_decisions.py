@@ -1,4 +1,4 @@
-"""The pure decisions, without AWS: ownership, names, retention rules, copy planning, recovery point."""
+"""The pure rules (package `rules`), without AWS: ownership, names, retention, copy planning, recovery point."""
 
 from __future__ import annotations
 
@@ -7,9 +7,10 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from dr_testing import BASE_ENV
 
-from rds_snapshot_dr import decisions
-from rds_snapshot_dr.decisions import Database, Kind, Snapshot
-from rds_snapshot_dr.settings import load_settings
+from rds_snapshot_dr.core.settings import load_settings
+from rds_snapshot_dr.rules import copy_plan, copy_state, model, naming, recovery_point, rounds, schedule, selection
+from rds_snapshot_dr.rules import retention as retention_rules
+from rds_snapshot_dr.rules.model import Database, Kind, Snapshot
 
 NOW = datetime(2026, 11, 25, 14, 0, tzinfo=UTC)
 OURS = {"rds-snapshot-dr:owner": "orders", "rds-snapshot-dr:source": "orders-db"}
@@ -54,20 +55,20 @@ def snap(
 
 def name(days_old: float, target: str = "orders-db") -> str:
     """The name the module gives a snapshot of `target` scheduled `days_old` days before NOW."""
-    return decisions.snapshot_name("dr", target, NOW - timedelta(days=days_old))
+    return naming.snapshot_name("dr", target, NOW - timedelta(days=days_old))
 
 
 def test_snapshot_name_comes_from_the_scheduled_time():
-    assert decisions.snapshot_name("dr", "orders-db", datetime(2026, 11, 25, 14, 0, 59, tzinfo=UTC)) == (
+    assert naming.snapshot_name("dr", "orders-db", datetime(2026, 11, 25, 14, 0, 59, tzinfo=UTC)) == (
         "dr-orders-db-20261125-1400"
     )
 
 
 def test_owned_needs_exact_name_and_ownership_tag_and_manual_type(settings):
-    assert decisions.is_owned(settings, snap("dr-orders-db-20261124-1400", 1))
-    assert not decisions.is_owned(settings, snap("drx-orders-db-20261124-1400", 1))
-    assert not decisions.is_owned(settings, snap("dr-orders-db-20261124-1400", 1, tags={"rds-snapshot-dr:owner": "o"}))
-    assert not decisions.is_owned(settings, snap("dr-orders-db-20261124-1400", 1, snapshot_type="automated"))
+    assert naming.is_owned(settings, snap("dr-orders-db-20261124-1400", 1))
+    assert not naming.is_owned(settings, snap("drx-orders-db-20261124-1400", 1))
+    assert not naming.is_owned(settings, snap("dr-orders-db-20261124-1400", 1, tags={"rds-snapshot-dr:owner": "o"}))
+    assert not naming.is_owned(settings, snap("dr-orders-db-20261124-1400", 1, snapshot_type="automated"))
 
 
 @pytest.mark.parametrize(
@@ -83,14 +84,14 @@ def test_owned_needs_exact_name_and_ownership_tag_and_manual_type(settings):
     ],
 )
 def test_a_name_that_is_not_exactly_the_modules_is_not_owned_despite_our_tags(settings, identifier):
-    assert not decisions.is_owned(settings, snap(identifier, 1))
+    assert not naming.is_owned(settings, snap(identifier, 1))
 
 
 def test_a_suffixed_copy_of_ours_is_never_pruned(settings):
     hold = snap("dr-orders-db-20261001-1400-legal-hold", 50)
     ours = [snap(name(d), d) for d in (1, 2)]
 
-    plan = decisions.expired_snapshots(settings, [hold, *ours], retention_days=7, now=NOW)
+    plan = retention_rules.expired_snapshots(settings, [hold, *ours], retention_days=7, now=NOW)
 
     assert plan.delete == []
     assert all(s is not hold for s, _ in plan.protected)
@@ -108,7 +109,7 @@ def test_expired_source_snapshots_are_deleted_beyond_keep_last(settings):
     source = [snap(name(d), d) for d in (1, 8, 9, 10)]
     copies = [snap(s.identifier, 0, region="us-west-2") for s in source]
 
-    plan = decisions.expired_snapshots(settings, source, retention_days=7, now=NOW, destination_copies=copies)
+    plan = retention_rules.expired_snapshots(settings, source, retention_days=7, now=NOW, destination_copies=copies)
 
     assert [s.identifier for s in plan.delete] == [name(9), name(10)]
     assert [s.identifier for s, _ in plan.protected] == [name(8)]
@@ -118,7 +119,7 @@ def test_source_is_kept_until_its_copy_is_available(settings):
     source = [snap(name(d), d) for d in (1, 2, 30, 31)]
     copies = [snap(name(30), 0, status="copying", region="us-west-2")]
 
-    plan = decisions.expired_snapshots(settings, source, retention_days=7, now=NOW, destination_copies=copies)
+    plan = retention_rules.expired_snapshots(settings, source, retention_days=7, now=NOW, destination_copies=copies)
 
     assert plan.delete == []
     assert {s.identifier: why for s, why in plan.protected} == {
@@ -130,7 +131,7 @@ def test_source_is_kept_until_its_copy_is_available(settings):
 def test_newest_available_copy_survives_however_old(settings):
     destination = [snap(name(900), 900, region="us-west-2"), snap(name(5), 5, status="copying")]
 
-    plan = decisions.expired_snapshots(settings, destination, retention_days=1, now=NOW)
+    plan = retention_rules.expired_snapshots(settings, destination, retention_days=1, now=NOW)
 
     assert plan.delete == []
 
@@ -139,7 +140,7 @@ def test_keep_last_counts_per_database_and_kind(settings):
     other = {**OURS, "rds-snapshot-dr:source": "billing-db"}
     snaps = [snap(name(d), d) for d in (10, 11, 12)] + [snap(name(d, "billing-db"), d, tags=other) for d in (10, 11)]
 
-    plan = decisions.expired_snapshots(settings, snaps, retention_days=7, now=NOW)
+    plan = retention_rules.expired_snapshots(settings, snaps, retention_days=7, now=NOW)
 
     assert [s.identifier for s in plan.delete] == [name(12)]
 
@@ -151,7 +152,7 @@ def test_foreign_and_automated_snapshots_are_never_candidates(settings):
         snap("orders-db-by-hand", 100, tags=OURS),
     ]
 
-    assert decisions.expired_snapshots(settings, snaps, retention_days=1, now=NOW).delete == []
+    assert retention_rules.expired_snapshots(settings, snaps, retention_days=1, now=NOW).delete == []
 
 
 def test_copy_limit_counts_only_this_instances_copies_in_flight(settings):
@@ -163,7 +164,7 @@ def test_copy_limit_counts_only_this_instances_copies_in_flight(settings):
     ]
     source = [snap(name(0.3), 0), snap(name(1), 1), snap(name(2), 2)]
 
-    plan = decisions.plan_copies(load_settings({**BASE_ENV, "COPY_CONCURRENCY_LIMIT": "2"}), source, destination)
+    plan = copy_plan.plan_copies(load_settings({**BASE_ENV, "COPY_CONCURRENCY_LIMIT": "2"}), source, destination)
 
     assert plan.in_flight == 2  # anyone's cross-region copies: someone-elses and ours
     assert [s.identifier for s in plan.start] == [name(0.3)]  # our share of 2, one already in flight
@@ -174,7 +175,7 @@ def test_copies_never_exceed_what_the_account_has_left_of_twenty(settings):
     others = [snap(f"other-copy-{i}", 0, tags={}, status="copying", copied_from="eu-west-1") for i in range(18)]
     source = [snap(name(d), d) for d in range(1, 6)]
 
-    plan = decisions.plan_copies(load_settings({**BASE_ENV, "COPY_CONCURRENCY_LIMIT": "5"}), source, others)
+    plan = copy_plan.plan_copies(load_settings({**BASE_ENV, "COPY_CONCURRENCY_LIMIT": "5"}), source, others)
 
     assert plan.in_flight == 18
     assert [s.identifier for s in plan.start] == [name(1), name(2)]
@@ -188,20 +189,20 @@ def test_recovery_point_is_the_newest_available_copy_or_the_database_age(setting
     ]
     destination = [snap(name(1), 1), snap(name(0.5), 0.5, status="copying")]
 
-    ages = decisions.recovery_point_age(settings, dbs, destination, NOW)
+    ages = recovery_point.recovery_point_age(settings, dbs, destination, NOW)
 
     assert ages == {"orders-db": 86_400.0, "new-db": 7_200.0}
 
 
 def test_quota_percent_is_the_highest_of_both_kinds():
-    assert decisions.quota_used_percent([("ManualSnapshots", 50, 100), ("ManualClusterSnapshots", 3, 4)]) == 75.0
-    assert decisions.quota_used_percent([]) is None
+    assert recovery_point.quota_used_percent([("ManualSnapshots", 50, 100), ("ManualClusterSnapshots", 3, 4)]) == 75.0
+    assert recovery_point.quota_used_percent([]) is None
 
 
 def test_can_snapshot_only_in_states_rds_accepts():
-    assert decisions.can_snapshot(Database(Kind.INSTANCE, "a", "storage-optimization"))
-    assert not decisions.can_snapshot(Database(Kind.INSTANCE, "a", "modifying"))
-    assert not decisions.can_snapshot(Database(Kind.CLUSTER, "a", "storage-optimization"))
+    assert selection.can_snapshot(Database(Kind.INSTANCE, "a", "storage-optimization"))
+    assert not selection.can_snapshot(Database(Kind.INSTANCE, "a", "modifying"))
+    assert not selection.can_snapshot(Database(Kind.CLUSTER, "a", "storage-optimization"))
 
 
 # --- backup rounds: what reconcile retakes -----------------------------------------------------------
@@ -218,21 +219,21 @@ def of_round(ident: str, target: str, stamp: str = ROUND, *, kind=Kind.INSTANCE,
 
 
 def missed(settings, databases, source, now=NOW):
-    result = decisions.missed_in_latest_round(settings, databases, source, now)
+    result = rounds.missed_in_latest_round(settings, databases, source, now)
     return None if result is None else (result.stamp, [db.identifier for db in result.missing])
 
 
 def test_round_tag_only_on_snapshots_of_a_full_round(settings):
-    assert decisions.snapshot_tags(settings, ORDERS, ROUND)["rds-snapshot-dr:backup-round"] == ROUND
-    assert "rds-snapshot-dr:backup-round" not in decisions.snapshot_tags(settings, ORDERS)
+    assert naming.snapshot_tags(settings, ORDERS, ROUND)["rds-snapshot-dr:backup-round"] == ROUND
+    assert "rds-snapshot-dr:backup-round" not in naming.snapshot_tags(settings, ORDERS)
 
 
 def test_round_stamp_matches_the_snapshot_name_and_parses_back():
     when = datetime(2026, 11, 25, 14, 0, tzinfo=UTC)
-    assert decisions.round_stamp(when) == ROUND
-    assert decisions.parse_round_stamp(ROUND) == when
-    assert decisions.parse_round_stamp("2026-11-25") is None
-    assert decisions.parse_round_stamp("20261125-1400x") is None
+    assert model.round_stamp(when) == ROUND
+    assert model.parse_round_stamp(ROUND) == when
+    assert model.parse_round_stamp("2026-11-25") is None
+    assert model.parse_round_stamp("20261125-1400x") is None
 
 
 def test_no_round_without_a_round_tag(settings):
@@ -301,22 +302,22 @@ def test_a_malformed_round_tag_is_ignored(settings):
 
 def test_copy_state_classifies_the_destination_snapshot_with_our_name(settings):
     ours = name(1)
-    state = decisions.copy_state
-    assert state(settings, None) is decisions.CopyState.ABSENT
-    assert state(settings, snap(ours, 1, status="copying")) is decisions.CopyState.IN_FLIGHT
-    assert state(settings, snap(ours, 1)) is decisions.CopyState.AVAILABLE
-    assert state(settings, snap(ours, 1, status="failed")) is decisions.CopyState.FAILED
-    assert state(settings, snap(ours, 1, tags={})) is decisions.CopyState.FOREIGN
-    assert state(settings, snap(ours, 1, tags={}, status="failed")) is decisions.CopyState.FOREIGN
+    state = copy_state.copy_state
+    assert state(settings, None) is copy_state.CopyState.ABSENT
+    assert state(settings, snap(ours, 1, status="copying")) is copy_state.CopyState.IN_FLIGHT
+    assert state(settings, snap(ours, 1)) is copy_state.CopyState.AVAILABLE
+    assert state(settings, snap(ours, 1, status="failed")) is copy_state.CopyState.FAILED
+    assert state(settings, snap(ours, 1, tags={})) is copy_state.CopyState.FOREIGN
+    assert state(settings, snap(ours, 1, tags={}, status="failed")) is copy_state.CopyState.FOREIGN
 
 
 def test_plan_reports_failed_foreign_and_exhausted_copies_instead_of_counting_them_present(settings):
     failed_copy = snap(name(1), 1, status="failed", region="us-west-2")
     foreign = snap(name(2), 2, tags={}, region="us-west-2")
-    exhausted = snap(name(3), 3, tags={**OURS, decisions.COPY_FAILURES_TAG: "3"})
+    exhausted = snap(name(3), 3, tags={**OURS, model.COPY_FAILURES_TAG: "3"})
     source = [snap(name(1), 1), snap(name(2), 2), exhausted, snap(name(4), 4)]
 
-    plan = decisions.plan_copies(settings, source, [failed_copy, foreign])
+    plan = copy_plan.plan_copies(settings, source, [failed_copy, foreign])
 
     assert [(s.identifier, c.status) for s, c in plan.failed] == [(name(1), "failed")]
     assert [s.identifier for s in plan.foreign] == [name(2)]
@@ -328,8 +329,8 @@ def test_a_source_past_the_destination_retention_is_not_copied_again_once_a_newe
     source = [snap(name(20), 20), snap(name(1), 1)]
     destination = [snap(name(1), 1, region="us-west-2")]
 
-    assert decisions.plan_copies(settings, source, destination, now=NOW).start == []
-    assert [s.identifier for s in decisions.plan_copies(settings, [source[0]], [], now=NOW).start] == [name(20)]
+    assert copy_plan.plan_copies(settings, source, destination, now=NOW).start == []
+    assert [s.identifier for s in copy_plan.plan_copies(settings, [source[0]], [], now=NOW).start] == [name(20)]
 
 
 def test_a_source_that_will_never_be_copied_is_deleted_by_source_retention_and_says_why(settings):
@@ -338,13 +339,13 @@ def test_a_source_that_will_never_be_copied_is_deleted_by_source_retention_and_s
     source = [never, snap(name(1), 1), snap(name(0), 0)]
     destination = [snap(name(1), 1, region="us-west-2"), snap(name(0), 0, region="us-west-2")]
 
-    decision = decisions.expired_snapshots(
+    decision = retention_rules.expired_snapshots(
         settings, source, retention_days=settings.source_retention_days, now=NOW, destination_copies=destination
     )
 
     assert [s.identifier for s in decision.delete] == [name(20)]
     assert "never copied" in decision.superseded[(Kind.INSTANCE, name(20))]
-    assert [s.identifier for s, _ in decisions.plan_copies(settings, source, destination, now=NOW).superseded] == [
+    assert [s.identifier for s, _ in copy_plan.plan_copies(settings, source, destination, now=NOW).superseded] == [
         name(20)
     ]
 
@@ -354,21 +355,21 @@ def test_a_source_without_copy_inside_the_destination_retention_still_waits_for_
     source = [waiting, snap(name(1), 1), snap(name(0), 0)]
     destination = [snap(name(1), 1, region="us-west-2"), snap(name(0), 0, region="us-west-2")]
 
-    decision = decisions.expired_snapshots(
+    decision = retention_rules.expired_snapshots(
         settings, source, retention_days=settings.source_retention_days, now=NOW, destination_copies=destination
     )
 
     assert decision.delete == []
-    assert [s.identifier for s in decisions.plan_copies(settings, source, destination, now=NOW).start] == [name(10)]
+    assert [s.identifier for s in copy_plan.plan_copies(settings, source, destination, now=NOW).start] == [name(10)]
 
 
 def test_a_source_whose_copies_all_failed_stays_loud_even_past_the_destination_retention(settings):
-    exhausted = snap(name(20), 20, tags={**OURS, decisions.COPY_FAILURES_TAG: str(settings.copy_max_attempts)})
+    exhausted = snap(name(20), 20, tags={**OURS, model.COPY_FAILURES_TAG: str(settings.copy_max_attempts)})
     destination = [snap(name(1), 1, region="us-west-2")]
     source = [exhausted, snap(name(1), 1)]
 
-    plan = decisions.plan_copies(settings, source, destination, now=NOW)
-    decision = decisions.expired_snapshots(
+    plan = copy_plan.plan_copies(settings, source, destination, now=NOW)
+    decision = retention_rules.expired_snapshots(
         settings, source, retention_days=settings.source_retention_days, now=NOW, destination_copies=destination
     )
 
@@ -381,7 +382,7 @@ def test_a_recreated_database_does_not_push_the_old_ones_last_copy_out_of_keep_l
     old = [snap(name(d), d, region="us-west-2", resource_id="db-OLD") for d in (25, 22, 21)]
     new = [snap(name(d), d, region="us-west-2", resource_id="db-NEW") for d in (3, 2, 1)]
 
-    decision = decisions.expired_snapshots(settings, old + new, retention_days=14, now=NOW)
+    decision = retention_rules.expired_snapshots(settings, old + new, retention_days=14, now=NOW)
 
     # KEEP_LAST=2 per generation: the old database's two newest copies stay, whatever the new one has
     assert [s.identifier for s in decision.delete] == [name(25)]
@@ -390,18 +391,18 @@ def test_a_recreated_database_does_not_push_the_old_ones_last_copy_out_of_keep_l
 def test_the_recovery_point_of_a_recreated_database_is_not_its_predecessors_copy(settings):
     old_copy = snap(name(1), 1, region="us-west-2", resource_id="db-OLD")
     created = NOW - timedelta(hours=5)
-    recreated = decisions.Database(Kind.INSTANCE, "orders-db", "available", created=created, resource_id="db-NEW")
-    unknown = decisions.Database(Kind.INSTANCE, "orders-db", "available", created=created)
+    recreated = model.Database(Kind.INSTANCE, "orders-db", "available", created=created, resource_id="db-NEW")
+    unknown = model.Database(Kind.INSTANCE, "orders-db", "available", created=created)
 
-    assert decisions.recovery_point_age(settings, [recreated], [old_copy], NOW) == {"orders-db": 5 * 3600.0}
+    assert recovery_point.recovery_point_age(settings, [recreated], [old_copy], NOW) == {"orders-db": 5 * 3600.0}
     # where RDS does not say whose a database is, its copies still count by name
-    assert decisions.recovery_point_age(settings, [unknown], [old_copy], NOW) == {"orders-db": 86400.0}
+    assert recovery_point.recovery_point_age(settings, [unknown], [old_copy], NOW) == {"orders-db": 86400.0}
 
 
 def test_failed_copy_outcome_counts_down_the_attempts(settings):
     source = snap(name(1), 1)
-    first = decisions.failed_copy_outcome(settings, source, "us-west-2", 1)
-    last = decisions.failed_copy_outcome(settings, source, "us-west-2", settings.copy_max_attempts)
+    first = copy_state.failed_copy_outcome(settings, source, "us-west-2", 1)
+    last = copy_state.failed_copy_outcome(settings, source, "us-west-2", settings.copy_max_attempts)
 
     assert first.failed
     assert "copied again by the next copy-waiting or reconcile run (2 of copy_max_attempts=3 left)" in first.reason
@@ -410,21 +411,21 @@ def test_failed_copy_outcome_counts_down_the_attempts(settings):
 
 
 def test_copying_stops_after_a_refusal_for_the_copy_limit_only():
-    refused = decisions.Outcome("a", "instance", "copy", "deferred")
-    assert not decisions.may_copy_more(refused)
-    assert decisions.may_copy_more(decisions.Outcome("a", "instance", "copy", "failed"))
-    assert decisions.may_copy_more(decisions.Outcome("a", "instance", "copy", "started"))
+    refused = model.Outcome("a", "instance", "copy", "deferred")
+    assert not copy_plan.may_copy_more(refused)
+    assert copy_plan.may_copy_more(model.Outcome("a", "instance", "copy", "failed"))
+    assert copy_plan.may_copy_more(model.Outcome("a", "instance", "copy", "started"))
 
 
 def test_a_quota_prune_freed_room_only_when_something_was_deleted():
-    assert decisions.freed_room([decisions.Outcome("a", "instance", "delete", "deleted")])
-    assert not decisions.freed_room([decisions.Outcome("a", "instance", "delete", "failed")])
-    assert not decisions.freed_room([])
+    assert copy_plan.freed_room([model.Outcome("a", "instance", "delete", "deleted")])
+    assert not copy_plan.freed_room([model.Outcome("a", "instance", "delete", "failed")])
+    assert not copy_plan.freed_room([])
 
 
 def test_sorting_never_compares_naive_and_aware_times():
     naive = datetime(2026, 11, 25, 14, 0)
-    keys = sorted([decisions.sort_time(None), decisions.sort_time(naive), decisions.sort_time(NOW)])
+    keys = sorted([naming.sort_time(None), naming.sort_time(naive), naming.sort_time(NOW)])
     assert keys[0].tzinfo is not None
     assert keys[-1] == NOW
 
@@ -437,7 +438,7 @@ def test_cluster_copies_count_against_their_own_limit_of_five(settings):
     clusters = [snap(name(d, "payments"), d, tags=cluster_tags, kind=Kind.CLUSTER) for d in (1, 2)]
     instances = [snap(name(d), d) for d in (1, 2)]
 
-    plan = decisions.plan_copies(settings, clusters + instances, others)
+    plan = copy_plan.plan_copies(settings, clusters + instances, others)
 
     # each database's newest snapshot first (in an order hashed from the names), then the older one
     assert {s.identifier for s in plan.start[:2]} == {name(1, "payments"), name(1)}
@@ -451,7 +452,7 @@ def test_the_recovery_point_copy_waiting_knows_is_the_previous_snapshot_when_its
 
     source = [snap(name(d, db), d, tags=ours(db)) for db in ("a", "b", "c", "d") for d in (0, 1, 2)]
     candidates = [s for s in source if s.identifier.endswith(name(0)[-13:])]
-    previous = decisions.previous_snapshots(settings, source, candidates)
+    previous = copy_plan.previous_snapshots(settings, source, candidates)
     assert {key: s.identifier for key, s in previous.items()} == {
         (Kind.INSTANCE, db): name(1, db) for db in ("a", "b", "c", "d")
     }
@@ -460,7 +461,7 @@ def test_the_recovery_point_copy_waiting_knows_is_the_previous_snapshot_when_its
         snap(name(1, "b"), 1, tags=ours("b"), region="us-west-2", status="copying"),
         snap(name(1, "c"), 1, tags=ours("c"), region="us-west-2", status="failed"),
     ]
-    points = decisions.recovery_points_from_previous(settings, previous, found)
+    points = copy_plan.recovery_points_from_previous(settings, previous, found)
     # a and b: the previous round (copied, or on its way); c (its copy failed) and d (none): older, so first
     assert points == {
         (Kind.INSTANCE, "a"): NOW - timedelta(days=1),
@@ -468,10 +469,10 @@ def test_the_recovery_point_copy_waiting_knows_is_the_previous_snapshot_when_its
         (Kind.INSTANCE, "c"): None,
         (Kind.INSTANCE, "d"): None,
     }
-    plan = decisions.plan_waiting_copies(settings, candidates, [], points)
+    plan = copy_plan.plan_waiting_copies(settings, candidates, [], points)
     assert {s.target for s in plan.queue[:2]} == {"c", "d"}
     # a previous snapshot already known to be copied needs no lookup
-    known = decisions.recovery_points_from_previous(settings, previous, [], {(Kind.INSTANCE, name(1, "d"))})
+    known = copy_plan.recovery_points_from_previous(settings, previous, [], {(Kind.INSTANCE, name(1, "d"))})
     assert known[(Kind.INSTANCE, "d")] == NOW - timedelta(days=1)
     assert known[(Kind.INSTANCE, "a")] is None
 
@@ -503,7 +504,7 @@ def test_the_recovery_point_copy_waiting_knows_is_the_previous_snapshot_when_its
     ],
 )
 def test_the_latest_scheduled_time_is_read_from_the_backup_schedule(expression, before, expected):
-    assert decisions.latest_scheduled_time(expression, UTC, before, timedelta(days=35)) == expected
+    assert schedule.latest_scheduled_time(expression, UTC, before, timedelta(days=35)) == expected
 
 
 def test_the_latest_scheduled_time_is_read_in_the_schedules_zone_across_a_clock_change():
@@ -511,16 +512,16 @@ def test_the_latest_scheduled_time_is_read_in_the_schedules_zone_across_a_clock_
 
     berlin = ZoneInfo("Europe/Berlin")
     # 03:00 in Berlin: 01:00 UTC in summer (CEST), 02:00 UTC in winter (CET); DST ended on 25 October 2026
-    summer = decisions.latest_scheduled_time(
+    summer = schedule.latest_scheduled_time(
         "cron(0 3 * * ? *)", berlin, datetime(2026, 10, 24, 12, tzinfo=UTC), timedelta(days=7)
     )
-    winter = decisions.latest_scheduled_time(
+    winter = schedule.latest_scheduled_time(
         "cron(0 3 * * ? *)", berlin, datetime(2026, 10, 26, 12, tzinfo=UTC), timedelta(days=7)
     )
 
     assert summer == datetime(2026, 10, 24, 1, 0, tzinfo=UTC)
     assert winter == datetime(2026, 10, 26, 2, 0, tzinfo=UTC)
-    assert decisions.latest_scheduled_time("cron(0 3 * * ? *)", None, winter, timedelta(days=7)) is None
+    assert schedule.latest_scheduled_time("cron(0 3 * * ? *)", None, winter, timedelta(days=7)) is None
 
 
 def test_a_renamed_database_keeps_the_recovery_point_of_its_copies_under_the_old_name(settings):
@@ -528,10 +529,10 @@ def test_a_renamed_database_keeps_the_recovery_point_of_its_copies_under_the_old
     taken under: those copies are still its recovery point (not its creation time, a false alarm)."""
     old_name_copy = snap(name(1), 1, region="us-west-2", resource_id="db-SAME")  # target orders-db
     created = NOW - timedelta(days=300)
-    renamed = decisions.Database(Kind.INSTANCE, "orders-db-v2", "available", created=created, resource_id="db-SAME")
-    other = decisions.Database(Kind.INSTANCE, "orders-db-v3", "available", created=created, resource_id="db-OTHER")
+    renamed = model.Database(Kind.INSTANCE, "orders-db-v2", "available", created=created, resource_id="db-SAME")
+    other = model.Database(Kind.INSTANCE, "orders-db-v3", "available", created=created, resource_id="db-OTHER")
 
-    ages = decisions.recovery_point_age(settings, [renamed, other], [old_name_copy], NOW)
+    ages = recovery_point.recovery_point_age(settings, [renamed, other], [old_name_copy], NOW)
 
     assert ages == {"orders-db-v2": 86400.0, "orders-db-v3": 300 * 86400.0}
 
@@ -547,7 +548,7 @@ def test_a_renamed_database_keeps_the_recovery_point_of_its_copies_under_the_old
     ],
 )
 def test_each_error_class_gets_its_own_fix(code, expected):
-    from rds_snapshot_dr.errors import AwsError, classify
+    from rds_snapshot_dr.rules.errors import AwsError, classify
 
     fix = classify(AwsError(code, "m", "rds:DescribeDBInstances", "eu-west-1"), "describe").fix
     assert expected in fix
@@ -558,7 +559,7 @@ def test_ownership_is_remembered_per_settings_not_across_them(settings):
     module instance's) are asked afresh."""
     mine = snap(name(1), 1)
     other = load_settings({**BASE_ENV, "OWNER_TAG_VALUE": "billing"})
-    assert decisions.is_owned(settings, mine)
-    assert not decisions.is_owned(other, mine)
-    assert decisions.is_owned(settings, mine)
+    assert naming.is_owned(settings, mine)
+    assert not naming.is_owned(other, mine)
+    assert naming.is_owned(settings, mine)
     assert mine == snap(name(1), 1)  # the remembered answer is no part of the snapshot's value

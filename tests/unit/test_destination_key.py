@@ -26,9 +26,11 @@ from dr_testing import (
     owned_tags,
 )
 
-from rds_snapshot_dr import decisions, handler
-from rds_snapshot_dr.decisions import KeyState, Kind, Snapshot
+from rds_snapshot_dr import handler
 from rds_snapshot_dr.handler import lambda_handler
+from rds_snapshot_dr.rules import recovery_point
+from rds_snapshot_dr.rules.model import Kind, Snapshot
+from rds_snapshot_dr.rules.recovery_point import KeyState
 
 pytestmark = pytest.mark.usefixtures("default_quotas")
 
@@ -78,7 +80,7 @@ def test_a_key_pending_deletion_counts_no_recovery_point_keeps_the_source_and_is
     lambda_handler({"action": "backup", "scheduled_time": "2026-11-26T02:00:00Z"}, lambda_context)
     lambda_handler({"action": "reconcile"}, lambda_context)
     kms = boto3.client("kms", region_name=DESTINATION_REGION)
-    kms.schedule_key_deletion(KeyId=decisions.key_id(key_arn), PendingWindowInDays=7)
+    kms.schedule_key_deletion(KeyId=recovery_point.key_id(key_arn), PendingWindowInDays=7)
     at(monkeypatch, 2.5)  # the first round's source is past its 1-day retention, its copy is available
 
     result = lambda_handler({"action": "reconcile"}, lambda_context)  # reported, not raised
@@ -95,8 +97,8 @@ def test_a_key_pending_deletion_counts_no_recovery_point_keeps_the_source_and_is
     assert ROUND in instance_snapshots(source)
 
     # deletion cancelled and the key enabled: the copies count again, and the expired source goes
-    kms.cancel_key_deletion(KeyId=decisions.key_id(key_arn))
-    kms.enable_key(KeyId=decisions.key_id(key_arn))
+    kms.cancel_key_deletion(KeyId=recovery_point.key_id(key_arn))
+    kms.enable_key(KeyId=recovery_point.key_id(key_arn))
     result = lambda_handler({"action": "reconcile"}, lambda_context)
 
     assert key_outcomes(result) == []
@@ -107,7 +109,7 @@ def test_a_key_pending_deletion_counts_no_recovery_point_keeps_the_source_and_is
 
 @pytest.mark.usefixtures("copied")
 def test_a_disabled_key_is_reported_with_the_command_that_enables_it(key_arn, lambda_context, monkeypatch):
-    boto3.client("kms", region_name=DESTINATION_REGION).disable_key(KeyId=decisions.key_id(key_arn))
+    boto3.client("kms", region_name=DESTINATION_REGION).disable_key(KeyId=recovery_point.key_id(key_arn))
     at(monkeypatch, 0.5)
 
     result = lambda_handler({"action": "reconcile"}, lambda_context)
@@ -123,7 +125,7 @@ def test_a_disabled_key_is_reported_with_the_command_that_enables_it(key_arn, la
 def test_a_key_that_cannot_be_read_is_reported_and_its_copies_still_count(lambda_context, monkeypatch):
     from dr_testing import BASE_ENV
 
-    from rds_snapshot_dr.aws import CLIENTS
+    from rds_snapshot_dr.gateway.aws import CLIENTS
 
     kms = CLIENTS.client("kms", DESTINATION_REGION, BASE_ENV["BOTO_RETRY_MODE"], int(BASE_ENV["BOTO_MAX_ATTEMPTS"]))
 
@@ -152,17 +154,17 @@ def test_only_copies_under_the_unusable_key_stop_counting():
         for name, k in (("under", key), ("other", other), ("plain", None))
     ]
 
-    assert [s.identifier for s in decisions.restorable_copies(copies, KeyState(key, "Enabled"))] == [
+    assert [s.identifier for s in recovery_point.restorable_copies(copies, KeyState(key, "Enabled"))] == [
         "under",
         "other",
         "plain",
     ]
-    assert [s.identifier for s in decisions.restorable_copies(copies, KeyState(key, "PendingDeletion"))] == [
+    assert [s.identifier for s in recovery_point.restorable_copies(copies, KeyState(key, "PendingDeletion"))] == [
         "other",
         "plain",
     ]
-    assert [s.identifier for s in decisions.restorable_copies(copies, KeyState(key, ""))] == ["other", "plain"]
-    assert decisions.restorable_copies(copies, None) == copies
+    assert [s.identifier for s in recovery_point.restorable_copies(copies, KeyState(key, ""))] == ["other", "plain"]
+    assert recovery_point.restorable_copies(copies, None) == copies
 
 
 # --- no copy is tried under a key KMS will not use ---------------------------------------------------------
@@ -201,7 +203,7 @@ def copy_outcomes(result: dict[str, Any]) -> list[tuple[str, str]]:
 def test_a_refused_copy_under_a_disabled_key_stops_the_run_and_switches_copy_waiting_off(
     two_waiting, key_arn, lambda_context
 ):
-    boto3.client("kms", region_name=DESTINATION_REGION).disable_key(KeyId=decisions.key_id(key_arn))
+    boto3.client("kms", region_name=DESTINATION_REGION).disable_key(KeyId=recovery_point.key_id(key_arn))
     inject_error(DESTINATION_REGION, "CopyDBSnapshot", "KMSKeyNotAccessibleFault", "key disabled")
     copies = count_calls(DESTINATION_REGION, "CopyDBSnapshot")
 
@@ -227,7 +229,7 @@ def test_a_refused_copy_under_an_enabled_key_is_the_source_keys_and_the_others_a
 
 
 def test_reconcile_tries_no_copy_under_a_disabled_key(two_waiting, key_arn, lambda_context):
-    boto3.client("kms", region_name=DESTINATION_REGION).disable_key(KeyId=decisions.key_id(key_arn))
+    boto3.client("kms", region_name=DESTINATION_REGION).disable_key(KeyId=recovery_point.key_id(key_arn))
     copies = count_calls(DESTINATION_REGION, "CopyDBSnapshot")
 
     result = lambda_handler({"action": "reconcile"}, lambda_context)

@@ -21,14 +21,14 @@ from dr_testing import (
 )
 
 from rds_snapshot_dr import handler
-from rds_snapshot_dr.aws import RdsGateway
-from rds_snapshot_dr.aws_restore import state_from_json
-from rds_snapshot_dr.engine import Engine, Report
-from rds_snapshot_dr.errors import TargetFailuresError
-from rds_snapshot_dr.events import ActionRequest, parse_event
+from rds_snapshot_dr.core.metrics import DRILL_PUBLISHED, PUBLISHED
+from rds_snapshot_dr.gateway.aws import RdsGateway
+from rds_snapshot_dr.gateway.restore import state_from_json
 from rds_snapshot_dr.handler import lambda_handler
-from rds_snapshot_dr.metrics import DRILL_PUBLISHED, PUBLISHED
-from rds_snapshot_dr.restore import DRILL_SNAPSHOT_TAG, DRILL_SOURCE_TAG, DRILL_TAG
+from rds_snapshot_dr.jobs.engine import Engine, Report
+from rds_snapshot_dr.rules.errors import TargetFailuresError
+from rds_snapshot_dr.rules.events import ActionRequest, parse_event
+from rds_snapshot_dr.rules.restore import DRILL_SNAPSHOT_TAG, DRILL_SOURCE_TAG, DRILL_TAG
 
 pytestmark = pytest.mark.usefixtures("default_quotas")
 

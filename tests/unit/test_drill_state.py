@@ -8,8 +8,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from rds_snapshot_dr.aws_restore import STATE_CLOCK_SKEW, read_state, state_from_json, state_to_json
-from rds_snapshot_dr.restore import DrillRecord, DrillState
+from rds_snapshot_dr.gateway.restore import STATE_CLOCK_SKEW, read_state, state_from_json, state_to_json
+from rds_snapshot_dr.rules.restore import DrillRecord, DrillState
 
 NOW = datetime(2026, 11, 25, 15, 0, tzinfo=UTC)
 SINCE = datetime(2026, 10, 1, tzinfo=UTC)

@@ -7,8 +7,8 @@ from datetime import UTC, datetime
 import pytest
 from dr_testing import load_event
 
-from rds_snapshot_dr.decisions import Kind
-from rds_snapshot_dr.events import (
+from rds_snapshot_dr.handler import ACTIONS, TARGETED_ACTIONS
+from rds_snapshot_dr.rules.events import (
     ActionRequest,
     CopyFinished,
     IgnoredEvent,
@@ -16,7 +16,7 @@ from rds_snapshot_dr.events import (
     SnapshotCreated,
     parse_event,
 )
-from rds_snapshot_dr.handler import ACTIONS, TARGETED_ACTIONS
+from rds_snapshot_dr.rules.model import Kind
 
 NOW = datetime(2026, 11, 25, 14, 7, 31, 123, tzinfo=UTC)
 
@@ -103,7 +103,7 @@ def test_cross_region_copy_events_from_the_destination_are_parsed(fixture, faile
 
 
 # --- a scheduled_time in the future is forged (or a clock is wrong) -----------------------------------
-# NOW is 14:07:31.000123; the tolerance is 15 minutes (decisions.FUTURE_STAMP_TOLERANCE), so the last
+# NOW is 14:07:31.000123; the tolerance is 15 minutes (model.FUTURE_STAMP_TOLERANCE), so the last
 # scheduled_time accepted is 14:22:31.000123.
 
 
@@ -139,6 +139,6 @@ def test_a_scheduled_time_within_the_tolerance_or_past_is_accepted(scheduled, ex
 def test_the_future_tolerance_is_fifteen_minutes():
     from datetime import timedelta
 
-    from rds_snapshot_dr.decisions import FUTURE_STAMP_TOLERANCE
+    from rds_snapshot_dr.rules.model import FUTURE_STAMP_TOLERANCE
 
     assert timedelta(minutes=15) == FUTURE_STAMP_TOLERANCE

@@ -24,11 +24,11 @@ from dr_testing import (
     owned_tags,
 )
 
-from rds_snapshot_dr import decisions
 from rds_snapshot_dr.clock import FixedClock
-from rds_snapshot_dr.decisions import Database, Kind, Snapshot
+from rds_snapshot_dr.core.settings import load_settings
 from rds_snapshot_dr.handler import lambda_handler
-from rds_snapshot_dr.settings import load_settings
+from rds_snapshot_dr.rules import naming, recovery_point, retention, rounds
+from rds_snapshot_dr.rules.model import Database, Kind, Snapshot
 
 NOW = FIXED_NOW  # 2026-11-25 15:00 UTC
 OURS = {"rds-snapshot-dr:owner": "orders", "rds-snapshot-dr:source": "orders-db"}
@@ -53,7 +53,7 @@ def snap(ident: str, created: datetime, *, tags: dict[str, str] = OURS, region: 
 
 
 def name(days_old: float) -> str:
-    return decisions.snapshot_name("dr", "orders-db", NOW - timedelta(days=days_old))
+    return naming.snapshot_name("dr", "orders-db", NOW - timedelta(days=days_old))
 
 
 def real(days_old: float, **extra: Any) -> Snapshot:
@@ -73,20 +73,20 @@ def test_a_copy_stamped_in_the_future_is_not_a_recovery_point(settings):
     orders = Database(Kind.INSTANCE, "orders-db", "available", created=NOW - timedelta(days=100))
     destination = [real(2), snap(FORGED, NOW - timedelta(hours=1))]
 
-    assert decisions.recovery_point_age(settings, [orders], destination, NOW) == {"orders-db": 2 * 86_400.0}
+    assert recovery_point.recovery_point_age(settings, [orders], destination, NOW) == {"orders-db": 2 * 86_400.0}
 
 
 def test_a_future_stamp_within_the_tolerance_is_still_a_recovery_point(settings):
     orders = Database(Kind.INSTANCE, "orders-db", "available", created=NOW - timedelta(days=100))
-    ahead = snap(decisions.snapshot_name("dr", "orders-db", NOW + timedelta(minutes=10)), NOW)
+    ahead = snap(naming.snapshot_name("dr", "orders-db", NOW + timedelta(minutes=10)), NOW)
 
-    assert decisions.recovery_point_age(settings, [orders], [real(2), ahead], NOW) == {"orders-db": 0.0}
+    assert recovery_point.recovery_point_age(settings, [orders], [real(2), ahead], NOW) == {"orders-db": 0.0}
 
 
 def test_a_database_whose_only_copy_is_stamped_in_the_future_counts_from_its_creation(settings):
     orders = Database(Kind.INSTANCE, "orders-db", "available", created=NOW - timedelta(days=100))
 
-    ages = decisions.recovery_point_age(settings, [orders], [snap(FORGED, NOW - timedelta(hours=1))], NOW)
+    ages = recovery_point.recovery_point_age(settings, [orders], [snap(FORGED, NOW - timedelta(hours=1))], NOW)
 
     assert ages == {"orders-db": 100 * 86_400.0}
 
@@ -95,7 +95,7 @@ def test_a_snapshot_stamped_in_the_future_takes_no_keep_last_place_and_is_report
     # KEEP_LAST=1: the newest real copy must be the one kept, not the forged one.
     destination = [snap(FORGED, NOW - timedelta(hours=1)), real(20), real(21)]
 
-    plan = decisions.expired_snapshots(settings, destination, retention_days=14, now=NOW)
+    plan = retention.expired_snapshots(settings, destination, retention_days=14, now=NOW)
 
     assert [s.identifier for s in plan.delete] == [name(21)]
     why = {s.identifier: reason for s, reason in plan.protected}
@@ -107,7 +107,7 @@ def test_a_snapshot_stamped_in_the_future_takes_no_keep_last_place_and_is_report
 def test_a_snapshot_stamped_in_the_future_expires_by_the_time_rds_made_it(settings):
     forged = snap(FORGED, NOW - timedelta(days=15))  # made by a forged event 15 days ago
 
-    plan = decisions.expired_snapshots(settings, [real(1), forged], retention_days=14, now=NOW)
+    plan = retention.expired_snapshots(settings, [real(1), forged], retention_days=14, now=NOW)
 
     assert plan.delete == [forged]
 
@@ -117,7 +117,7 @@ def test_a_source_stamped_in_the_future_waits_for_its_copy_like_any_other(settin
     source = [real(1, region="us-east-1"), forged]
     copies = [real(1)]  # the forged snapshot's copy is missing
 
-    plan = decisions.expired_snapshots(settings, source, retention_days=14, now=NOW, destination_copies=copies)
+    plan = retention.expired_snapshots(settings, source, retention_days=14, now=NOW, destination_copies=copies)
 
     assert plan.delete == []
     [(kept, why)] = plan.protected
@@ -138,7 +138,7 @@ def test_a_round_stamped_in_the_future_is_not_the_latest_round(settings):
         snap(FORGED, NOW, tags=forged_round, region="us-east-1"),
     ]
 
-    missed = decisions.missed_in_latest_round(settings, [orders, payments], source, NOW)
+    missed = rounds.missed_in_latest_round(settings, [orders, payments], source, NOW)
 
     assert missed is not None
     assert missed.stamp == "20261125-1400"

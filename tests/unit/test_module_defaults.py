@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from rds_snapshot_dr.module_defaults import MODULE_DEFAULTS
+from rds_snapshot_dr.core.module_defaults import MODULE_DEFAULTS
 from readme_tables import blocks
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -16,7 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from rds_snapshot_dr import cli, settings
+from rds_snapshot_dr.cli import main as cli
+from rds_snapshot_dr.core import settings
 from readme_tables import blocks
 
 ROOT = Path(__file__).resolve().parents[2]

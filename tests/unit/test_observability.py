@@ -10,9 +10,8 @@ import pytest
 from dr_testing import BASE_ENV, DESTINATION_REGION, SOURCE_REGION, make_cluster, make_instance
 
 import rds_snapshot_dr
-from rds_snapshot_dr.handler import lambda_handler
-from rds_snapshot_dr.logs import JsonFormatter
-from rds_snapshot_dr.metrics import (
+from rds_snapshot_dr.core.logs import JsonFormatter
+from rds_snapshot_dr.core.metrics import (
     DRILL_PUBLISHED,
     PUBLISHED,
     QUOTA_METRIC,
@@ -21,6 +20,7 @@ from rds_snapshot_dr.metrics import (
     Metrics,
     print_emf,
 )
+from rds_snapshot_dr.handler import lambda_handler
 
 
 def test_emf_line_has_namespace_dimension_and_all_counts():

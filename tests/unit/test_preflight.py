@@ -13,9 +13,9 @@ import pytest
 from botocore.awsrequest import AWSResponse
 from dr_testing import BASE_ENV, DESTINATION_REGION, SOURCE_REGION, alter_response, make_cluster, make_instance
 
-from rds_snapshot_dr.aws import CLIENTS, AccountGateway, RdsGateway
+from rds_snapshot_dr.gateway.aws import CLIENTS, AccountGateway, RdsGateway
 from rds_snapshot_dr.handler import current_settings, lambda_handler
-from rds_snapshot_dr.preflight import preflight
+from rds_snapshot_dr.jobs.preflight import preflight
 
 ACCOUNT = "123456789012"
 ROLE = f"arn:aws:iam::{ACCOUNT}:role/rds-snapshot-dr-orders"

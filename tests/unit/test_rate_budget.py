@@ -12,9 +12,9 @@ from botocore.awsrequest import AWSResponse
 from dr_testing import DESTINATION_REGION, SOURCE_REGION, engine_client, load_event, make_cluster, make_instance
 
 from rds_snapshot_dr import clock
-from rds_snapshot_dr.aws import CLIENTS, RateBudget, RdsGateway
-from rds_snapshot_dr.decisions import Kind
+from rds_snapshot_dr.gateway.aws import CLIENTS, RateBudget, RdsGateway
 from rds_snapshot_dr.handler import current_settings, lambda_handler
+from rds_snapshot_dr.rules.model import Kind
 
 
 class FakeClock:

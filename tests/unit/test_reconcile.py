@@ -20,8 +20,8 @@ from dr_testing import (
 )
 
 from rds_snapshot_dr import handler
-from rds_snapshot_dr.errors import TargetFailuresError
 from rds_snapshot_dr.handler import lambda_handler
+from rds_snapshot_dr.rules.errors import TargetFailuresError
 
 pytestmark = pytest.mark.usefixtures("default_quotas")
 

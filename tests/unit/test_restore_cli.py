@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from dr_testing import DESTINATION_REGION, SOURCE_REGION, inject_error, make_cluster, make_instance, owned_tags
 
-from rds_snapshot_dr import cli
+from rds_snapshot_dr.cli import main as cli
 
 
 def run(*argv: str) -> tuple[int, str]:

@@ -6,10 +6,10 @@ from datetime import UTC, datetime, timedelta
 
 from dr_testing import BASE_ENV, OWNER, OWNER_KEY
 
-from rds_snapshot_dr import decisions, restore
-from rds_snapshot_dr.decisions import SOURCE_TAG, Kind, Snapshot
-from rds_snapshot_dr.restore import DrillRecord
-from rds_snapshot_dr.settings import Regional, load_settings
+from rds_snapshot_dr.core.settings import Regional, load_settings
+from rds_snapshot_dr.rules import naming, restore, schedule
+from rds_snapshot_dr.rules.model import SOURCE_TAG, Kind, Snapshot
+from rds_snapshot_dr.rules.restore import DrillRecord
 
 SETTINGS = load_settings(BASE_ENV)
 T0 = datetime(2026, 11, 25, 14, 0, tzinfo=UTC)
@@ -69,7 +69,7 @@ def test_portable_settings_prefer_the_source_then_the_copy_then_the_backup_tag()
 
 
 def test_portable_tag_round_trips_and_fits_rds_tag_values():
-    value = decisions.portable_tag_value("db.r6g.large", False, True)
+    value = naming.portable_tag_value("db.r6g.large", False, True)
 
     assert value == "class=db.r6g.large multi-az=false deletion-protection=true"
     assert restore.parse_portable_tag(value) == {
@@ -197,7 +197,7 @@ def test_drill_settings_are_checked_at_cold_start_with_the_variable_named():
 
     import pytest
 
-    from rds_snapshot_dr.settings import SettingsError
+    from rds_snapshot_dr.core.settings import SettingsError
 
     bad = {"max_lifetime_minutes": 5, "overdue_days": 0, "state_parameter": "x", "instance_class": "r6g"}
     with pytest.raises(SettingsError) as error:
@@ -295,7 +295,7 @@ def test_drill_state_keeps_only_records_of_databases_still_in_the_pool():
 
 
 def test_drill_state_fits_a_standard_parameter_up_to_about_70_databases_and_fails_clearly_past_8_kb():
-    from rds_snapshot_dr.aws_restore import state_to_json
+    from rds_snapshot_dr.gateway.restore import state_to_json
 
     def size(databases: int, name_length: int) -> int:
         records = {
@@ -313,9 +313,9 @@ def test_drill_state_fits_a_standard_parameter_up_to_about_70_databases_and_fail
 
 
 def test_rotation_coverage_counts_one_database_per_drill():
-    weekly = decisions.snapshots_per_day("cron(0 3 ? * SUN *)")
+    weekly = schedule.snapshots_per_day("cron(0 3 ? * SUN *)")
 
     assert restore.rotation_coverage_problem(5, weekly, 35) is None
     assert "one drill every 7 days covers only 5" in restore.rotation_coverage_problem(6, weekly, 35)
-    assert restore.rotation_coverage_problem(35, decisions.snapshots_per_day("cron(0 3 * * ? *)"), 35) is None
+    assert restore.rotation_coverage_problem(35, schedule.snapshots_per_day("cron(0 3 * * ? *)"), 35) is None
     assert restore.rotation_coverage_problem(50, None, 35) is None

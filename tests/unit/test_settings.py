@@ -6,7 +6,7 @@ import pytest
 from dr_testing import BASE_ENV
 
 from rds_snapshot_dr import handler
-from rds_snapshot_dr.settings import SettingsError, load_settings
+from rds_snapshot_dr.core.settings import SettingsError, load_settings
 
 
 def test_valid_environment_builds_typed_settings():
@@ -96,7 +96,7 @@ def test_handler_fails_with_the_variable_name_on_bad_settings(env, lambda_contex
 
 
 def test_aws_clients_retry_as_configured_and_bound_each_attempt():
-    from rds_snapshot_dr.aws import ClientFactory
+    from rds_snapshot_dr.gateway.aws import ClientFactory
 
     client = ClientFactory().client("rds", "us-east-1", "adaptive", 3)
 

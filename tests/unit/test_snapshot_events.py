@@ -21,8 +21,8 @@ from dr_testing import (
     owned_tags,
 )
 
-from rds_snapshot_dr.errors import LASTING_CODES, TargetFailuresError
 from rds_snapshot_dr.handler import lambda_handler
+from rds_snapshot_dr.rules.errors import LASTING_CODES, TargetFailuresError
 
 pytestmark = pytest.mark.usefixtures("aws")
 

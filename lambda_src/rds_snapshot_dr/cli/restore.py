@@ -16,14 +16,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TextIO
 
-from . import restore
-from .aws import RdsGateway
-from .aws_restore import RestoredDatabase, RestoreGateway
-from .decisions import Kind, Snapshot
-from .errors import NOT_READY, AwsError
-from .events import parse_time
-from .restore import RestorePlan
-from .settings import Regional, Settings
+from rds_snapshot_dr.core.settings import Regional, Settings
+from rds_snapshot_dr.gateway.aws import RdsGateway
+from rds_snapshot_dr.gateway.restore import RestoredDatabase, RestoreGateway
+from rds_snapshot_dr.rules import restore
+from rds_snapshot_dr.rules.errors import NOT_READY, AwsError
+from rds_snapshot_dr.rules.events import parse_time
+from rds_snapshot_dr.rules.model import Kind, Snapshot
+from rds_snapshot_dr.rules.restore import RestorePlan
 
 EXIT_OK, EXIT_FAILED = 0, 1
 BROKEN = frozenset({"failed", "incompatible-restore", "incompatible-parameters", "incompatible-network", "deleting"})

@@ -1,14 +1,15 @@
-"""Pruning: delete expired snapshots this module instance owns, under the data-safety rules of decisions."""
+"""Pruning: delete expired snapshots this module instance owns, under the data-safety rules of `rules.retention`."""
 
 from __future__ import annotations
 
 import logging
 
-from . import decisions
-from .decisions import KeyState, Kind, Outcome, Snapshot
-from .errors import AwsError
-from .logs import log_decision
-from .worker import TIME_BUDGET_REASON, Report, Worker
+from rds_snapshot_dr.core.logs import log_decision
+from rds_snapshot_dr.jobs.worker import TIME_BUDGET_REASON, Report, Worker
+from rds_snapshot_dr.rules import copy_plan, recovery_point, retention, rounds
+from rds_snapshot_dr.rules.errors import AwsError
+from rds_snapshot_dr.rules.model import Kind, Outcome, Snapshot
+from rds_snapshot_dr.rules.recovery_point import KeyState
 
 
 class Pruner(Worker):
@@ -23,12 +24,12 @@ class Pruner(Worker):
         deleted: list[Snapshot] | None = None,
         unusable_key: KeyState | None = None,
     ) -> list[Outcome]:
-        """Delete expired owned snapshots in both regions under the data-safety rules of decisions.
+        """Delete expired owned snapshots in both regions under the data-safety rules of `rules.retention`.
 
         Returns the outcomes of the deletions (deleted, failed, deferred), all also recorded in the report.
         `deleted`, when given, receives each snapshot deleted: an outcome names a snapshot without its
         region, and a source and its copy share their name. `unusable_key`, when given, is the destination key
-        KMS will not use: a copy under it is no copy (`decisions.restorable_copies`), so its source is kept.
+        KMS will not use: a copy under it is no copy (`recovery_point.restorable_copies`), so its source is kept.
         """
         done: list[Outcome] = []
         if source is None:
@@ -40,15 +41,15 @@ class Pruner(Worker):
         source = [s for s in source if s.kind in kinds]
         destination = [s for s in destination if s.kind in kinds]
         plans = (
-            decisions.expired_snapshots(
+            retention.expired_snapshots(
                 self.settings,
                 source,
                 retention_days=self.settings.source_retention_days,
                 now=self.now,
-                destination_copies=decisions.restorable_copies(destination, unusable_key),
+                destination_copies=recovery_point.restorable_copies(destination, unusable_key),
                 wanted_targets=wanted,
             ),
-            decisions.expired_snapshots(
+            retention.expired_snapshots(
                 self.settings,
                 destination,
                 retention_days=self.settings.destination_retention_days,
@@ -88,12 +89,12 @@ class Pruner(Worker):
                     report.record(outcome)
                     done.append(outcome)
                     continue
-                why = plan.superseded.get((snap.kind, snap.identifier))
+                superseded = plan.superseded.get((snap.kind, snap.identifier))
                 outcome = self.delete(
                     report,
                     snap,
-                    f"older than the retention in {snap.region}" + (f"; {why}" if why else ""),
-                    decisions.SUPERSEDED_FIX if why else "",
+                    f"older than the retention in {snap.region}" + (f"; {superseded}" if superseded else ""),
+                    copy_plan.SUPERSEDED_FIX if superseded else "",
                 )
                 if outcome.outcome == "deleted" and deleted is not None:
                     deleted.append(snap)
@@ -114,9 +115,9 @@ class Pruner(Worker):
 
     def remove_failed(self, report: Report, source: list[Snapshot], wanted: set[str] | None) -> None:
         """Delete our source snapshots that ended `failed`: they hold no data, and their name is the one the round
-        is retaken under (`decisions.missed_in_latest_round` counts a failed snapshot as missing). Each is
+        is retaken under (`rounds.missed_in_latest_round` counts a failed snapshot as missing). Each is
         reported, and logged as a warning (RDS could not take it)."""
-        for snap in decisions.failed_snapshots(self.settings, source, wanted):
+        for snap in rounds.failed_snapshots(self.settings, source, wanted):
             if self.out_of_time():
                 return
             outcome = self.delete(
@@ -153,4 +154,4 @@ class Pruner(Worker):
             operation=operation,
             reason=error.message,
         )
-        return decisions.freed_room(self.prune(report, None, kinds=(kind,)))
+        return copy_plan.freed_room(self.prune(report, None, kinds=(kind,)))

@@ -11,15 +11,16 @@ from __future__ import annotations
 import logging
 from datetime import datetime, timedelta
 
-from . import restore
-from .aws_restore import RestoredDatabase, RestoreGateway, state_to_json
-from .decisions import Kind, Outcome, Snapshot, snapshots_per_day
-from .engine import Engine, Report
-from .errors import ACCESS_DENIED, NOT_READY, AwsError
-from .events import ActionRequest, parse_time
-from .logs import log_decision
-from .restore import DrillRecord, DrillState
-from .settings import DrillSettings, Settings
+from rds_snapshot_dr.core.logs import log_decision
+from rds_snapshot_dr.core.settings import DrillSettings, Settings
+from rds_snapshot_dr.gateway.restore import RestoredDatabase, RestoreGateway, state_to_json
+from rds_snapshot_dr.jobs.engine import Engine, Report
+from rds_snapshot_dr.rules import restore
+from rds_snapshot_dr.rules.errors import ACCESS_DENIED, NOT_READY, AwsError
+from rds_snapshot_dr.rules.events import ActionRequest, parse_time
+from rds_snapshot_dr.rules.model import Kind, Outcome, Snapshot
+from rds_snapshot_dr.rules.restore import DrillRecord, DrillState
+from rds_snapshot_dr.rules.schedule import snapshots_per_day
 
 READY = "available"
 # Problems of a stored state named in its one warning (the rest are counted): the state holds up to ~200 records.

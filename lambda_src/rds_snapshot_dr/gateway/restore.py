@@ -1,4 +1,4 @@
-"""AWS calls of the restore command and the restore drill (beside aws.py, with the same error translation).
+"""AWS calls of the restore command and the restore drill (through `aws.aws_call`, the same error translation).
 
 Restores in the destination region, reads the source database's portable settings, checks what a
 restore needs in the DR region, deletes drill databases, and keeps the drill's small state document.
@@ -12,10 +12,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from .aws import CLIENTS, ClientFactory, RdsGateway, _tags
-from .decisions import Kind
-from .errors import AwsError
-from .restore import DrillRecord, DrillState, RestorePlan
+from rds_snapshot_dr.gateway.aws import CLIENTS, ClientFactory, RdsGateway, aws_call, tags_of
+from rds_snapshot_dr.rules.errors import AwsError
+from rds_snapshot_dr.rules.model import Kind
+from rds_snapshot_dr.rules.restore import DrillRecord, DrillState, RestorePlan
 
 DB_NOT_FOUND = frozenset({"DBInstanceNotFound", "DBInstanceNotFoundFault", "DBClusterNotFoundFault"})
 
@@ -39,7 +39,7 @@ def _instance(item: dict[str, Any]) -> RestoredDatabase:
         Kind.INSTANCE,
         item["DBInstanceIdentifier"],
         item.get("DBInstanceStatus", ""),
-        _tags(item.get("TagList")),
+        tags_of(item.get("TagList")),
         (item.get("Endpoint") or {}).get("Address", ""),
         cluster_identifier=item.get("DBClusterIdentifier") or None,
         engine=item.get("Engine", ""),
@@ -51,7 +51,7 @@ def _cluster(item: dict[str, Any]) -> RestoredDatabase:
         Kind.CLUSTER,
         item["DBClusterIdentifier"],
         item.get("Status", ""),
-        _tags(item.get("TagList")),
+        tags_of(item.get("TagList")),
         item.get("Endpoint", ""),
         tuple(m["DBInstanceIdentifier"] for m in item.get("DBClusterMembers", [])),
         engine=item.get("Engine", ""),
@@ -112,10 +112,8 @@ class RestoreGateway:
     def from_settings(cls, settings: Any, rds: RdsGateway, factory: ClientFactory = CLIENTS) -> RestoreGateway:
         return cls(rds, factory, (settings.boto_retry_mode, settings.boto_max_attempts))
 
-    _call = RdsGateway._call
-
     def _rds(self, region: str) -> Any:
-        return self.rds._clients[region]
+        return self.rds.client(region)
 
     def _client(self, service: str, region: str) -> Any:
         return self._factory.client(service, region, *self._retry)
@@ -129,18 +127,18 @@ class RestoreGateway:
         client = self._rds(region)
         try:
             if kind is Kind.INSTANCE:
-                with self._call("rds:DescribeDBInstances", region):
+                with aws_call("rds:DescribeDBInstances", region):
                     item = client.describe_db_instances(DBInstanceIdentifier=identifier)["DBInstances"][0]
-                return portable_from_instance(item), _tags(item.get("TagList"))
-            with self._call("rds:DescribeDBClusters", region):
+                return portable_from_instance(item), tags_of(item.get("TagList"))
+            with aws_call("rds:DescribeDBClusters", region):
                 item = client.describe_db_clusters(DBClusterIdentifier=identifier)["DBClusters"][0]
             writer = next((m for m in item.get("DBClusterMembers", []) if m.get("IsClusterWriter")), None)
             writer_class = None
             if writer is not None:
-                with self._call("rds:DescribeDBInstances", region):
+                with aws_call("rds:DescribeDBInstances", region):
                     found = client.describe_db_instances(DBInstanceIdentifier=writer["DBInstanceIdentifier"])
                 writer_class = found["DBInstances"][0].get("DBInstanceClass")
-            return portable_from_cluster(item, writer_class), _tags(item.get("TagList"))
+            return portable_from_cluster(item, writer_class), tags_of(item.get("TagList"))
         except AwsError as error:
             if error.code in DB_NOT_FOUND:
                 return None
@@ -150,10 +148,10 @@ class RestoreGateway:
         """Portable settings recorded on the DR copy itself."""
         region = self.destination_region
         if kind is Kind.INSTANCE:
-            with self._call("rds:DescribeDBSnapshots", region):
+            with aws_call("rds:DescribeDBSnapshots", region):
                 item = self._rds(region).describe_db_snapshots(DBSnapshotIdentifier=identifier)["DBSnapshots"][0]
         else:
-            with self._call("rds:DescribeDBClusterSnapshots", region):
+            with aws_call("rds:DescribeDBClusterSnapshots", region):
                 item = self._rds(region).describe_db_cluster_snapshots(DBClusterSnapshotIdentifier=identifier)[
                     "DBClusterSnapshots"
                 ][0]
@@ -164,7 +162,7 @@ class RestoreGateway:
     def subnet_group_exists(self, name: str) -> bool:
         region = self.destination_region
         try:
-            with self._call("rds:DescribeDBSubnetGroups", region):
+            with aws_call("rds:DescribeDBSubnetGroups", region):
                 self._rds(region).describe_db_subnet_groups(DBSubnetGroupName=name)
         except AwsError as error:
             if error.code in {"DBSubnetGroupNotFoundFault", "DBSubnetGroupNotFound"}:
@@ -182,7 +180,7 @@ class RestoreGateway:
         params: dict[str, Any] = {"Engine": engine, "DBInstanceClass": instance_class}
         if engine_version:
             params["EngineVersion"] = engine_version
-        with self._call("rds:DescribeOrderableDBInstanceOptions", region):
+        with aws_call("rds:DescribeOrderableDBInstanceOptions", region):
             pages = client.get_paginator("describe_orderable_db_instance_options").paginate(**params)
             if any(page.get("OrderableDBInstanceOptions") for page in pages):
                 return True
@@ -192,8 +190,8 @@ class RestoreGateway:
     def key_state(self, key_id: str) -> str:
         """KeyState of a KMS key in the DR region (Enabled, Disabled, PendingDeletion, ...)."""
         region = self.destination_region
-        with self._call("kms:DescribeKey", region):
-            return self._client("kms", region).describe_key(KeyId=key_id)["KeyMetadata"].get("KeyState", "")
+        with aws_call("kms:DescribeKey", region):
+            return str(self._client("kms", region).describe_key(KeyId=key_id)["KeyMetadata"].get("KeyState", ""))
 
     # --- restore ---
 
@@ -201,16 +199,16 @@ class RestoreGateway:
         region = self.destination_region
         client = self._rds(region)
         if plan.kind is Kind.INSTANCE:
-            with self._call("rds:RestoreDBInstanceFromDBSnapshot", region):
+            with aws_call("rds:RestoreDBInstanceFromDBSnapshot", region):
                 item = client.restore_db_instance_from_db_snapshot(**plan.api_params())["DBInstance"]
             return _instance(item)
-        with self._call("rds:RestoreDBClusterFromSnapshot", region):
+        with aws_call("rds:RestoreDBClusterFromSnapshot", region):
             item = client.restore_db_cluster_from_snapshot(**plan.api_params())["DBCluster"]
         return _cluster(item)
 
     def create_writer(self, plan: RestorePlan) -> RestoredDatabase:
         region = self.destination_region
-        with self._call("rds:CreateDBInstance", region):
+        with aws_call("rds:CreateDBInstance", region):
             item = self._rds(region).create_db_instance(**plan.api_params(plan.writer))["DBInstance"]
         return _instance(item)
 
@@ -219,10 +217,10 @@ class RestoreGateway:
         client = self._rds(region)
         try:
             if kind is Kind.INSTANCE:
-                with self._call("rds:DescribeDBInstances", region):
+                with aws_call("rds:DescribeDBInstances", region):
                     items = client.describe_db_instances(DBInstanceIdentifier=identifier)["DBInstances"]
                 return _instance(items[0]) if items else None
-            with self._call("rds:DescribeDBClusters", region):
+            with aws_call("rds:DescribeDBClusters", region):
                 items = client.describe_db_clusters(DBClusterIdentifier=identifier)["DBClusters"]
             return _cluster(items[0]) if items else None
         except AwsError as error:
@@ -233,22 +231,22 @@ class RestoreGateway:
     def destination_databases(self) -> list[RestoredDatabase]:
         """Every DB instance and cluster in the destination region (the drill picks its own by name and tag)."""
         region = self.destination_region
-        instances = self.rds._paginate(region, "describe_db_instances", "DBInstances", "rds:DescribeDBInstances")
-        clusters = self.rds._paginate(region, "describe_db_clusters", "DBClusters", "rds:DescribeDBClusters")
+        instances = self.rds.paginate(region, "describe_db_instances", "DBInstances", "rds:DescribeDBInstances")
+        clusters = self.rds.paginate(region, "describe_db_clusters", "DBClusters", "rds:DescribeDBClusters")
         return [_instance(i) for i in instances] + [_cluster(c) for c in clusters]
 
     # --- drill clean-up: the role may delete only databases carrying the drill tag ---
 
     def delete_instance(self, identifier: str) -> None:
         region = self.destination_region
-        with self._call("rds:DeleteDBInstance", region):
+        with aws_call("rds:DeleteDBInstance", region):
             self._rds(region).delete_db_instance(
                 DBInstanceIdentifier=identifier, SkipFinalSnapshot=True, DeleteAutomatedBackups=True
             )
 
     def delete_cluster(self, identifier: str) -> None:
         region = self.destination_region
-        with self._call("rds:DeleteDBCluster", region):
+        with aws_call("rds:DeleteDBCluster", region):
             self._rds(region).delete_db_cluster(DBClusterIdentifier=identifier, SkipFinalSnapshot=True)
 
     # --- the drill's state (SSM parameter in the source region) ---
@@ -257,7 +255,7 @@ class RestoreGateway:
         """The drill state and what in it was not trusted (see read_state); an absent parameter is a new drill."""
         region = self.source_region
         try:
-            with self._call("ssm:GetParameter", region):
+            with aws_call("ssm:GetParameter", region):
                 raw = self._client("ssm", region).get_parameter(Name=parameter)["Parameter"]["Value"]
         except AwsError as error:
             if error.code == "ParameterNotFound":
@@ -267,7 +265,7 @@ class RestoreGateway:
 
     def save_state(self, parameter: str, state: DrillState) -> None:
         region = self.source_region
-        with self._call("ssm:PutParameter", region):
+        with aws_call("ssm:PutParameter", region):
             self._client("ssm", region).put_parameter(
                 Name=parameter,
                 Value=state_to_json(state),
@@ -299,7 +297,8 @@ def _json_type(value: object) -> str:
         return "a boolean"
     if isinstance(value, int | float):
         return "a number"
-    return {dict: "an object", list: "an array", str: "a string"}.get(type(value), "null")
+    names: dict[type, str] = {dict: "an object", list: "an array", str: "a string"}
+    return names.get(type(value), "null")
 
 
 def _when(value: object, name: str, now: datetime | None) -> datetime | None:

@@ -15,14 +15,15 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
 
-from . import decisions
-from .aws import AccountGateway, RdsGateway
-from .decisions import Database, Kind
-from .errors import ACCESS_DENIED, AwsError
-from .events import ActionRequest
-from .logs import log_decision
-from .metrics import Metrics
-from .settings import Settings
+from rds_snapshot_dr.core.logs import log_decision
+from rds_snapshot_dr.core.metrics import Metrics
+from rds_snapshot_dr.core.settings import Settings
+from rds_snapshot_dr.gateway.aws import AccountGateway, RdsGateway
+from rds_snapshot_dr.rules import capacity, model, naming, schedule
+from rds_snapshot_dr.rules import selection as selection_rules
+from rds_snapshot_dr.rules.errors import ACCESS_DENIED, AwsError
+from rds_snapshot_dr.rules.events import ActionRequest
+from rds_snapshot_dr.rules.model import Database, Kind
 
 PASS, WARN, FAIL = "pass", "warn", "fail"
 _RANK = {PASS: 0, WARN: 1, FAIL: 2}
@@ -111,7 +112,7 @@ class Permission:
 
     action: str
     resources: list[str]
-    context: list[tuple[str, str | list[str], str]] = field(default_factory=list)
+    context: Sequence[tuple[str, str | Sequence[str], str]] = field(default_factory=list)
     # (service, region, method, params) of the cheapest read call proving it; None for write actions
     probes: list[tuple[str, str, str, dict[str, Any]]] = field(default_factory=list)
 
@@ -280,7 +281,7 @@ def _targets(report: PreflightReport, ctx: _Context, requested: Sequence[str] | 
             )
         )
         return
-    selection = decisions.targets(ctx.settings, instances, clusters, list(requested) if requested else None)
+    selection = selection_rules.targets(ctx.settings, instances, clusters, list(requested) if requested else None)
     ctx.targets = selection.targets
     for problem in selection.problems:
         report.add(Check(f"target {problem.target}", FAIL if problem.failed else WARN, problem.reason, problem.fix))
@@ -300,7 +301,7 @@ def _targets(report: PreflightReport, ctx: _Context, requested: Sequence[str] | 
 
 def _target_state(db: Database) -> Check:
     name = f"target {db.identifier}"
-    if decisions.can_snapshot(db):
+    if selection_rules.can_snapshot(db):
         return Check(name, PASS, f"{db.kind} exists and is {db.status}")
     if db.status in STUCK_STATES:
         return Check(
@@ -511,17 +512,17 @@ def _capacity(report: PreflightReport, ctx: _Context, region: str, quotas: dict[
     """The steady state this instance will hold, against the quota less what others already use."""
     s = ctx.settings
     try:
-        per_day = decisions.snapshots_per_day(s.backup_schedule_expression)
+        per_day = schedule.snapshots_per_day(s.backup_schedule_expression)
     except ValueError as exc:
         report.add(Check(f"capacity {region}", WARN, f"the backup schedule cannot be counted: {exc}", ""))
         return
-    for need in decisions.snapshot_capacity(s, ctx.targets, per_day):
+    for need in capacity.snapshot_capacity(s, ctx.targets, per_day):
         if need.region != region or need.targets == 0 or need.quota_name not in quotas:
             continue
         name = f"capacity {region} {need.kind}"
         used, maximum = quotas[need.quota_name]
         try:
-            ours = sum(1 for snap in ctx.rds.list_manual_snapshots(region, need.kind) if decisions.is_owned(s, snap))
+            ours = sum(1 for snap in ctx.rds.list_manual_snapshots(region, need.kind) if naming.is_owned(s, snap))
         except AwsError as error:
             report.add(
                 Check(
@@ -542,7 +543,7 @@ def _capacity(report: PreflightReport, ctx: _Context, region: str, quotas: dict[
             f"others use {others}; quota {maximum}"
         )
         wanted = others + need.total
-        request = decisions.quota_to_request(wanted, QUOTA_WARN_PERCENT)
+        request = capacity.quota_to_request(wanted, QUOTA_WARN_PERCENT)
         fix = (
             f'Raise "{need.quota_title}" (Service Quotas, Amazon RDS, code {need.quota_code}) in {region} to '
             f"{request}: aws service-quotas request-service-quota-increase --service-code rds --quota-code "
@@ -569,7 +570,7 @@ def _per_day_text(per_day: float | None) -> str:
 def request_context(s: Settings) -> list[tuple[str, str | list[str], str]]:
     """The condition keys of a backup's tags: every key the function can write on a new snapshot
     (tag_keys.json "snapshot_on_create" and snapshot_tags) and the owner tag's value."""
-    keys = sorted(decisions.SNAPSHOT_ON_CREATE_TAGS | set(s.snapshot_tags) | {s.owner_tag_key})
+    keys = sorted(model.SNAPSHOT_ON_CREATE_TAGS | set(s.snapshot_tags) | {s.owner_tag_key})
     return [
         ("aws:TagKeys", keys, "stringList"),
         (f"aws:RequestTag/{s.owner_tag_key}", s.owner_tag_value, "string"),
@@ -633,7 +634,7 @@ def required_permissions(ctx: _Context) -> list[Permission]:
     for kind in sorted(kinds):
         api = "DBSnapshot" if kind is Kind.INSTANCE else "DBClusterSnapshot"
         db_type, snap_type = ("db", "snapshot") if kind is Kind.INSTANCE else ("cluster", "cluster-snapshot")
-        name = decisions.snapshot_name(s.snapshot_prefix, sample[kind], ctx.now)
+        name = naming.snapshot_name(s.snapshot_prefix, sample[kind], ctx.now)
         snaps = [f"{src}:{snap_type}:{name}", f"{dst}:{snap_type}:{name}"]
         # The context a real backup request carries, per resource: AWS authorises each resource of a
         # request on its own, with that resource's own condition keys. The database: its tags
@@ -646,7 +647,7 @@ def required_permissions(ctx: _Context) -> list[Permission]:
         selected = [(f"rds:{db_type}-tag/{key}", value, "string") for key, value in db_tags.items()]
         request = request_context(s)
         counting = [
-            ("aws:TagKeys", sorted(decisions.SNAPSHOT_LATER_TAGS), "stringList"),
+            ("aws:TagKeys", sorted(model.SNAPSHOT_LATER_TAGS), "stringList"),
             (f"aws:ResourceTag/{s.owner_tag_key}", s.owner_tag_value, "string"),
         ]
         perms += [
@@ -664,7 +665,7 @@ def required_permissions(ctx: _Context) -> list[Permission]:
         Permission("kms:GenerateDataKey", key, via_rds),
         Permission("kms:Decrypt", key, via_rds),
     ]
-    unique: dict[tuple[str, tuple[str, ...]], Permission] = {}
+    unique: dict[tuple[str, tuple[str, ...], str], Permission] = {}
     for perm in perms:
         unique.setdefault((perm.action, tuple(perm.resources), repr(perm.context)), perm)
     return list(unique.values())

@@ -11,13 +11,13 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
 
-from . import decisions
-from .aws import RdsGateway, ScheduleGateway
-from .decisions import Kind, Outcome, Snapshot
-from .errors import LASTING_CODES, AwsError, classify
-from .logs import log_decision
-from .metrics import Metrics
-from .settings import Settings
+from rds_snapshot_dr.core.logs import log_decision
+from rds_snapshot_dr.core.metrics import Metrics
+from rds_snapshot_dr.core.settings import Settings
+from rds_snapshot_dr.gateway.aws import RdsGateway, ScheduleGateway
+from rds_snapshot_dr.rules import copy_state
+from rds_snapshot_dr.rules.errors import LASTING_CODES, AwsError, classify
+from rds_snapshot_dr.rules.model import Kind, Outcome, Snapshot
 
 TIME_BUDGET_REASON = "time budget reserve reached; left for the next run (reconcile)"
 _LEVELS = {
@@ -194,7 +194,7 @@ class Worker:
             existing = self.aws.find_snapshot(region, kind, name)
         except AwsError as error:
             return self._fail(report, error, target=target, kind=kind, operation=operation, snapshot=name, note=note)
-        outcome = decisions.name_taken_outcome(
+        outcome = copy_state.name_taken_outcome(
             self.settings,
             operation=operation,
             target=target,

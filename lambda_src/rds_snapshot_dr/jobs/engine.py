@@ -1,6 +1,6 @@
 """The snapshot engine: backup, copy on the snapshot-created event, and reconcile.
 
-It strings together decisions (pure) and AWS calls (aws.py), turns each expected error into a
+It strings together the rules (pure, `rules`) and AWS calls (`gateway`), turns each expected error into a
 target outcome, and never sleeps or waits: each invocation starts work and returns.
 """
 
@@ -13,17 +13,20 @@ from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta, tzinfo
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from . import decisions
-from .aws import KeyGateway, RdsGateway, ScheduleGateway
-from .copier import Copier
-from .decisions import Database, KeyState, Kind, Outcome, Snapshot, TargetSelection
-from .errors import ALREADY_EXISTS, QUOTA, AwsError
-from .events import ActionRequest, CopyFinished, IgnoredEvent, SnapshotCreated
-from .logs import log_decision
-from .metrics import QUOTA_KINDS, QuotaUse, RecoveryPoint
-from .pruner import Pruner
-from .settings import Settings
-from .worker import BOTH_KINDS, TIME_BUDGET_REASON, Report, Worker, join_reason
+from rds_snapshot_dr.core.logs import log_decision
+from rds_snapshot_dr.core.metrics import QUOTA_KINDS, QuotaUse, RecoveryPoint
+from rds_snapshot_dr.core.settings import Settings
+from rds_snapshot_dr.gateway.aws import KeyGateway, RdsGateway, ScheduleGateway
+from rds_snapshot_dr.jobs.copier import Copier
+from rds_snapshot_dr.jobs.pruner import Pruner
+from rds_snapshot_dr.jobs.worker import BOTH_KINDS, TIME_BUDGET_REASON, Report, Worker, join_reason
+from rds_snapshot_dr.rules import copy_plan, copy_state, model, naming, recovery_point, rounds, schedule
+from rds_snapshot_dr.rules import selection as selection_rules
+from rds_snapshot_dr.rules.errors import ALREADY_EXISTS, QUOTA, AwsError
+from rds_snapshot_dr.rules.events import ActionRequest, CopyFinished, IgnoredEvent, SnapshotCreated
+from rds_snapshot_dr.rules.model import Database, Kind, Outcome, Snapshot
+from rds_snapshot_dr.rules.recovery_point import KeyState
+from rds_snapshot_dr.rules.selection import TargetSelection
 
 __all__ = ["TIME_BUDGET_REASON", "Engine", "Report"]
 
@@ -83,7 +86,7 @@ class Engine(Worker):
         except AwsError as error:
             self._fail(report, error, target="*", kind="", operation="discover")
             return None
-        selection = decisions.targets(
+        selection = selection_rules.targets(
             self.settings, instances, clusters, list(requested) if requested is not None else None
         )
         for problem in selection.problems:
@@ -102,22 +105,22 @@ class Engine(Worker):
         selection = self._discover(report, request.targets)
         if selection is None:
             return report
-        backup_round = decisions.round_stamp(request.scheduled_time) if request.targets is None else None
+        backup_round = model.round_stamp(request.scheduled_time) if request.targets is None else None
         slots = self._reserve_copy_slots(selection.targets, request.scheduled_time)
         self._snapshot_all(report, selection.targets, request.scheduled_time, backup_round, copy_slots=slots)
         started = report.metrics.counts["SnapshotsStarted"]
         if started:
-            self._switch_copy_waiting(report, True, decisions.copy_waiting_reason({}, started))
+            self._switch_copy_waiting(report, True, copy_plan.copy_waiting_reason({}, started))
         return report
 
     def _reserve_copy_slots(self, databases: list[Database], scheduled: datetime) -> set[tuple[Kind, str]]:
         """The databases whose new snapshot may start its copy from its own snapshot-created event
-        (`decisions.copy_slots_for_round`). Calls: one destination lookup per 100 databases of a kind, by the
+        (`copy_plan.copy_slots_for_round`). Calls: one destination lookup per 100 databases of a kind, by the
         names of the previous scheduled round, the source listing of each kind and one destination lookup per 100
         owned source snapshots older than that round (whose copies, when still to come, are a backlog: then no slot
         is reserved); none when that round is not known (a rate() schedule)."""
         settings = self.settings
-        previous_time = decisions.latest_scheduled_time(
+        previous_time = schedule.latest_scheduled_time(
             settings.backup_schedule_expression,
             schedule_zone(settings.backup_schedule_timezone),
             scheduled - timedelta(minutes=1),
@@ -134,11 +137,11 @@ class Engine(Worker):
                     snap
                     for kind in BOTH_KINDS
                     for snap in self.aws.list_manual_snapshots(self.aws.source_region, kind)
-                    if decisions.is_owned_available(settings, snap)
-                    and (stamp := decisions.stamp_of(snap.identifier)) is not None
+                    if copy_state.is_owned_available(settings, snap)
+                    and (stamp := model.stamp_of(snap.identifier)) is not None
                     and stamp < previous_time
                 ]
-                backlog = decisions.copy_backlog(settings, older, self._find(self.aws.destination_region, older))
+                backlog = copy_plan.copy_backlog(settings, older, self._find(self.aws.destination_region, older))
             except AwsError as error:
                 previous = None
                 reason = f"the previous round's copies could not be read: {error}"
@@ -151,7 +154,7 @@ class Engine(Worker):
                 f"{len(backlog)} older snapshots still wait for their copy (a backlog): no slot is reserved, and "
                 "this round's copies start from the paths that count the copies in flight"
             )
-        slots = decisions.copy_slots_for_round(settings, databases, scheduled, previous, backlog)
+        slots = copy_plan.copy_slots_for_round(settings, databases, scheduled, previous, backlog)
         log_decision(
             logging.INFO,
             "copy slots reserved for the snapshot-created events",
@@ -168,7 +171,7 @@ class Engine(Worker):
         found: list[Snapshot] = []
         for kind in BOTH_KINDS:
             names = [
-                decisions.snapshot_name(self.settings.snapshot_prefix, db.identifier, round_time)
+                naming.snapshot_name(self.settings.snapshot_prefix, db.identifier, round_time)
                 for db in databases
                 if db.kind is kind
             ]
@@ -189,14 +192,14 @@ class Engine(Worker):
         """Start the snapshot of each database in turn; defer the rest when the time budget runs out.
 
         `note` prefixes the reason of every outcome (what this snapshot is for), `started` the one of a start.
-        The snapshots of `copy_slots` databases carry the reserved copy slot (`decisions.COPY_SLOT_TAG`).
+        The snapshots of `copy_slots` databases carry the reserved copy slot (`model.COPY_SLOT_TAG`).
         """
         pruned_for_quota: set[Kind] = set()
         copy_slots = copy_slots or set()
         for position, db in enumerate(databases):
             if self.out_of_time():
                 for rest in databases[position:]:
-                    name = decisions.snapshot_name(self.settings.snapshot_prefix, rest.identifier, scheduled)
+                    name = naming.snapshot_name(self.settings.snapshot_prefix, rest.identifier, scheduled)
                     report.record(
                         Outcome(
                             rest.identifier,
@@ -231,8 +234,8 @@ class Engine(Worker):
         started: str = "",
         copy_slot: bool = False,
     ) -> None:
-        name = decisions.snapshot_name(self.settings.snapshot_prefix, db.identifier, scheduled)
-        if not decisions.can_snapshot(db):
+        name = naming.snapshot_name(self.settings.snapshot_prefix, db.identifier, scheduled)
+        if not selection_rules.can_snapshot(db):
             report.record(
                 Outcome(
                     db.identifier,
@@ -247,7 +250,7 @@ class Engine(Worker):
                 )
             )
             return
-        limit = decisions.MAX_SNAPSHOT_ID_LENGTH[db.kind]
+        limit = model.MAX_SNAPSHOT_ID_LENGTH[db.kind]
         if len(name) > limit:
             report.record(
                 Outcome(
@@ -264,7 +267,7 @@ class Engine(Worker):
                 )
             )
             return
-        tags = decisions.snapshot_tags(self.settings, db, backup_round, copy_slot)
+        tags = naming.snapshot_tags(self.settings, db, backup_round, copy_slot)
         after = ""
         try:
             self.aws.create_snapshot(db, name, tags)
@@ -338,20 +341,20 @@ class Engine(Worker):
             self._retake_missed_round(report, selection.targets, source)
         if source is not None:
             # Deferred copies wait for a slot: reconcile filled every free one, so instance copies go on from
-            # the copy-finished events, cluster copies need copy-waiting (`decisions.copy_waiting_reason`).
+            # the copy-finished events, cluster copies need copy-waiting (`copy_plan.copy_waiting_reason`).
             waiting = Counter(
                 Kind(o.kind) for o in report.outcomes if o.operation == "copy" and o.outcome == "deferred"
             )
             started = report.metrics.counts["SnapshotsStarted"]
-            reason = decisions.copy_waiting_reason(
-                waiting, decisions.snapshots_being_made(self.settings, source) + started
+            reason = copy_plan.copy_waiting_reason(
+                waiting, copy_plan.snapshots_being_made(self.settings, source) + started
             )
             if reason:
                 self._switch_copy_waiting(report, True, reason)
 
         if destination is not None and selection is not None:
-            restorable = decisions.restorable_copies(destination, key)
-            ages = decisions.recovery_point_age(self.settings, selection.targets, restorable, self.now)
+            restorable = recovery_point.restorable_copies(destination, key)
+            ages = recovery_point.recovery_point_age(self.settings, selection.targets, restorable, self.now)
             if ages:
                 report.metrics.set("RecoveryPointAgeSeconds", round(max(ages.values()), 3))
             report.metrics.recovery_points = [
@@ -386,8 +389,8 @@ class Engine(Worker):
             return None
         if key is None or key.usable:
             return None
-        under = len(destination) - len(decisions.restorable_copies(destination, key))
-        report.record(decisions.unusable_key_outcome(self.settings, key, under), lasting=True)
+        under = len(destination) - len(recovery_point.restorable_copies(destination, key))
+        report.record(recovery_point.unusable_key_outcome(self.settings, key, under), lasting=True)
         return key
 
     def copy_missing(self, request: ActionRequest) -> Report:
@@ -422,13 +425,13 @@ class Engine(Worker):
 
         Uses the source listing reconcile already has (no extra call) and the backup's own create path.
         """
-        due = decisions.latest_scheduled_time(
+        due = schedule.latest_scheduled_time(
             self.settings.backup_schedule_expression,
             schedule_zone(self.settings.backup_schedule_timezone),
-            self.now - decisions.ROUND_GRACE,
+            self.now - rounds.ROUND_GRACE,
             timedelta(days=self.settings.source_retention_days),
         )
-        missed = decisions.missed_in_latest_round(self.settings, databases, source, self.now, due)
+        missed = rounds.missed_in_latest_round(self.settings, databases, source, self.now, due)
         if missed is None or not missed.missing:
             return
         note = f"missed in backup round {missed.stamp}"
@@ -458,7 +461,7 @@ class Engine(Worker):
                 for name, used, maximum in found
                 if name in QUOTA_KINDS
             )
-        percent = decisions.quota_used_percent(quotas)
+        percent = recovery_point.quota_used_percent(quotas)
         if percent is not None:
             report.metrics.set("ManualSnapshotQuotaUsedPercent", percent)
 

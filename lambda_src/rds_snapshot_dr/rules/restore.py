@@ -12,8 +12,10 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from .decisions import PORTABLE_TAG, SOURCE_TAG, TAG_KEYS, Kind, Snapshot, is_owned, is_owned_available
-from .settings import Regional, Settings
+from rds_snapshot_dr.core.settings import Regional, Settings
+from rds_snapshot_dr.rules import naming
+from rds_snapshot_dr.rules.copy_state import is_owned_available
+from rds_snapshot_dr.rules.model import PORTABLE_TAG, SOURCE_TAG, TAG_KEYS, Kind, Snapshot
 
 # Tags of a drill database: the module instance it belongs to (the tag the role's delete permission
 # requires), the database it proves, the copy it was restored from and when the restore started.
@@ -393,7 +395,7 @@ def drill_pool(settings: Settings, copies: Iterable[Snapshot], allowed: Sequence
     return {
         s.target
         for s in copies
-        if is_owned(settings, s) and s.tags.get(SOURCE_TAG) and (not allowed or s.target in allowed)
+        if naming.is_owned(settings, s) and s.tags.get(SOURCE_TAG) and (not allowed or s.target in allowed)
     }
 
 

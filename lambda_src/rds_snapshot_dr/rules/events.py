@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from .decisions import FUTURE_STAMP_TOLERANCE, Kind
+from rds_snapshot_dr.rules.model import FUTURE_STAMP_TOLERANCE, Kind
 
 SNAPSHOT_CREATED_EVENTS: Mapping[tuple[str, str], Kind] = {
     # (detail-type, EventID) of "manual snapshot created" in the RDS event reference

@@ -21,16 +21,17 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any, TextIO
 
-from . import __version__, restore_cli
-from .aws import CLIENTS, AccountGateway, KeyGateway, RdsGateway
-from .decisions import TAG_KEYS, Database, Kind, Outcome, Snapshot
-from .engine import Engine, Report
-from .errors import AwsError
-from .events import ActionRequest, SnapshotCreated, parse_time
-from .logs import configure_logging, logger
-from .module_defaults import MODULE_DEFAULTS
-from .preflight import FAIL, PreflightReport, preflight
-from .settings import Settings, SettingsError, load_settings
+from rds_snapshot_dr import __version__
+from rds_snapshot_dr.cli import restore as restore_cli
+from rds_snapshot_dr.core.logs import configure_logging, logger
+from rds_snapshot_dr.core.module_defaults import MODULE_DEFAULTS
+from rds_snapshot_dr.core.settings import Settings, SettingsError, load_settings
+from rds_snapshot_dr.gateway.aws import CLIENTS, AccountGateway, KeyGateway, RdsGateway
+from rds_snapshot_dr.jobs.engine import Engine, Report
+from rds_snapshot_dr.jobs.preflight import FAIL, PreflightReport, preflight
+from rds_snapshot_dr.rules.errors import AwsError
+from rds_snapshot_dr.rules.events import ActionRequest, SnapshotCreated, parse_time
+from rds_snapshot_dr.rules.model import TAG_KEYS, Database, Kind, Outcome, Snapshot
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 NO_DEADLINE_MS = 24 * 60 * 60 * 1000

@@ -8,15 +8,19 @@ from collections import Counter
 from collections.abc import Callable, Iterable
 from datetime import datetime
 
-from . import clock, decisions
-from .aws import LOOKUP_BATCH, KeyGateway, RdsGateway
-from .decisions import CopyState, KeyState, Kind, Outcome, Snapshot, WaitingCopies
-from .errors import ALREADY_EXISTS, QUOTA, AwsError, is_copy_limit
-from .events import CopyFinished, SnapshotCreated
-from .logs import log_decision
-from .pruner import Pruner
-from .settings import Settings
-from .worker import BOTH_KINDS, TIME_BUDGET_REASON, Report, Worker, join_reason
+from rds_snapshot_dr import clock
+from rds_snapshot_dr.core.logs import log_decision
+from rds_snapshot_dr.core.settings import Settings
+from rds_snapshot_dr.gateway.aws import LOOKUP_BATCH, KeyGateway, RdsGateway
+from rds_snapshot_dr.jobs.pruner import Pruner
+from rds_snapshot_dr.jobs.worker import BOTH_KINDS, TIME_BUDGET_REASON, Report, Worker, join_reason
+from rds_snapshot_dr.rules import copy_plan, copy_state, model, naming
+from rds_snapshot_dr.rules.copy_plan import WaitingCopies
+from rds_snapshot_dr.rules.copy_state import CopyState
+from rds_snapshot_dr.rules.errors import ALREADY_EXISTS, QUOTA, AwsError, is_copy_limit
+from rds_snapshot_dr.rules.events import CopyFinished, SnapshotCreated
+from rds_snapshot_dr.rules.model import Kind, Outcome, Snapshot
+from rds_snapshot_dr.rules.recovery_point import KeyState
 
 # How long a source listing's waiting-copy candidates may stand in for a new listing: the default interval
 # of the copy-waiting schedule, which lists afresh and refreshes them.
@@ -24,9 +28,9 @@ CANDIDATES_TTL_S = 300.0
 
 
 class WaitingCandidates:
-    """Each kind's waiting-copy candidates (`decisions.waiting_copy_candidates`) from the latest source
+    """Each kind's waiting-copy candidates (`copy_plan.waiting_copy_candidates`) from the latest source
     listing, in start order, less those since found with something under their name in the destination; and
-    the watched ones (`decisions.plan_refill`): source snapshots whose copy was last seen in flight, or for
+    the watched ones (`copy_plan.plan_refill`): source snapshots whose copy was last seen in flight, or for
     which the backup run reserved a copy slot.
 
     Kept per execution environment, across warm invocations (like the clients and rate budgets), for at
@@ -137,7 +141,7 @@ class Copier(Worker):
 
     def copy_created(self, event: SnapshotCreated, *, by_hand: bool = False) -> Report:
         """Start the cross-region copy of one of our snapshots the moment RDS says it exists, if the backup run
-        reserved a copy slot for it (`decisions.COPY_SLOT_TAG`); else leave it to the paths that count the
+        reserved a copy slot for it (`model.COPY_SLOT_TAG`); else leave it to the paths that count the
         copies in flight (copy-waiting, a finished copy, reconcile), so the event never takes this instance over
         its share (copy_concurrency_limit).
 
@@ -149,7 +153,7 @@ class Copier(Worker):
         """
         report = Report("copy")
         ident = event.snapshot_identifier
-        if not decisions.has_our_prefix(self.settings, ident):
+        if not naming.has_our_prefix(self.settings, ident):
             log_decision(logging.DEBUG, "not our snapshot (prefix)", action="copy", snapshot=ident, outcome="ignored")
             return report
         try:
@@ -160,7 +164,7 @@ class Copier(Worker):
         if source is None:
             report.record(Outcome(ident, event.kind, "copy", "skipped", ident, "the snapshot no longer exists"))
             return report
-        if not decisions.is_owned(self.settings, source):
+        if not naming.is_owned(self.settings, source):
             log_decision(
                 logging.DEBUG, "not our snapshot (ownership tag)", action="copy", snapshot=ident, outcome="ignored"
             )
@@ -177,12 +181,12 @@ class Copier(Worker):
                 )
             )
             return report
-        if not decisions.copy_attempts_left(self.settings, source):
+        if not copy_state.copy_attempts_left(self.settings, source):
             report.record(
-                decisions.exhausted_copy_outcome(self.settings, source, self.aws.destination_region), lasting=True
+                copy_state.exhausted_copy_outcome(self.settings, source, self.aws.destination_region), lasting=True
             )
             return report
-        if not (by_hand or decisions.holds_copy_slot(source, self.now)):
+        if not (by_hand or copy_plan.holds_copy_slot(source, self.now)):
             report.record(
                 Outcome(
                     source.target,
@@ -203,7 +207,7 @@ class Copier(Worker):
         except AwsError as error:
             self._fail(report, error, target=source.target, kind=event.kind, operation="copy", snapshot=ident)
             return report
-        state = decisions.copy_state(self.settings, existing)
+        state = copy_state.copy_state(self.settings, existing)
         if state is CopyState.FAILED:
             report.record(
                 Outcome(
@@ -217,7 +221,7 @@ class Copier(Worker):
             )
         elif state is not CopyState.ABSENT:
             report.record(
-                decisions.name_taken_outcome(
+                copy_state.name_taken_outcome(
                     self.settings,
                     operation="copy",
                     target=source.target,
@@ -323,10 +327,10 @@ class Copier(Worker):
         """Act on each owned source snapshot's copy state: report foreign names and exhausted attempts,
         report/remove failed copies, start missing copies within the limit and defer the rest."""
         region = self.aws.destination_region
-        plan = decisions.plan_copies(self.settings, source, destination, wanted, now=self.now)
+        plan = copy_plan.plan_copies(self.settings, source, destination, wanted, now=self.now)
         for snap in plan.foreign:
             report.record(
-                decisions.name_taken_outcome(
+                copy_state.name_taken_outcome(
                     self.settings,
                     operation="copy",
                     target=snap.target,
@@ -338,13 +342,13 @@ class Copier(Worker):
                 lasting=True,
             )
         for snap in plan.exhausted:
-            report.record(decisions.exhausted_copy_outcome(self.settings, snap, region), lasting=True)
+            report.record(copy_state.exhausted_copy_outcome(self.settings, snap, region), lasting=True)
         for snap, newer in plan.superseded:
             self._skip(
                 report,
                 snap,
-                decisions.superseded_reason(self.settings, newer) + "; source retention deletes it",
-                decisions.SUPERSEDED_FIX,
+                copy_plan.superseded_reason(self.settings, newer) + "; source retention deletes it",
+                copy_plan.SUPERSEDED_FIX,
             )
         for snap, failed_copy in plan.failed:
             self._remove_failed_copy(report, snap, failed_copy)
@@ -375,7 +379,7 @@ class Copier(Worker):
                 break
             if snap.kind in refused:
                 self.defer(report, [snap], f"RDS refused more {snap.kind} copies to {self.aws.destination_region}")
-            elif not decisions.may_copy_more(self.copy(report, snap, pruned_for_quota)):
+            elif not copy_plan.may_copy_more(self.copy(report, snap, pruned_for_quota)):
                 refused.add(snap.kind)
 
     def _skip_for_key(self, report: Report, snapshots: Iterable[Snapshot]) -> None:
@@ -405,7 +409,7 @@ class Copier(Worker):
         """
         failures = source.copy_failures + 1
         try:
-            self.aws.tag_snapshot(source, {decisions.COPY_FAILURES_TAG: str(failures)})
+            self.aws.tag_snapshot(source, {model.COPY_FAILURES_TAG: str(failures)})
             self.aws.delete_snapshot(failed_copy)
         except AwsError as error:
             self._fail(
@@ -418,7 +422,7 @@ class Copier(Worker):
                 note=f"its copy in {failed_copy.region} ended failed and could not be removed",
             )
             return
-        report.record(decisions.failed_copy_outcome(self.settings, source, failed_copy.region, failures))
+        report.record(copy_state.failed_copy_outcome(self.settings, source, failed_copy.region, failures))
 
     # --- cross-region copy finished (event from the destination region) -------------------------------
 
@@ -427,7 +431,7 @@ class Copier(Worker):
         destination: a copy slot is free, so start the next waiting copies now rather than at reconcile.
 
         A failed copy is handled as reconcile does (report, count on the source, delete). Then one copy starts
-        if the share has a slot free (`decisions.plan_refill`, counted from the copies in flight): an event
+        if the share has a slot free (`copy_plan.plan_refill`, counted from the copies in flight): an event
         delivered twice finds its slot refilled and starts nothing. Only one, for the slot this event freed:
         another copy's event may be handled at this moment, and both would fill its slot. When more slots are
         free, copy-waiting is switched on to look again within minutes (RDS may not have delivered an event).
@@ -437,7 +441,7 @@ class Copier(Worker):
         report = Report("copy-finished")
         ident = event.snapshot_identifier
         region = self.aws.destination_region
-        if (event.region and event.region != region) or not decisions.has_our_prefix(self.settings, ident):
+        if (event.region and event.region != region) or not naming.has_our_prefix(self.settings, ident):
             log_decision(
                 logging.DEBUG,
                 "not a copy of ours into the destination region",
@@ -462,13 +466,13 @@ class Copier(Worker):
         ident = event.snapshot_identifier
         try:
             copy = self.aws.find_snapshot(self.aws.destination_region, event.kind, ident)
-            if decisions.copy_state(self.settings, copy) is not CopyState.FAILED or copy is None:
+            if copy_state.copy_state(self.settings, copy) is not CopyState.FAILED or copy is None:
                 return  # gone, retried already, or not ours: reconcile has the full picture
             source = self.aws.find_snapshot(self.aws.source_region, event.kind, ident)
         except AwsError as error:
             self._fail(report, error, target=ident, kind=event.kind, operation="copy", snapshot=ident)
             return
-        if source is None or not decisions.is_owned(self.settings, source):
+        if source is None or not naming.is_owned(self.settings, source):
             return
         self._remove_failed_copy(report, source, copy)
 
@@ -510,7 +514,7 @@ class Copier(Worker):
             if (
                 outcome.operation == "copy"
                 and (outcome.kind, outcome.snapshot) not in started
-                and decisions.may_copy_more(outcome)
+                and copy_plan.may_copy_more(outcome)
             ):
                 WAITING.discard(Kind(outcome.kind), {outcome.snapshot})
         log_decision(
@@ -527,8 +531,8 @@ class Copier(Worker):
             self._switch_copy_waiting(
                 report, False, f"the destination KMS key is {self.unusable_key.describe()}: no copy can start"
             )
-        elif not decisions.copy_waiting_reason(
-            waiting, decisions.snapshots_being_made(self.settings, source), slot_was_free=bool(started)
+        elif not copy_plan.copy_waiting_reason(
+            waiting, copy_plan.snapshots_being_made(self.settings, source), slot_was_free=bool(started)
         ):
             # Nothing left for this schedule: the next backup run, or a reconcile that finds copies waiting,
             # switches it on again.
@@ -549,16 +553,16 @@ class Copier(Worker):
         their copies in flight hold slots too (reconcile copies older snapshots), and once found available a
         name is not looked up again in this environment. Where more copies of a kind wait than its room (a kind
         with no room is left as it is), which go first matters: the previous snapshots among the older ones tell
-        which databases missed the previous round, and those go first (`decisions.copy_priority`), so a limit
+        which databases missed the previous round, and those go first (`copy_plan.copy_priority`), so a limit
         that cannot take a whole round delays each database in turn. Also returns what a copy-finished event
-        watches (`decisions.plan_refill`): the snapshots whose copy is in flight, and those still being made.
+        watches (`copy_plan.plan_refill`): the snapshots whose copy is in flight, and those still being made.
         """
         region = self.aws.destination_region
         wanted = set(kinds)
         copied = WAITING.copied()
         candidates = [
             snap
-            for snap in decisions.waiting_copy_candidates(self.settings, source)
+            for snap in copy_plan.waiting_copy_candidates(self.settings, source)
             if snap.kind in wanted and (snap.kind, snap.identifier) not in copied and snap.identifier != exclude
         ]
         # The owned snapshots older than the candidates, not known to be copied: their copies in flight (a
@@ -571,13 +575,13 @@ class Copier(Worker):
             and (snap.kind, snap.identifier) not in chosen
             and (snap.kind, snap.identifier) not in copied
             and snap.identifier != exclude
-            and decisions.is_owned_available(self.settings, snap)
+            and copy_state.is_owned_available(self.settings, snap)
         ]
         found = self._find(region, candidates)
         older_found = self._find(region, older)
         found = found + older_found
-        reserved = decisions.reserved_copy_slots(self.settings, source, self.now)
-        plan = decisions.plan_waiting_copies(self.settings, candidates, found, reserved=reserved)
+        reserved = copy_plan.reserved_copy_slots(self.settings, source, self.now)
+        plan = copy_plan.plan_waiting_copies(self.settings, candidates, found, reserved=reserved)
         contested = set()
         for kind in wanted:
             may_start = sum(1 for snap in plan.start if snap.kind is kind)
@@ -585,14 +589,14 @@ class Copier(Worker):
                 contested.add(kind)
         if contested:
             waiting = [snap for snap in plan.queue if snap.kind in contested]
-            previous = decisions.previous_snapshots(self.settings, source, waiting)
-            points = decisions.recovery_points_from_previous(self.settings, previous, older_found, copied)
-            plan = decisions.plan_waiting_copies(self.settings, candidates, found, points, reserved)
+            previous = copy_plan.previous_snapshots(self.settings, source, waiting)
+            points = copy_plan.recovery_points_from_previous(self.settings, previous, older_found, copied)
+            plan = copy_plan.plan_waiting_copies(self.settings, candidates, found, points, reserved)
         WAITING.keep_copied(
             {
                 (snap.kind, snap.identifier)
                 for snap in found
-                if decisions.copy_state(self.settings, snap) is CopyState.AVAILABLE
+                if copy_state.copy_state(self.settings, snap) is CopyState.AVAILABLE
             },
             source,
             wanted,
@@ -600,7 +604,7 @@ class Copier(Worker):
         in_flight = {
             (snap.kind, snap.identifier)
             for snap in found
-            if decisions.is_copy_in_flight(self.settings, snap) and decisions.is_owned(self.settings, snap)
+            if copy_state.is_copy_in_flight(self.settings, snap) and naming.is_owned(self.settings, snap)
         }
         watch = [snap for snap in candidates + older if (snap.kind, snap.identifier) in in_flight]
         # Snapshots still being made: another invocation may start their copy once they are available, and
@@ -608,14 +612,14 @@ class Copier(Worker):
         watch += [
             snap
             for snap in source
-            if snap.kind in wanted and snap.status == "creating" and decisions.is_owned(self.settings, snap)
+            if snap.kind in wanted and snap.status == "creating" and naming.is_owned(self.settings, snap)
         ]
         return plan, watch
 
     def _still_waiting(self, kind: Kind, candidate: Snapshot) -> Snapshot | None:
         """The candidate as RDS describes it now, if it still waits for a copy; else None (and forgotten)."""
         fresh = self.aws.find_snapshot(self.aws.source_region, kind, candidate.identifier)
-        if fresh is not None and decisions.waiting_copy_candidates(self.settings, [fresh]):
+        if fresh is not None and copy_plan.waiting_copy_candidates(self.settings, [fresh]):
             return fresh
         WAITING.discard(kind, {candidate.identifier})
         return None
@@ -658,7 +662,7 @@ class Copier(Worker):
                         report, True, "a copy slot is free with copies waiting (a copy-finished event may be lost)"
                     )
                 return  # one copy for the one slot this event freed
-            if decisions.may_copy_more(outcome):
+            if copy_plan.may_copy_more(outcome):
                 WAITING.discard(kind, {fresh.identifier})
             else:
                 return  # refused at the limit: it stays a candidate
@@ -666,7 +670,7 @@ class Copier(Worker):
     def _next_waiting(self, kind: Kind, exclude: str) -> tuple[list[Snapshot], bool]:
         """The waiting copies of `kind` (not `exclude`) to start now, as many as the share has free: from the
         warm environment's candidates when they are fresh enough (one lookup of the watched names and the
-        first waiting ones, `decisions.plan_refill`; one more per 100 waiting names only when the room is
+        first waiting ones, `copy_plan.plan_refill`; one more per 100 waiting names only when the room is
         larger than the waiting ones found), else from a new source listing (`_plan_waiting`, which orders them
         for this and the next events). True with those from a listing just made; those from the warm
         environment's candidates have their source snapshot read again before their copy starts
@@ -683,14 +687,14 @@ class Copier(Worker):
         looked = max(0, LOOKUP_BATCH - len(watch))
         names = [snap.identifier for snap in watch + queue[:looked]]
         found = self.aws.find_snapshots(self.aws.destination_region, kind, names)
-        refill = decisions.plan_refill(self.settings, kind, queue[:looked], watch, found, self.now)
+        refill = copy_plan.plan_refill(self.settings, kind, queue[:looked], watch, found, self.now)
         # The room is larger than the waiting ones of the first lookup (those found were taken meanwhile): look
         # further down the queue, 100 names at a time, until the room is filled.
         while len(refill.start) < refill.room and looked < len(queue):
             batch = queue[looked : looked + LOOKUP_BATCH]
             found += self.aws.find_snapshots(self.aws.destination_region, kind, [s.identifier for s in batch])
             looked += len(batch)
-            refill = decisions.plan_refill(self.settings, kind, queue[:looked], watch, found, self.now)
+            refill = copy_plan.plan_refill(self.settings, kind, queue[:looked], watch, found, self.now)
         watched = {snap.identifier for snap in refill.watch}
         WAITING.update(
             kind,

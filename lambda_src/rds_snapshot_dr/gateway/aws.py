@@ -4,7 +4,7 @@ botocore errors into AwsError, so nothing else imports boto3 or botocore."""
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
@@ -13,9 +13,10 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
-from . import clock
-from .decisions import Database, KeyState, Kind, Snapshot
-from .errors import AwsError
+from rds_snapshot_dr import clock
+from rds_snapshot_dr.rules.errors import AwsError
+from rds_snapshot_dr.rules.model import Database, Kind, Snapshot
+from rds_snapshot_dr.rules.recovery_point import KeyState
 
 
 class RateBudget:
@@ -160,7 +161,7 @@ def _time(value: Any) -> datetime | None:
     return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
 
 
-def _tags(tag_list: Any) -> dict[str, str]:
+def tags_of(tag_list: Any) -> dict[str, str]:
     return {tag["Key"]: tag.get("Value", "") for tag in tag_list or []}
 
 
@@ -173,7 +174,7 @@ def database_from_instance(item: Mapping[str, Any]) -> Database:
         kind=Kind.INSTANCE,
         identifier=item["DBInstanceIdentifier"],
         status=item.get("DBInstanceStatus", ""),
-        tags=_tags(item.get("TagList")),
+        tags=tags_of(item.get("TagList")),
         created=_time(item.get("InstanceCreateTime")),
         cluster_identifier=item.get("DBClusterIdentifier") or None,
         instance_class=item.get("DBInstanceClass"),
@@ -188,7 +189,7 @@ def database_from_cluster(item: Mapping[str, Any]) -> Database:
         kind=Kind.CLUSTER,
         identifier=item["DBClusterIdentifier"],
         status=item.get("Status", ""),
-        tags=_tags(item.get("TagList")),
+        tags=tags_of(item.get("TagList")),
         created=_time(item.get("ClusterCreateTime")),
         deletion_protection=item.get("DeletionProtection"),
         resource_id=item.get("DbClusterResourceId") or None,
@@ -205,7 +206,7 @@ def snapshot_from_response(kind: Kind, item: Mapping[str, Any], region: str) -> 
             status=item.get("Status", ""),
             snapshot_type=item.get("SnapshotType", ""),
             created=_time(item.get("SnapshotCreateTime")),
-            tags=_tags(item.get("TagList")),
+            tags=tags_of(item.get("TagList")),
             database_identifier=item.get("DBInstanceIdentifier", ""),
             original_created=_time(item.get("OriginalSnapshotCreateTime")),
             copied_from=item.get("SourceDBSnapshotIdentifier") or item.get("SourceRegion") or None,
@@ -222,7 +223,7 @@ def snapshot_from_response(kind: Kind, item: Mapping[str, Any], region: str) -> 
         status=item.get("Status", ""),
         snapshot_type=item.get("SnapshotType", ""),
         created=_time(item.get("SnapshotCreateTime")),
-        tags=_tags(item.get("TagList")),
+        tags=tags_of(item.get("TagList")),
         database_identifier=item.get("DBClusterIdentifier", ""),
         copied_from=item.get("SourceDBClusterSnapshotArn") or None,
         percent_progress=item.get("PercentProgress"),
@@ -230,6 +231,19 @@ def snapshot_from_response(kind: Kind, item: Mapping[str, Any], region: str) -> 
         resource_id=item.get("DbClusterResourceId") or None,
         kms_key_id=item.get("KmsKeyId") or None,
     )
+
+
+@contextmanager
+def aws_call(action: str, region: str) -> Iterator[None]:
+    """Every AWS call of the package runs inside this: botocore's errors (after its retries) become `AwsError`,
+    named by the IAM action and region, so nothing above the gateway ever sees botocore."""
+    try:
+        yield
+    except ClientError as exc:
+        error = exc.response.get("Error", {})
+        raise AwsError(error.get("Code", "Unknown"), error.get("Message", str(exc)), action, region) from exc
+    except BotoCoreError as exc:
+        raise AwsError(type(exc).__name__, str(exc), action, region) from exc
 
 
 class RdsGateway:
@@ -254,20 +268,15 @@ class RdsGateway:
             settings.destination_region,
         )
 
-    @contextmanager
-    def _call(self, action: str, region: str) -> Iterator[None]:
-        try:
-            yield
-        except ClientError as exc:
-            error = exc.response.get("Error", {})
-            raise AwsError(error.get("Code", "Unknown"), error.get("Message", str(exc)), action, region) from exc
-        except BotoCoreError as exc:
-            raise AwsError(type(exc).__name__, str(exc), action, region) from exc
+    def client(self, region: str) -> Any:
+        """The RDS client of one of the two regions (paced by the region's RDS budget)."""
+        return self._clients[region]
 
-    def _paginate(self, region: str, method: str, key: str, action: str, **params: Any) -> list[dict[str, Any]]:
+    def paginate(self, region: str, method: str, key: str, action: str, **params: Any) -> list[dict[str, Any]]:
+        """Every item of every page of one RDS describe call."""
         client = self._clients[region]
         items: list[dict[str, Any]] = []
-        with self._call(action, region):
+        with aws_call(action, region):
             for page in client.get_paginator(method).paginate(**params):
                 items.extend(page.get(key, []))
         return items
@@ -275,18 +284,18 @@ class RdsGateway:
     # --- databases (source region) ---
 
     def list_instances(self) -> list[Database]:
-        items = self._paginate(self.source_region, "describe_db_instances", "DBInstances", "rds:DescribeDBInstances")
+        items = self.paginate(self.source_region, "describe_db_instances", "DBInstances", "rds:DescribeDBInstances")
         return [database_from_instance(item) for item in items]
 
     def list_clusters(self) -> list[Database]:
-        items = self._paginate(self.source_region, "describe_db_clusters", "DBClusters", "rds:DescribeDBClusters")
+        items = self.paginate(self.source_region, "describe_db_clusters", "DBClusters", "rds:DescribeDBClusters")
         return [database_from_cluster(item) for item in items]
 
     # --- snapshots ---
 
     def list_manual_snapshots(self, region: str, kind: Kind) -> list[Snapshot]:
         api = _KIND_API[kind]
-        items = self._paginate(
+        items = self.paginate(
             region, api["describe"], api["list_key"], f"rds:Describe{api['action']}s", SnapshotType="manual"
         )
         # An item without an identifier cannot be acted on (nor be ours): one odd item never stops a run.
@@ -295,7 +304,7 @@ class RdsGateway:
     def find_snapshot(self, region: str, kind: Kind, identifier: str) -> Snapshot | None:
         api = _KIND_API[kind]
         try:
-            with self._call(f"rds:Describe{api['action']}s", region):
+            with aws_call(f"rds:Describe{api['action']}s", region):
                 response = getattr(self._clients[region], api["describe"])(**{api["id_param"]: identifier})
         except AwsError as error:
             if error.code in {"DBSnapshotNotFound", "DBClusterSnapshotNotFoundFault"}:
@@ -311,7 +320,7 @@ class RdsGateway:
         found: list[Snapshot] = []
         for start in range(0, len(identifiers), LOOKUP_BATCH):
             batch = identifiers[start : start + LOOKUP_BATCH]
-            items = self._paginate(
+            items = self.paginate(
                 region,
                 api["describe"],
                 api["list_key"],
@@ -325,7 +334,7 @@ class RdsGateway:
         api = _KIND_API[db.kind]
         db_param = "DBInstanceIdentifier" if db.kind is Kind.INSTANCE else "DBClusterIdentifier"
         region = self.source_region
-        with self._call(f"rds:Create{api['action']}", region):
+        with aws_call(f"rds:Create{api['action']}", region):
             response = getattr(self._clients[region], api["create"])(
                 **{db_param: db.identifier, api["id_param"]: identifier, "Tags": _tag_list(tags)}
             )
@@ -334,6 +343,7 @@ class RdsGateway:
     def copy_snapshot(self, source: Snapshot, kms_key_arn: str) -> Snapshot:
         """Start the cross-region copy in the destination region, from the source's full ARN."""
         region = self.destination_region
+        params: dict[str, Any]
         if source.kind is Kind.INSTANCE:
             params = {
                 "SourceDBSnapshotIdentifier": source.arn,
@@ -348,25 +358,25 @@ class RdsGateway:
         if source.copy_takes_key:
             params["KmsKeyId"] = kms_key_arn
         api = _KIND_API[source.kind]
-        with self._call(f"rds:Copy{api['action']}", region):
+        with aws_call(f"rds:Copy{api['action']}", region):
             response = getattr(self._clients[region], api["copy"])(**params)
         return snapshot_from_response(source.kind, response[api["result"]], region)
 
     def tag_snapshot(self, snapshot: Snapshot, tags: Mapping[str, str]) -> None:
         """Add or overwrite tags on one snapshot (by its ARN, in its own region)."""
-        with self._call("rds:AddTagsToResource", snapshot.region):
+        with aws_call("rds:AddTagsToResource", snapshot.region):
             self._clients[snapshot.region].add_tags_to_resource(ResourceName=snapshot.arn, Tags=_tag_list(tags))
 
     def delete_snapshot(self, snapshot: Snapshot) -> None:
         api = _KIND_API[snapshot.kind]
-        with self._call(f"rds:Delete{api['action']}", snapshot.region):
+        with aws_call(f"rds:Delete{api['action']}", snapshot.region):
             getattr(self._clients[snapshot.region], api["delete"])(**{api["id_param"]: snapshot.identifier})
 
     # --- quotas ---
 
     def manual_snapshot_quotas(self, region: str) -> list[tuple[str, int, int]]:
         """(name, used, max) of ManualSnapshots and ManualClusterSnapshots in `region`."""
-        with self._call("rds:DescribeAccountAttributes", region):
+        with aws_call("rds:DescribeAccountAttributes", region):
             response = self._clients[region].describe_account_attributes()
         wanted = {"ManualSnapshots", "ManualClusterSnapshots"}
         return [
@@ -399,8 +409,6 @@ class ScheduleGateway:
     """Switches one EventBridge Scheduler schedule on or off (the copy-waiting schedule): GetSchedule, then,
     only if its state differs, UpdateSchedule with everything GetSchedule returned and the new state."""
 
-    _call = RdsGateway._call
-
     def __init__(self, client: Any, arn: str) -> None:
         self._client = client
         self.arn = arn
@@ -419,7 +427,7 @@ class ScheduleGateway:
     def set_enabled(self, enabled: bool) -> bool:
         """Put the schedule in that state; True if it was in the other one."""
         state = "ENABLED" if enabled else "DISABLED"
-        with self._call("scheduler:GetSchedule", self.region):
+        with aws_call("scheduler:GetSchedule", self.region):
             current = self._client.get_schedule(Name=self.name, GroupName=self.group)
         if current.get("State") == state:
             return False
@@ -427,14 +435,14 @@ class ScheduleGateway:
         start = kept.get("StartDate")
         if isinstance(start, datetime) and start < clock.CLOCK.now():
             del kept["StartDate"]  # a start in the past changes nothing, and Scheduler may refuse one
-        with self._call("scheduler:UpdateSchedule", self.region):
+        with aws_call("scheduler:UpdateSchedule", self.region):
             self._client.update_schedule(Name=self.name, GroupName=self.group, State=state, **kept)
         return True
 
 
 class KeyGateway:
     """The destination KMS key's state, read each reconcile: a copy under a key KMS will not use cannot be
-    restored, and is no recovery point (`decisions.KeyState`). Reads through `AccountGateway.describe_key`."""
+    restored, and is no recovery point (`recovery_point.KeyState`). Reads through `AccountGateway.describe_key`."""
 
     def __init__(self, account: AccountGateway, arn: str, region: str) -> None:
         self._account = account
@@ -462,8 +470,6 @@ class KeyGateway:
 class AccountGateway:
     """STS, IAM, KMS and Lambda calls of the preflight checklist and the command line."""
 
-    _call = RdsGateway._call  # the same error translation: botocore errors become AwsError
-
     def __init__(self, factory: ClientFactory, retry_mode: str = "standard", max_attempts: int = 3) -> None:
         self._factory = factory
         self._retry = (retry_mode, max_attempts)
@@ -485,36 +491,37 @@ class AccountGateway:
         }
 
     def caller_arn(self, region: str) -> str:
-        with self._call("sts:GetCallerIdentity", region):
-            return self._client("sts", region).get_caller_identity()["Arn"]
+        with aws_call("sts:GetCallerIdentity", region):
+            return str(self._client("sts", region).get_caller_identity()["Arn"])
 
     def describe_key(self, key_arn: str, region: str) -> dict[str, Any]:
-        with self._call("kms:DescribeKey", region):
-            return self._client("kms", region).describe_key(KeyId=key_arn)["KeyMetadata"]
+        with aws_call("kms:DescribeKey", region):
+            metadata: dict[str, Any] = self._client("kms", region).describe_key(KeyId=key_arn)["KeyMetadata"]
+            return metadata
 
     def key_policy(self, key_arn: str, region: str) -> str:
-        with self._call("kms:GetKeyPolicy", region):
-            return self._client("kms", region).get_key_policy(KeyId=key_arn, PolicyName="default")["Policy"]
+        with aws_call("kms:GetKeyPolicy", region):
+            return str(self._client("kms", region).get_key_policy(KeyId=key_arn, PolicyName="default")["Policy"])
 
     def grants(self, key_arn: str, region: str) -> list[dict[str, Any]]:
         client = self._client("kms", region)
         items: list[dict[str, Any]] = []
-        with self._call("kms:ListGrants", region):
+        with aws_call("kms:ListGrants", region):
             for page in client.get_paginator("list_grants").paginate(KeyId=key_arn):
                 items.extend(page.get("Grants", []))
         return items
 
     def role_arn(self, role_name: str, region: str) -> str:
         """The role's full ARN, with its IAM path (an assumed-role ARN carries only the name)."""
-        with self._call("iam:GetRole", region):
-            return self._client("iam", region).get_role(RoleName=role_name)["Role"]["Arn"]
+        with aws_call("iam:GetRole", region):
+            return str(self._client("iam", region).get_role(RoleName=role_name)["Role"]["Arn"])
 
     def simulate(
         self,
         role_arn: str,
         action: str,
         resources: list[str],
-        context: list[tuple[str, str | list[str], str]],
+        context: Sequence[tuple[str, str | Sequence[str], str]],
         region: str,
     ) -> list[str]:
         """iam:SimulatePrincipalPolicy of one action on its resources: the decision per resource.
@@ -525,14 +532,14 @@ class AccountGateway:
         entries = [
             {
                 "ContextKeyName": key,
-                "ContextKeyValues": list(value) if isinstance(value, list) else [value],
+                "ContextKeyValues": [value] if isinstance(value, str) else list(value),
                 "ContextKeyType": kind,
             }
             for key, value, kind in context
         ]
         decisions: list[str] = []
         client = self._client("iam", region)
-        with self._call("iam:SimulatePrincipalPolicy", region):
+        with aws_call("iam:SimulatePrincipalPolicy", region):
             for page in client.get_paginator("simulate_principal_policy").paginate(
                 PolicySourceArn=role_arn, ActionNames=[action], ResourceArns=resources, ContextEntries=entries
             ):
@@ -545,15 +552,19 @@ class AccountGateway:
 
     def probe(self, service: str, region: str, method: str, action: str, **params: Any) -> None:
         """The cheapest read call that proves one permission (raises AwsError when it is denied)."""
-        with self._call(action, region):
+        with aws_call(action, region):
             getattr(self._client(service, region), method)(**params)
 
     def default_region(self) -> str | None:
         """The region the AWS SDK would use without one given (AWS_REGION, AWS_DEFAULT_REGION, the profile)."""
-        return self._factory.session.region_name
+        region: str | None = self._factory.session.region_name
+        return region
 
     def function_configuration(self, function_name: str, region: str | None) -> dict[str, Any]:
         """The deployed function's configuration (its environment and role), with the caller's credentials."""
         region = region or self._factory.session.region_name or ""
-        with self._call("lambda:GetFunctionConfiguration", region):
-            return self._client("lambda", region).get_function_configuration(FunctionName=function_name)
+        with aws_call("lambda:GetFunctionConfiguration", region):
+            configuration: dict[str, Any] = self._client("lambda", region).get_function_configuration(
+                FunctionName=function_name
+            )
+            return configuration

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 
 class AwsError(Exception):
-    """An AWS call failed after botocore's retries. Raised by aws.py only, so the engine never sees botocore."""
+    """An AWS call failed after botocore's retries. Raised by the gateway only, so the engine never sees botocore."""
 
     def __init__(self, code: str, message: str, action: str, region: str) -> None:
         super().__init__(f"{code} on {action} in {region}: {message}")
