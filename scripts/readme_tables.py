@@ -1,8 +1,11 @@
 #!/usr/bin/env python3
 """Keep the README's inputs and outputs tables in step with variables.tf and outputs.tf.
 
-The tables sit between ``<!-- BEGIN_TF_DOCS -->`` and ``<!-- END_TF_DOCS -->`` in the layout that
-terraform-docs uses, so contributors who run terraform-docs get the same shape.
+The tables sit between ``<!-- BEGIN_TF_DOCS -->`` and ``<!-- END_TF_DOCS -->`` in the layout of
+terraform-docs' ``markdown table`` formatter with its defaults (``## Inputs`` and ``## Outputs``, rows
+sorted by name, anchors, names and descriptions escaped, multi-line types and non-empty defaults as
+``<pre>`` with ``<br>``), limited to the inputs and outputs sections as ``.terraform-docs.yml``
+configures it, so running terraform-docs on the module gives the same section.
 
     python3 scripts/readme_tables.py            # print the tables
     python3 scripts/readme_tables.py --write    # rewrite the README section
@@ -13,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 from pathlib import Path
 
@@ -33,58 +37,68 @@ def blocks(path: Path, kind: str) -> list[tuple[str, dict]]:
     return [(name, body) for block in parsed.get(kind, []) for name, body in block.items()]
 
 
-def _expression(value: object) -> str:
-    """An HCL expression as the user would write it."""
+def _raw_types(path: Path) -> dict[str, str]:
+    """The `type` expression of each variable as written in the file (terraform-docs shows it verbatim)."""
+    text = path.read_text()
+    types: dict[str, str] = {}
+    for match in re.finditer(r'^variable "([^"]+)" \{\n', text, flags=re.M):
+        start = re.compile(r"^  type\s*=\s*", flags=re.M).search(text, match.end())
+        if start is None:
+            continue
+        depth, end = 0, start.end()
+        while end < len(text) and not (depth == 0 and text[end] == "\n"):
+            depth += {"(": 1, "{": 1, "[": 1, ")": -1, "}": -1, "]": -1}.get(text[end], 0)
+            end += 1
+        types.setdefault(match.group(1), text[start.end() : end].rstrip())
+    return types
+
+
+def _pre(text: str) -> str:
+    """A value in a table cell: one line in backticks, several as <pre> with <br> (terraform-docs, html on)."""
+    if "\n" not in text:
+        return "`" + text + "`"
+    return "<pre>" + text.replace("\n", "<br>") + "</pre>"
+
+
+def _default(value: object) -> str:
     if isinstance(value, str) and value.startswith("${") and value.endswith("}"):
-        return value[2:-1]
-    if isinstance(value, str):
-        return json.dumps(value)
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, (int, float)):
-        return str(value)
-    if isinstance(value, list):
-        return "[" + ", ".join(_expression(item) for item in value) + "]"
-    if isinstance(value, dict):
-        if not value:
-            return "{}"
-        return "{ " + ", ".join(f"{key} = {_expression(item)}" for key, item in value.items()) + " }"
-    raise TypeError(f"cannot render {value!r}")
+        return _pre(value[2:-1])
+    if isinstance(value, (list, dict)) and value:
+        return _pre(json.dumps(value, indent=2, sort_keys=True))
+    return _pre(json.dumps(value))
 
 
-def _cell(text: str) -> str:
-    return " ".join(text.split("\n")).replace("|", "\\|").strip()
-
-
-def _code(text: str) -> str:
-    return "`" + _cell(text) + "`"
+def _escape(text: str) -> str:
+    """A description in a table cell: line breaks as <br>, `|` escaped, and `_` escaped outside code spans."""
+    parts = re.split(r"(`[^`]*`)", text.strip())
+    escaped = "".join(part if part.startswith("`") else part.replace("_", "\\_") for part in parts)
+    return escaped.replace("|", "\\|").replace("\n", "<br>")
 
 
 def _anchor(kind: str, name: str) -> str:
     escaped = name.replace("_", "\\_")
-    return f'<a name="{kind}_{name}"></a> [{name}](#{kind}\\_{escaped})'
+    return f'<a name="{kind}_{name}"></a> [{escaped}](#{kind}\\_{escaped})'
 
 
 def render(module_dir: Path) -> str:
     lines = [
-        "### Inputs",
+        "## Inputs",
         "",
         "| Name | Description | Type | Default | Required |",
         "|------|-------------|------|---------|:--------:|",
     ]
-    for name, body in blocks(module_dir / "variables.tf", "variable"):
+    types = _raw_types(module_dir / "variables.tf")
+    for name, body in sorted(blocks(module_dir / "variables.tf", "variable")):
         required = "default" not in body
-        default = "n/a" if required else _code(_expression(body["default"]))
-        type_ = _code(_expression(body.get("type", "any")).strip('"'))
-        description = _cell(body.get("description", ""))
+        default = "n/a" if required else _default(body["default"])
+        type_ = _pre(types.get(name, "any"))
+        description = _escape(body.get("description", "")) or "n/a"
         lines.append(
             f"| {_anchor('input', name)} | {description} | {type_} | {default} | {'yes' if required else 'no'} |"
         )
-    lines += ["", "### Outputs", "", "| Name | Description |", "|------|-------------|"]
-    for name, body in blocks(module_dir / "outputs.tf", "output"):
-        lines.append(f"| {_anchor('output', name)} | {_cell(body.get('description', ''))} |")
+    lines += ["", "## Outputs", "", "| Name | Description |", "|------|-------------|"]
+    for name, body in sorted(blocks(module_dir / "outputs.tf", "output")):
+        lines.append(f"| {_anchor('output', name)} | {_escape(body.get('description', '')) or 'n/a'} |")
     return "\n".join(lines) + "\n"
 
 

@@ -123,9 +123,10 @@ def test_parliament_finds_nothing_outside_the_allowlist(recorded):
     assert stale == []
 
 
-def _readme_sids() -> set[str]:
-    """The statement ids the README's IAM section documents (first column of its tables)."""
-    text = (REPO / "README.md").read_text()
+def _documented_sids() -> set[str]:
+    """The statement ids the IAM section of docs/iam.md documents (first column of its tables)."""
+    text = (REPO / "docs" / "iam.md").read_text()
+    assert "\n## IAM\n" in text, "docs/iam.md has no '## IAM' section"
     section = text[text.index("\n## IAM\n") :]
     section = section[: section.index("\n## ", 1)]
     sids = set()
@@ -136,16 +137,17 @@ def _readme_sids() -> set[str]:
     return sids
 
 
-def test_the_readme_documents_exactly_the_rendered_statements(recorded):
+def test_the_docs_document_exactly_the_rendered_statements(recorded):
     rendered = {
         statement["Sid"]
         for run in _runs(recorded)
         for policy in run.policies.identity
         for statement in policy["policy"]["Statement"]
     }
-    documented = _readme_sids()
-    assert sorted(rendered - documented) == [], "rendered but not in the README's IAM section"
-    assert sorted(documented - rendered) == [], "in the README's IAM section but rendered by no configuration"
+    documented = _documented_sids()
+    assert documented, "docs/iam.md's IAM section documents no statement"
+    assert sorted(rendered - documented) == [], "rendered but not in the IAM section of docs/iam.md"
+    assert sorted(documented - rendered) == [], "in the IAM section of docs/iam.md but rendered by no configuration"
 
 
 def test_an_aurora_drill_as_the_code_plans_it_is_allowed(recorded):
@@ -505,11 +507,11 @@ def _grant_outside(key: str) -> Authorization:
     )
 
 
-# What IAM cannot express (README, IAM, "What IAM cannot express"): RDS has no condition key that tells
+# What IAM cannot express (docs/iam.md, "What IAM cannot express"): RDS has no condition key that tells
 # tagging on create from a later AddTagsToResource, and IAM's "?" is any character, so the role may put its
 # tag on an existing resource whose name has exactly the shape of the names it gives. Only the function's
-# exact-name rules protect such a look-alike. Judged here so the README's statement cannot go stale: a
-# probe that becomes denied fails this test (then move it to _probes and correct the README).
+# exact-name rules protect such a look-alike. Judged here so the docs' statement cannot go stale: a
+# probe that becomes denied fails this test (then move it to _probes and correct docs/iam.md).
 IAM_CANNOT_EXPRESS = {
     "the owner tag on a snapshot whose name only matches <prefix>-*-????????-????": (
         "by-tag",

@@ -820,7 +820,7 @@ def run_drill(
     """The drill schedule's input, then the next reconcile, which measures and deletes the drill database.
 
     The stand-in makes a restored database available at once and delivers no RDS event: the reconcile
-    finds it available (the module's route for the "available" state; see README).
+    finds it available (the module's route for the "available" state; see docs/restore.md).
     """
     env = cycle.function.environment
     regions = [env["SOURCE_REGION"], env["DESTINATION_REGION"]]

@@ -174,8 +174,8 @@ def test_the_short_default_source_retention_keeps_a_snapshot_until_its_copy_is_a
     }
 
 
-def test_the_readme_quota_table_is_what_the_capacity_command_prints(capsys):
-    """The README's table is the command's output at the module's defaults, row for row (the command ran
+def test_the_sizing_quota_table_is_what_the_capacity_command_prints(capsys):
+    """docs/sizing.md's table is the command's output at the module's defaults, row for row (the command ran
     from nothing but its own defaults: it once stopped on a setting the module sets and it did not)."""
     import importlib.util
     import re
@@ -185,11 +185,12 @@ def test_the_readme_quota_table_is_what_the_capacity_command_prints(capsys):
     spec = importlib.util.spec_from_file_location("capacity", root / "benchmarks" / "capacity.py")
     capacity = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(capacity)
-    readme = (root / "README.md").read_text()
-    (command,) = re.findall(r"Printed by `python3 benchmarks/capacity\.py ([^`]*)`", readme)
+    sizing = (root / "docs" / "sizing.md").read_text()
+    (command,) = re.findall(r"Printed by `python3 benchmarks/capacity\.py ([^`]*)`", sizing)
 
     assert capacity.main(command.split()) == 0
     printed = [line for line in capsys.readouterr().out.splitlines() if line.startswith("|")]
     header = "| databases | source: snapshots | source: quota to request |"
-    table = readme[readme.index(header) :].splitlines()
+    assert header in sizing, "docs/sizing.md has no quota table"
+    table = sizing[sizing.index(header) :].splitlines()
     assert table[: len(printed)] == printed

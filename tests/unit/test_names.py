@@ -1,7 +1,7 @@
 """Names the docs and the function's messages give a reader are names the code has.
 
 A fix that says "raise boto_max_attempts" sends a platform engineer looking for an input that does not
-exist; a README that lists four subcommands hides the fifth. Each check reads the code (variables.tf,
+exist; a doc that lists four subcommands hides the fifth. Each check reads the code (variables.tf,
 outputs.tf, the Terraform that sets the function's environment, the command line's parser, the IAM
 statement ids) and the text (README.md, docs/*.md, the string literals of lambda_src), and fails on a
 name the code does not have.
@@ -161,12 +161,17 @@ def _subcommands() -> list[str]:
     return list(action.choices)
 
 
-def test_the_readme_lists_every_subcommand_and_no_other():
-    readme = (ROOT / "README.md").read_text()
-    (line,) = re.findall(r"^Subcommands: (.+)$", readme, re.MULTILINE)
+@pytest.mark.parametrize("doc", ["README.md", "docs/operations.md"])
+def test_the_docs_list_every_subcommand_and_no_other(doc):
+    text = (ROOT / doc).read_text()
+    (line,) = re.findall(r"^Subcommands: (.+)$", text, re.MULTILINE)
     assert _backticked(line) == _subcommands()
-    table = re.search(r"\| subcommand \| does \|\n\|---\|---\|\n((?:\|.*\n)+)", readme)
-    assert table is not None
+
+
+def test_the_command_line_table_has_a_row_per_subcommand():
+    operations = (ROOT / "docs" / "operations.md").read_text()
+    table = re.search(r"\| subcommand \| does \|\n\|---\|---\|\n((?:\|.*\n)+)", operations)
+    assert table is not None, "docs/operations.md has no `| subcommand | does |` table"
     assert [_backticked(row.split("|")[1])[0] for row in table.group(1).splitlines()] == _subcommands()
 
 
