@@ -5,7 +5,7 @@
 locals {
   # Every metric the dashboard shows, by widget line: namespace, name and dimensions (name = value).
   # tests/unit/test_dashboard.py checks each of the function's own (namespace var.metrics_namespace)
-  # against what the function really publishes (rds_snapshot_dr.metrics.PUBLISHED), and
+  # against what the function really publishes (rds_snapshot_dr.core.metrics.PUBLISHED), and
   # tests/dashboard.tftest.hcl checks that the dashboard's body shows exactly these.
   #
   # None has a dimension per database: CloudWatch bills each metric (name + dimension values) per
@@ -52,7 +52,7 @@ locals {
   }
 
   # The function prints one {"record": "recovery_point", ...} line per target at each reconcile
-  # (rds_snapshot_dr.metrics.recovery_point_records): the newest of each, oldest first.
+  # (rds_snapshot_dr.core.metrics.recovery_point_records): the newest of each, oldest first.
   recovery_point_query = join(" | ", [
     "SOURCE '${local.log_group_name}'",
     "filter record = \"recovery_point\"",

@@ -36,7 +36,7 @@ RESTORES = {"ledger-db": "ledger-restored", "settlement-aurora": "settlement-res
 
 @contextlib.contextmanager
 def _command_line(endpoint: str, region: str) -> Iterator[Any]:
-    """`python -m rds_snapshot_dr` from the source tree (as the README runs it), in this process so the
+    """The command line (`rds-snapshot-dr`) from the source tree, in this process so the
     recorder sees its requests, against the stand-in."""
     saved_env, saved_path = dict(os.environ), list(sys.path)
     try:

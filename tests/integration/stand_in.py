@@ -1043,7 +1043,7 @@ def summary(aws: Aws, estate: Estate, cycle: Cycle) -> str:
 
 
 def run_restore_command(aws: Aws, function: DeployedFunction, *args: str) -> tuple[int, str, float]:
-    """`python -m rds_snapshot_dr restore --function-name <function> ...` against the stand-in.
+    """`rds-snapshot-dr restore --function-name <function> ...` against the stand-in.
 
     Returns the exit code, what it printed and the wall-clock seconds it took.
     """
@@ -1133,7 +1133,7 @@ def demo(example: Path, keep_dir: Path) -> int:
         stage(7, f"DR day: restore the newest DR copy of {database} with the command line")
         for args in (["--dry-run"], ["--identifier", f"{database}-restored", "--wait", "--poll-seconds", "1"]):
             log(
-                f"      $ python -m rds_snapshot_dr restore --function-name {function.name} --database {database} "
+                f"      $ rds-snapshot-dr restore --function-name {function.name} --database {database} "
                 + " ".join(args)
             )
             code, output, _seconds = run_restore_command(aws, function, "--database", database, *args)

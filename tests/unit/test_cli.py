@@ -491,7 +491,7 @@ def test_version_flag_prints_the_release(capsys):
         cli.main(["--version"])
 
     assert exit_.value.code == 0
-    assert capsys.readouterr().out.strip() == f"python -m rds_snapshot_dr {rds_snapshot_dr.__version__}"
+    assert capsys.readouterr().out.strip() == f"rds-snapshot-dr {rds_snapshot_dr.__version__}"
 
 
 @pytest.mark.usefixtures("databases")

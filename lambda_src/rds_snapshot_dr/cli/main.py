@@ -1,6 +1,6 @@
 """Command line for manual runs and backfills, from a workstation with the user's own credentials.
 
-    PYTHONPATH=lambda_src python -m rds_snapshot_dr backup --function-name rds-snapshot-dr-orders --wait
+    rds-snapshot-dr backup --function-name rds-snapshot-dr-orders --wait
 
 Same engine and settings as the function: the settings come from the deployed function's
 configuration (--function-name), or from environment variables of the same names, and any flag
@@ -206,7 +206,7 @@ def build_parser() -> argparse.ArgumentParser:
     change.add_argument("--poll-seconds", type=float, default=30.0, help="seconds between checks with --wait")
 
     parser = argparse.ArgumentParser(
-        prog="python -m rds_snapshot_dr",
+        prog="rds-snapshot-dr",
         description="Run backup, copy, reconcile, preflight or restore with the function's engine and settings.",
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")

@@ -1,7 +1,7 @@
 """The `restore` command: the newest (or a chosen) DR copy of one database becomes a database in the DR region.
 
-    python -m rds_snapshot_dr restore --function-name orders-rds-snapshot-dr --database orders-db --dry-run
-    python -m rds_snapshot_dr restore --function-name orders-rds-snapshot-dr --database orders-db --wait
+    rds-snapshot-dr restore --function-name orders-rds-snapshot-dr --database orders-db --dry-run
+    rds-snapshot-dr restore --function-name orders-rds-snapshot-dr --database orders-db --wait
 
 Portable settings come from the source database when its region answers, else from the DR copy itself and
 the portable tag the backup wrote on it; regional settings (subnet group, security groups, parameter and
@@ -104,7 +104,7 @@ def prepare(args: argparse.Namespace, settings: Settings, gateway: RestoreGatewa
     if database not in kinds:
         raise RestoreError(
             f"no available DR copy of {database} in {region} yet",
-            f"wait for the copy in progress, or take one now: python -m rds_snapshot_dr backup --targets {database} "
+            f"wait for the copy in progress, or take one now: rds-snapshot-dr backup --targets {database} "
             "--wait (with the same --function-name)",
         )
     kind = kinds[database]

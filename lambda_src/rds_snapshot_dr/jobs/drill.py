@@ -363,7 +363,7 @@ class Drill:
                     "failed",
                     snapshot,
                     f"restore drill {db.identifier} failed: {why}; deleted",
-                    "Restore the same copy by hand (python -m rds_snapshot_dr restore --dry-run) to see why; check "
+                    "Restore the same copy by hand (rds-snapshot-dr restore --dry-run) to see why; check "
                     "the DR region's subnet group, security groups and the destination key.",
                 )
             )
