@@ -31,7 +31,7 @@ from rds_snapshot_dr.jobs.engine import Engine, Report
 from rds_snapshot_dr.jobs.preflight import FAIL, PreflightReport, preflight
 from rds_snapshot_dr.rules.errors import AwsError
 from rds_snapshot_dr.rules.events import ActionRequest, SnapshotCreated, parse_time
-from rds_snapshot_dr.rules.model import TAG_KEYS, Database, Kind, Outcome, Snapshot
+from rds_snapshot_dr.rules.model import TAG_KEYS, Database, Kind, Operation, Outcome, Result, Snapshot
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 NO_DEADLINE_MS = 24 * 60 * 60 * 1000
@@ -484,5 +484,11 @@ def _not_ours(identifier: str, kind: str, settings: Settings, *, missing: bool =
             f"tag {settings.owner_tag_key}={settings.owner_tag_value}); not copied"
         )
     return Outcome(
-        identifier, str(kind), "copy", "failed", identifier, reason, "Name a snapshot this module instance took."
+        identifier,
+        str(kind),
+        Operation.COPY,
+        Result.FAILED,
+        identifier,
+        reason,
+        "Name a snapshot this module instance took.",
     )

@@ -19,7 +19,7 @@ from rds_snapshot_dr.rules.copy_plan import WaitingCopies
 from rds_snapshot_dr.rules.copy_state import CopyState
 from rds_snapshot_dr.rules.errors import ALREADY_EXISTS, QUOTA, AwsError, is_copy_limit
 from rds_snapshot_dr.rules.events import CopyFinished, SnapshotCreated
-from rds_snapshot_dr.rules.model import Kind, Outcome, Snapshot
+from rds_snapshot_dr.rules.model import Kind, Operation, Outcome, Result, Snapshot
 from rds_snapshot_dr.rules.recovery_point import KeyState
 
 # How long a source listing's waiting-copy candidates may stand in for a new listing: the default interval
@@ -154,19 +154,23 @@ class Copier(Worker):
         report = Report("copy")
         ident = event.snapshot_identifier
         if not naming.has_our_prefix(self.settings, ident):
-            log_decision(logging.DEBUG, "not our snapshot (prefix)", action="copy", snapshot=ident, outcome="ignored")
+            log_decision(
+                logging.DEBUG, "not our snapshot (prefix)", action="copy", snapshot=ident, outcome=Result.IGNORED
+            )
             return report
         try:
             source = self.aws.find_snapshot(self.aws.source_region, event.kind, ident)
         except AwsError as error:
-            self._fail(report, error, target=ident, kind=event.kind, operation="copy", snapshot=ident)
+            self._fail(report, error, target=ident, kind=event.kind, operation=Operation.COPY, snapshot=ident)
             return report
         if source is None:
-            report.record(Outcome(ident, event.kind, "copy", "skipped", ident, "the snapshot no longer exists"))
+            report.record(
+                Outcome(ident, event.kind, Operation.COPY, Result.SKIPPED, ident, "the snapshot no longer exists")
+            )
             return report
         if not naming.is_owned(self.settings, source):
             log_decision(
-                logging.DEBUG, "not our snapshot (ownership tag)", action="copy", snapshot=ident, outcome="ignored"
+                logging.DEBUG, "not our snapshot (ownership tag)", action="copy", snapshot=ident, outcome=Result.IGNORED
             )
             return report
         if source.status != "available":
@@ -174,8 +178,8 @@ class Copier(Worker):
                 Outcome(
                     source.target,
                     event.kind,
-                    "copy",
-                    "deferred",
+                    Operation.COPY,
+                    Result.DEFERRED,
                     ident,
                     f"source status is {source.status!r}; reconcile copies it",
                 )
@@ -191,8 +195,8 @@ class Copier(Worker):
                 Outcome(
                     source.target,
                     event.kind,
-                    "copy",
-                    "deferred",
+                    Operation.COPY,
+                    Result.DEFERRED,
                     ident,
                     "no copy slot was reserved for it (this instance's share of copies in flight is taken, or the "
                     "snapshot is not from a scheduled round); copy-waiting, a finished copy or reconcile starts it "
@@ -205,7 +209,7 @@ class Copier(Worker):
         try:
             existing = self.aws.find_snapshot(region, event.kind, ident)
         except AwsError as error:
-            self._fail(report, error, target=source.target, kind=event.kind, operation="copy", snapshot=ident)
+            self._fail(report, error, target=source.target, kind=event.kind, operation=Operation.COPY, snapshot=ident)
             return report
         state = copy_state.copy_state(self.settings, existing)
         if state is CopyState.FAILED:
@@ -213,8 +217,8 @@ class Copier(Worker):
                 Outcome(
                     source.target,
                     event.kind,
-                    "copy",
-                    "deferred",
+                    Operation.COPY,
+                    Result.DEFERRED,
                     ident,
                     f"its copy in {region} ended failed; reconcile reports, removes and retries it",
                 )
@@ -223,7 +227,7 @@ class Copier(Worker):
             report.record(
                 copy_state.name_taken_outcome(
                     self.settings,
-                    operation="copy",
+                    operation=Operation.COPY,
                     target=source.target,
                     kind=event.kind,
                     name=ident,
@@ -253,27 +257,31 @@ class Copier(Worker):
                     outcome = Outcome(
                         source.target,
                         source.kind,
-                        "copy",
-                        "exists",
+                        Operation.COPY,
+                        Result.EXISTS,
                         source.identifier,
                         f"the copy was started in {region} meanwhile (duplicate event); reconcile checks it",
                     )
                     report.record(outcome)
                     return outcome
-                return self._already_exists(report, source.kind, source.target, source.identifier, region, "copy")
+                return self._already_exists(
+                    report, source.kind, source.target, source.identifier, region, Operation.COPY
+                )
             if error.code == QUOTA and not is_copy_limit(error):
                 if pruned_for_quota is None:
                     outcome = Outcome(
                         source.target,
                         source.kind,
-                        "copy",
-                        "deferred",
+                        Operation.COPY,
+                        Result.DEFERRED,
                         source.identifier,
                         f"manual snapshot quota reached in {region}; reconcile prunes expired snapshots and retries",
                     )
                     report.record(outcome)
                     return outcome
-                if self.pruner.pruned_for_quota(report, source.kind, source.target, "copy", error, pruned_for_quota):
+                if self.pruner.pruned_for_quota(
+                    report, source.kind, source.target, Operation.COPY, error, pruned_for_quota
+                ):
                     try:
                         self.aws.copy_snapshot(source, self.settings.destination_kms_key_arn)
                     except AwsError as retry_error:
@@ -283,7 +291,12 @@ class Copier(Worker):
             if error.code == "KMSKeyNotAccessibleFault":
                 self._kms_refused = True  # `_start_copies` reads the key before its next copy
             return self._fail(
-                report, error, target=source.target, kind=source.kind, operation="copy", snapshot=source.identifier
+                report,
+                error,
+                target=source.target,
+                kind=source.kind,
+                operation=Operation.COPY,
+                snapshot=source.identifier,
             )
         return self._copy_started(report, source)
 
@@ -302,7 +315,13 @@ class Copier(Worker):
                 "destination key (output kms_key_arn)."
             )
         outcome = Outcome(
-            source.target, source.kind, "copy", "started", source.identifier, join_reason(reason, note), fix
+            source.target,
+            source.kind,
+            Operation.COPY,
+            Result.STARTED,
+            source.identifier,
+            join_reason(reason, note),
+            fix,
         )
         report.record(outcome)
         return outcome
@@ -313,8 +332,8 @@ class Copier(Worker):
                 Outcome(
                     snap.target,
                     snap.kind,
-                    "copy",
-                    "deferred",
+                    Operation.COPY,
+                    Result.DEFERRED,
                     snap.identifier,
                     reason,
                     "Nothing to do: reconcile starts the copy later.",
@@ -332,7 +351,7 @@ class Copier(Worker):
             report.record(
                 copy_state.name_taken_outcome(
                     self.settings,
-                    operation="copy",
+                    operation=Operation.COPY,
                     target=snap.target,
                     kind=snap.kind,
                     name=snap.identifier,
@@ -399,7 +418,7 @@ class Copier(Worker):
     @staticmethod
     def _skip(report: Report, snap: Snapshot, reason: str, fix: str) -> None:
         """A copy not started, for good or until a person acts (not deferred: no free slot starts it)."""
-        report.record(Outcome(snap.target, snap.kind, "copy", "skipped", snap.identifier, reason, fix))
+        report.record(Outcome(snap.target, snap.kind, Operation.COPY, Result.SKIPPED, snap.identifier, reason, fix))
 
     def _remove_failed_copy(self, report: Report, source: Snapshot, failed_copy: Snapshot) -> None:
         """A copy of ours ended failed: count it on the source, delete it (it is ours), report it.
@@ -417,7 +436,7 @@ class Copier(Worker):
                 error,
                 target=source.target,
                 kind=source.kind,
-                operation="copy",
+                operation=Operation.COPY,
                 snapshot=source.identifier,
                 note=f"its copy in {failed_copy.region} ended failed and could not be removed",
             )
@@ -448,14 +467,14 @@ class Copier(Worker):
                 action="copy-finished",
                 snapshot=ident,
                 region=event.region,
-                outcome="ignored",
+                outcome=Result.IGNORED,
             )
             return report
         if event.failed:
             self._copy_ended_failed(report, event)
         # Not the copy that just ended: a failed one is copied again by a later run, once its deletion is done.
         self._start_next_copies(report, event.kind, exclude=ident)
-        if any(o.operation == "copy" and o.outcome == "started" for o in report.outcomes):
+        if any(o.operation == Operation.COPY and o.outcome == Result.STARTED for o in report.outcomes):
             # A retry of this invocation would start another copy for the same freed slot, over the share:
             # its failures (a failed copy it reported, one it could not remove) are reported, not raised;
             # reconcile lists the destination and deals with what is left.
@@ -470,7 +489,7 @@ class Copier(Worker):
                 return  # gone, retried already, or not ours: reconcile has the full picture
             source = self.aws.find_snapshot(self.aws.source_region, event.kind, ident)
         except AwsError as error:
-            self._fail(report, error, target=ident, kind=event.kind, operation="copy", snapshot=ident)
+            self._fail(report, error, target=ident, kind=event.kind, operation=Operation.COPY, snapshot=ident)
             return
         if source is None or not naming.is_owned(self.settings, source):
             return
@@ -496,7 +515,7 @@ class Copier(Worker):
         try:
             plan, watch = self._plan_waiting(source, BOTH_KINDS)
         except AwsError as error:
-            self._fail(report, error, target="*", kind="*", operation="discover")
+            self._fail(report, error, target="*", kind="*", operation=Operation.DISCOVER)
             return
         for kind in BOTH_KINDS:  # what the copy-finished events take the next copy from, until the next run
             WAITING.put(kind, [s for s in plan.queue if s.kind is kind], [s for s in watch if s.kind is kind])
@@ -505,14 +524,14 @@ class Copier(Worker):
         started = {
             (o.kind, o.snapshot)
             for o in report.outcomes
-            if o.operation == "copy" and o.outcome in ("started", "exists")
+            if o.operation == Operation.COPY and o.outcome in (Result.STARTED, Result.EXISTS)
         }
         for snap in plan.start:
             if (snap.kind, snap.identifier) in started:
                 WAITING.started(snap.kind, snap)
         for outcome in report.outcomes:  # a copy refused at the limit stays a candidate
             if (
-                outcome.operation == "copy"
+                outcome.operation == Operation.COPY
                 and (outcome.kind, outcome.snapshot) not in started
                 and copy_plan.may_copy_more(outcome)
             ):
@@ -630,7 +649,7 @@ class Copier(Worker):
         try:
             waiting, listed = self._next_waiting(kind, exclude)
         except AwsError as error:
-            self._fail(report, error, target="*", kind=kind, operation="discover")
+            self._fail(report, error, target="*", kind=kind, operation=Operation.DISCOVER)
             return
         if not waiting:
             log_decision(
@@ -638,7 +657,7 @@ class Copier(Worker):
                 "no copy waiting, or no copy slot free",
                 action=report.action,
                 kind=str(kind),
-                outcome="skipped",
+                outcome=Result.SKIPPED,
             )
             return
         for position, snap in enumerate(waiting):
@@ -648,11 +667,11 @@ class Copier(Worker):
             if fresh is None:
                 continue  # gone or out of attempts since the listing: the next one takes the slot
             outcome = self.copy(report, fresh, pruned_for_quota=None)
-            if outcome.outcome == "exists":
+            if outcome.outcome == Result.EXISTS:
                 # another invocation started it a moment ago: its copy holds a slot, so watch it
                 WAITING.started(kind, fresh)
                 continue
-            if outcome.outcome == "started":
+            if outcome.outcome == Result.STARTED:
                 WAITING.started(kind, fresh)
                 if position + 1 < len(waiting):
                     # More slots are free than this event freed: another copy's event is on its way (it starts

@@ -18,7 +18,7 @@ from rds_snapshot_dr.jobs.engine import Engine, Report
 from rds_snapshot_dr.rules import restore
 from rds_snapshot_dr.rules.errors import ACCESS_DENIED, NOT_READY, AwsError
 from rds_snapshot_dr.rules.events import ActionRequest, parse_time
-from rds_snapshot_dr.rules.model import Kind, Outcome, Snapshot
+from rds_snapshot_dr.rules.model import Kind, Operation, Outcome, Result, Snapshot
 from rds_snapshot_dr.rules.restore import DrillRecord, DrillState
 from rds_snapshot_dr.rules.schedule import snapshots_per_day
 
@@ -72,8 +72,8 @@ class Drill:
                 Outcome(
                     in_flight[0].tags.get(restore.DRILL_SOURCE_TAG, ""),
                     str(in_flight[0].kind),
-                    "drill",
-                    "skipped",
+                    Operation.DRILL,
+                    Result.SKIPPED,
                     in_flight[0].identifier,
                     "a drill is still in flight (at most one per module instance); reconcile finishes it",
                 )
@@ -95,8 +95,8 @@ class Drill:
                 Outcome(
                     "*",
                     "",
-                    "drill",
-                    "skipped",
+                    Operation.DRILL,
+                    Result.SKIPPED,
                     reason=f"no database has an available DR copy in {self.aws.destination_region} yet",
                     fix="Nothing to do: the drill starts once the first copy is available.",
                 )
@@ -118,8 +118,8 @@ class Drill:
                 Outcome(
                     "*",
                     "",
-                    "drill",
-                    "warning",
+                    Operation.DRILL,
+                    Result.WARNING,
                     reason=problem,
                     fix="Run the drill more often (restore_drill.schedule_expression, e.g. daily), raise "
                     "restore_drill.overdue_days, or drill fewer databases (restore_drill.databases).",
@@ -143,8 +143,8 @@ class Drill:
                 Outcome(
                     "*",
                     "",
-                    "drill",
-                    "warning",
+                    Operation.DRILL,
+                    Result.WARNING,
                     reason=f"drill state {parameter} (SSM, {self.aws.source_region}) not used as stored: {shown}"
                     + (f"; and {more} more" if more > 0 else ""),
                     fix=f"Nothing to repair: this run writes the state back without it. Only this function "
@@ -160,7 +160,7 @@ class Drill:
         """Store the state, or say why it cannot be stored (PutParameter would refuse it on every run)."""
         problem = restore.state_size_problem(len(state_to_json(state).encode()), len(state.records))
         if problem:
-            report.record(Outcome("*", "", "drill", "failed", reason=problem[0], fix=problem[1]))
+            report.record(Outcome("*", "", Operation.DRILL, Result.FAILED, reason=problem[0], fix=problem[1]))
             return
         self.aws.save_state(self.drill.state_parameter, state)
 
@@ -170,7 +170,9 @@ class Drill:
             try:
                 copies.extend(self.aws.rds.list_manual_snapshots(self.aws.destination_region, kind))
             except AwsError as error:
-                report.record(Outcome("*", str(kind), "drill", "failed", reason=str(error), fix=_fix(error)))
+                report.record(
+                    Outcome("*", str(kind), Operation.DRILL, Result.FAILED, reason=str(error), fix=_fix(error))
+                )
                 return None
         return copies
 
@@ -183,7 +185,9 @@ class Drill:
             # DR copy and its portable tag, never from the source database.
             portable = restore.portable_settings(None, self.aws.copy_attributes(kind, copy.identifier), copy.tags)
         except AwsError as error:
-            report.record(Outcome(database, str(kind), "drill", "failed", copy.identifier, str(error), _fix(error)))
+            report.record(
+                Outcome(database, str(kind), Operation.DRILL, Result.FAILED, copy.identifier, str(error), _fix(error))
+            )
             return
         overrides: dict[str, object] = {"MultiAZ": False, "DeletionProtection": False}
         if self.drill.instance_class:
@@ -205,8 +209,8 @@ class Drill:
                 Outcome(
                     database,
                     str(kind),
-                    "drill",
-                    "failed",
+                    Operation.DRILL,
+                    Result.FAILED,
                     copy.identifier,
                     f"the DR copy does not say {', '.join(missing)}",
                     "Set restore_drill.instance_class.",
@@ -216,7 +220,9 @@ class Drill:
         try:
             self.aws.restore(plan)
         except AwsError as error:
-            report.record(Outcome(database, str(kind), "drill", "failed", copy.identifier, str(error), _fix(error)))
+            report.record(
+                Outcome(database, str(kind), Operation.DRILL, Result.FAILED, copy.identifier, str(error), _fix(error))
+            )
             return
         report.metrics.add("DrillsStarted")
         writer = ""
@@ -226,8 +232,8 @@ class Drill:
             Outcome(
                 database,
                 str(kind),
-                "drill",
-                "started",
+                Operation.DRILL,
+                Result.STARTED,
                 copy.identifier,
                 f"restoring {identifier}{writer} in {self.aws.destination_region} from {copy.identifier}",
             )
@@ -272,8 +278,8 @@ class Drill:
                     logging.WARNING,
                     "no successful restore drill within the overdue period",
                     action=report.action,
-                    operation="drill",
-                    outcome="overdue",
+                    operation=Operation.DRILL,
+                    outcome=Result.OVERDUE,
                     reason=", ".join(overdue),
                 )
         self._save(report, state)
@@ -289,8 +295,8 @@ class Drill:
                 Outcome(
                     "*",
                     "",
-                    "drill",
-                    "failed",
+                    Operation.DRILL,
+                    Result.FAILED,
                     reason=f"could not list the DB instances and clusters in {region}, so this module instance's "
                     f"drill databases are unknown ({error}); no drill is started, measured or deleted until "
                     "they can be listed",
@@ -338,8 +344,8 @@ class Drill:
                     Outcome(
                         source,
                         str(db.kind),
-                        "drill",
-                        "measured",
+                        Operation.DRILL,
+                        Result.MEASURED,
                         snapshot,
                         f"{db.identifier} available {seconds:.0f}s after the restore started; deleted",
                     )
@@ -359,8 +365,8 @@ class Drill:
                 Outcome(
                     source,
                     str(db.kind),
-                    "drill",
-                    "failed",
+                    Operation.DRILL,
+                    Result.FAILED,
                     snapshot,
                     f"restore drill {db.identifier} failed: {why}; deleted",
                     "Restore the same copy by hand (rds-snapshot-dr restore --dry-run) to see why; check "
@@ -402,8 +408,8 @@ class Drill:
                 Outcome(
                     source,
                     str(db.kind),
-                    "drill",
-                    "failed",
+                    Operation.DRILL,
+                    Result.FAILED,
                     snapshot,
                     f"could not delete drill database {db.identifier}: {error}",
                     _fix(error),
@@ -439,12 +445,16 @@ def drill(engine: Engine, request: ActionRequest) -> Report:
     report = Report("drill")
     runner = Drill.for_engine(engine)
     if runner is None:
-        report.record(Outcome("*", "", "drill", "skipped", reason="the restore drill is off", fix="Set restore_drill."))
+        report.record(
+            Outcome(
+                "*", "", Operation.DRILL, Result.SKIPPED, reason="the restore drill is off", fix="Set restore_drill."
+            )
+        )
         return report
     try:
         runner.start(report)
     except AwsError as error:
-        report.record(Outcome("*", "", "drill", "failed", reason=str(error), fix=_fix(error)))
+        report.record(Outcome("*", "", Operation.DRILL, Result.FAILED, reason=str(error), fix=_fix(error)))
     return report
 
 
@@ -456,5 +466,5 @@ def reconcile(engine: Engine, request: ActionRequest) -> Report:
         try:
             runner.finish(report)
         except AwsError as error:
-            report.record(Outcome("*", "", "drill", "failed", reason=str(error), fix=_fix(error)))
+            report.record(Outcome("*", "", Operation.DRILL, Result.FAILED, reason=str(error), fix=_fix(error)))
     return report

@@ -24,7 +24,7 @@ from rds_snapshot_dr.rules import copy_plan, copy_state, model, naming, recovery
 from rds_snapshot_dr.rules import selection as selection_rules
 from rds_snapshot_dr.rules.errors import ALREADY_EXISTS, QUOTA, AwsError
 from rds_snapshot_dr.rules.events import ActionRequest, CopyFinished, IgnoredEvent, SnapshotCreated
-from rds_snapshot_dr.rules.model import Database, Kind, Outcome, Snapshot
+from rds_snapshot_dr.rules.model import Database, Kind, Operation, Outcome, Result, Snapshot
 from rds_snapshot_dr.rules.recovery_point import KeyState
 from rds_snapshot_dr.rules.selection import TargetSelection
 
@@ -49,8 +49,8 @@ def schedule_zone(name: str) -> tzinfo | None:
         log_decision(
             logging.WARNING,
             "backup schedule time zone unknown",
-            operation="snapshot",
-            outcome="skipped",
+            operation=Operation.SNAPSHOT,
+            outcome=Result.SKIPPED,
             reason=f"no time zone rules for {name!r} ({error}); a backup round that left no snapshot at all "
             "is retaken only once the next round has run",
             fix="Report it: the function's runtime should carry the IANA time zone database.",
@@ -84,7 +84,7 @@ class Engine(Worker):
             instances = self.aws.list_instances()
             clusters = self.aws.list_clusters()
         except AwsError as error:
-            self._fail(report, error, target="*", kind="", operation="discover")
+            self._fail(report, error, target="*", kind="", operation=Operation.DISCOVER)
             return None
         selection = selection_rules.targets(
             self.settings, instances, clusters, list(requested) if requested is not None else None
@@ -159,8 +159,8 @@ class Engine(Worker):
             logging.INFO,
             "copy slots reserved for the snapshot-created events",
             action="backup",
-            operation="copy",
-            outcome="reserved",
+            operation=Operation.COPY,
+            outcome=Result.RESERVED,
             reason=reason or f"{len(slots)} of {len(databases)} databases",
         )
         return slots
@@ -204,8 +204,8 @@ class Engine(Worker):
                         Outcome(
                             rest.identifier,
                             rest.kind,
-                            "snapshot",
-                            "deferred",
+                            Operation.SNAPSHOT,
+                            Result.DEFERRED,
                             name,
                             join_reason(note, TIME_BUDGET_REASON),
                         )
@@ -240,8 +240,8 @@ class Engine(Worker):
                 Outcome(
                     db.identifier,
                     db.kind,
-                    "snapshot",
-                    "skipped",
+                    Operation.SNAPSHOT,
+                    Result.SKIPPED,
                     name,
                     join_reason(
                         note, f"{db.kind} status is {db.status!r}; RDS takes a snapshot only when it is available"
@@ -256,8 +256,8 @@ class Engine(Worker):
                 Outcome(
                     db.identifier,
                     db.kind,
-                    "snapshot",
-                    "failed",
+                    Operation.SNAPSHOT,
+                    Result.FAILED,
                     name,
                     join_reason(
                         note,
@@ -273,14 +273,24 @@ class Engine(Worker):
             self.aws.create_snapshot(db, name, tags)
         except AwsError as error:
             if error.code in ALREADY_EXISTS:
-                self._already_exists(report, db.kind, db.identifier, name, self.aws.source_region, "snapshot", note)
+                self._already_exists(
+                    report, db.kind, db.identifier, name, self.aws.source_region, Operation.SNAPSHOT, note
+                )
                 return
             if not (
                 error.code == QUOTA
-                and self.pruner.pruned_for_quota(report, db.kind, db.identifier, "snapshot", error, pruned_for_quota)
+                and self.pruner.pruned_for_quota(
+                    report, db.kind, db.identifier, Operation.SNAPSHOT, error, pruned_for_quota
+                )
             ):
                 self._fail(
-                    report, error, target=db.identifier, kind=db.kind, operation="snapshot", snapshot=name, note=note
+                    report,
+                    error,
+                    target=db.identifier,
+                    kind=db.kind,
+                    operation=Operation.SNAPSHOT,
+                    snapshot=name,
+                    note=note,
                 )
                 return
             try:
@@ -291,13 +301,15 @@ class Engine(Worker):
                     retry_error,
                     target=db.identifier,
                     kind=db.kind,
-                    operation="snapshot",
+                    operation=Operation.SNAPSHOT,
                     snapshot=name,
                     note=note,
                 )
                 return
             after = "started after pruning"
-        report.record(Outcome(db.identifier, db.kind, "snapshot", "started", name, join_reason(note, started, after)))
+        report.record(
+            Outcome(db.identifier, db.kind, Operation.SNAPSHOT, Result.STARTED, name, join_reason(note, started, after))
+        )
 
     # --- events ----------------------------------------------------------------------------------
 
@@ -343,7 +355,7 @@ class Engine(Worker):
             # Deferred copies wait for a slot: reconcile filled every free one, so instance copies go on from
             # the copy-finished events, cluster copies need copy-waiting (`copy_plan.copy_waiting_reason`).
             waiting = Counter(
-                Kind(o.kind) for o in report.outcomes if o.operation == "copy" and o.outcome == "deferred"
+                Kind(o.kind) for o in report.outcomes if o.operation == Operation.COPY and o.outcome == Result.DEFERRED
             )
             started = report.metrics.counts["SnapshotsStarted"]
             reason = copy_plan.copy_waiting_reason(
@@ -377,8 +389,8 @@ class Engine(Worker):
                 Outcome(
                     "*",
                     "",
-                    "key",
-                    "failed",
+                    Operation.KEY,
+                    Result.FAILED,
                     "",
                     f"the state of the destination KMS key {arn} could not be read: {error}",
                     f"Allow the function's role kms:DescribeKey on {arn}, in its IAM policy (the module's does) and in "
@@ -449,8 +461,8 @@ class Engine(Worker):
                     logging.WARNING,
                     "manual snapshot quota unknown",
                     action=report.action,
-                    operation="quota",
-                    outcome="skipped",
+                    operation=Operation.QUOTA,
+                    outcome=Result.SKIPPED,
                     reason=str(error),
                     fix=f"Allow rds:DescribeAccountAttributes to the function's role ({region}).",
                 )
@@ -466,5 +478,5 @@ class Engine(Worker):
             report.metrics.set("ManualSnapshotQuotaUsedPercent", percent)
 
     def ignore(self, event: IgnoredEvent) -> Report:
-        log_decision(logging.DEBUG, "event ignored", action="event", outcome="ignored", reason=event.reason)
+        log_decision(logging.DEBUG, "event ignored", action="event", outcome=Result.IGNORED, reason=event.reason)
         return Report("ignore")

@@ -23,7 +23,7 @@ from rds_snapshot_dr.rules import capacity, model, naming, schedule
 from rds_snapshot_dr.rules import selection as selection_rules
 from rds_snapshot_dr.rules.errors import ACCESS_DENIED, AwsError
 from rds_snapshot_dr.rules.events import ActionRequest
-from rds_snapshot_dr.rules.model import Database, Kind
+from rds_snapshot_dr.rules.model import Database, Kind, Operation
 
 PASS, WARN, FAIL = "pass", "warn", "fail"
 _RANK = {PASS: 0, WARN: 1, FAIL: 2}
@@ -78,7 +78,7 @@ class PreflightReport:
             _LEVELS[check.status],
             f"preflight {check.check}: {check.status}",
             action="preflight",
-            operation="preflight",
+            operation=Operation.PREFLIGHT,
             target=check.check,
             outcome=check.status,
             reason=check.detail,

@@ -8,7 +8,7 @@ from rds_snapshot_dr.core.logs import log_decision
 from rds_snapshot_dr.jobs.worker import TIME_BUDGET_REASON, Report, Worker
 from rds_snapshot_dr.rules import copy_plan, recovery_point, retention, rounds
 from rds_snapshot_dr.rules.errors import AwsError
-from rds_snapshot_dr.rules.model import Kind, Outcome, Snapshot
+from rds_snapshot_dr.rules.model import Kind, Operation, Outcome, Result, Snapshot
 from rds_snapshot_dr.rules.recovery_point import KeyState
 
 
@@ -64,8 +64,8 @@ class Pruner(Worker):
                     "source snapshot deleted without a copy",
                     action=report.action,
                     kind=str(kind),
-                    operation="delete",
-                    outcome="superseded",
+                    operation=Operation.DELETE,
+                    outcome=Result.SUPERSEDED,
                     snapshot=name,
                     reason=why,
                     region=self.aws.source_region,
@@ -77,15 +77,17 @@ class Pruner(Worker):
                     action=report.action,
                     target=snap.target,
                     kind=str(snap.kind),
-                    operation="delete",
-                    outcome="kept",
+                    operation=Operation.DELETE,
+                    outcome=Result.KEPT,
                     snapshot=snap.identifier,
                     reason=rule,
                     region=snap.region,
                 )
             for snap in plan.delete:
                 if self.out_of_time():
-                    outcome = Outcome(snap.target, snap.kind, "delete", "deferred", snap.identifier, TIME_BUDGET_REASON)
+                    outcome = Outcome(
+                        snap.target, snap.kind, Operation.DELETE, Result.DEFERRED, snap.identifier, TIME_BUDGET_REASON
+                    )
                     report.record(outcome)
                     done.append(outcome)
                     continue
@@ -96,7 +98,7 @@ class Pruner(Worker):
                     f"older than the retention in {snap.region}" + (f"; {superseded}" if superseded else ""),
                     copy_plan.SUPERSEDED_FIX if superseded else "",
                 )
-                if outcome.outcome == "deleted" and deleted is not None:
+                if outcome.outcome == Result.DELETED and deleted is not None:
                     deleted.append(snap)
                 done.append(outcome)
         return done
@@ -107,9 +109,9 @@ class Pruner(Worker):
             self.aws.delete_snapshot(snap)
         except AwsError as error:
             return self._fail(
-                report, error, target=snap.target, kind=snap.kind, operation="delete", snapshot=snap.identifier
+                report, error, target=snap.target, kind=snap.kind, operation=Operation.DELETE, snapshot=snap.identifier
             )
-        outcome = Outcome(snap.target, snap.kind, "delete", "deleted", snap.identifier, reason, fix)
+        outcome = Outcome(snap.target, snap.kind, Operation.DELETE, Result.DELETED, snap.identifier, reason, fix)
         report.record(outcome)
         return outcome
 
@@ -126,7 +128,7 @@ class Pruner(Worker):
                 "RDS could not take the snapshot (status failed): it holds no data; its round is taken again",
                 "Nothing to do unless it happens again; then read the database's RDS events in the source region.",
             )
-            if outcome.outcome == "deleted":
+            if outcome.outcome == Result.DELETED:
                 log_decision(
                     logging.WARNING,
                     "a snapshot of ours ended failed",
@@ -134,11 +136,17 @@ class Pruner(Worker):
                     target=snap.target,
                     kind=str(snap.kind),
                     snapshot=snap.identifier,
-                    outcome="warning",
+                    outcome=Result.WARNING,
                 )
 
     def pruned_for_quota(
-        self, report: Report, kind: Kind, target: str, operation: str, error: AwsError, pruned_for_quota: set[Kind]
+        self,
+        report: Report,
+        kind: Kind,
+        target: str,
+        operation: Operation,
+        error: AwsError,
+        pruned_for_quota: set[Kind],
     ) -> bool:
         """On SnapshotQuotaExceeded (backup in the source, a copy into the destination), prune expired
         snapshots of that kind in both regions once per run; True if that freed room for one retry."""

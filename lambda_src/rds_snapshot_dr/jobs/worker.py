@@ -17,7 +17,7 @@ from rds_snapshot_dr.core.settings import Settings
 from rds_snapshot_dr.gateway.aws import RdsGateway, ScheduleGateway
 from rds_snapshot_dr.rules import copy_state
 from rds_snapshot_dr.rules.errors import LASTING_CODES, AwsError, classify
-from rds_snapshot_dr.rules.model import Kind, Outcome, Snapshot
+from rds_snapshot_dr.rules.model import Kind, Operation, Outcome, Result, Snapshot
 
 TIME_BUDGET_REASON = "time budget reserve reached; left for the next run (reconcile)"
 _LEVELS = {
@@ -114,17 +114,17 @@ class Worker:
         *,
         target: str,
         kind: str,
-        operation: str,
+        operation: Operation,
         snapshot: str = "",
         note: str = "",
     ) -> Outcome:
         c = classify(
             error,
             operation,
-            kms_key_arn=self.settings.destination_kms_key_arn if operation == "copy" else "",
+            kms_key_arn=self.settings.destination_kms_key_arn if operation == Operation.COPY else "",
             attempts=self.settings.boto_max_attempts,
         )
-        outcome = {"exists": "exists", "gone": "skipped"}.get(c.outcome, c.outcome)
+        outcome = Result.SKIPPED if c.outcome is Result.GONE else c.outcome
         recorded = Outcome(target, str(kind), operation, outcome, snapshot, join_reason(note, c.reason), c.fix)
         report.record(recorded, lasting=error.code in LASTING_CODES)
         return recorded
@@ -144,8 +144,8 @@ class Worker:
                 Outcome(
                     "*",
                     "",
-                    "schedule",
-                    "failed",
+                    Operation.SCHEDULE,
+                    Result.FAILED,
                     "",
                     f"the copy-waiting schedule {schedule.name} could not be {'enabled' if enabled else 'disabled'} "
                     f"({reason}): {error}",
@@ -162,8 +162,8 @@ class Worker:
             if changed
             else f"copy-waiting schedule already {'enabled' if enabled else 'disabled'}",
             action=report.action,
-            operation="schedule",
-            outcome="started" if changed else "skipped",
+            operation=Operation.SCHEDULE,
+            outcome=Result.STARTED if changed else "skipped",
             reason=reason,
         )
 
@@ -173,7 +173,7 @@ class Worker:
             try:
                 snapshots.extend(self.aws.list_manual_snapshots(region, kind))
             except AwsError as error:
-                self._fail(report, error, target="*", kind=kind, operation="discover")
+                self._fail(report, error, target="*", kind=kind, operation=Operation.DISCOVER)
                 return None
         return snapshots
 
@@ -187,7 +187,7 @@ class Worker:
         return found
 
     def _already_exists(
-        self, report: Report, kind: Kind, target: str, name: str, region: str, operation: str, note: str = ""
+        self, report: Report, kind: Kind, target: str, name: str, region: str, operation: Operation, note: str = ""
     ) -> Outcome:
         """RDS says a snapshot with our name exists: success if it is ours (a retried event), failure if not."""
         try:

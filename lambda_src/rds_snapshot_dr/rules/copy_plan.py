@@ -25,7 +25,9 @@ from rds_snapshot_dr.rules.model import (
     FUTURE_STAMP_TOLERANCE,
     Database,
     Kind,
+    Operation,
     Outcome,
+    Result,
     Snapshot,
     stamp_of,
 )
@@ -528,9 +530,9 @@ def copy_backlog(settings: Settings, older: Iterable[Snapshot], found: Iterable[
 
 def may_copy_more(outcome: Outcome) -> bool:
     """Whether to go on starting copies after this copy outcome: not once RDS refused one for the limit."""
-    return not (outcome.operation == "copy" and outcome.outcome == "deferred")
+    return not (outcome.operation == Operation.COPY and outcome.outcome == Result.DEFERRED)
 
 
 def freed_room(outcomes: Iterable[Outcome]) -> bool:
     """Whether a quota prune freed room: at least one snapshot was deleted."""
-    return any(o.operation == "delete" and o.outcome == "deleted" for o in outcomes)
+    return any(o.operation == Operation.DELETE and o.outcome == Result.DELETED for o in outcomes)

@@ -13,7 +13,9 @@ from rds_snapshot_dr.rules.model import (
     COPY_FAILURES_TAG,
     COPY_IN_FLIGHT_STATES,
     Kind,
+    Operation,
     Outcome,
+    Result,
     Snapshot,
 )
 
@@ -67,7 +69,7 @@ def copy_attempts_left(settings: Settings, source: Snapshot) -> int:
 def name_taken_outcome(
     settings: Settings,
     *,
-    operation: str,
+    operation: Operation,
     target: str,
     kind: Kind | str,
     name: str,
@@ -84,12 +86,12 @@ def name_taken_outcome(
     if existing is None or naming.is_owned(settings, existing):
         state = f", {existing.status}" if existing is not None and existing.status else ""
         reason = f"already exists in {region} (retried or duplicate event{state})"
-        return Outcome(target, kind, operation, "exists", name, _join(note, reason))
+        return Outcome(target, kind, operation, Result.EXISTS, name, _join(note, reason))
     return Outcome(
         target,
         kind,
         operation,
-        "failed",
+        Result.FAILED,
         name,
         _join(
             note,
@@ -119,8 +121,8 @@ def failed_copy_outcome(settings: Settings, source: Snapshot, region: str, failu
     return Outcome(
         source.target,
         source.kind,
-        "copy",
-        "failed",
+        Operation.COPY,
+        Result.FAILED,
         source.identifier,
         f"the copy to {region} ended failed ({failures} failed so far); {then}",
         COPY_FAILED_FIX.format(region=region, tag=COPY_FAILURES_TAG, snapshot=source.identifier),
@@ -132,8 +134,8 @@ def exhausted_copy_outcome(settings: Settings, source: Snapshot, region: str) ->
     return Outcome(
         source.target,
         source.kind,
-        "copy",
-        "failed",
+        Operation.COPY,
+        Result.FAILED,
         source.identifier,
         f"{source.copy_failures} copies to {region} ended failed; copy_max_attempts={settings.copy_max_attempts} "
         "reached, so no copy is started and the source is kept",

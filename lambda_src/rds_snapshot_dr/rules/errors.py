@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from rds_snapshot_dr.rules.model import Operation, Result
+
 
 class AwsError(Exception):
     """An AWS call failed after botocore's retries. Raised by the gateway only, so the engine never sees botocore."""
@@ -23,7 +25,7 @@ class TargetFailuresError(RuntimeError):
 
 @dataclass(frozen=True)
 class Classified:
-    outcome: str  # skipped | deferred | failed | exists | gone
+    outcome: Result  # skipped | deferred | failed | exists | gone
     reason: str
     fix: str
 
@@ -91,14 +93,14 @@ LASTING_CODES = frozenset({"KMSKeyNotAccessibleFault"})
 
 
 def classify(
-    error: AwsError, operation: str, *, kms_key_arn: str = "", retry_mode: str = "", attempts: int = 0
+    error: AwsError, operation: Operation | str, *, kms_key_arn: str = "", retry_mode: str = "", attempts: int = 0
 ) -> Classified:
     """Outcome and fix for an error of `operation` (snapshot | copy | delete | describe)."""
     code, region, action = error.code, error.region, error.action
     detail = f"{code}: {error.message}"
     if code in NOT_READY:
         return Classified(
-            "skipped",
+            Result.SKIPPED,
             f"the database is not in a state that allows a snapshot ({detail})",
             "Usually transient (modifying, backing-up, stopped). When the database is available again, reconcile "
             "retakes the snapshot of the latest full backup round (under the round's name); to take it now invoke "
@@ -106,41 +108,41 @@ def classify(
         )
     if code in SNAPSHOT_NOT_READY:
         return Classified(
-            "skipped",
+            Result.SKIPPED,
             f"the snapshot is not in a state that allows {operation} ({detail})",
             "Transient: the next reconcile retries it.",
         )
     if code in ALREADY_EXISTS:
-        return Classified("exists", detail, "")
+        return Classified(Result.EXISTS, detail, "")
     if code in DATABASE_NOT_FOUND:
         return Classified(
-            "failed",
+            Result.FAILED,
             f"the database does not exist in {region} ({detail})",
             "Check db_instance_identifiers / db_cluster_identifiers: it was deleted, renamed or is in another region.",
         )
     if code in SNAPSHOT_NOT_FOUND:
-        return Classified("gone", f"the snapshot no longer exists in {region} ({detail})", "")
-    if operation == "copy" and is_copy_limit(error):
+        return Classified(Result.GONE, f"the snapshot no longer exists in {region} ({detail})", "")
+    if operation == Operation.COPY and is_copy_limit(error):
         return Classified(
-            "deferred",
+            Result.DEFERRED,
             f"the destination region {region} has the maximum of cross-region copies in progress ({detail})",
             "Nothing to do: reconcile starts the copy when a slot is free. If copies are deferred for long, "
             "run reconcile more often or stagger the backup schedules.",
         )
     if code == QUOTA:
-        return Classified("failed", detail, QUOTA_HINT.format(region=region))
+        return Classified(Result.FAILED, detail, QUOTA_HINT.format(region=region))
     if code == "KMSKeyNotAccessibleFault":
         return Classified(
-            "failed",
+            Result.FAILED,
             f"KMS key {kms_key_arn or '(unknown)'} in {region} is not accessible ({detail})",
             f"Check that key {kms_key_arn} exists in {region}, is enabled and not pending deletion, and that its "
             "key policy lets the function's role use it through RDS: it delegates to IAM (the account root may "
             "kms:*) or names the role (the module's output kms_key_policy_statements). Run preflight to check. "
             "Also check the source key if the source is encrypted.",
         )
-    if code in {"InvalidParameterValue", "InvalidParameterCombination"} and operation == "copy":
+    if code in {"InvalidParameterValue", "InvalidParameterCombination"} and operation == Operation.COPY:
         return Classified(
-            "failed",
+            Result.FAILED,
             f"RDS rejected the copy parameters for key {kms_key_arn or '(unknown)'} in {region} ({detail})",
             f"The destination key (the module's own, or the kms_key_arn input) must be a key ARN in {region} (not an "
             "alias, not another region), and the source snapshot must be referenced by its full ARN. Check the "
@@ -148,7 +150,7 @@ def classify(
         )
     if code in ACCESS_DENIED:
         return Classified(
-            "failed",
+            Result.FAILED,
             f"the function's role may not call {action} in {region} ({detail})",
             f"Allow {action} on this resource in the function's IAM policy (the module's policy scopes snapshot "
             "actions to the snapshot prefix and deletions to the ownership tag), and check SCPs and permission "
@@ -156,14 +158,14 @@ def classify(
         )
     if code in THROTTLING:
         return Classified(
-            "failed",
+            Result.FAILED,
             f"AWS throttled {action} in {region} beyond {attempts or 'the configured'} attempts ({detail})",
             "Transient: the next run retries. If it repeats, raise aws_api_max_attempts, set aws_api_retry_mode = "
             '"adaptive", or stagger the schedules of module instances in the same account and region.',
         )
     if code in CREDENTIALS:
         return Classified(
-            "failed",
+            Result.FAILED,
             f"no usable AWS credentials for {action} in {region} ({detail})",
             "In Lambda: the function's role (check that it exists and that its trust policy names "
             "lambda.amazonaws.com). On a workstation: sign in first (aws sso login, or set AWS_PROFILE, or "
@@ -171,13 +173,13 @@ def classify(
         )
     if code in UNREACHABLE:
         return Classified(
-            "failed",
+            Result.FAILED,
             f"could not reach the RDS endpoint for {region} ({detail})",
             f"Check the network path to RDS in {region} (proxy, firewall, VPC endpoint) and that the region name "
             "is right. The next run retries.",
         )
     return Classified(
-        "failed",
+        Result.FAILED,
         f"unexpected error from {action} in {region} ({detail})",
         "See the message; the next run retries. Check the settings, the KMS key and the IAM permissions.",
     )

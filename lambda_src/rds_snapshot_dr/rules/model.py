@@ -191,21 +191,54 @@ class Snapshot:
         return int(value) if value.isdigit() else 0
 
 
+class Operation(StrEnum):
+    """What the function attempted for one target."""
+
+    DISCOVER = "discover"  # finding the targets
+    SNAPSHOT = "snapshot"
+    COPY = "copy"
+    DELETE = "delete"
+    SCHEDULE = "schedule"  # switching the copy-waiting schedule
+    KEY = "key"  # the destination key's state
+    DRILL = "drill"
+    QUOTA = "quota"  # the manual snapshot quotas
+    PREFLIGHT = "preflight"
+
+
+class Result(StrEnum):
+    """How it ended (the `outcome` field of an outcome, its log line and the handler's answer)."""
+
+    STARTED = "started"
+    EXISTS = "exists"
+    DELETED = "deleted"
+    SKIPPED = "skipped"
+    DEFERRED = "deferred"
+    IGNORED = "ignored"
+    FAILED = "failed"
+    MEASURED = "measured"  # a drill's restore finished and was timed
+    WARNING = "warning"
+    KEPT = "kept"  # expired but kept by a rule (keep-last, no restorable copy yet)
+    SUPERSEDED = "superseded"  # a source deleted without a copy, since a newer copy supersedes it
+    RESERVED = "reserved"  # a copy slot reserved for a snapshot still being made
+    OVERDUE = "overdue"  # a drill later than its schedule
+    GONE = "gone"  # an error's classification only: the snapshot no longer exists (recorded as skipped)
+
+
 @dataclass(frozen=True)
 class Outcome:
     """What happened to one target for one operation; the handler returns a list of these."""
 
     target: str
     kind: str
-    operation: str  # discover | snapshot | copy | delete
-    outcome: str  # started | exists | deleted | skipped | deferred | ignored | failed
+    operation: Operation
+    outcome: Result
     snapshot: str = ""
     reason: str = ""
     fix: str = ""
 
     @property
     def failed(self) -> bool:
-        return self.outcome == "failed"
+        return self.outcome is Result.FAILED
 
 
 def round_stamp(scheduled_time: datetime) -> str:

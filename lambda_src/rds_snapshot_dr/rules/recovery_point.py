@@ -10,7 +10,7 @@ from datetime import datetime
 
 from rds_snapshot_dr.core.settings import Settings
 from rds_snapshot_dr.rules import naming
-from rds_snapshot_dr.rules.model import Database, Kind, Outcome, Snapshot
+from rds_snapshot_dr.rules.model import Database, Kind, Operation, Outcome, Result, Snapshot
 from rds_snapshot_dr.rules.naming import sort_time, stamped_in_future
 
 
@@ -73,8 +73,8 @@ def unusable_key_outcome(settings: Settings, key: KeyState, copies: int) -> Outc
     return Outcome(
         "*",
         "",
-        "key",
-        "failed",
+        Operation.KEY,
+        Result.FAILED,
         "",
         f"the destination KMS key {key.arn} is {key.describe()}; {copies} DR copies under it cannot be restored and "
         "count as no recovery point, new copies are refused, and no source snapshot whose copy is under it is "

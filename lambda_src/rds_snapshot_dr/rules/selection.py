@@ -6,7 +6,15 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from rds_snapshot_dr.core.settings import Settings
-from rds_snapshot_dr.rules.model import CLUSTER_SNAPSHOT_STATES, INSTANCE_SNAPSHOT_STATES, Database, Kind, Outcome
+from rds_snapshot_dr.rules.model import (
+    CLUSTER_SNAPSHOT_STATES,
+    INSTANCE_SNAPSHOT_STATES,
+    Database,
+    Kind,
+    Operation,
+    Outcome,
+    Result,
+)
 
 
 @dataclass(frozen=True)
@@ -43,8 +51,8 @@ def targets(
                 Outcome(
                     cluster_id,
                     Kind.CLUSTER,
-                    "discover",
-                    "failed",
+                    Operation.DISCOVER,
+                    Result.FAILED,
                     reason=f"DB cluster {cluster_id} not found in {settings.source_region}",
                     fix="Check db_cluster_identifiers: the cluster was deleted, renamed, or is in another region.",
                 )
@@ -61,8 +69,8 @@ def targets(
                 Outcome(
                     instance_id,
                     Kind.INSTANCE,
-                    "discover",
-                    "failed",
+                    Operation.DISCOVER,
+                    Result.FAILED,
                     reason=f"DB instance {instance_id} not found in {settings.source_region}",
                     fix="Check db_instance_identifiers: the instance was deleted, renamed, or is in another region.",
                 )
@@ -73,8 +81,8 @@ def targets(
                 Outcome(
                     instance_id,
                     Kind.INSTANCE,
-                    "discover",
-                    "skipped" if covered else "failed",
+                    Operation.DISCOVER,
+                    Result.SKIPPED if covered else Result.FAILED,
                     reason=f"DB instance {instance_id} is a member of DB cluster {db.cluster_identifier}; "
                     "cluster members are backed up through their cluster",
                     fix=""
@@ -98,8 +106,8 @@ def targets(
                 Outcome(
                     ident,
                     "",
-                    "discover",
-                    "failed",
+                    Operation.DISCOVER,
+                    Result.FAILED,
                     reason=f"{ident} is not a target of this module instance",
                     fix="Name only configured targets in 'targets', or add it to db_instance_identifiers, "
                     "db_cluster_identifiers or the selection tags.",
