@@ -269,7 +269,7 @@ data "aws_iam_policy_document" "drill" {
 }
 
 resource "aws_iam_role_policy" "drill" {
-  count = local.create && local.drill_enabled ? 1 : 0
+  count = local.create_role && local.drill_enabled ? 1 : 0
 
   name   = "${local.name}-drill"
   role   = aws_iam_role.lambda[0].id

@@ -47,6 +47,8 @@ locals {
   ]
 }
 
+# The trust policy: rendered with or without create_role (output function_trust_policy_json), the role
+# created only with it.
 data "aws_iam_policy_document" "lambda_assume_role" {
   count = local.create ? 1 : 0
 
@@ -62,7 +64,7 @@ data "aws_iam_policy_document" "lambda_assume_role" {
 }
 
 resource "aws_iam_role" "lambda" {
-  count = local.create ? 1 : 0
+  count = local.create_role ? 1 : 0
 
   name                 = local.name
   description          = "rds-snapshot-dr ${var.name}: snapshots RDS databases and copies them to ${local.destination_region}."
@@ -72,6 +74,8 @@ resource "aws_iam_role" "lambda" {
   tags                 = local.tags
 }
 
+# The policy is rendered with or without create_role: with create_role = false it names the caller's role
+# (role_arn) and is the output function_policy_json, for whoever creates that role.
 # Each statement cites the Service Authorization Reference for the resource types and condition keys
 # it uses: RDS https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazonrds.html
 # KMS https://docs.aws.amazon.com/service-authorization/latest/reference/list_awskeymanagementservice.html
@@ -382,7 +386,7 @@ data "aws_iam_policy_document" "lambda" {
   statement {
     sid       = "SimulateOwnPermissions"
     actions   = ["iam:GetRole", "iam:SimulatePrincipalPolicy"] # GetRole: the role's ARN with its path
-    resources = [aws_iam_role.lambda[0].arn]
+    resources = [local.role_arn]
   }
 
   # --- The copy-waiting schedule: on while copies wait, off when none do ----------------------------
@@ -441,8 +445,20 @@ data "aws_iam_policy_document" "lambda" {
   }
 }
 
-resource "aws_iam_role_policy" "lambda" {
+# Everything the function's role must allow, in one document: the output function_policy_json, for a role
+# of the caller's (create_role = false). The module's own role carries the same statements in two inline
+# policies (this one and, with the drill, drill.tf's), so a role without the drill keeps its policy as it was.
+data "aws_iam_policy_document" "function" {
   count = local.create ? 1 : 0
+
+  source_policy_documents = concat(
+    [data.aws_iam_policy_document.lambda[0].json],
+    data.aws_iam_policy_document.drill[*].json,
+  )
+}
+
+resource "aws_iam_role_policy" "lambda" {
+  count = local.create_role ? 1 : 0
 
   name   = local.name
   role   = aws_iam_role.lambda[0].id

@@ -2,8 +2,11 @@
 # Destination KMS key: created here (default) or an existing one (create_kms_key = false)
 ################################################################################
 
-# A created key names this instance's role in its key policy. The role does not depend on the key
-# (only the role's policy does), so there is no dependency cycle.
+# A created key names this instance's role in its key policy: the role the module creates, or the caller's
+# (role_arn, create_role = false), which must then exist before the key: KMS refuses a key policy naming a
+# principal that does not exist (AWS Knowledge Center, "How do I resolve the AWS KMS key policy error
+# 'Policy contains a statement with one or more invalid principals'?"). The role does not depend on
+# the key (only the role's policy does), so there is no dependency cycle.
 module "destination_kms_key" {
   source = "./modules/destination-kms-key"
   count  = local.create && var.create_kms_key ? 1 : 0
@@ -13,7 +16,7 @@ module "destination_kms_key" {
   }
 
   name                     = local.name
-  function_role_arns       = [aws_iam_role.lambda[0].arn]
+  function_role_arns       = local.key_role_arns
   cross_account_principals = var.kms_key_cross_account_principals
   tags                     = local.tags
 }
@@ -32,6 +35,6 @@ module "function_key_statements" {
   source = "./modules/function-key-statements"
   count  = local.create ? 1 : 0
 
-  function_role_arns = [aws_iam_role.lambda[0].arn]
+  function_role_arns = local.key_role_arns
   key_region         = local.destination_region
 }

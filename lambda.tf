@@ -63,7 +63,7 @@ resource "aws_lambda_function" "this" {
   #checkov:skip=CKV_AWS_173:The environment holds settings only (regions, identifiers, key ARN), no secrets; Lambda encrypts it at rest with its service key.
   function_name = local.name
   description   = "rds-snapshot-dr ${local.module_version} ${var.name}: snapshots RDS databases in ${local.source_region} and copies them to ${local.destination_region}."
-  role          = aws_iam_role.lambda[0].arn
+  role          = local.role_arn
 
   filename         = local.package_path
   source_code_hash = filebase64sha256(local.package_path)
@@ -94,7 +94,8 @@ resource "aws_lambda_function" "this" {
 
   tags = local.tags
 
-  # The role's policy must exist before the first invocation, and the log group before the
+  # The role's policy must exist before the first invocation (a role of the caller's, create_role = false,
+  # is theirs to have ready), and the log group before the
   # function so that Lambda never creates one without retention. The ARN checks come first so that
   # a wrong-region key known only at apply stops the apply before the function exists (main.tf).
   depends_on = [

@@ -30,6 +30,14 @@ locals {
   # The create switch: every resource's count (moved.tf keeps addresses of earlier releases).
   create = var.create
 
+  # The function's role: created here (create_role, the default) or brought by the caller (role_arn).
+  # What is created follows create_role, never role_arn, which may be unknown at plan.
+  create_role = local.create && var.create_role
+  role_arn    = var.create_role ? one(aws_iam_role.lambda[*].arn) : var.role_arn
+  # The role the key policy statements name. A missing role_arn is input_checks' to report (naming the
+  # inputs), not the key modules' validations: no role, no statement.
+  key_role_arns = var.create_role ? [local.role_arn] : compact([var.role_arn])
+
   # The function's log group, named as Lambda names it (lambda.tf creates it with retention).
   log_group_name = "/aws/lambda/${local.name}"
 
@@ -127,6 +135,7 @@ resource "terraform_data" "input_checks" {
   count = local.create ? 1 : 0
 
   input = {
+    role_arn        = var.role_arn
     kms_key_arn     = var.kms_key_arn
     sns_topic_arn   = var.sns_topic_arn
     log_kms_key_arn = var.log_kms_key_arn
@@ -170,6 +179,24 @@ resource "terraform_data" "input_checks" {
     precondition {
       condition     = !var.create_kms_key || var.kms_key_arn == null
       error_message = "kms_key_arn is set (${coalesce(var.kms_key_arn, "-")}) but create_kms_key is true: set create_kms_key = false to copy under that key, or remove kms_key_arn to have the module create one."
+    }
+
+    precondition {
+      condition     = var.create_role || var.role_arn != null
+      error_message = "create_role is false but role_arn is null: the function needs a role. Set role_arn to the ARN of your role (trusted by lambda.amazonaws.com, allowed what the output function_policy_json renders; docs/bring-your-own-role.md), or set create_role = true to have the module create one."
+    }
+
+    precondition {
+      condition     = !var.create_role || var.role_arn == null
+      error_message = "role_arn is set (${coalesce(var.role_arn, "-")}) but create_role is true: set create_role = false to run the function with that role, or remove role_arn to have the module create one."
+    }
+
+    # Lambda runs a function only with a role of its own account: CreateFunction with another account's
+    # role is refused ("Cross-account pass role is not allowed"), and the role's policy names this account's
+    # resources. Checked as soon as role_arn is known (at plan, unless it is a role created in the same apply).
+    precondition {
+      condition     = var.role_arn == null || try(split(":", var.role_arn)[1] == local.partition && split(":", var.role_arn)[4] == local.account_id, false)
+      error_message = "role_arn must be a role of partition ${local.partition} and account ${local.account_id}, those of the providers (it is ${coalesce(var.role_arn, "-")}): a Lambda function runs only with a role of its own account. Pass a role of account ${local.account_id}."
     }
 
     precondition {

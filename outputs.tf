@@ -9,8 +9,18 @@ output "lambda_function_arn" {
 }
 
 output "lambda_role_arn" {
-  description = "ARN of the function's IAM role, for key policies or permission boundaries elsewhere."
-  value       = one(aws_iam_role.lambda[*].arn)
+  description = "ARN of the function's IAM role (created, or the `role_arn` passed in with `create_role = false`), for key policies or permission boundaries elsewhere. null when `create` = false."
+  value       = local.create ? local.role_arn : null
+}
+
+output "function_policy_json" {
+  description = "IAM policy document (JSON) with everything the function's role must allow for this instance: the statements of the role's inline policy and, with `restore_drill`, of its drill policy, in one document (statement ids as in the README's IAM section). With `create_role = false`, attach it to your role (docs/bring-your-own-role.md); with `create_role = true` the module's role has exactly these statements. null when `create` = false."
+  value       = one(data.aws_iam_policy_document.function[*].json)
+}
+
+output "function_trust_policy_json" {
+  description = "Trust policy (JSON) the function's role needs: lambda.amazonaws.com may assume it. The module's role has it; with `create_role = false` give it to your role. null when `create` = false."
+  value       = one(data.aws_iam_policy_document.lambda_assume_role[*].json)
 }
 
 output "restore_operator_policy_json" {

@@ -534,8 +534,28 @@ variable "log_level" {
 # IAM
 ################################################################################
 
+variable "create_role" {
+  description = "Whether the module creates the function's IAM role and its inline policies. false = bring your own role in `role_arn` (docs/bring-your-own-role.md): the module then creates no role, no role policy and no attachment for the function; the role must trust lambda.amazonaws.com and allow what the output `function_policy_json` renders. Covers the function's role only: the scheduler's role and the copy-events role (trusted by scheduler.amazonaws.com and events.amazonaws.com, allowed only to invoke this function, send to its dead-letter queue and forward its copy events) are still created. Decides what is created (a `count`), so it must be known at plan: a literal or a variable."
+  type        = bool
+  default     = true
+  nullable    = false
+}
+
+variable "role_arn" {
+  description = "ARN of an existing IAM role for the function, when `create_role = false` (required then, and must be null otherwise): a role of the providers' account, trusted by lambda.amazonaws.com, allowed what the output `function_policy_json` renders (docs/bring-your-own-role.md). A key the module creates names it in its key policy, so the role must exist before the apply. May be unknown at plan (a role created in the same configuration)."
+  type        = string
+  default     = null
+
+  # Role ARNs: arn:<partition>:iam::<account>:role/<path><name> (IAM User Guide, "IAM identifiers", IAM ARNs);
+  # a role name is 1 to 64 of letters, digits and +=,.@_- (IAM API Reference, CreateRole, RoleName).
+  validation {
+    condition     = var.role_arn == null || can(regex("^arn:aws[a-z-]*:iam::[0-9]{12}:role/([\\x{21}-\\x{7e}]*/)?[A-Za-z0-9+=,.@_-]{1,64}$", var.role_arn))
+    error_message = "role_arn must be the ARN of an IAM role, for example \"arn:aws:iam::123456789012:role/rds-snapshot-dr\" or with a path \"arn:aws:iam::123456789012:role/platform/rds-snapshot-dr\" (not a role name, not a policy or instance-profile ARN), or null."
+  }
+}
+
 variable "iam_role_permissions_boundary" {
-  description = "ARN of an IAM managed policy set as the permissions boundary of every role the module creates (the function's role, the scheduler's role and the copy-events role), for organisations that require one. The boundary must allow what their policies grant: the function's actions, lambda:InvokeFunction and sqs:SendMessage for the schedules, events:PutEvents for the forwarded copy events; otherwise those calls fail with AccessDenied (preflight checks the function's role only). null = no boundary."
+  description = "ARN of an IAM managed policy set as the permissions boundary of every role the module creates (the function's role, the scheduler's role and the copy-events role), for organisations that require one. The boundary must allow what their policies grant: the function's actions, lambda:InvokeFunction and sqs:SendMessage for the schedules, events:PutEvents for the forwarded copy events; otherwise those calls fail with AccessDenied (preflight checks the function's role only). With `create_role = false` the function's role is yours and this input does not touch it. null = no boundary."
   type        = string
   default     = null
 

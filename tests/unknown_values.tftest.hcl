@@ -51,3 +51,18 @@ run "complete_example_plans_with_a_key_and_topic_created_in_the_same_plan" {
     error_message = "The complete example plans every alarm and all three schedules while the key's and the topic's ARNs are still unknown."
   }
 }
+
+run "own_role_created_beside_the_module_plans_with_its_arn_unknown" {
+  command = plan
+
+  # docs/bring-your-own-role.md: the caller creates the role from function_trust_policy_json and attaches
+  # function_policy_json; role_arn is unknown at plan.
+  module {
+    source = "./tests/byo_role"
+  }
+
+  assert {
+    condition     = output.lambda_function_name == "orders-rds-snapshot-dr"
+    error_message = "A module given an own role whose ARN is still unknown plans its function."
+  }
+}

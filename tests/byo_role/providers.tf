@@ -1,0 +1,8 @@
+provider "aws" {
+  region = var.source_region
+}
+
+provider "aws" {
+  alias  = "destination"
+  region = var.destination_region
+}
