@@ -830,7 +830,8 @@ class Simulation:
         self.records[id(task)] = invocation
         if invocation.trigger == "reconcile":
             invocation.truth = {"rpo_s": self.truth_rpo()}
-        return handler.lambda_handler(invocation.payload, Context(self.kernel, task.deadline))
+        environment = task.environment.setdefault("function", handler.ExecutionEnvironment())
+        return handler.handle(invocation.payload, Context(self.kernel, task.deadline), environment)
 
     def _backend(self, region: str, operation: str, params: dict[str, Any]) -> dict[str, Any]:
         kernel = self.kernel
@@ -960,7 +961,6 @@ class Simulation:
         from rds_snapshot_dr import clock, handler
         from rds_snapshot_dr.core.logs import logger
         from rds_snapshot_dr.gateway import aws
-        from rds_snapshot_dr.jobs import copier
 
         saved_env = dict(os.environ)
         os.environ.update(self.environment)
@@ -987,16 +987,12 @@ class Simulation:
         wire.install(aws.CLIENTS)
         saved_budgets = getattr(aws.CLIENTS, "_rds_budgets", None)
 
-        saved_waiting = getattr(copier, "WAITING", None)
-
         def switch(task: Task) -> None:
-            # The function's rate budgets live in its client factory, and its waiting-copy candidates in
-            # `copier.WAITING`, one of each per execution environment; all simulated environments share one
-            # process, so each gets its own while it runs.
+            # The function's rate budgets live in its client factory, one per execution environment; all
+            # simulated environments share one process, so each gets its own while it runs. (What else an
+            # environment keeps, `handler.ExecutionEnvironment`, each invocation is given: `_invoke`.)
             if saved_budgets is not None:
                 aws.CLIENTS._rds_budgets = task.environment["rds_budgets"]
-            if saved_waiting is not None:
-                copier.WAITING = task.environment.setdefault("waiting", copier.WaitingCandidates())
 
         self.kernel.on_switch = switch
         previous_clock = clock.set_clock(SimClock(self.kernel))
@@ -1015,8 +1011,6 @@ class Simulation:
             wire.uninstall(aws.CLIENTS)
             if saved_budgets is not None:
                 aws.CLIENTS._rds_budgets = saved_budgets
-            if saved_waiting is not None:
-                copier.WAITING = saved_waiting
             aws.CLIENTS._session = None
             random.setstate(saved_random)
             os.environ.clear()

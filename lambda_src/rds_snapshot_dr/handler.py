@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import os
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -14,7 +15,7 @@ from rds_snapshot_dr.core.metrics import print_emf
 from rds_snapshot_dr.core.settings import Settings, load_settings
 from rds_snapshot_dr.gateway.aws import CLIENTS, KeyGateway, RdsGateway, ScheduleGateway
 from rds_snapshot_dr.jobs import drill
-from rds_snapshot_dr.jobs.copier import WAITING
+from rds_snapshot_dr.jobs.copier import WaitingCandidates
 from rds_snapshot_dr.jobs.engine import Engine, Report
 from rds_snapshot_dr.jobs.preflight import PreflightReport
 from rds_snapshot_dr.jobs.preflight import run as preflight
@@ -41,6 +42,22 @@ _NO_DEADLINE_MS = 15 * 60 * 1000
 REPORT_ONLY_ACTIONS = frozenset({"copy-waiting"})
 
 
+@dataclass
+class ExecutionEnvironment:
+    """What one Lambda execution environment keeps across its warm invocations, besides its settings and
+    its clients with their rate budgets (`gateway.aws.CLIENTS`): copy-waiting's waiting-copy candidates.
+    `lambda_handler` runs with the process's one; a caller that runs several environments in one process
+    (the fleet simulation) gives each its own to `handle`."""
+
+    waiting: WaitingCandidates = field(default_factory=WaitingCandidates)
+
+    def clear(self) -> None:
+        self.waiting.clear()
+
+
+ENVIRONMENT = ExecutionEnvironment()
+
+
 @functools.cache
 def current_settings() -> Settings:
     """Validated once per container (cold start); a bad variable fails every invocation with its name."""
@@ -58,7 +75,7 @@ def reset() -> None:
     current_settings.cache_clear()
     announce_cold_start.cache_clear()
     CLIENTS.clear()
-    WAITING.clear()
+    ENVIRONMENT.clear()
 
 
 def utcnow() -> datetime:
@@ -66,6 +83,11 @@ def utcnow() -> datetime:
 
 
 def lambda_handler(event: Any, context: Any) -> dict[str, Any]:
+    return handle(event, context, ENVIRONMENT)
+
+
+def handle(event: Any, context: Any, environment: ExecutionEnvironment) -> dict[str, Any]:
+    """One invocation in `environment`."""
     settings = current_settings()
     configure_logging(settings.log_level)
     announce_cold_start()
@@ -79,6 +101,7 @@ def lambda_handler(event: Any, context: Any) -> dict[str, Any]:
         remaining_ms=remaining_ms,
         copy_waiting_schedule=ScheduleGateway.from_settings(settings),
         destination_key=KeyGateway.from_settings(settings),
+        waiting=environment.waiting,
     )
 
     if isinstance(request, ActionRequest):

@@ -21,8 +21,10 @@ from dr_testing import (
     make_instance,
 )
 
+from rds_snapshot_dr import handler
 from rds_snapshot_dr.core.settings import SettingsError, load_settings
 from rds_snapshot_dr.handler import lambda_handler
+from rds_snapshot_dr.rules.model import Kind
 
 GROUP, NAME = COPY_WAITING_GROUP, COPY_WAITING_NAME
 
@@ -153,3 +155,21 @@ def test_a_malformed_schedule_arn_is_refused(env):
     env(COPY_WAITING_SCHEDULE_ARN="arn:aws:events:eu-west-1:123456789012:rule/copy-waiting")
     with pytest.raises(SettingsError, match="COPY_WAITING_SCHEDULE_ARN: must be empty or an EventBridge Scheduler"):
         load_settings(os.environ)
+
+
+@pytest.mark.usefixtures("default_quotas", "schedule")
+def test_each_execution_environment_keeps_its_own_waiting_candidates(source, env, lambda_context):
+    """The candidates a listing found stay with the execution environment that listed them (the handler's
+    `ExecutionEnvironment`), never in a process global another environment would read."""
+    env(COPY_CONCURRENCY_LIMIT="1", DB_INSTANCE_IDENTIFIERS="orders-db,billing-db", DB_CLUSTER_IDENTIFIERS="")
+    make_instance(source, "orders-db")
+    make_instance(source, "billing-db")
+    listed, other = handler.ExecutionEnvironment(), handler.ExecutionEnvironment()
+
+    handler.handle(load_event("scheduled-backup.json"), lambda_context, listed)
+    handler.handle({"action": "copy-waiting"}, lambda_context, listed)
+
+    waiting, _watched = listed.waiting.get(Kind.INSTANCE) or ([], [])
+    assert [snap.target for snap in waiting] == ["billing-db"]  # one slot: the second copy waits
+    assert other.waiting.get(Kind.INSTANCE) is None
+    assert handler.ENVIRONMENT.waiting.get(Kind.INSTANCE) is None

@@ -10,6 +10,8 @@ from dr_testing import BASE_ENV
 from rds_snapshot_dr.core.settings import load_settings
 from rds_snapshot_dr.rules import copy_plan, copy_state, model, naming, recovery_point, rounds, schedule, selection
 from rds_snapshot_dr.rules import retention as retention_rules
+from rds_snapshot_dr.rules.copy_state import AfterCopyError, CopyPath
+from rds_snapshot_dr.rules.errors import AwsError
 from rds_snapshot_dr.rules.model import Database, Kind, Snapshot
 
 NOW = datetime(2026, 11, 25, 14, 0, tzinfo=UTC)
@@ -563,3 +565,26 @@ def test_ownership_is_remembered_per_settings_not_across_them(settings):
     assert not naming.is_owned(other, mine)
     assert naming.is_owned(settings, mine)
     assert mine == snap(name(1), 1)  # the remembered answer is no part of the snapshot's value
+
+
+@pytest.mark.parametrize(
+    ("code", "message", "path", "verdict"),
+    [
+        ("DBSnapshotAlreadyExists", "exists", CopyPath.EVENT, AfterCopyError.DUPLICATE),
+        ("DBClusterSnapshotAlreadyExistsFault", "exists", CopyPath.SWEEP, AfterCopyError.CHECK_EXISTING),
+        ("SnapshotQuotaExceeded", "quota exceeded", CopyPath.EVENT, AfterCopyError.DEFER_TO_RECONCILE),
+        ("SnapshotQuotaExceeded", "quota exceeded", CopyPath.SWEEP, AfterCopyError.PRUNE_AND_RETRY),
+        # the copy limit comes as the quota code too: no pruning helps, the copy waits for a slot
+        (
+            "SnapshotQuotaExceeded",
+            "Cannot copy more than 20 snapshots across regions",
+            CopyPath.SWEEP,
+            AfterCopyError.FAIL,
+        ),
+        ("KMSKeyNotAccessibleFault", "disabled", CopyPath.SWEEP, AfterCopyError.FAIL),
+        ("Throttling", "slow down", CopyPath.EVENT, AfterCopyError.FAIL),
+    ],
+)
+def test_what_a_refused_copy_leads_to(code: str, message: str, path: CopyPath, verdict: AfterCopyError) -> None:
+    error = AwsError(code, message, "rds:CopyDBSnapshot", "eu-central-1")
+    assert copy_state.after_copy_error(error, path) is verdict

@@ -16,8 +16,8 @@ from rds_snapshot_dr.jobs.pruner import Pruner
 from rds_snapshot_dr.jobs.worker import BOTH_KINDS, TIME_BUDGET_REASON, Report, Worker, join_reason
 from rds_snapshot_dr.rules import copy_plan, copy_state, model, naming
 from rds_snapshot_dr.rules.copy_plan import WaitingCopies
-from rds_snapshot_dr.rules.copy_state import CopyState
-from rds_snapshot_dr.rules.errors import ALREADY_EXISTS, QUOTA, AwsError, is_copy_limit
+from rds_snapshot_dr.rules.copy_state import AfterCopyError, CopyPath, CopyState
+from rds_snapshot_dr.rules.errors import AwsError
 from rds_snapshot_dr.rules.events import CopyFinished, SnapshotCreated
 from rds_snapshot_dr.rules.model import Kind, Operation, Outcome, Result, Snapshot
 from rds_snapshot_dr.rules.recovery_point import KeyState
@@ -33,7 +33,8 @@ class WaitingCandidates:
     the watched ones (`copy_plan.plan_refill`): source snapshots whose copy was last seen in flight, or for
     which the backup run reserved a copy slot.
 
-    Kept per execution environment, across warm invocations (like the clients and rate budgets), for at
+    Kept per execution environment, across warm invocations (like the clients and rate budgets: the handler's
+    `ExecutionEnvironment` holds it and hands it to each invocation's engine), for at
     most CANDIDATES_TTL_S of wall time (a monotonic clock may stand still while Lambda freezes the
     environment between invocations): a copy-finished event then finds the copies in flight and the next
     waiting ones with one lookup by name instead of a full source listing. A stale entry costs nothing unsafe:
@@ -95,9 +96,6 @@ class WaitingCandidates:
         self._copied.clear()
 
 
-WAITING = WaitingCandidates()
-
-
 class Copier(Worker):
     """Starts cross-region copies within the limits, and reports, removes and retries failed ones."""
 
@@ -109,9 +107,11 @@ class Copier(Worker):
         now: datetime,
         remaining_ms: Callable[[], int],
         pruner: Pruner,
+        waiting: WaitingCandidates,
     ) -> None:
         super().__init__(settings, gateway, now=now, remaining_ms=remaining_ms)
         self.pruner = pruner
+        self.waiting = waiting
         # The destination key, read at most once per invocation (`read_key`: reconcile always, another run after
         # RDS refuses a copy for KMS): under a key KMS will not use, no copy can start, so none is tried.
         self.destination_key: KeyGateway | None = None
@@ -238,56 +238,62 @@ class Copier(Worker):
                 lasting=True,
             )
         else:
-            self.copy(report, source, pruned_for_quota=None)
+            self.copy(report, source, CopyPath.EVENT)
         return report
 
-    def copy(self, report: Report, source: Snapshot, pruned_for_quota: set[Kind] | None) -> Outcome:
-        """Start one copy and record its outcome.
+    def copy(
+        self, report: Report, source: Snapshot, path: CopyPath, pruned_for_quota: set[Kind] | None = None
+    ) -> Outcome:
+        """Start one copy and record its outcome; what a refusal leads to is `copy_state.after_copy_error`'s.
 
-        On SnapshotQuotaExceeded in the destination, prune expired snapshots of that kind and retry once
-        (as backup does in the source) when `pruned_for_quota` is given; the event path passes None and
-        leaves that to reconcile, so it never lists a region.
+        `pruned_for_quota`: the kinds a sweep has pruned the destination for already in this run (at most once
+        per kind); an event path prunes nothing.
         """
         region = self.aws.destination_region
         try:
             self.aws.copy_snapshot(source, self.settings.destination_kms_key_arn)
         except AwsError as error:
-            if error.code in ALREADY_EXISTS:
-                if pruned_for_quota is None:  # the event path looked it up a moment ago: a duplicate event
-                    outcome = Outcome(
-                        source.target,
-                        source.kind,
-                        Operation.COPY,
-                        Result.EXISTS,
-                        source.identifier,
-                        f"the copy was started in {region} meanwhile (duplicate event); reconcile checks it",
-                    )
-                    report.record(outcome)
-                    return outcome
+            verdict = copy_state.after_copy_error(error, path)
+            if verdict is AfterCopyError.DUPLICATE:
+                outcome = Outcome(
+                    source.target,
+                    source.kind,
+                    Operation.COPY,
+                    Result.EXISTS,
+                    source.identifier,
+                    f"the copy was started in {region} meanwhile (duplicate event); reconcile checks it",
+                )
+                report.record(outcome)
+                return outcome
+            if verdict is AfterCopyError.CHECK_EXISTING:
                 return self._already_exists(
                     report, source.kind, source.target, source.identifier, region, Operation.COPY
                 )
-            if error.code == QUOTA and not is_copy_limit(error):
-                if pruned_for_quota is None:
-                    outcome = Outcome(
-                        source.target,
-                        source.kind,
-                        Operation.COPY,
-                        Result.DEFERRED,
-                        source.identifier,
-                        f"manual snapshot quota reached in {region}; reconcile prunes expired snapshots and retries",
-                    )
-                    report.record(outcome)
-                    return outcome
-                if self.pruner.pruned_for_quota(
-                    report, source.kind, source.target, Operation.COPY, error, pruned_for_quota
-                ):
-                    try:
-                        self.aws.copy_snapshot(source, self.settings.destination_kms_key_arn)
-                    except AwsError as retry_error:
-                        error = retry_error
-                    else:
-                        return self._copy_started(report, source, "started after pruning")
+            if verdict is AfterCopyError.DEFER_TO_RECONCILE:
+                outcome = Outcome(
+                    source.target,
+                    source.kind,
+                    Operation.COPY,
+                    Result.DEFERRED,
+                    source.identifier,
+                    f"manual snapshot quota reached in {region}; reconcile prunes expired snapshots and retries",
+                )
+                report.record(outcome)
+                return outcome
+            if verdict is AfterCopyError.PRUNE_AND_RETRY and self.pruner.pruned_for_quota(
+                report,
+                source.kind,
+                source.target,
+                Operation.COPY,
+                error,
+                pruned_for_quota if pruned_for_quota is not None else set(),
+            ):
+                try:
+                    self.aws.copy_snapshot(source, self.settings.destination_kms_key_arn)
+                except AwsError as retry_error:
+                    error = retry_error
+                else:
+                    return self._copy_started(report, source, "started after pruning")
             if error.code == "KMSKeyNotAccessibleFault":
                 self._kms_refused = True  # `_start_copies` reads the key before its next copy
             return self._fail(
@@ -398,7 +404,7 @@ class Copier(Worker):
                 break
             if snap.kind in refused:
                 self.defer(report, [snap], f"RDS refused more {snap.kind} copies to {self.aws.destination_region}")
-            elif not copy_plan.may_copy_more(self.copy(report, snap, pruned_for_quota)):
+            elif not copy_plan.may_copy_more(self.copy(report, snap, CopyPath.SWEEP, pruned_for_quota)):
                 refused.add(snap.kind)
 
     def _skip_for_key(self, report: Report, snapshots: Iterable[Snapshot]) -> None:
@@ -518,7 +524,7 @@ class Copier(Worker):
             self._fail(report, error, target="*", kind="*", operation=Operation.DISCOVER)
             return
         for kind in BOTH_KINDS:  # what the copy-finished events take the next copy from, until the next run
-            WAITING.put(kind, [s for s in plan.queue if s.kind is kind], [s for s in watch if s.kind is kind])
+            self.waiting.put(kind, [s for s in plan.queue if s.kind is kind], [s for s in watch if s.kind is kind])
         self._start_copies(report, plan.start)
         # A copy started (by this run or, "exists", by another invocation a moment ago) holds a slot: watched.
         started = {
@@ -528,14 +534,14 @@ class Copier(Worker):
         }
         for snap in plan.start:
             if (snap.kind, snap.identifier) in started:
-                WAITING.started(snap.kind, snap)
+                self.waiting.started(snap.kind, snap)
         for outcome in report.outcomes:  # a copy refused at the limit stays a candidate
             if (
                 outcome.operation == Operation.COPY
                 and (outcome.kind, outcome.snapshot) not in started
                 and copy_plan.may_copy_more(outcome)
             ):
-                WAITING.discard(Kind(outcome.kind), {outcome.snapshot})
+                self.waiting.discard(Kind(outcome.kind), {outcome.snapshot})
         log_decision(
             logging.INFO,
             "copies waiting for a slot",
@@ -578,7 +584,7 @@ class Copier(Worker):
         """
         region = self.aws.destination_region
         wanted = set(kinds)
-        copied = WAITING.copied()
+        copied = self.waiting.copied()
         candidates = [
             snap
             for snap in copy_plan.waiting_copy_candidates(self.settings, source)
@@ -611,7 +617,7 @@ class Copier(Worker):
             previous = copy_plan.previous_snapshots(self.settings, source, waiting)
             points = copy_plan.recovery_points_from_previous(self.settings, previous, older_found, copied)
             plan = copy_plan.plan_waiting_copies(self.settings, candidates, found, points, reserved)
-        WAITING.keep_copied(
+        self.waiting.keep_copied(
             {
                 (snap.kind, snap.identifier)
                 for snap in found
@@ -640,7 +646,7 @@ class Copier(Worker):
         fresh = self.aws.find_snapshot(self.aws.source_region, kind, candidate.identifier)
         if fresh is not None and copy_plan.waiting_copy_candidates(self.settings, [fresh]):
             return fresh
-        WAITING.discard(kind, {candidate.identifier})
+        self.waiting.discard(kind, {candidate.identifier})
         return None
 
     def _start_next_copies(self, report: Report, kind: Kind, exclude: str) -> None:
@@ -666,13 +672,13 @@ class Copier(Worker):
             fresh = snap if listed else self._still_waiting(kind, snap)
             if fresh is None:
                 continue  # gone or out of attempts since the listing: the next one takes the slot
-            outcome = self.copy(report, fresh, pruned_for_quota=None)
+            outcome = self.copy(report, fresh, CopyPath.EVENT)
             if outcome.outcome == Result.EXISTS:
                 # another invocation started it a moment ago: its copy holds a slot, so watch it
-                WAITING.started(kind, fresh)
+                self.waiting.started(kind, fresh)
                 continue
             if outcome.outcome == Result.STARTED:
-                WAITING.started(kind, fresh)
+                self.waiting.started(kind, fresh)
                 if position + 1 < len(waiting):
                     # More slots are free than this event freed: another copy's event is on its way (it starts
                     # that copy itself, so this one does not), or RDS did not deliver it. Copy-waiting looks
@@ -682,7 +688,7 @@ class Copier(Worker):
                     )
                 return  # one copy for the one slot this event freed
             if copy_plan.may_copy_more(outcome):
-                WAITING.discard(kind, {fresh.identifier})
+                self.waiting.discard(kind, {fresh.identifier})
             else:
                 return  # refused at the limit: it stays a candidate
 
@@ -694,11 +700,11 @@ class Copier(Worker):
         for this and the next events). True with those from a listing just made; those from the warm
         environment's candidates have their source snapshot read again before their copy starts
         (`_still_waiting`)."""
-        cached = WAITING.get(kind)
+        cached = self.waiting.get(kind)
         if cached is None:
             source = self.aws.list_manual_snapshots(self.aws.source_region, kind)
             plan, watch = self._plan_waiting(source, [kind], exclude=exclude)
-            WAITING.put(kind, plan.queue, watch)
+            self.waiting.put(kind, plan.queue, watch)
             return [snap for snap in plan.start if snap.kind is kind], True
         queue, watch = cached
         queue = [snap for snap in queue if snap.identifier != exclude]
@@ -715,7 +721,7 @@ class Copier(Worker):
             looked += len(batch)
             refill = copy_plan.plan_refill(self.settings, kind, queue[:looked], watch, found, self.now)
         watched = {snap.identifier for snap in refill.watch}
-        WAITING.update(
+        self.waiting.update(
             kind,
             [snap for snap in queue if snap.identifier not in refill.done and snap.identifier not in watched],
             refill.watch,

@@ -17,7 +17,7 @@ from rds_snapshot_dr.core.logs import log_decision
 from rds_snapshot_dr.core.metrics import QUOTA_KINDS, QuotaUse, RecoveryPoint
 from rds_snapshot_dr.core.settings import Settings
 from rds_snapshot_dr.gateway.aws import KeyGateway, RdsGateway, ScheduleGateway
-from rds_snapshot_dr.jobs.copier import Copier
+from rds_snapshot_dr.jobs.copier import Copier, WaitingCandidates
 from rds_snapshot_dr.jobs.pruner import Pruner
 from rds_snapshot_dr.jobs.worker import BOTH_KINDS, TIME_BUDGET_REASON, Report, Worker, join_reason
 from rds_snapshot_dr.rules import copy_plan, copy_state, model, naming, recovery_point, rounds, schedule
@@ -70,10 +70,20 @@ class Engine(Worker):
         remaining_ms: Callable[[], int],
         copy_waiting_schedule: ScheduleGateway | None = None,
         destination_key: KeyGateway | None = None,
+        waiting: WaitingCandidates | None = None,
     ) -> None:
+        """`waiting`: the execution environment's waiting-copy candidates, kept across warm invocations (the
+        handler's); None = a new, empty one (the command line, one run)."""
         super().__init__(settings, gateway, now=now, remaining_ms=remaining_ms)
         self.pruner = Pruner(settings, gateway, now=now, remaining_ms=remaining_ms)
-        self.copier = Copier(settings, gateway, now=now, remaining_ms=remaining_ms, pruner=self.pruner)
+        self.copier = Copier(
+            settings,
+            gateway,
+            now=now,
+            remaining_ms=remaining_ms,
+            pruner=self.pruner,
+            waiting=waiting if waiting is not None else WaitingCandidates(),
+        )
         self.copier.copy_waiting_schedule = self.copy_waiting_schedule = copy_waiting_schedule
         self.copier.destination_key = destination_key  # None: its state is not read (copies under it all count)
 

@@ -8,6 +8,7 @@ from enum import StrEnum
 
 from rds_snapshot_dr.core.settings import Settings
 from rds_snapshot_dr.rules import naming
+from rds_snapshot_dr.rules.errors import ALREADY_EXISTS, QUOTA, AwsError, is_copy_limit
 from rds_snapshot_dr.rules.model import (
     COPY_FAILED_STATES,
     COPY_FAILURES_TAG,
@@ -148,3 +149,31 @@ def is_copy_in_flight(settings: Settings, snapshot: Snapshot) -> bool:
     if snapshot.status not in COPY_IN_FLIGHT_STATES:
         return False
     return snapshot.copied_from is not None or naming.is_owned(settings, snapshot)
+
+
+class CopyPath(StrEnum):
+    """Which path starts a copy, which decides what it may do when RDS refuses it."""
+
+    EVENT = "event"  # a snapshot-created or copy-finished event: one snapshot, looked up a moment ago
+    SWEEP = "sweep"  # backup, reconcile, copy-waiting, the command line: they list the regions anyway
+
+
+class AfterCopyError(StrEnum):
+    """What to do when RDS refuses to start a copy (`after_copy_error`)."""
+
+    DUPLICATE = "duplicate"  # the copy was started meanwhile (a duplicate event): `exists`; reconcile checks it
+    CHECK_EXISTING = "check-existing"  # look the snapshot under that name up: ours is `exists`, another's `failed`
+    DEFER_TO_RECONCILE = "defer-to-reconcile"  # the manual snapshot quota: reconcile prunes and retries
+    PRUNE_AND_RETRY = "prune-and-retry"  # prune expired snapshots of that kind in the destination, retry once
+    FAIL = "fail"  # classified by `errors.classify`: failed, deferred or skipped with its fix
+
+
+def after_copy_error(error: AwsError, path: CopyPath) -> AfterCopyError:
+    """An event path never lists or prunes a region (an event is a handful of calls); a sweep may prune the
+    destination for the manual snapshot quota and retry, as backup does in the source. The copy limit is no
+    quota to prune for (`errors.is_copy_limit`): that copy waits for a slot."""
+    if error.code in ALREADY_EXISTS:
+        return AfterCopyError.DUPLICATE if path is CopyPath.EVENT else AfterCopyError.CHECK_EXISTING
+    if error.code == QUOTA and not is_copy_limit(error):
+        return AfterCopyError.DEFER_TO_RECONCILE if path is CopyPath.EVENT else AfterCopyError.PRUNE_AND_RETRY
+    return AfterCopyError.FAIL
