@@ -588,3 +588,22 @@ def test_ownership_is_remembered_per_settings_not_across_them(settings):
 def test_what_a_refused_copy_leads_to(code: str, message: str, path: CopyPath, verdict: AfterCopyError) -> None:
     error = AwsError(code, message, "rds:CopyDBSnapshot", "eu-central-1")
     assert copy_state.after_copy_error(error, path) is verdict
+
+
+def test_after_starting_keeps_copies_refused_at_the_limit_as_candidates() -> None:
+    def copy(name: str, result: model.Result, reason: str = "") -> model.Outcome:
+        return model.Outcome(name, Kind.INSTANCE, model.Operation.COPY, result, f"dr-{name}", reason)
+
+    after = copy_plan.after_starting(
+        [
+            copy("a", model.Result.STARTED),
+            copy("b", model.Result.EXISTS),
+            copy("c", model.Result.DEFERRED, "copy concurrency limit 5 reached"),  # waits for a slot
+            copy("d", model.Result.FAILED, "AccessDenied"),
+            copy("e", model.Result.SKIPPED, "the snapshot no longer exists"),
+            model.Outcome("*", Kind.INSTANCE, model.Operation.DELETE, model.Result.DELETED, "dr-old"),
+        ]
+    )
+
+    assert after.holding == {("instance", "dr-a"), ("instance", "dr-b")}
+    assert after.dropped == {("instance", "dr-d"), ("instance", "dr-e")}

@@ -332,19 +332,22 @@ class Copier(Worker):
         report.record(outcome)
         return outcome
 
-    def defer(self, report: Report, snapshots: Iterable[Snapshot], reason: str) -> None:
-        for snap in snapshots:
-            report.record(
-                Outcome(
-                    snap.target,
-                    snap.kind,
-                    Operation.COPY,
-                    Result.DEFERRED,
-                    snap.identifier,
-                    reason,
-                    "Nothing to do: reconcile starts the copy later.",
-                )
+    def defer(self, report: Report, snapshots: Iterable[Snapshot], reason: str) -> list[Outcome]:
+        deferred = [
+            Outcome(
+                snap.target,
+                snap.kind,
+                Operation.COPY,
+                Result.DEFERRED,
+                snap.identifier,
+                reason,
+                "Nothing to do: reconcile starts the copy later.",
             )
+            for snap in snapshots
+        ]
+        for outcome in deferred:
+            report.record(outcome)
+        return deferred
 
     def copy_missing(
         self, report: Report, source: list[Snapshot], destination: list[Snapshot], wanted: set[str] | None
@@ -386,33 +389,40 @@ class Copier(Worker):
                 f"({plan.in_flight} in progress in {region})",
             )
 
-    def _start_copies(self, report: Report, snapshots: list[Snapshot]) -> None:
+    def _start_copies(self, report: Report, snapshots: list[Snapshot]) -> list[Outcome]:
         """Start the copies in order until the time budget runs out; once RDS refuses a copy for the copy limit,
-        defer the rest of that kind."""
+        defer the rest of that kind. Returns the copy outcome of each snapshot (also recorded in `report`)."""
         pending = list(snapshots)
         pruned_for_quota: set[Kind] = set()
         refused: set[Kind] = set()  # AWS counts each kind's copies apart: a refusal stops only that kind
+        outcomes: list[Outcome] = []
         while pending:
             if self.out_of_time():
-                self.defer(report, pending, TIME_BUDGET_REASON)
+                outcomes += self.defer(report, pending, TIME_BUDGET_REASON)
                 break
             snap = pending.pop(0)
             if self._kms_refused:
                 self._refused_for_kms()
             if self.unusable_key is not None:
-                self._skip_for_key(report, [snap, *pending])
+                outcomes += self._skip_for_key(report, [snap, *pending])
                 break
             if snap.kind in refused:
-                self.defer(report, [snap], f"RDS refused more {snap.kind} copies to {self.aws.destination_region}")
-            elif not copy_plan.may_copy_more(self.copy(report, snap, CopyPath.SWEEP, pruned_for_quota)):
+                outcomes += self.defer(
+                    report, [snap], f"RDS refused more {snap.kind} copies to {self.aws.destination_region}"
+                )
+                continue
+            outcome = self.copy(report, snap, CopyPath.SWEEP, pruned_for_quota)
+            outcomes.append(outcome)
+            if not copy_plan.may_copy_more(outcome):
                 refused.add(snap.kind)
+        return outcomes
 
-    def _skip_for_key(self, report: Report, snapshots: Iterable[Snapshot]) -> None:
+    def _skip_for_key(self, report: Report, snapshots: Iterable[Snapshot]) -> list[Outcome]:
         """Copies not tried: the destination key is one KMS will not use, so RDS would refuse each. Skipped, not
         deferred (no slot frees them): the first reconcile after a person enables the key starts them."""
         key = self.unusable_key
         assert key is not None
-        for snap in snapshots:
+        return [
             self._skip(
                 report,
                 snap,
@@ -420,11 +430,15 @@ class Copier(Worker):
                 "Nothing to do for this snapshot: the key's own outcome says what to do, and the first reconcile "
                 "after the key is enabled copies it.",
             )
+            for snap in snapshots
+        ]
 
     @staticmethod
-    def _skip(report: Report, snap: Snapshot, reason: str, fix: str) -> None:
+    def _skip(report: Report, snap: Snapshot, reason: str, fix: str) -> Outcome:
         """A copy not started, for good or until a person acts (not deferred: no free slot starts it)."""
-        report.record(Outcome(snap.target, snap.kind, Operation.COPY, Result.SKIPPED, snap.identifier, reason, fix))
+        outcome = Outcome(snap.target, snap.kind, Operation.COPY, Result.SKIPPED, snap.identifier, reason, fix)
+        report.record(outcome)
+        return outcome
 
     def _remove_failed_copy(self, report: Report, source: Snapshot, failed_copy: Snapshot) -> None:
         """A copy of ours ended failed: count it on the source, delete it (it is ours), report it.
@@ -525,23 +539,13 @@ class Copier(Worker):
             return
         for kind in BOTH_KINDS:  # what the copy-finished events take the next copy from, until the next run
             self.waiting.put(kind, [s for s in plan.queue if s.kind is kind], [s for s in watch if s.kind is kind])
-        self._start_copies(report, plan.start)
-        # A copy started (by this run or, "exists", by another invocation a moment ago) holds a slot: watched.
-        started = {
-            (o.kind, o.snapshot)
-            for o in report.outcomes
-            if o.operation == Operation.COPY and o.outcome in (Result.STARTED, Result.EXISTS)
-        }
+        after = copy_plan.after_starting(self._start_copies(report, plan.start))
+        started = after.holding
         for snap in plan.start:
             if (snap.kind, snap.identifier) in started:
                 self.waiting.started(snap.kind, snap)
-        for outcome in report.outcomes:  # a copy refused at the limit stays a candidate
-            if (
-                outcome.operation == Operation.COPY
-                and (outcome.kind, outcome.snapshot) not in started
-                and copy_plan.may_copy_more(outcome)
-            ):
-                self.waiting.discard(Kind(outcome.kind), {outcome.snapshot})
+        for dropped_kind, name in sorted(after.dropped):
+            self.waiting.discard(Kind(dropped_kind), {name})
         log_decision(
             logging.INFO,
             "copies waiting for a slot",

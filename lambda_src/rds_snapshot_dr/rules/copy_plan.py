@@ -536,3 +536,20 @@ def may_copy_more(outcome: Outcome) -> bool:
 def freed_room(outcomes: Iterable[Outcome]) -> bool:
     """Whether a quota prune freed room: at least one snapshot was deleted."""
     return any(o.operation == Operation.DELETE and o.outcome == Result.DELETED for o in outcomes)
+
+
+@dataclass(frozen=True)
+class StartedCopies:
+    """What copy-waiting's starts leave (`after_starting`), as (kind, name) of source snapshots."""
+
+    holding: set[tuple[str, str]]  # a copy started, by this run or ("exists") by another a moment ago: watched
+    dropped: set[tuple[str, str]]  # no longer a candidate: refused for good, skipped, or failed
+
+
+def after_starting(outcomes: Iterable[Outcome]) -> StartedCopies:
+    """From the copy outcomes of the starts: the copies that now hold a slot, and the candidates that no longer
+    wait. A copy deferred at the copy limit (`may_copy_more` false) stays a candidate."""
+    copies = [o for o in outcomes if o.operation == Operation.COPY]
+    holding = {(o.kind, o.snapshot) for o in copies if o.outcome in (Result.STARTED, Result.EXISTS)}
+    dropped = {(o.kind, o.snapshot) for o in copies if (o.kind, o.snapshot) not in holding and may_copy_more(o)}
+    return StartedCopies(holding, dropped)
