@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from dr_testing import BASE_ENV, OWNER, OWNER_KEY
 
 from rds_snapshot_dr.core.settings import Regional, load_settings
@@ -319,3 +320,36 @@ def test_rotation_coverage_counts_one_database_per_drill():
     assert "one drill every 7 days covers only 5" in restore.rotation_coverage_problem(6, weekly, 35)
     assert restore.rotation_coverage_problem(35, schedule.snapshots_per_day("cron(0 3 * * ? *)"), 35) is None
     assert restore.rotation_coverage_problem(50, None, 35) is None
+
+
+DRILL_START = datetime(2026, 11, 25, 3, 0, tzinfo=UTC)
+FAILED = restore.DrillStep.FAILED
+
+
+@pytest.mark.parametrize(
+    ("kind", "status", "members", "minutes", "step", "why"),
+    [
+        (Kind.INSTANCE, "creating", [], 30, restore.DrillStep.RESTORING, ""),
+        (Kind.INSTANCE, "available", [], 30, restore.DrillStep.AVAILABLE, ""),
+        (Kind.CLUSTER, "available", [], 30, restore.DrillStep.NEEDS_WRITER, ""),
+        (Kind.CLUSTER, "available", ["creating"], 30, restore.DrillStep.RESTORING, ""),
+        (Kind.CLUSTER, "available", ["available"], 30, restore.DrillStep.AVAILABLE, ""),
+        (Kind.CLUSTER, "available", ["incompatible-network"], 30, FAILED, "status incompatible-network"),
+        (Kind.INSTANCE, "creating", [], 181, FAILED, "still creating after 180 minutes (maximum lifetime)"),
+    ],
+)
+def test_drill_verdict(kind, status, members, minutes, step, why):
+    now = DRILL_START + timedelta(minutes=minutes)
+    verdict = restore.drill_verdict(kind, status, members, DRILL_START, now, 180)
+    assert (verdict.step, verdict.why) == (step, why)
+    if step is restore.DrillStep.AVAILABLE:
+        assert verdict.seconds == minutes * 60
+
+
+def test_a_drill_without_a_readable_start_is_past_its_lifetime():
+    now = DRILL_START
+    for tags in ({}, {restore.DRILL_STARTED_TAG: "yesterday"}):
+        started = restore.drill_started(tags, now, 180)
+        assert restore.drill_verdict(Kind.INSTANCE, "creating", [], started, now, 180).step is restore.DrillStep.FAILED
+    tagged = {restore.DRILL_STARTED_TAG: "2026-11-25T02:00:00Z"}
+    assert restore.drill_started(tagged, now, 180) == DRILL_START - timedelta(hours=1)

@@ -17,25 +17,14 @@ from rds_snapshot_dr.gateway.restore import RestoredDatabase, RestoreGateway, st
 from rds_snapshot_dr.jobs.engine import Engine, Report
 from rds_snapshot_dr.rules import restore
 from rds_snapshot_dr.rules.errors import ACCESS_DENIED, NOT_READY, AwsError
-from rds_snapshot_dr.rules.events import ActionRequest, parse_time
+from rds_snapshot_dr.rules.events import ActionRequest
 from rds_snapshot_dr.rules.model import Kind, Operation, Outcome, Result, Snapshot
-from rds_snapshot_dr.rules.restore import DrillRecord, DrillState
+from rds_snapshot_dr.rules.restore import DrillRecord, DrillState, DrillStep
 from rds_snapshot_dr.rules.schedule import snapshots_per_day
 
 READY = "available"
 # Problems of a stored state named in its one warning (the rest are counted): the state holds up to ~200 records.
 STATE_PROBLEMS_SHOWN = 5
-# States a restore does not recover from (RDS User Guide, "Viewing Amazon RDS DB instance status").
-BROKEN = frozenset(
-    {
-        "failed",
-        "incompatible-restore",
-        "incompatible-parameters",
-        "incompatible-network",
-        "inaccessible-encryption-credentials",
-        "storage-full",
-    }
-)
 GONE = frozenset({"deleting"})
 
 
@@ -321,20 +310,22 @@ class Drill:
         return in_flight
 
     def _step(self, report: Report, state: DrillState, db: RestoredDatabase, members: list[RestoredDatabase]) -> bool:
-        """One drill database: True while it is still restoring."""
+        """One drill database: act on `restore.drill_verdict`; True while it is still restoring."""
         source = db.tags.get(restore.DRILL_SOURCE_TAG, db.identifier)
         snapshot = db.tags.get(restore.DRILL_SNAPSHOT_TAG, "")
-        try:
-            started = parse_time(db.tags[restore.DRILL_STARTED_TAG])
-        except (KeyError, ValueError):
-            started = self.now - timedelta(minutes=self.drill.max_lifetime_minutes + 1)
-        if db.kind is Kind.CLUSTER and db.status == READY and not members:
+        verdict = restore.drill_verdict(
+            db.kind,
+            db.status,
+            [m.status for m in members],
+            restore.drill_started(db.tags, self.now, self.drill.max_lifetime_minutes),
+            self.now,
+            self.drill.max_lifetime_minutes,
+        )
+        if verdict.step is DrillStep.NEEDS_WRITER:
             self._writer_for(report, db)
             return True
-        statuses = [db.status, *(m.status for m in members)]
-        broken = [s for s in statuses if s in BROKEN]
-        if all(s == READY for s in statuses):
-            seconds = round((self.now - started).total_seconds(), 3)
+        if verdict.step is DrillStep.AVAILABLE:
+            seconds = verdict.seconds
             if self._delete(report, db, members, source, snapshot):
                 record = state.records.get(source, DrillRecord())
                 state.records[source] = DrillRecord(self.now, seconds, record.last_failure)
@@ -351,12 +342,7 @@ class Drill:
                     )
                 )
             return False
-        if broken or restore.past_lifetime(started, self.now, timedelta(minutes=self.drill.max_lifetime_minutes)):
-            why = (
-                f"status {', '.join(broken)}"
-                if broken
-                else f"still {db.status} after {self.drill.max_lifetime_minutes} minutes (maximum lifetime)"
-            )
+        if verdict.step is DrillStep.FAILED:
             self._delete(report, db, members, source, snapshot)
             record = state.records.get(source, DrillRecord())
             state.records[source] = DrillRecord(record.last_success, record.last_rto_seconds, self.now)
@@ -368,7 +354,7 @@ class Drill:
                     Operation.DRILL,
                     Result.FAILED,
                     snapshot,
-                    f"restore drill {db.identifier} failed: {why}; deleted",
+                    f"restore drill {db.identifier} failed: {verdict.why}; deleted",
                     "Restore the same copy by hand (rds-snapshot-dr restore --dry-run) to see why; check "
                     "the DR region's subnet group, security groups and the destination key.",
                 )

@@ -11,10 +11,12 @@ import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from enum import StrEnum
 
 from rds_snapshot_dr.core.settings import Regional, Settings
 from rds_snapshot_dr.rules import naming
 from rds_snapshot_dr.rules.copy_state import is_owned_available
+from rds_snapshot_dr.rules.events import parse_time
 from rds_snapshot_dr.rules.model import PORTABLE_TAG, SOURCE_TAG, TAG_KEYS, Kind, Snapshot
 
 # Tags of a drill database: the module instance it belongs to (the tag the role's delete permission
@@ -370,6 +372,71 @@ def drill_age(started: datetime, now: datetime) -> timedelta:
 
 def past_lifetime(started: datetime, now: datetime, max_lifetime: timedelta) -> bool:
     return now - started > max_lifetime
+
+
+AVAILABLE = "available"
+# DB instance and cluster states a restore does not recover from (RDS User Guide, "Viewing Amazon RDS DB
+# instance status").
+RESTORE_BROKEN_STATES = frozenset(
+    {
+        "failed",
+        "incompatible-restore",
+        "incompatible-parameters",
+        "incompatible-network",
+        "inaccessible-encryption-credentials",
+        "storage-full",
+    }
+)
+
+
+class DrillStep(StrEnum):
+    """Where one drill database stands (`drill_verdict`)."""
+
+    RESTORING = "restoring"  # keep waiting
+    NEEDS_WRITER = "needs-writer"  # an available cluster without its instance: create the writer
+    AVAILABLE = "available"  # measured: record the time to restore, delete it
+    FAILED = "failed"  # broken, or past its maximum lifetime: record the failure, delete it
+
+
+@dataclass(frozen=True)
+class DrillVerdict:
+    step: DrillStep
+    seconds: float = 0.0  # AVAILABLE: from the restore's start to now
+    why: str = ""  # FAILED
+
+
+def drill_started(tags: Mapping[str, str], now: datetime, max_lifetime_minutes: int) -> datetime:
+    """When the drill restore started, from its tag; without a readable one, past its lifetime (so it ends)."""
+    try:
+        return parse_time(tags[DRILL_STARTED_TAG])
+    except (KeyError, ValueError):
+        return now - timedelta(minutes=max_lifetime_minutes + 1)
+
+
+def drill_verdict(
+    kind: Kind,
+    status: str,
+    member_statuses: Sequence[str],
+    started: datetime,
+    now: datetime,
+    max_lifetime_minutes: int,
+) -> DrillVerdict:
+    """One drill database (a cluster with the statuses of its instances): restoring, in need of its writer,
+    available (with the seconds since the restore started) or failed (with why)."""
+    if kind is Kind.CLUSTER and status == AVAILABLE and not member_statuses:
+        return DrillVerdict(DrillStep.NEEDS_WRITER)
+    statuses = [status, *member_statuses]
+    if all(s == AVAILABLE for s in statuses):
+        return DrillVerdict(DrillStep.AVAILABLE, seconds=round((now - started).total_seconds(), 3))
+    broken = [s for s in statuses if s in RESTORE_BROKEN_STATES]
+    if broken or past_lifetime(started, now, timedelta(minutes=max_lifetime_minutes)):
+        why = (
+            f"status {', '.join(broken)}"
+            if broken
+            else f"still {status} after {max_lifetime_minutes} minutes (maximum lifetime)"
+        )
+        return DrillVerdict(DrillStep.FAILED, why=why)
+    return DrillVerdict(DrillStep.RESTORING)
 
 
 def overdue_databases(
