@@ -40,6 +40,9 @@ locals {
     region => max(local.backups_per_day < 0 ? 1 : ceil(local.backups_per_day * days - 0.000001), var.retention.keep_last) + 1
   }
 
+  # The Service Quotas entries of manual snapshots, from the file the function reads them from.
+  snapshot_quotas = jsondecode(file("${path.module}/lambda_src/rds_snapshot_dr/core/quotas.json"))
+
   named_databases = {
     instance = length(var.db_instance_identifiers)
     cluster  = length(var.db_cluster_identifiers)
@@ -53,12 +56,12 @@ locals {
       kind     = pair[1]
       total    = local.named_databases[pair[1]] * local.snapshots_per_database[pair[0]] + min(var.copy_concurrency_limit, local.named_databases[pair[1]])
       quota    = var.manual_snapshot_quota[pair[1]]
-      code     = pair[1] == "instance" ? "L-272F1212" : "L-9B510759"
-      title    = pair[1] == "instance" ? "Manual DB instance snapshots" : "Manual DB cluster snapshots"
+      code     = local.snapshot_quotas[pair[1]].service_quotas_code
+      title    = local.snapshot_quotas[pair[1]].title
       per_each = local.snapshots_per_database[pair[0]]
-      # capacity.quota_to_request with preflight's 80 %: the smallest multiple of 10 that keeps the
-      # total below 80 % of the quota.
-      request = max(10, ceil((floor((local.named_databases[pair[1]] * local.snapshots_per_database[pair[0]] + min(var.copy_concurrency_limit, local.named_databases[pair[1]])) * 100 / 80) + 1) / 10) * 10)
+      # capacity.quota_to_request at the quota alarm's percent (preflight's too): the smallest multiple
+      # of 10 that keeps the total below snapshot_quota_alarm_threshold % of the quota.
+      request = max(10, ceil((floor((local.named_databases[pair[1]] * local.snapshots_per_database[pair[0]] + min(var.copy_concurrency_limit, local.named_databases[pair[1]])) * 100 / var.snapshot_quota_alarm_threshold) + 1) / 10) * 10)
     }
   }
   snapshot_capacity_over_quota = [for entry in values(local.named_snapshot_capacity) : entry if entry.total > entry.quota]

@@ -95,13 +95,15 @@ locals {
     KEEP_LAST                  = tostring(var.retention.keep_last)
     COPY_CONCURRENCY_LIMIT     = tostring(var.copy_concurrency_limit)
     COPY_MAX_ATTEMPTS          = tostring(var.copy_max_attempts)
-    METRICS_NAMESPACE          = var.metrics_namespace
-    TIME_BUDGET_RESERVE_MS     = tostring(var.time_budget_reserve_ms)
-    BOTO_MAX_ATTEMPTS          = tostring(var.aws_api_max_attempts)
-    BOTO_RETRY_MODE            = var.aws_api_retry_mode
-    LOG_LEVEL                  = var.log_level
-    BACKUP_SCHEDULE_EXPRESSION = var.schedule_expression
-    BACKUP_SCHEDULE_TIMEZONE   = var.schedule_timezone
+    # Preflight warns, and sizes the quota it suggests, at the same percent the quota alarm fires.
+    SNAPSHOT_QUOTA_ALARM_THRESHOLD = tostring(var.snapshot_quota_alarm_threshold)
+    METRICS_NAMESPACE              = var.metrics_namespace
+    TIME_BUDGET_RESERVE_MS         = tostring(var.time_budget_reserve_ms)
+    BOTO_MAX_ATTEMPTS              = tostring(var.aws_api_max_attempts)
+    BOTO_RETRY_MODE                = var.aws_api_retry_mode
+    LOG_LEVEL                      = var.log_level
+    BACKUP_SCHEDULE_EXPRESSION     = var.schedule_expression
+    BACKUP_SCHEDULE_TIMEZONE       = var.schedule_timezone
     # The function switches the copy-waiting schedule on while copies wait and off when none do.
     COPY_WAITING_SCHEDULE_ARN = var.copy_waiting_schedule_expression != null ? local.copy_waiting_schedule_arn : ""
     # The budget is shared by the function's concurrent invocations; without a reservation (-1)

@@ -27,7 +27,7 @@ from rds_snapshot_dr.rules import capacity, schedule
 from rds_snapshot_dr.rules.model import Database, Kind
 
 DEFAULT_QUOTA = 100  # "Manual DB instance snapshots" / "Manual DB cluster snapshots" (RDS User Guide, CHAP_Limits)
-ALARM_PERCENT = 80.0  # the module's snapshot_quota_alarm_threshold default
+ALARM_PERCENT = float(MODULE_DEFAULTS["SNAPSHOT_QUOTA_ALARM_THRESHOLD"])  # snapshot_quota_alarm_threshold
 
 
 def settings_for(args: argparse.Namespace) -> object:

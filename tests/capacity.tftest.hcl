@@ -134,6 +134,27 @@ run "the_quota_to_request_is_the_functions" {
   }
 }
 
+run "the_quota_to_request_keeps_under_the_quota_alarms_threshold" {
+  command = plan
+
+  variables {
+    db_instance_identifiers        = ["a", "b", "c", "d", "e"]
+    snapshot_quota_alarm_threshold = 50
+  }
+
+  # 80 in the destination under 50 %: capacity.quota_to_request(80, 50) = floor(160) + 1 -> 170; the
+  # Service Quotas code and title come from the function's core/quotas.json.
+  assert {
+    condition     = local.named_snapshot_capacity["destination instance"].request == 170
+    error_message = "The plan-time suggestion must keep the steady state under snapshot_quota_alarm_threshold: 80 snapshots at 50 % ask for 170."
+  }
+
+  assert {
+    condition     = local.named_snapshot_capacity["destination instance"].code == "L-272F1212" && local.named_snapshot_capacity["destination instance"].title == "Manual DB instance snapshots"
+    error_message = "The quota's code and title must be the ones the function suggests."
+  }
+}
+
 run "keep_last_above_the_window_counts" {
   command = plan
 

@@ -43,6 +43,7 @@ def test_package_holds_only_the_handler_package_at_its_root():
         infos = archive.infolist()
     assert "rds_snapshot_dr/handler.py" in names
     assert "rds_snapshot_dr/rules/tag_keys.json" in names  # read at import by rules/model.py
+    assert "rds_snapshot_dr/core/quotas.json" in names  # read at import by core/quotas.py
     assert all(name.startswith("rds_snapshot_dr/") and name.endswith((".py", ".json")) for name in names)
     assert names == sorted(names)
     assert {info.date_time for info in infos} == {(1980, 1, 1, 0, 0, 0)}

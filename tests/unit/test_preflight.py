@@ -479,6 +479,27 @@ def test_capacity_near_the_quota_alarm_warns(lambda_context, quotas):
 
 
 @pytest.mark.usefixtures("healthy")
+def test_the_quota_checks_warn_at_the_quota_alarms_threshold(lambda_context, quotas, env):
+    """Preflight warns, and sizes the quota it suggests, at snapshot_quota_alarm_threshold, not at a fixed 80 %."""
+    env(SNAPSHOT_QUOTA_ALARM_THRESHOLD="90")
+    quotas(DESTINATION_REGION, used=10, maximum=30)  # 26 of 30: above 80 %, below 90 %
+    result = lines(run(lambda_context))
+    assert result[f"capacity {DESTINATION_REGION} instance"]["status"] == "pass"
+
+    quotas(DESTINATION_REGION, used=85)  # 85 of 100 used: a warning at 80 %, none at 90 %
+    assert lines(run(lambda_context))[f"quota {DESTINATION_REGION}"]["status"] == "pass"
+
+    env(SNAPSHOT_QUOTA_ALARM_THRESHOLD="50")
+    quotas(DESTINATION_REGION, used=10, maximum=100)  # 26 of 100 fits under 50 %: 26 / 50 % = 52 -> 60
+    assert lines(run(lambda_context))[f"capacity {DESTINATION_REGION} instance"]["status"] == "pass"
+    quotas(DESTINATION_REGION, used=10, maximum=40)  # 26 of 40: above 50 %
+    line = lines(run(lambda_context))[f"capacity {DESTINATION_REGION} instance"]
+    assert line["status"] == "warn"
+    assert "above 50% (the quota alarm)" in line["detail"]
+    assert "--desired-value 60" in line["fix"]
+
+
+@pytest.mark.usefixtures("healthy")
 def test_capacity_does_not_count_this_instances_own_snapshots_as_used_by_others(lambda_context, quotas, source):
     for day in range(1, 6):
         source.create_db_snapshot(

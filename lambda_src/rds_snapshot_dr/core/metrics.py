@@ -23,6 +23,8 @@ import sys
 from dataclasses import dataclass, field
 from typing import Any, TextIO
 
+from rds_snapshot_dr.core import quotas
+
 DIMENSION = "ModuleInstance"
 COUNTS = (
     "SnapshotsStarted",
@@ -43,8 +45,8 @@ DATABASE_FIELD = "Database"
 
 QUOTA_METRIC = "ManualSnapshotQuotaUsedPercent"
 QUOTA_DIMENSIONS = ("Region", "SnapshotKind")
-# DescribeAccountAttributes quota names, by the snapshot kind they count.
-QUOTA_KINDS = {"ManualSnapshots": "instance", "ManualClusterSnapshots": "cluster"}
+# DescribeAccountAttributes quota names, by the snapshot kind they count (quotas.json).
+QUOTA_KINDS = quotas.QUOTA_KINDS
 
 RECOVERY_POINT_RECORD = "recovery_point"
 RECOVERY_POINT_FIELDS = ("record", "module_instance", "target", "kind", "recovery_point_age_seconds")

@@ -58,6 +58,10 @@ class DrillSettings:
     schedule_expression: str | None = None  # the drill's schedule (None = unknown: no coverage check)
 
 
+# variables.tf's snapshot_quota_alarm_threshold default (core/module_defaults.py holds it as the module sets it)
+DEFAULT_QUOTA_ALARM_PERCENT = 80.0
+
+
 class SettingsError(ValueError):
     """One or more environment variables are missing or malformed; the message names each of them."""
 
@@ -93,6 +97,9 @@ class Settings:
     # The copy-waiting schedule the function switches on while copies wait and off when none do ("": there
     # is none, or it always runs)
     copy_waiting_schedule_arn: str = ""
+    # Percent of a manual snapshot quota at which the module's quota alarm fires; preflight warns there too.
+    # Not set by a function an earlier release deployed: the module's default then.
+    snapshot_quota_alarm_percent: float = DEFAULT_QUOTA_ALARM_PERCENT
 
     @property
     def rds_api_rate_per_invocation(self) -> float:
@@ -407,6 +414,11 @@ def load_settings(environ: Mapping[str, str]) -> Settings:
             "BACKUP_SCHEDULE_TIMEZONE", pattern=_TIMEZONE, hint="must be an IANA time zone name such as Europe/Berlin"
         ),
         copy_waiting_schedule_arn=_optional_arn(r, "COPY_WAITING_SCHEDULE_ARN"),
+        snapshot_quota_alarm_percent=(
+            r.number("SNAPSHOT_QUOTA_ALARM_THRESHOLD", above=0, maximum=100)
+            if "SNAPSHOT_QUOTA_ALARM_THRESHOLD" in environ
+            else DEFAULT_QUOTA_ALARM_PERCENT
+        ),
     )
     if settings.source_retention_days > settings.destination_retention_days > 0:
         r.fail(

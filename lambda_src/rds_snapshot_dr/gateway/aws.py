@@ -14,6 +14,7 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
 from rds_snapshot_dr import clock
+from rds_snapshot_dr.rules import capacity
 from rds_snapshot_dr.rules.errors import AwsError
 from rds_snapshot_dr.rules.model import Database, Kind, Snapshot
 from rds_snapshot_dr.rules.recovery_point import KeyState
@@ -378,7 +379,7 @@ class RdsGateway:
         """(name, used, max) of ManualSnapshots and ManualClusterSnapshots in `region`."""
         with aws_call("rds:DescribeAccountAttributes", region):
             response = self._clients[region].describe_account_attributes()
-        wanted = {"ManualSnapshots", "ManualClusterSnapshots"}
+        wanted = set(capacity.QUOTA_KIND)
         return [
             (quota["AccountQuotaName"], int(quota.get("Used", 0)), int(quota.get("Max", 0)))
             for quota in response.get("AccountQuotas", [])

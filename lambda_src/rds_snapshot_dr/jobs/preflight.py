@@ -29,8 +29,6 @@ PASS, WARN, FAIL = "pass", "warn", "fail"
 _RANK = {PASS: 0, WARN: 1, FAIL: 2}
 _LEVELS = {PASS: logging.INFO, WARN: logging.WARNING, FAIL: logging.ERROR}
 
-QUOTA_WARN_PERCENT = 80.0
-QUOTA_KIND = {"ManualSnapshots": Kind.INSTANCE, "ManualClusterSnapshots": Kind.CLUSTER}
 
 # States in which RDS will not take a snapshot and that do not pass on their own.
 STUCK_STATES = frozenset(
@@ -495,11 +493,11 @@ def _quota(report: PreflightReport, ctx: _Context, region: str) -> None:
     status, parts = PASS, []
     for quota, used, maximum in quotas:
         free = maximum - used
-        wanted = need[QUOTA_KIND[quota]]
+        wanted = need[capacity.QUOTA_KIND[quota]]
         parts.append(f"{quota} {used}/{maximum} ({free} free, one backup needs {wanted})")
         if free <= 0 or free < wanted:
             status = FAIL
-        elif maximum and 100.0 * used / maximum >= QUOTA_WARN_PERCENT and status == PASS:
+        elif maximum and 100.0 * used / maximum >= ctx.settings.snapshot_quota_alarm_percent and status == PASS:
             status = WARN
     fix = "" if status == PASS else f"Prune manual snapshots in {region} or raise the quota in Service Quotas "
     if fix:
@@ -543,7 +541,7 @@ def _capacity(report: PreflightReport, ctx: _Context, region: str, quotas: dict[
             f"others use {others}; quota {maximum}"
         )
         wanted = others + need.total
-        request = capacity.quota_to_request(wanted, QUOTA_WARN_PERCENT)
+        request = capacity.quota_to_request(wanted, s.snapshot_quota_alarm_percent)
         fix = (
             f'Raise "{need.quota_title}" (Service Quotas, Amazon RDS, code {need.quota_code}) in {region} to '
             f"{request}: aws service-quotas request-service-quota-increase --service-code rds --quota-code "
@@ -552,9 +550,14 @@ def _capacity(report: PreflightReport, ctx: _Context, region: str, quotas: dict[
         )
         if wanted > maximum:
             report.add(Check(name, FAIL, f"{detail}: {wanted} does not fit", fix))
-        elif 100.0 * wanted / maximum >= QUOTA_WARN_PERCENT:
+        elif 100.0 * wanted / maximum >= s.snapshot_quota_alarm_percent:
             report.add(
-                Check(name, WARN, f"{detail}: {wanted} fits, above {QUOTA_WARN_PERCENT:g}% (the quota alarm)", fix)
+                Check(
+                    name,
+                    WARN,
+                    f"{detail}: {wanted} fits, above {s.snapshot_quota_alarm_percent:g}% (the quota alarm)",
+                    fix,
+                )
             )
         else:
             report.add(Check(name, PASS, f"{detail}: {wanted} fits"))

@@ -8,17 +8,18 @@ import math
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from rds_snapshot_dr.core import quotas
 from rds_snapshot_dr.core.settings import Settings
 from rds_snapshot_dr.rules.model import Database, Kind
 
-# The Service Quotas entries RDS counts manual snapshots against, per region (RDS User Guide, "Quotas and
-# constraints for Amazon RDS", https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/CHAP_Limits.html:
-# "Manual DB instance snapshots" and "Manual DB cluster snapshots", 100 each by default, adjustable; the
-# page links each to its Service Quotas code). Keyed by DescribeAccountAttributes' AccountQuotaName.
+# The Service Quotas entries RDS counts manual snapshots against, per region (core/quotas.json, which
+# capacity.tf reads too): (AccountQuotaName, title, Service Quotas code) by kind.
 SNAPSHOT_QUOTAS = {
-    Kind.INSTANCE: ("ManualSnapshots", "Manual DB instance snapshots", "L-272F1212"),
-    Kind.CLUSTER: ("ManualClusterSnapshots", "Manual DB cluster snapshots", "L-9B510759"),
+    Kind(kind): (quota.account_quota_name, quota.title, quota.service_quotas_code)
+    for kind, quota in quotas.SNAPSHOT_QUOTAS.items()
 }
+# AccountQuotaName -> the kind of snapshot it counts
+QUOTA_KIND = {name: Kind(kind) for name, kind in quotas.QUOTA_KINDS.items()}
 
 
 @dataclass(frozen=True)
