@@ -194,3 +194,30 @@ def test_the_sizing_quota_table_is_what_the_capacity_command_prints(capsys):
     assert header in sizing, "docs/sizing.md has no quota table"
     table = sizing[sizing.index(header) :].splitlines()
     assert table[: len(printed)] == printed
+
+
+@pytest.mark.parametrize(
+    ("used", "maximum", "one_backup", "alarm", "verdict"),
+    [
+        (10, 100, 5, 80.0, capacity_rules.QuotaVerdict.FITS),
+        (80, 100, 5, 80.0, capacity_rules.QuotaVerdict.NEAR_ALARM),  # at the alarm's percent
+        (80, 100, 5, 90.0, capacity_rules.QuotaVerdict.FITS),
+        (96, 100, 5, 80.0, capacity_rules.QuotaVerdict.NO_ROOM),  # 4 free, one backup needs 5
+        (100, 100, 0, 80.0, capacity_rules.QuotaVerdict.NO_ROOM),  # nothing free at all
+    ],
+)
+def test_headroom_verdict(used, maximum, one_backup, alarm, verdict):
+    assert capacity_rules.headroom_verdict(used, maximum, one_backup, alarm) is verdict
+
+
+@pytest.mark.parametrize(
+    ("wanted", "maximum", "alarm", "verdict"),
+    [
+        (26, 100, 80.0, capacity_rules.QuotaVerdict.FITS),
+        (26, 30, 80.0, capacity_rules.QuotaVerdict.NEAR_ALARM),
+        (26, 30, 90.0, capacity_rules.QuotaVerdict.FITS),
+        (31, 30, 80.0, capacity_rules.QuotaVerdict.NO_ROOM),
+    ],
+)
+def test_steady_state_verdict(wanted, maximum, alarm, verdict):
+    assert capacity_rules.steady_state_verdict(wanted, maximum, alarm) is verdict

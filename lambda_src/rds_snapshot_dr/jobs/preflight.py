@@ -492,13 +492,10 @@ def _quota(report: PreflightReport, ctx: _Context, region: str) -> None:
     need = {kind: sum(1 for db in ctx.targets if db.kind is kind) for kind in Kind}
     status, parts = PASS, []
     for quota, used, maximum in quotas:
-        free = maximum - used
         wanted = need[capacity.QUOTA_KIND[quota]]
-        parts.append(f"{quota} {used}/{maximum} ({free} free, one backup needs {wanted})")
-        if free <= 0 or free < wanted:
-            status = FAIL
-        elif maximum and 100.0 * used / maximum >= ctx.settings.snapshot_quota_alarm_percent and status == PASS:
-            status = WARN
+        parts.append(f"{quota} {used}/{maximum} ({maximum - used} free, one backup needs {wanted})")
+        verdict = capacity.headroom_verdict(used, maximum, wanted, ctx.settings.snapshot_quota_alarm_percent)
+        status = max(status, str(verdict), key=_RANK.__getitem__)
     fix = "" if status == PASS else f"Prune manual snapshots in {region} or raise the quota in Service Quotas "
     if fix:
         fix += "(Amazon RDS: Manual DB instance snapshots / Manual DB cluster snapshots); lower retention or keep_last."
@@ -548,9 +545,10 @@ def _capacity(report: PreflightReport, ctx: _Context, region: str, quotas: dict[
             f"{need.quota_code} --desired-value {request} --region {region}. Or lower retention.{need.role}_days "
             "or keep_last, or split the databases between module instances in other accounts."
         )
-        if wanted > maximum:
+        verdict = capacity.steady_state_verdict(wanted, maximum, s.snapshot_quota_alarm_percent)
+        if verdict is capacity.QuotaVerdict.NO_ROOM:
             report.add(Check(name, FAIL, f"{detail}: {wanted} does not fit", fix))
-        elif 100.0 * wanted / maximum >= s.snapshot_quota_alarm_percent:
+        elif verdict is capacity.QuotaVerdict.NEAR_ALARM:
             report.add(
                 Check(
                     name,

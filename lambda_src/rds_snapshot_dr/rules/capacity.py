@@ -7,6 +7,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass
+from enum import StrEnum
 
 from rds_snapshot_dr.core import quotas
 from rds_snapshot_dr.core.settings import Settings
@@ -87,3 +88,30 @@ def quota_to_request(needed: int, warn_percent: float) -> int:
     rounded up to a multiple of 10."""
     value = math.floor(needed * 100.0 / warn_percent) + 1
     return max(10, -(-value // 10) * 10)
+
+
+class QuotaVerdict(StrEnum):
+    """A quota check's result; the values are preflight's statuses."""
+
+    FITS = "pass"
+    NEAR_ALARM = "warn"  # fits, at or above the quota alarm's percent
+    NO_ROOM = "fail"  # does not fit
+
+
+def headroom_verdict(used: int, maximum: int, one_backup: int, alarm_percent: float) -> QuotaVerdict:
+    """Today's quota: room for one more backup of every target, and below the quota alarm."""
+    free = maximum - used
+    if free <= 0 or free < one_backup:
+        return QuotaVerdict.NO_ROOM
+    if maximum and 100.0 * used / maximum >= alarm_percent:
+        return QuotaVerdict.NEAR_ALARM
+    return QuotaVerdict.FITS
+
+
+def steady_state_verdict(wanted: int, maximum: int, alarm_percent: float) -> QuotaVerdict:
+    """The steady state (`wanted`: what others use plus what this instance holds) against the quota."""
+    if wanted > maximum:
+        return QuotaVerdict.NO_ROOM
+    if 100.0 * wanted / maximum >= alarm_percent:
+        return QuotaVerdict.NEAR_ALARM
+    return QuotaVerdict.FITS
