@@ -89,3 +89,26 @@ def test_a_default_changed_in_variables_tf_alone_is_caught():
 )
 def test_each_expression_form(expression, expected):
     assert evaluate(expression, _variables()) == expected
+
+
+def _environment_names() -> set[str]:
+    """Every variable the module can put in the function's environment: main.tf's settings known at plan, the
+    key's ARN, and drill.tf's restore and drill settings."""
+    names = set(_settings_expressions())
+    main = (ROOT / "main.tf").read_text()
+    merged = main[main.index("lambda_environment = merge(") :]
+    names |= set(re.findall(r"^\s+([A-Z][A-Z0-9_]+)\s*=", merged[: merged.index("})")], re.MULTILINE))
+    drill = (ROOT / "drill.tf").read_text()
+    restore = drill[drill.index("restore_environment = merge(") :]
+    names |= set(re.findall(r"\b([A-Z][A-Z0-9_]+)\s*=", restore[: restore.index("\n  )\n")]))
+    return names
+
+
+def test_the_command_line_takes_every_setting_the_module_gives_the_function():
+    """The command line rebuilds the function's settings from the deployed function's environment (and flags of
+    the same names): a variable the module adds must be one it reads."""
+    from rds_snapshot_dr.cli.main import FUNCTION_ONLY_SETTINGS, SETTING_NAMES
+
+    names = _environment_names()
+    assert {"DESTINATION_KMS_KEY_ARN", "RESTORE_SETTINGS", "DRILL_SETTINGS", "COPY_MAX_ATTEMPTS"} <= names
+    assert sorted([*SETTING_NAMES, *FUNCTION_ONLY_SETTINGS]) == sorted(names)

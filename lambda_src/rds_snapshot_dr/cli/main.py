@@ -65,6 +65,9 @@ SETTING_NAMES = (
     "RESTORE_SETTINGS",
     "DRILL_SETTINGS",
 )
+# Set by the module, not read here: the command line never switches the function's copy-waiting schedule
+# (the function's next backup or reconcile does when copies wait).
+FUNCTION_ONLY_SETTINGS = ("COPY_WAITING_SCHEDULE_ARN",)
 # What the module sets when every input keeps its default (module_defaults, checked against the Terraform);
 # the rest (regions, key, prefix, owner) has to come from the function, the environment or a flag. Two
 # differ on a workstation: no Lambda deadline to keep a reserve from, and the command prints its own table
