@@ -1,5 +1,9 @@
 # Plan-time capacity: the steady-state snapshot count of the named databases against
 # manual_snapshot_quota (a warning check), and the rate budget's variable.
+#
+# These runs are test vectors shared with the function: tests/unit/test_capacity_vectors.py evaluates
+# every run that asserts a count of named_snapshot_capacity (per_each, total, request) through
+# rules.capacity with the same inputs, so capacity.tf and the function cannot count differently.
 
 mock_provider "aws" {
   source          = "./tests/mocks/source"
@@ -127,7 +131,8 @@ run "the_quota_to_request_is_the_functions" {
     db_instance_identifiers = ["a", "b", "c", "d", "e"]
   }
 
-  # 5 x 15 + 5 = 80 in the destination: capacity.quota_to_request(80, 80) = floor(100) + 1 -> 110.
+  # 5 x 15 + 5 = 80 in the destination (tests/unit/test_capacity_vectors.py runs these numbers through the
+  # function too): capacity.quota_to_request(80, 80) = floor(100) + 1 -> 110.
   assert {
     condition     = local.named_snapshot_capacity["destination instance"].total == 80 && local.named_snapshot_capacity["destination instance"].request == 110
     error_message = "The plan-time suggestion must be capacity.quota_to_request: 80 snapshots ask for 110."
