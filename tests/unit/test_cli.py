@@ -379,6 +379,16 @@ def test_wait_reports_a_snapshot_that_failed_and_exits_1():
 
 
 @pytest.mark.usefixtures("databases")
+def test_wait_stops_following_a_snapshot_rds_ended_incompatible():
+    _progress([("creating", 10), ("incompatible-parameters", 10)])
+
+    code, output = run("backup", "--targets", "orders-db", "--wait")
+
+    assert code == 1, output
+    assert "incompatible-parameters" in output.split("SNAPSHOT")[-1]
+
+
+@pytest.mark.usefixtures("databases")
 def test_wait_follows_copies_too(source, destination):
     owned_snapshot(source, "dr-orders-db-20261125-1200")
 

@@ -102,6 +102,32 @@ def test_restore_of_a_named_copy_waits_and_ends_with_the_endpoint(destination):
 
 
 @pytest.mark.usefixtures("orders")
+def test_a_restore_the_key_cannot_open_ends_the_wait_with_an_error():
+    """inaccessible-encryption-credentials (the DR key disabled or its grant gone) never becomes available: the
+    command stops following, as the drill does, instead of polling for ever."""
+    from dr_testing import alter_response
+
+    def key_lost(parsed: dict[str, Any]) -> None:
+        for db in parsed.get("DBInstances", []):
+            db["DBInstanceStatus"] = "inaccessible-encryption-credentials"
+
+    alter_response(DESTINATION_REGION, "DescribeDBInstances", key_lost)
+    polls = itertools.count()
+
+    def pause(_seconds: float) -> None:
+        if next(polls) > 5:  # a follower that does not know the state would poll for ever
+            raise AssertionError("still following a restore that cannot become available")
+
+    out_ = io.StringIO()
+    argv = ["restore", "--database", "orders-db", "--snapshot", "dr-orders-db-20261124-1400", "--identifier"]
+    code = cli.main([*argv, "orders-dr", "--wait"], pause=pause, clock=itertools.count(0, 30).__next__, out=out_)
+    out = out_.getvalue()
+
+    assert code == 1, out
+    assert "error: the restore ended inaccessible-encryption-credentials" in out
+
+
+@pytest.mark.usefixtures("orders")
 def test_source_region_down_takes_settings_from_the_copy_and_asks_for_the_class(destination):
     inject_error(SOURCE_REGION, "DescribeDBInstances", "ServiceUnavailable")
 

@@ -29,6 +29,7 @@ from rds_snapshot_dr.core.settings import Settings, SettingsError, load_settings
 from rds_snapshot_dr.gateway.aws import CLIENTS, AccountGateway, KeyGateway, RdsGateway
 from rds_snapshot_dr.jobs.engine import Engine, Report
 from rds_snapshot_dr.jobs.preflight import FAIL, PreflightReport, preflight
+from rds_snapshot_dr.rules import model
 from rds_snapshot_dr.rules.errors import AwsError
 from rds_snapshot_dr.rules.events import ActionRequest, SnapshotCreated, parse_time
 from rds_snapshot_dr.rules.model import TAG_KEYS, Database, Kind, Operation, Outcome, Result, Snapshot
@@ -79,7 +80,10 @@ DEFAULTS = {
     "LOG_LEVEL": "WARNING",
 }
 DONE_STATES = frozenset({"available"})
-BROKEN_STATES = frozenset({"failed", "error", "deleting", "deleted", "incompatible-restore", "missing"})
+# A snapshot or copy in one of these states never becomes available: the states RDS ends a copy in
+# (`model.COPY_FAILED_STATES`, a failed snapshot's among them), one on its way out, and "missing" (gone
+# from the listing while followed).
+BROKEN_STATES = model.COPY_FAILED_STATES | {"error", "deleting", "deleted", "missing"}
 
 
 class CliGateway(RdsGateway):
@@ -157,7 +161,7 @@ class Follower:
                 if shown.get(key) != state:
                     shown[key] = state
                     progress = f"{snap.percent_progress:>3}%" if snap.percent_progress is not None else "    "
-                    elapsed = _duration(self.clock() - began)
+                    elapsed = restore_cli.elapsed(self.clock() - began)
                     print(f"  {elapsed:>7}  {identifier:<50} {region:<15} {snap.status:<12} {progress}", file=self.out)
                 if snap.status in DONE_STATES or snap.status in BROKEN_STATES:
                     self.pending.discard(key)
@@ -169,11 +173,6 @@ class Follower:
     @property
     def broken(self) -> list[Snapshot]:
         return [s for s in self.last.values() if s.status in BROKEN_STATES]
-
-
-def _duration(seconds: float) -> str:
-    minutes, secs = divmod(int(seconds), 60)
-    return f"{minutes}m{secs:02d}s" if minutes else f"{secs}s"
 
 
 # --- arguments and settings ---------------------------------------------------------------------------

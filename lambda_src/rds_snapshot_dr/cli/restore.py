@@ -26,7 +26,9 @@ from rds_snapshot_dr.rules.model import Kind, Snapshot
 from rds_snapshot_dr.rules.restore import RestorePlan
 
 EXIT_OK, EXIT_FAILED = 0, 1
-BROKEN = frozenset({"failed", "incompatible-restore", "incompatible-parameters", "incompatible-network", "deleting"})
+# A restore in one of these states never becomes available (the drill judges its restores by the same
+# states); one being deleted will not either.
+BROKEN = restore.RESTORE_BROKEN_STATES | {"deleting"}
 
 
 class RestoreError(Exception):
@@ -301,18 +303,21 @@ def follow(
         line = status + (f", writer {writer.status}" if writer else "")
         if line != shown:
             shown = line
-            print(f"  {_elapsed(clock() - began):>7}  {plan.identifier:<40} {line}", file=out)
+            print(f"  {elapsed(clock() - began):>7}  {plan.identifier:<40} {line}", file=out)
         if db is None or status in BROKEN or (writer is not None and writer.status in BROKEN):
             print(f"error: the restore ended {line}. Fix: see the RDS events of {plan.identifier}", file=out)
             return EXIT_FAILED
-        if status == "available" and (plan.kind is Kind.INSTANCE or (writer and writer.status == "available")):
+        if status == restore.AVAILABLE and (
+            plan.kind is Kind.INSTANCE or (writer and writer.status == restore.AVAILABLE)
+        ):
             print(f"\navailable: {plan.identifier}", file=out)
             print(f"endpoint: {db.endpoint or '(none reported)'}", file=out)
-            print(f"elapsed:  {_elapsed(clock() - began)}", file=out)
+            print(f"elapsed:  {elapsed(clock() - began)}", file=out)
             return EXIT_OK
         pause(poll)
 
 
-def _elapsed(seconds: float) -> str:
+def elapsed(seconds: float) -> str:
+    """`3m07s`, or `42s` under a minute: how the command line shows time passed while it follows."""
     minutes, secs = divmod(int(seconds), 60)
     return f"{minutes}m{secs:02d}s" if minutes else f"{secs}s"
