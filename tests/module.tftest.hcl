@@ -29,7 +29,7 @@ run "environment_is_the_engine_settings_contract" {
       "KEEP_LAST", "COPY_CONCURRENCY_LIMIT", "COPY_MAX_ATTEMPTS", "METRICS_NAMESPACE", "TIME_BUDGET_RESERVE_MS",
       "BOTO_MAX_ATTEMPTS", "BOTO_RETRY_MODE", "LOG_LEVEL", "BACKUP_SCHEDULE_EXPRESSION",
       "BACKUP_SCHEDULE_TIMEZONE", "RDS_API_REQUESTS_PER_SECOND", "RDS_API_CONCURRENT_INVOCATIONS",
-      "COPY_WAITING_SCHEDULE_ARN",
+      "COPY_WAITING_SCHEDULE_ARN", "SNAPSHOT_QUOTA_ALARM_THRESHOLD",
     ])
     error_message = "The function's environment must hold exactly the variables of the engine's settings contract."
   }
@@ -65,6 +65,8 @@ run "environment_is_the_engine_settings_contract" {
       # a third of the account's sustained 12 requests/s, shared by the 2 reserved invocations
       RDS_API_REQUESTS_PER_SECOND    = "4"
       RDS_API_CONCURRENT_INVOCATIONS = "2"
+      # preflight warns where the quota alarm fires
+      SNAPSHOT_QUOTA_ALARM_THRESHOLD = "80"
     })
     error_message = "The function's environment must carry the module's defaults, the regions of both providers and the created key."
   }
