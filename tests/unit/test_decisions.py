@@ -607,3 +607,20 @@ def test_after_starting_keeps_copies_refused_at_the_limit_as_candidates() -> Non
 
     assert after.holding == {("instance", "dr-a"), ("instance", "dr-b")}
     assert after.dropped == {("instance", "dr-d"), ("instance", "dr-e")}
+
+
+def test_deferred_by_kind_counts_only_deferred_copies() -> None:
+    def outcome(kind: Kind, operation: model.Operation, result: model.Result) -> model.Outcome:
+        return model.Outcome("db", kind, operation, result, "dr-db-20261125-0300")
+
+    counts = copy_plan.deferred_by_kind(
+        [
+            outcome(Kind.CLUSTER, model.Operation.COPY, model.Result.DEFERRED),
+            outcome(Kind.CLUSTER, model.Operation.COPY, model.Result.DEFERRED),
+            outcome(Kind.INSTANCE, model.Operation.COPY, model.Result.DEFERRED),
+            outcome(Kind.INSTANCE, model.Operation.COPY, model.Result.STARTED),
+            outcome(Kind.INSTANCE, model.Operation.DELETE, model.Result.DEFERRED),  # a prune left for later
+        ]
+    )
+
+    assert counts == {Kind.CLUSTER: 2, Kind.INSTANCE: 1}

@@ -351,9 +351,10 @@ class Copier(Worker):
 
     def copy_missing(
         self, report: Report, source: list[Snapshot], destination: list[Snapshot], wanted: set[str] | None
-    ) -> None:
+    ) -> list[Outcome]:
         """Act on each owned source snapshot's copy state: report foreign names and exhausted attempts,
-        report/remove failed copies, start missing copies within the limit and defer the rest."""
+        report/remove failed copies, start missing copies within the limit and defer the rest. Returns the
+        outcomes of the copies it started or deferred (also recorded in `report`)."""
         region = self.aws.destination_region
         plan = copy_plan.plan_copies(self.settings, source, destination, wanted, now=self.now)
         for snap in plan.foreign:
@@ -380,14 +381,15 @@ class Copier(Worker):
             )
         for snap, failed_copy in plan.failed:
             self._remove_failed_copy(report, snap, failed_copy)
-        self._start_copies(report, plan.start)
+        outcomes = self._start_copies(report, plan.start)
         if plan.defer:
-            self.defer(
+            outcomes += self.defer(
                 report,
                 plan.defer,
                 f"copy concurrency limit {self.settings.copy_concurrency_limit} reached "
                 f"({plan.in_flight} in progress in {region})",
             )
+        return outcomes
 
     def _start_copies(self, report: Report, snapshots: list[Snapshot]) -> list[Outcome]:
         """Start the copies in order until the time budget runs out; once RDS refuses a copy for the copy limit,

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import functools
 import logging
-from collections import Counter
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta, tzinfo
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -340,6 +339,7 @@ class Engine(Worker):
         report = Report("reconcile")
         selection, wanted, source, destination = self._survey(report, request)
         key = self._unusable_key(report, destination) if destination is not None else None
+        copies: list[Outcome] = []
         if source is not None and destination is not None:
             # Prune first: it frees quota for the copies, and its listing is still current.
             deleted: list[Snapshot] = []
@@ -358,15 +358,13 @@ class Engine(Worker):
             gone = {snap.arn for snap in deleted}
             source = [s for s in source if s.arn not in gone]
             destination = [s for s in destination if s.arn not in gone]
-            self.copier.copy_missing(report, source, destination, wanted)
+            copies = self.copier.copy_missing(report, source, destination, wanted)
         if source is not None and selection is not None:
             self._retake_missed_round(report, selection.targets, source)
         if source is not None:
             # Deferred copies wait for a slot: reconcile filled every free one, so instance copies go on from
             # the copy-finished events, cluster copies need copy-waiting (`copy_plan.copy_waiting_reason`).
-            waiting = Counter(
-                Kind(o.kind) for o in report.outcomes if o.operation == Operation.COPY and o.outcome == Result.DEFERRED
-            )
+            waiting = copy_plan.deferred_by_kind(copies)
             started = report.metrics.counts["SnapshotsStarted"]
             reason = copy_plan.copy_waiting_reason(
                 waiting, copy_plan.snapshots_being_made(self.settings, source) + started

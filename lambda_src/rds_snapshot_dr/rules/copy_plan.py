@@ -5,6 +5,7 @@ region), the order of the backlog, superseded sources, and what copy-waiting ref
 from __future__ import annotations
 
 import hashlib
+from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -553,3 +554,8 @@ def after_starting(outcomes: Iterable[Outcome]) -> StartedCopies:
     holding = {(o.kind, o.snapshot) for o in copies if o.outcome in (Result.STARTED, Result.EXISTS)}
     dropped = {(o.kind, o.snapshot) for o in copies if (o.kind, o.snapshot) not in holding and may_copy_more(o)}
     return StartedCopies(holding, dropped)
+
+
+def deferred_by_kind(outcomes: Iterable[Outcome]) -> Counter[Kind]:
+    """How many copies of each kind wait for a slot: those deferred among the outcomes of a run's copies."""
+    return Counter(Kind(o.kind) for o in outcomes if o.operation == Operation.COPY and o.outcome == Result.DEFERRED)
