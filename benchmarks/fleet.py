@@ -393,17 +393,20 @@ def _plan(
     terraform: str, work: Path, case: str, size: int, endpoint: str, databases: dict[str, Any] | None, runs: int
 ) -> dict[str, Any]:
     work.mkdir(parents=True)
+    root = os.path.relpath(ROOT, work)
     if databases is not None:
         example = ROOT / "examples" / "for-each"
         for path in example.glob("*.tf"):
             if path.name == "providers.tf":
                 continue
-            text = path.read_text().replace('"../../modules/', f'"{ROOT}/modules/').replace('"../../"', f'"{ROOT}"')
+            # relative, as the example has them: an absolute path makes Terraform copy the module as a package,
+            # whose own "../" paths (modules/destination-kms-key) may not leave it
+            text = path.read_text().replace('"../../modules/', f'"{root}/modules/').replace('"../../"', f'"{root}"')
             (work / path.name).write_text(text)
         (work / "terraform.tfvars.json").write_text(json.dumps({"databases": databases}))
         label = f"for_each example, {size} databases ({size} module instances)"
     else:
-        (work / "main.tf").write_text(BY_TAG.format(root=ROOT))
+        (work / "main.tf").write_text(BY_TAG.format(root=root))
         (work / "versions.tf").write_text((ROOT / "examples" / "for-each" / "versions.tf").read_text())
         label = f"1 module instance selecting {size} databases by tag"
     (work / "providers.tf").write_text(_providers(endpoint))

@@ -47,7 +47,9 @@ def test_the_docs_state_the_resources_each_database_costs(deployments):
     claims = {
         f"{doc.name}: {match.group(0)}": int(match.group(1))
         for doc in DOCS
-        for match in re.finditer(r"\b(\d+) (?:new )?resources (?:per|for each|to review)", doc.read_text())
+        for match in re.finditer(
+            r"\b(\d+) (?:new )?(?:resources (?:per|for each|to review)|per database)", doc.read_text()
+        )
     }
     assert claims, "the docs no longer state what a database costs in resources"
     assert {claim: value for claim, value in claims.items() if value != count} == {}
