@@ -14,7 +14,7 @@ locals {
   # characters after "drill-<name>-", so no other module instance's drill names match these patterns (a
   # longer name must start "<name>-" and leaves fewer than 12 characters for the stamp; the writer's "-w"
   # never falls on digits). What "?" cannot tell apart: a person's database of exactly that length, such as
-  # "drill-<name>-abcdefghijkl" (README, IAM).
+  # "drill-<name>-abcdefghijkl" (docs/iam.md).
   drill_prefix        = "drill-${var.name}-"
   drill_name          = "${local.drill_prefix}????????????"
   drill_tag_key       = local.function_tag_keys.keys.drill

@@ -10,8 +10,8 @@ figures and the invariants that broke. Every figure is computed from what happen
     python3 benchmarks/simulate.py --scenario events-lost --databases 1000 --settings defaults
     python3 benchmarks/simulate.py --sweep 40 --jobs 2             # 40 random valid configurations
 
-A fleet of more instances than the module's default 5 copy slots carry (165, the README's sizing
-table) runs with the README's settings for a large fleet unless `--settings defaults` says otherwise;
+A fleet of more instances than the module's default 5 copy slots carry (165, the sizing table of
+docs/sizing.md) runs with the settings for a large fleet unless `--settings defaults` says otherwise;
 each result names its settings.
 
 Exit status: 0 when every invariant held in every run, 1 otherwise.
@@ -164,7 +164,7 @@ def _swept(run: tuple[int, int, int]) -> dict[str, Any]:
     return result
 
 
-# The README's columns: (heading, figure).
+# The columns of the fleet simulation's table (docs/reliability.md): (heading, figure).
 COLUMNS = (
     ("scenario", "scenario"),
     ("DBs", "databases"),

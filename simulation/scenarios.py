@@ -9,11 +9,11 @@ from .services import Delivery, LambdaConfig
 DAY = 86400.0
 HOUR = 3600.0
 
-# The README's "Settings for a large fleet" (Fleet sizing and quotas): every instance copy slot of the
+# The settings for a large fleet (docs/sizing.md, "Fleet sizing and quotas"): every instance copy slot of the
 # destination region, and the longest Lambda timeout.
 LARGE_FLEET_SETTINGS = (("COPY_CONCURRENCY_LIMIT", "20"),)
 LARGE_FLEET_TIMEOUT_S = 900.0
-# The README's sizing table ("Copy slots and the recovery point"): the default 5 slots copy about 165
+# The sizing table of docs/sizing.md ("Copy slots and the recovery point"): the default 5 slots copy about 165
 # instances within the default 30 h RPO at 10 minutes per incremental copy, about the simulated fleet's
 # mean (one round of 900 instances' incremental copies takes 31 h through 5 slots). A fleet with more
 # instances needs the settings for a large fleet.
