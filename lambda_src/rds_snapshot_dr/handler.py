@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import functools
 import os
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -14,32 +13,13 @@ from rds_snapshot_dr.core.logs import configure_logging, logger
 from rds_snapshot_dr.core.metrics import print_emf
 from rds_snapshot_dr.core.settings import Settings, load_settings
 from rds_snapshot_dr.gateway.aws import CLIENTS, KeyGateway, RdsGateway, ScheduleGateway
-from rds_snapshot_dr.jobs import drill
+from rds_snapshot_dr.jobs.actions import FUNCTION_ACTIONS, REPORT_ONLY_ACTIONS, TARGETED_ACTIONS
 from rds_snapshot_dr.jobs.copier import WaitingCandidates
 from rds_snapshot_dr.jobs.engine import Engine, Report
-from rds_snapshot_dr.jobs.preflight import PreflightReport
-from rds_snapshot_dr.jobs.preflight import run as preflight
 from rds_snapshot_dr.rules.errors import TargetFailuresError
 from rds_snapshot_dr.rules.events import ActionRequest, CopyFinished, IgnoredEvent, SnapshotCreated, parse_event
 
-# The actions an invocation may name. Adding an action is one entry here.
-ACTIONS: dict[str, Callable[[Engine, ActionRequest], Report | PreflightReport]] = {
-    "backup": Engine.backup,
-    "reconcile": drill.reconcile,  # the engine's reconcile, then finish restore drills
-    "copy-waiting": Engine.copy_waiting,  # fill free copy slots between reconciles
-    "preflight": preflight,
-    "drill": drill.drill,
-}
-
-# The actions that take a `targets` subset; the others cover every target and refuse one.
-TARGETED_ACTIONS = frozenset({"backup", "reconcile", "preflight"})
-
 _NO_DEADLINE_MS = 15 * 60 * 1000
-
-# Actions whose failed outcomes do not fail the invocation: the next run follows within minutes, so
-# Lambda's retries and the dead-letter queue would only repeat them (about 300 a day for one lasting
-# fault); the TargetFailures metric and its alarm report them.
-REPORT_ONLY_ACTIONS = frozenset({"copy-waiting"})
 
 
 @dataclass
@@ -92,7 +72,8 @@ def handle(event: Any, context: Any, environment: ExecutionEnvironment) -> dict[
     configure_logging(settings.log_level)
     announce_cold_start()
     now = utcnow()
-    request = parse_event(event, actions=ACTIONS.keys(), now=now, targeted=TARGETED_ACTIONS)
+    # The actions an invocation may name, what each runs and which take targets: jobs.actions.
+    request = parse_event(event, actions=FUNCTION_ACTIONS.keys(), now=now, targeted=TARGETED_ACTIONS)
     remaining_ms = getattr(context, "get_remaining_time_in_millis", None) or (lambda: _NO_DEADLINE_MS)
     engine = Engine(
         settings,
@@ -105,7 +86,9 @@ def handle(event: Any, context: Any, environment: ExecutionEnvironment) -> dict[
     )
 
     if isinstance(request, ActionRequest):
-        report = ACTIONS[request.action](engine, request)
+        run = FUNCTION_ACTIONS[request.action].function
+        assert run is not None  # FUNCTION_ACTIONS holds the actions the function runs
+        report = run(engine, request)
     elif isinstance(request, SnapshotCreated):
         report = engine.copy_created(request)
     elif isinstance(request, CopyFinished):
@@ -118,6 +101,7 @@ def handle(event: Any, context: Any, environment: ExecutionEnvironment) -> dict[
     result = report.to_dict()
     # A failure a retry cannot change (Report.lasting) is reported, not raised: Lambda's two retries would
     # only repeat it into the dead-letter queue, whose alarm must keep meaning "an invocation was lost".
+    # So are the failures of a report-only action (Action.report_only).
     retryable = report.retryable_failures if isinstance(report, Report) else []  # preflight fails nothing
     if retryable and not (isinstance(request, ActionRequest) and request.action in REPORT_ONLY_ACTIONS):
         failed = sorted({f"{o.target} ({o.operation}: {o.reason})" for o in retryable})

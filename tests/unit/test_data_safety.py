@@ -32,6 +32,7 @@ from dr_testing import (
 
 from rds_snapshot_dr import handler
 from rds_snapshot_dr.gateway.aws import RdsGateway
+from rds_snapshot_dr.jobs.actions import FUNCTION_ACTIONS
 from rds_snapshot_dr.jobs.engine import Engine, Report
 from rds_snapshot_dr.rules.copy_state import FOREIGN_NAME_FIX
 from rds_snapshot_dr.rules.events import ActionRequest, parse_event
@@ -47,9 +48,11 @@ def run(event: dict[str, Any], now: datetime | None = None) -> Report:
     settings = handler.current_settings()
     now = now or FIXED_NOW
     engine = Engine(settings, RdsGateway.from_settings(settings), now=now, remaining_ms=lambda: 900_000)
-    request = parse_event(event, actions=handler.ACTIONS.keys(), now=now)
+    request = parse_event(event, actions=FUNCTION_ACTIONS.keys(), now=now)
     if isinstance(request, ActionRequest):
-        return handler.ACTIONS[request.action](engine, request)  # type: ignore[return-value]
+        runner = FUNCTION_ACTIONS[request.action].function
+        assert runner is not None
+        return runner(engine, request)  # type: ignore[return-value]
     return engine.copy_created(request)  # type: ignore[arg-type]
 
 

@@ -25,6 +25,7 @@ from rds_snapshot_dr.core.metrics import DRILL_PUBLISHED, PUBLISHED
 from rds_snapshot_dr.gateway.aws import RdsGateway
 from rds_snapshot_dr.gateway.restore import state_from_json
 from rds_snapshot_dr.handler import lambda_handler
+from rds_snapshot_dr.jobs.actions import FUNCTION_ACTIONS
 from rds_snapshot_dr.jobs.engine import Engine, Report
 from rds_snapshot_dr.rules.errors import TargetFailuresError
 from rds_snapshot_dr.rules.events import ActionRequest, parse_event
@@ -53,9 +54,11 @@ def run(action: str, when: datetime) -> Report:
     """One invocation of `action` through the handler's table, returning its report even when a target failed."""
     settings = handler.current_settings()
     engine = Engine(settings, RdsGateway.from_settings(settings), now=when, remaining_ms=lambda: 900_000)
-    request = parse_event({"action": action}, actions=handler.ACTIONS.keys(), now=when)
+    request = parse_event({"action": action}, actions=FUNCTION_ACTIONS.keys(), now=when)
     assert isinstance(request, ActionRequest)
-    return handler.ACTIONS[action](engine, request)  # type: ignore[return-value]
+    runner = FUNCTION_ACTIONS[action].function
+    assert runner is not None
+    return runner(engine, request)  # type: ignore[return-value]
 
 
 def copy_of(source: Any, destination: Any, db: str, name: str, kind: str = "instance") -> str:

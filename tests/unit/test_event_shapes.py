@@ -16,7 +16,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from rds_snapshot_dr import handler
-from rds_snapshot_dr.handler import ACTIONS
+from rds_snapshot_dr.jobs.actions import FUNCTION_ACTIONS as ACTIONS
 from rds_snapshot_dr.rules.events import ActionRequest, IgnoredEvent, InvalidEventError, SnapshotCreated, parse_event
 
 NOW = datetime(2026, 11, 25, 14, 7, tzinfo=UTC)

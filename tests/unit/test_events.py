@@ -7,7 +7,8 @@ from datetime import UTC, datetime
 import pytest
 from dr_testing import load_event
 
-from rds_snapshot_dr.handler import ACTIONS, TARGETED_ACTIONS
+from rds_snapshot_dr.jobs.actions import FUNCTION_ACTIONS as ACTIONS
+from rds_snapshot_dr.jobs.actions import TARGETED_ACTIONS
 from rds_snapshot_dr.rules.events import (
     ActionRequest,
     CopyFinished,
@@ -81,7 +82,7 @@ def test_an_action_that_covers_every_target_refuses_targets(action):
         parse_event({"action": action, "targets": ["orders-db"]}, actions=ACTIONS, now=NOW, targeted=TARGETED_ACTIONS)
 
 
-@pytest.mark.parametrize("action", sorted(TARGETED_ACTIONS))
+@pytest.mark.parametrize("action", sorted(TARGETED_ACTIONS & ACTIONS.keys()))
 def test_backup_reconcile_and_preflight_take_targets(action):
     request = parse_event(
         {"action": action, "targets": ["orders-db"]}, actions=ACTIONS, now=NOW, targeted=TARGETED_ACTIONS

@@ -23,12 +23,14 @@ from typing import Any, TextIO
 
 from rds_snapshot_dr import __version__
 from rds_snapshot_dr.cli import restore as restore_cli
+from rds_snapshot_dr.cli.follow import Progress, until_done
 from rds_snapshot_dr.core.logs import configure_logging, logger
 from rds_snapshot_dr.core.module_defaults import MODULE_DEFAULTS
 from rds_snapshot_dr.core.settings import Settings, SettingsError, load_settings
 from rds_snapshot_dr.gateway.aws import CLIENTS, AccountGateway, KeyGateway, RdsGateway
+from rds_snapshot_dr.jobs.actions import COMMANDS
 from rds_snapshot_dr.jobs.engine import Engine, Report
-from rds_snapshot_dr.jobs.preflight import FAIL, PreflightReport, preflight
+from rds_snapshot_dr.jobs.preflight import FAIL, PreflightReport
 from rds_snapshot_dr.rules import model
 from rds_snapshot_dr.rules.errors import AwsError
 from rds_snapshot_dr.rules.events import ActionRequest, SnapshotCreated, parse_time
@@ -145,9 +147,9 @@ class Follower:
             self.pending.add(key)
 
     def run(self) -> None:
-        began = self.clock()
-        shown: dict[tuple[str, str, str], tuple[str, int | None]] = {}
-        while self.pending:
+        progress = Progress(self.out, self.clock, self.clock())
+
+        def check() -> bool:
             for key in sorted(self.pending):
                 region, kind, identifier = key
                 try:
@@ -157,18 +159,21 @@ class Follower:
                     continue
                 snap = current or replace(self.last[key], status="missing")
                 self.last[key] = snap
-                state = (snap.status, snap.percent_progress)
-                if shown.get(key) != state:
-                    shown[key] = state
-                    progress = f"{snap.percent_progress:>3}%" if snap.percent_progress is not None else "    "
-                    elapsed = restore_cli.elapsed(self.clock() - began)
-                    print(f"  {elapsed:>7}  {identifier:<50} {region:<15} {snap.status:<12} {progress}", file=self.out)
+                percent = f"{snap.percent_progress:>3}%" if snap.percent_progress is not None else "    "
+                progress.show(
+                    key,
+                    f"{snap.status} {snap.percent_progress}",
+                    f"{identifier:<50} {region:<15} {snap.status:<12} {percent}",
+                )
                 if snap.status in DONE_STATES or snap.status in BROKEN_STATES:
                     self.pending.discard(key)
+            if not self.pending:
+                return True
             done = len(self.last) - len(self.pending)
-            if self.pending:
-                print(f"  {done}/{len(self.last)} finished; next check in {self.poll_seconds:g}s", file=self.out)
-                self.pause(self.poll_seconds)
+            print(f"  {done}/{len(self.last)} finished; next check in {self.poll_seconds:g}s", file=self.out)
+            return False
+
+        until_done(check, self.pause, self.poll_seconds)
 
     @property
     def broken(self) -> list[Snapshot]:
@@ -210,22 +215,23 @@ def build_parser() -> argparse.ArgumentParser:
 
     parser = argparse.ArgumentParser(
         prog="rds-snapshot-dr",
-        description="Run backup, copy, reconcile, preflight or restore with the function's engine and settings.",
+        description=f"Run {', '.join(COMMANDS)} or restore with the function's engine and settings.",
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
-    backup = commands.add_parser("backup", parents=[common, acting], help="start one snapshot per target")
-    backup.add_argument(
+    # One subcommand per action of the engine the command line runs (jobs.actions.COMMANDS).
+    subcommands = {
+        action.name: commands.add_parser(
+            action.name, parents=[common, acting] if action.changes else [common], help=action.summary
+        )
+        for action in COMMANDS.values()
+    }
+    subcommands["backup"].add_argument(
         "--scheduled-time",
         help="ISO 8601 time the snapshot names derive from (default: now); repeat a run's time to resume it",
     )
-    copy = commands.add_parser(
-        "copy", parents=[common, acting], help="copy owned available snapshots that have no copy yet (or --snapshot)"
-    )
-    copy.add_argument("--snapshot", help="copy this one source snapshot (instance or cluster snapshot identifier)")
-    commands.add_parser("reconcile", parents=[common, acting], help="copy what has no copy, prune, measure")
-    commands.add_parser(
-        "preflight", parents=[common], help="run the troubleshooting checklist (reads only: no --dry-run or --wait)"
+    subcommands["copy"].add_argument(
+        "--snapshot", help="copy this one source snapshot (instance or cluster snapshot identifier)"
     )
     restore = commands.add_parser(
         "restore",
@@ -399,7 +405,7 @@ def _command(
         return EXIT_USAGE
     scheduled = scheduled.replace(second=0, microsecond=0)
     targets = tuple(t.strip().lower() for t in args.targets.split(",") if t.strip()) if args.targets else None
-    request = ActionRequest(action=args.command, scheduled_time=scheduled, targets=targets)
+    request = ActionRequest(action=args.command, scheduled_time=scheduled, targets=targets, role_arn=role)
 
     gateway = CliGateway.from_settings(settings)
     assert isinstance(gateway, CliGateway)
@@ -409,7 +415,9 @@ def _command(
         except KeyboardInterrupt:
             print("\nInterrupted. A restore already started goes on in AWS; nothing was rolled back.", file=out)
             return EXIT_INTERRUPTED
-    gateway.dry_run = getattr(args, "dry_run", False)
+    # Only an action that changes something offers --dry-run and --wait (Action.changes).
+    dry_run, follow = getattr(args, "dry_run", False), getattr(args, "follow", False)
+    gateway.dry_run = dry_run
     engine = Engine(
         settings,
         gateway,
@@ -419,27 +427,20 @@ def _command(
     )
     follower: Follower | None = None
     try:
-        if args.command == "preflight":
-            checks = preflight(
-                settings,
-                gateway,
-                AccountGateway.from_settings(settings),
-                now=engine.now,
-                requested=targets,
-                role_arn=role,
-            )
+        result = _run(args, engine, gateway, request)
+        if isinstance(result, PreflightReport):
             if args.json:
-                print(json.dumps(checks.to_dict(), indent=2), file=out)
+                print(json.dumps(result.to_dict(), indent=2), file=out)
             else:
-                print_preflight(checks, out)
-            return EXIT_FAILED if checks.status == FAIL else EXIT_OK
-        report = _run(args, engine, gateway, request)
+                print_preflight(result, out)
+            return EXIT_FAILED if result.status == FAIL else EXIT_OK
+        report = result
         if args.json:
             print(json.dumps(report.to_dict(), indent=2, default=str), file=out)
         else:
-            print_report(report, args.dry_run, out)
+            print_report(report, dry_run, out)
         code = EXIT_FAILED if report.failed else EXIT_OK
-        if args.follow and not args.dry_run and gateway.started:
+        if follow and not dry_run and gateway.started:
             print(f"\nFollowing {len(gateway.started)} snapshot(s) to available (Ctrl-C stops):", file=out)
             follower = Follower(gateway, pause, clock, out, args.poll_seconds)
             follower.add(gateway.started)
@@ -454,14 +455,14 @@ def _command(
         return EXIT_INTERRUPTED
 
 
-def _run(args: argparse.Namespace, engine: Engine, gateway: CliGateway, request: ActionRequest) -> Report:
-    if args.command == "backup":
-        return engine.backup(request)
-    if args.command == "reconcile":
-        return engine.reconcile(request)
-    if args.snapshot:
+def _run(
+    args: argparse.Namespace, engine: Engine, gateway: CliGateway, request: ActionRequest
+) -> Report | PreflightReport:
+    if args.command == "copy" and args.snapshot:
         return _copy_named(engine, gateway, args.snapshot)
-    return engine.copy_missing(request)
+    run = COMMANDS[args.command].command
+    assert run is not None  # COMMANDS holds the actions the command line runs
+    return run(engine, request)
 
 
 def _copy_named(engine: Engine, gateway: CliGateway, identifier: str) -> Report:

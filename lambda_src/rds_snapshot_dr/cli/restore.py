@@ -16,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TextIO
 
+from rds_snapshot_dr.cli.follow import Progress, until_done
 from rds_snapshot_dr.core.settings import Regional, Settings
 from rds_snapshot_dr.gateway.aws import RdsGateway
 from rds_snapshot_dr.gateway.restore import RestoredDatabase, RestoreGateway
@@ -291,8 +292,11 @@ def follow(
     poll: float,
 ) -> int:
     """Poll until the database (and an Aurora writer) is available; end with the endpoint and elapsed time."""
-    shown = ""
-    while True:
+    progress = Progress(out, clock, began)
+    code = EXIT_FAILED
+
+    def check() -> bool:
+        nonlocal writer_pending, code
         db = gateway.find(plan.kind, plan.identifier)
         writer: RestoredDatabase | None = None
         if plan.kind is Kind.CLUSTER:
@@ -301,23 +305,20 @@ def follow(
             writer = gateway.find(Kind.INSTANCE, restore.writer_identifier(plan.identifier))
         status = db.status if db else "missing"
         line = status + (f", writer {writer.status}" if writer else "")
-        if line != shown:
-            shown = line
-            print(f"  {elapsed(clock() - began):>7}  {plan.identifier:<40} {line}", file=out)
+        progress.show(plan.identifier, line, f"{plan.identifier:<40} {line}")
         if db is None or status in BROKEN or (writer is not None and writer.status in BROKEN):
             print(f"error: the restore ended {line}. Fix: see the RDS events of {plan.identifier}", file=out)
-            return EXIT_FAILED
+            code = EXIT_FAILED
+            return True
         if status == restore.AVAILABLE and (
             plan.kind is Kind.INSTANCE or (writer and writer.status == restore.AVAILABLE)
         ):
             print(f"\navailable: {plan.identifier}", file=out)
             print(f"endpoint: {db.endpoint or '(none reported)'}", file=out)
-            print(f"elapsed:  {elapsed(clock() - began)}", file=out)
-            return EXIT_OK
-        pause(poll)
+            print(f"elapsed:  {progress.elapsed()}", file=out)
+            code = EXIT_OK
+            return True
+        return False
 
-
-def elapsed(seconds: float) -> str:
-    """`3m07s`, or `42s` under a minute: how the command line shows time passed while it follows."""
-    minutes, secs = divmod(int(seconds), 60)
-    return f"{minutes}m{secs:02d}s" if minutes else f"{secs}s"
+    until_done(check, pause, poll)
+    return code

@@ -130,13 +130,14 @@ class _Context:
 
 
 def run(engine: Any, request: ActionRequest) -> PreflightReport:
-    """The handler's "preflight" action (same signature as Engine.backup / Engine.reconcile)."""
+    """Action "preflight" (same signature as Engine.backup / Engine.reconcile)."""
     return preflight(
         engine.settings,
         engine.aws,
         AccountGateway.from_settings(engine.settings),
         now=engine.now,
         requested=request.targets,
+        role_arn=request.role_arn,
     )
 
 

@@ -52,6 +52,9 @@ class ActionRequest:
     action: str
     scheduled_time: datetime
     targets: tuple[str, ...] | None = None
+    role_arn: str | None = None
+    """The function's role when the caller knows it (the command line reads it from the function), for
+    preflight's permission check; an event never sets it (inside the function it is the caller's identity)."""
 
 
 @dataclass(frozen=True)
@@ -94,9 +97,9 @@ def parse_time(value: str) -> datetime:
 def parse_event(
     event: Any, *, actions: Collection[str], now: datetime, targeted: Collection[str] | None = None
 ) -> Request:
-    """Classify the event. `actions` are the names the handler's dispatch table knows; `targeted` those that
-    take a `targets` subset (None: all of them). Another action with `targets` is refused rather than run
-    over every target.
+    """Classify the event. `actions` are the names the function runs (jobs.actions.FUNCTION_ACTIONS);
+    `targeted` those that take a `targets` subset (None: all of them). Another action with `targets` is
+    refused rather than run over every target.
 
     A `scheduled_time` later than `now` plus FUTURE_STAMP_TOLERANCE is refused: Scheduler never invokes
     before the scheduled time, and snapshot names and the recovery point age are dated by it, so a time in
@@ -110,8 +113,9 @@ def parse_event(
         return _parse_rds_event(event)
     if "action" not in event:
         raise InvalidEventError(
-            'the event has no "action": send {"action": "backup"|"reconcile"|"preflight", "targets": [...]} '
-            "or an aws.rds snapshot event"
+            'the event has no "action": send {"action": "'
+            + '"|"'.join(sorted(actions))
+            + '", "targets": [...]} or an aws.rds snapshot event'
         )
     action = event["action"]
     if not isinstance(action, str):
