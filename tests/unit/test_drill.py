@@ -434,22 +434,14 @@ def test_reconcile_that_cannot_list_the_drill_databases_fails_and_forgets_nothin
 # --- the drill's state, as anyone with ssm:PutParameter may have written it -----------------------------
 
 NOW = datetime(2026, 11, 25, 15, 0, tzinfo=UTC)
-PAST = int(datetime(2026, 11, 20, 3, 0, tzinfo=UTC).timestamp())
 FUTURE = int(datetime(2027, 11, 25, 15, 0, tzinfo=UTC).timestamp())
+# One malformed state of each part the function reads (the whole document, enabled_since, records, one
+# record), through the handler for both actions that read the state. Every way each part can be malformed
+# is tabled against the parser itself, without AWS, in test_drill_state.py.
 BAD_STATES = [
     pytest.param("{not json", "not JSON", id="not-json"),
-    pytest.param("[1, 2]", "not an object", id="not-an-object"),
     pytest.param('{"enabled_since": "last tuesday"}', "enabled_since", id="since-not-a-time"),
-    pytest.param('{"enabled_since": [1]}', "enabled_since", id="since-wrong-type"),
-    pytest.param('{"enabled_since": 99999999999999999999}', "enabled_since", id="since-out-of-range"),
     pytest.param('{"records": [1]}', "records", id="records-not-an-object"),
-    pytest.param('{"records": {"orders-db": {"success": "soon"}}}', "orders-db", id="record-not-a-time"),
-    pytest.param('{"records": {"orders-db": ["x", 600, null]}}', "orders-db", id="record-time-wrong-type"),
-    pytest.param(f'{{"records": {{"orders-db": [{PAST}, -5, null]}}}}', "negative", id="record-negative-rto"),
-    pytest.param(f'{{"records": {{"orders-db": [{PAST}, "fast", null]}}}}', "orders-db", id="record-rto-wrong-type"),
-    pytest.param(f'{{"records": {{"orders-db": [{PAST}, Infinity, null]}}}}', "orders-db", id="record-rto-infinite"),
-    pytest.param(f'{{"records": {{"orders-db": [{PAST}, 600]}}}}', "orders-db", id="record-wrong-length"),
-    pytest.param('{"records": {"orders-db": 7}}', "orders-db", id="record-wrong-type"),
     pytest.param(f'{{"records": {{"orders-db": [{FUTURE}, 600, null]}}}}', "later than now", id="record-in-future"),
 ]
 
