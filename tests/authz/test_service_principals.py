@@ -125,7 +125,6 @@ class ServiceEstate:
     keys: dict[str, dict[str, Any]] = field(default_factory=dict)  # key ARN (or the id a resource names) -> policy
     key_arns: dict[str, str] = field(default_factory=dict)  # the id a topic or queue names -> key ARN
     alarms: list[dict[str, Any]] = field(default_factory=list)
-    fallbacks: list[str] = field(default_factory=list)  # emulator gaps, and where the value came from instead
 
 
 def _region(arn: str) -> str:
@@ -153,18 +152,6 @@ def read_estate(example: str, deployed: Deployed, account: str) -> ServiceEstate
             found.functions[config["FunctionArn"]] = Function(
                 name, config["FunctionArn"], config["Role"], policy, dead_letter
             )
-    if found.functions and not any(f.dead_letter_arn for f in found.functions.values()):
-        # Emulator gap: moto's Lambda keeps no DeadLetterConfig (CreateFunction accepts it, GetFunction and
-        # GetFunctionConfiguration never return it), and Terraform's state holds what it read back after
-        # the create (an empty dead_letter_config). The configured target is the change Terraform would
-        # make against that state: its plan (no refresh, no apply) names the queue.
-        configured = configured_dead_letter_targets(deployed)
-        for arn, target in configured.items():
-            if arn in found.functions:
-                found.functions[arn].dead_letter_arn = target
-        found.fallbacks.append(
-            "lambda DeadLetterConfig: not kept by moto; read from Terraform's plan against the applied state"
-        )
 
     scheduler = aws.client("scheduler", src)
     for group in scheduler.list_schedule_groups()["ScheduleGroups"]:
@@ -233,24 +220,6 @@ def read_estate(example: str, deployed: Deployed, account: str) -> ServiceEstate
         trust = json.loads(trust) if isinstance(trust, str) else trust
         found.roles[arn] = Role(arn, trust, read_policies(aws, any_function, arn, []))
     return found
-
-
-def configured_dead_letter_targets(deployed: Deployed) -> dict[str, str]:
-    """Function ARN -> the dead-letter target Terraform configured, from a plan against the applied state."""
-    deployed.terraform.run(
-        "plan", "-refresh=false", "-input=false", "-no-color", "-lock=false", "-out=dead-letters.tfplan"
-    )
-    plan = json.loads(deployed.terraform.run("show", "-json", "dead-letters.tfplan").stdout)
-    targets = {}
-    for change in plan.get("resource_changes", []):
-        if change["type"] != "aws_lambda_function":
-            continue
-        before, after = change["change"].get("before") or {}, change["change"].get("after") or {}
-        config = after.get("dead_letter_config") or before.get("dead_letter_config") or []
-        arn = before.get("arn") or after.get("arn")
-        if arn and config and config[0].get("target_arn"):
-            targets[arn] = config[0]["target_arn"]
-    return targets
 
 
 def _alarm_topics(alarm: dict[str, Any]) -> list[str]:
@@ -646,7 +615,7 @@ def service_probes(e: ServiceEstate, judged: list[Access]) -> list[Probe]:
 
 @pytest.fixture(scope="session")
 def service_estates(recorded: dict[str, list[RecordedRun]]) -> dict[str, ServiceEstate]:
-    # One root module per thread: each has its own stand-in, and reading one may run a Terraform plan.
+    # One root module per thread: each has its own stand-in.
     with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, len(recorded))) as pool:
         futures = {
             example: pool.submit(read_estate, example, runs[0].deployed, runs[0].where.account)
@@ -667,14 +636,10 @@ def test_every_service_call_for_the_module_is_allowed(service_estates, service_v
     # What was judged, for the stage's output (scripts/test prints it after the tests).
     counted = collections.Counter(v.access.kind for judged in service_verdicts.values() for v in judged)
     lines = [f"{count:5d}  {kind}" for kind, count in sorted(counted.items())]
-    fallbacks = sorted({f"{e.example}: {gap}" for e in service_estates.values() for gap in e.fallbacks})
     REPORT.parent.mkdir(parents=True, exist_ok=True)
     REPORT.write_text(
         f"service-principal authorizations judged: {sum(counted.values())} ({len(counted)} kinds,"
-        f" {len(service_verdicts)} root modules), by kind:\n"
-        + "\n".join(lines)
-        + "\n"
-        + "".join(f"  emulator gap, {line}\n" for line in fallbacks)
+        f" {len(service_verdicts)} root modules), by kind:\n" + "\n".join(lines) + "\n"
     )
     denied = [
         f"{example}: {v.describe()}" for example, judged in service_verdicts.items() for v in judged if not v.allowed
@@ -708,6 +673,8 @@ def test_the_dead_letter_queues_need_no_key_permission(service_estates):
     senders. A queue under a customer managed key would be judged too (QUEUE_KEY)."""
     for e in service_estates.values():
         assert e.queues, e.example
+        # Every function sends what it could not process to a queue (the stand-in keeps DeadLetterConfig).
+        assert [f.name for f in e.functions.values() if not f.dead_letter_arn] == [], e.example
         for arn, attributes in e.queues.items():
             assert attributes.get("SqsManagedSseEnabled") == "true", arn
             assert not attributes.get("KmsMasterKeyId"), arn

@@ -15,6 +15,19 @@ Two additions, then moto's own server unchanged:
   copies (``DbiResourceId``, ``DbClusterResourceId``): the function tells its copies from
   look-alikes, and one database generation from the next, by them. ``add_snapshot_sources`` adds
   them; the unit tests use it too.
+* moto 5.2 looks a snapshot ARN up in the caller's own account whatever account the ARN names, so a
+  copy of a snapshot another account shared (the vault account's copy) is not found, or finds a
+  look-alike of the caller's. RDS copies "a snapshot that is in a different account" when it is shared
+  with the caller (``AttributeName=restore``), and needs ``KmsKeyId`` when that snapshot is encrypted
+  (RDS API Reference, CopyDBSnapshot / CopyDBClusterSnapshot: SourceDBSnapshotIdentifier,
+  SourceDBClusterSnapshotIdentifier, KmsKeyId); an encrypted snapshot is shared with named accounts
+  only, never ``all`` (ModifyDBSnapshotAttribute / ModifyDBClusterSnapshotAttribute: ValuesToAdd).
+  ``add_cross_account_snapshots`` does so. (The error codes for the two refusals are the stand-in's
+  choice: AWS documents the rule, not the code.)
+* moto 5.2's Lambda accepts ``DeadLetterConfig`` on CreateFunction and UpdateFunctionConfiguration but
+  neither keeps nor returns it; Lambda returns it in GetFunction / GetFunctionConfiguration. The
+  launcher keeps it, so what Terraform configured can be read back (the authorization stage judges
+  the function's sends to its dead-letter queue) and a second plan shows no change for it.
 
 Usage: python moto_server.py --port PORT [--parent-pid PID]   (always binds 127.0.0.1)
 """
@@ -100,7 +113,7 @@ def add_snapshot_sources() -> None:
     def copy_db_snapshot(self, source_db_snapshot_identifier, *args, **kwargs):  # type: ignore[no-untyped-def]
         snapshot = copy_instance(self, source_db_snapshot_identifier, *args, **kwargs)
         arn = source_arn(self, source_db_snapshot_identifier, "snapshot")
-        if arn.split(":")[3] != self.region_name:  # only a cross-region (or cross-account) copy says so
+        if arn.split(":")[3] != self.region_name or arn.split(":")[4] != self.account_id:  # only these say so
             snapshot.source_db_snapshot_identifier = arn
             snapshot.source_region = arn.split(":")[3]
         return snapshot
@@ -123,6 +136,102 @@ def add_snapshot_sources() -> None:
         self.dbi_resource_id = "db-" + "".join(secrets.choice("ABCDEFGHIJKLMNOPQRSTUVWXYZ234567") for _ in range(26))
 
     DBInstance.__init__ = init
+
+
+def _encrypted(snapshot: object) -> bool:
+    return bool(getattr(snapshot, "storage_encrypted", False) or getattr(snapshot, "kms_key_id", None))
+
+
+def add_cross_account_snapshots() -> None:
+    """Find a snapshot ARN of another account there, when it is shared with the caller (see the docstring)."""
+    from moto.rds.exceptions import InvalidParameterCombination, InvalidParameterValue
+    from moto.rds.models import RDSBackend, SnapshotAttributesMixin
+
+    if getattr(RDSBackend, "_rsd_cross_account", False):
+        return
+    RDSBackend._rsd_cross_account = True  # type: ignore[attr-defined]
+
+    lookup = RDSBackend.get_snapshot
+    copy_instance, copy_cluster = RDSBackend.copy_db_snapshot, RDSBackend.copy_db_cluster_snapshot
+    modify = SnapshotAttributesMixin.modify_attribute
+
+    def elsewhere(self: RDSBackend, identifier: str) -> tuple[str, str, str] | None:
+        """(region, account, name) of an ARN in another account; None for one of the caller's."""
+        parts = identifier.split(":") if identifier.startswith("arn:") else []
+        return (parts[3], parts[4], parts[-1]) if len(parts) >= 7 and parts[4] != self.account_id else None
+
+    def get_snapshot(self, identifier, resource_type, not_found_exception):  # type: ignore[no-untyped-def]
+        where = elsewhere(self, identifier)
+        if where is None:
+            return lookup(self, identifier, resource_type, not_found_exception)
+        region, account, name = where
+        snapshot = self.get_backend("rds", region=region, account_id=account).resource_map[resource_type].get(name)
+        shared = snapshot is not None and (
+            self.account_id in snapshot.attributes["restore"] or "all" in snapshot.attributes["restore"]
+        )
+        if not shared:
+            raise not_found_exception(name)
+        return snapshot
+
+    def needs_key(self, source, kms_key_id, find):  # type: ignore[no-untyped-def]
+        if elsewhere(self, source) is not None and kms_key_id is None and _encrypted(find(self, source)):
+            raise InvalidParameterCombination(
+                "KmsKeyId is required to copy an encrypted snapshot shared from another account"
+            )
+
+    def argument(args, kwargs, position, name):  # type: ignore[no-untyped-def]
+        return kwargs.get(name, args[position] if len(args) > position else None)
+
+    def copy_db_snapshot(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        source = argument(args, kwargs, 0, "source_db_snapshot_identifier")
+        needs_key(self, source, argument(args, kwargs, 2, "kms_key_id"), RDSBackend.get_db_snapshot)
+        return copy_instance(self, *args, **kwargs)
+
+    def copy_db_cluster_snapshot(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        source = argument(args, kwargs, 0, "source_db_cluster_snapshot_identifier")
+        needs_key(self, source, argument(args, kwargs, 2, "kms_key_id"), RDSBackend.get_db_cluster_snapshot)
+        return copy_cluster(self, *args, **kwargs)
+
+    def modify_attribute(self, attribute_name, values_to_add, values_to_remove):  # type: ignore[no-untyped-def]
+        if "all" in (values_to_add or []) and _encrypted(self):
+            raise InvalidParameterValue("an encrypted snapshot cannot be shared with all: name the accounts")
+        return modify(self, attribute_name, values_to_add, values_to_remove)
+
+    RDSBackend.get_snapshot = get_snapshot  # type: ignore[method-assign]
+    RDSBackend.copy_db_snapshot = copy_db_snapshot  # type: ignore[method-assign]
+    RDSBackend.copy_db_cluster_snapshot = copy_db_cluster_snapshot  # type: ignore[method-assign]
+    SnapshotAttributesMixin.modify_attribute = modify_attribute  # type: ignore[method-assign]
+
+
+def add_dead_letter_config() -> None:
+    """Keep a function's DeadLetterConfig and return it, as Lambda does (Lambda API Reference,
+    FunctionConfiguration: DeadLetterConfig, "The function's dead letter queue")."""
+    from moto.awslambda.models import LambdaFunction
+
+    create, configuration, update = (
+        LambdaFunction.__init__,
+        LambdaFunction.get_configuration,
+        LambdaFunction.update_configuration,
+    )
+
+    def __init__(self, account_id, spec, *args, **kwargs):  # type: ignore[no-untyped-def]
+        create(self, account_id, spec, *args, **kwargs)
+        self.stand_in_dead_letter = (spec.get("DeadLetterConfig") or {}).get("TargetArn")
+
+    def get_configuration(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        config = configuration(self, *args, **kwargs)
+        if getattr(self, "stand_in_dead_letter", None):
+            config["DeadLetterConfig"] = {"TargetArn": self.stand_in_dead_letter}
+        return config
+
+    def update_configuration(self, config_updates):  # type: ignore[no-untyped-def]
+        if "DeadLetterConfig" in config_updates:
+            self.stand_in_dead_letter = (config_updates["DeadLetterConfig"] or {}).get("TargetArn")
+        return update(self, config_updates)
+
+    LambdaFunction.__init__ = __init__  # type: ignore[method-assign]
+    LambdaFunction.get_configuration = get_configuration  # type: ignore[method-assign]
+    LambdaFunction.update_configuration = update_configuration  # type: ignore[method-assign]
 
 
 def exit_with_parent(parent_pid: int) -> None:
@@ -148,6 +257,8 @@ def main() -> None:
     add_describe_account_attributes()
     add_snapshot_backdating()
     add_snapshot_sources()
+    add_cross_account_snapshots()
+    add_dead_letter_config()
     from moto.server import main as moto_main
 
     moto_main(["-H", "127.0.0.1", "-p", str(args.port)])

@@ -76,7 +76,6 @@ TERRAFORM_ENDPOINTS = (
 # What a second `terraform plan` may still show right after `apply`, and why. Anything else fails.
 # (resource type, top-level attribute) -> reason
 KNOWN_EMULATOR_GAPS: dict[tuple[str, str], str] = {
-    ("aws_lambda_function", "dead_letter_config"): "moto's Lambda neither stores nor returns DeadLetterConfig",
     ("aws_lambda_function", "logging_config"): "moto's Lambda neither stores nor returns LoggingConfig",
 }
 
@@ -159,10 +158,12 @@ class MotoServer:
 
 
 class Aws:
-    """boto3 clients for the stand-in."""
+    """boto3 clients for the stand-in; `account` (an account id) acts as that account, by moto's
+    x-moto-account-id header (default: moto's account, 123456789012)."""
 
-    def __init__(self, endpoint: str) -> None:
+    def __init__(self, endpoint: str, account: str | None = None) -> None:
         self.endpoint = endpoint
+        self.account = account
         self._clients: dict[tuple[str, str], Any] = {}
 
     def client(self, service: str, region: str) -> Any:
@@ -176,7 +177,12 @@ class Aws:
                 aws_secret_access_key="test",
                 config=Config(retries={"mode": "standard", "max_attempts": 2}),
             )
+            if self.account:
+                self._clients[key].meta.events.register("before-sign.*.*", self._as_account)
         return self._clients[key]
+
+    def _as_account(self, request: Any, **_: Any) -> None:
+        request.headers["x-moto-account-id"] = self.account
 
 
 # --------------------------------------------------------------------------------------------------

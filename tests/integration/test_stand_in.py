@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import io
 import json
+import zipfile
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from stand_in import (
@@ -160,3 +163,112 @@ def test_plan_check_counts_a_value_only_known_after_apply_as_a_change() -> None:
     )
 
     assert unexpected_plan_changes(_plan(gap, deferred)) == ["module.m.aws_iam_role_policy.p: policy would change"]
+
+
+def test_a_functions_dead_letter_config_reads_back_as_lambda_returns_it(aws: Aws) -> None:
+    # The stand-in keeps DeadLetterConfig (moto 5.2 accepts it and drops it); Lambda returns it.
+    code = io.BytesIO()
+    with zipfile.ZipFile(code, "w") as archive:
+        archive.writestr("index.py", "def handler(event, context):\n    return None\n")
+    trust = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}
+        ],
+    }
+    role = aws.client("iam", "eu-west-3").create_role(RoleName="dlq-fn", AssumeRolePolicyDocument=json.dumps(trust))
+    lam = aws.client("lambda", "eu-west-3")
+    first, second = (f"arn:aws:sqs:eu-west-3:123456789012:{name}" for name in ("stand-in-dlq-1", "stand-in-dlq-2"))
+    lam.create_function(
+        FunctionName="dlq-fn",
+        Runtime="python3.12",
+        Role=role["Role"]["Arn"],
+        Handler="index.handler",
+        Code={"ZipFile": code.getvalue()},
+        DeadLetterConfig={"TargetArn": first},
+    )
+    assert lam.get_function_configuration(FunctionName="dlq-fn")["DeadLetterConfig"] == {"TargetArn": first}
+    lam.update_function_configuration(FunctionName="dlq-fn", DeadLetterConfig={"TargetArn": second})
+    assert lam.get_function(FunctionName="dlq-fn")["Configuration"]["DeadLetterConfig"] == {"TargetArn": second}
+
+
+VAULT_ACCOUNT = "210987654321"
+
+
+@pytest.mark.parametrize("kind", ["instance", "cluster"])
+def test_another_account_copies_a_snapshot_only_once_it_is_shared_and_under_its_own_key(aws: Aws, kind: str) -> None:
+    """RDS copies a snapshot of another account by its ARN once it is shared with the copying account, and
+    needs that account's KmsKeyId for an encrypted one; moto alone looks the ARN up in the caller's account."""
+    region = "ap-southeast-2"
+    vault = Aws(aws.endpoint, account=VAULT_ACCOUNT)
+    source_rds, vault_rds = aws.client("rds", region), vault.client("rds", region)
+    source_key = aws.client("kms", region).create_key()["KeyMetadata"]["Arn"]
+    vault_key = vault.client("kms", region).create_key()["KeyMetadata"]["Arn"]
+    name = f"shared-{kind}-snapshot"
+    if kind == "instance":
+        source_rds.create_db_instance(
+            DBInstanceIdentifier="shared-db",
+            DBInstanceClass="db.t4g.micro",
+            Engine="postgres",
+            AllocatedStorage=20,
+            MasterUsername="dbadmin",
+            MasterUserPassword="not-a-secret-1",
+            StorageEncrypted=True,
+            KmsKeyId=source_key,
+        )
+        arn = source_rds.create_db_snapshot(DBSnapshotIdentifier=name, DBInstanceIdentifier="shared-db")["DBSnapshot"][
+            "DBSnapshotArn"
+        ]
+
+        def share(**values: list[str]) -> Any:
+            return source_rds.modify_db_snapshot_attribute(DBSnapshotIdentifier=name, AttributeName="restore", **values)
+
+        def copy(target: str = f"vault-{name}", **key: str) -> dict[str, Any]:
+            return vault_rds.copy_db_snapshot(SourceDBSnapshotIdentifier=arn, TargetDBSnapshotIdentifier=target, **key)[
+                "DBSnapshot"
+            ]
+
+        not_found = "DBSnapshotNotFound"
+    else:
+        source_rds.create_db_cluster(
+            DBClusterIdentifier="shared-aurora",
+            Engine="aurora-postgresql",
+            MasterUsername="dbadmin",
+            MasterUserPassword="not-a-secret-1",
+            StorageEncrypted=True,
+            KmsKeyId=source_key,
+        )
+        arn = source_rds.create_db_cluster_snapshot(
+            DBClusterSnapshotIdentifier=name, DBClusterIdentifier="shared-aurora"
+        )["DBClusterSnapshot"]["DBClusterSnapshotArn"]
+
+        def share(**values: list[str]) -> Any:
+            return source_rds.modify_db_cluster_snapshot_attribute(
+                DBClusterSnapshotIdentifier=name, AttributeName="restore", **values
+            )
+
+        def copy(target: str = f"vault-{name}", **key: str) -> dict[str, Any]:
+            return vault_rds.copy_db_cluster_snapshot(
+                SourceDBClusterSnapshotIdentifier=arn, TargetDBClusterSnapshotIdentifier=target, **key
+            )["DBClusterSnapshot"]
+
+        not_found = "DBClusterSnapshotNotFoundFault"
+
+    with pytest.raises(source_rds.exceptions.ClientError, match=not_found):
+        copy(KmsKeyId=vault_key)  # not shared yet
+    with pytest.raises(source_rds.exceptions.ClientError, match="InvalidParameterValue"):
+        share(ValuesToAdd=["all"])  # an encrypted snapshot goes to named accounts only
+    share(ValuesToAdd=[VAULT_ACCOUNT])
+    with pytest.raises(source_rds.exceptions.ClientError, match="KmsKeyId is required"):
+        copy()
+    copied = copy(KmsKeyId=vault_key)
+
+    assert copied["KmsKeyId"] == vault_key
+    assert VAULT_ACCOUNT in copied.get("DBSnapshotArn", copied.get("DBClusterSnapshotArn", ""))
+    if kind == "instance":
+        assert copied["SourceDBSnapshotIdentifier"] == arn
+    else:
+        assert copied["SourceDBClusterSnapshotArn"] == arn
+    share(ValuesToRemove=[VAULT_ACCOUNT])
+    with pytest.raises(source_rds.exceptions.ClientError, match=not_found):
+        copy(f"vault-{name}-again", KmsKeyId=vault_key)  # un-shared: gone from the vault's view again
