@@ -43,6 +43,8 @@ TABLE = (
     "worst_rpo_hours_judged",
     "p50_copy_start_seconds",
     "api_calls_per_database_day",
+    "calls_per_database_day_by_action",
+    "calls_per_database_day_by_operation",
     "peak_rds_calls_per_second",
     "throttling_errors",
     "quota_exceeded_errors",
@@ -218,7 +220,13 @@ def print_table(result: dict[str, Any]) -> None:
         f"(seed {result['seed']}, {result['wall_seconds']} s)"
     )
     for key in TABLE:
-        print(f"  {key:<34} {result[key]}")
+        value = result.get(key)
+        if isinstance(value, dict):  # a breakdown: one indented line per part
+            print(f"  {key}")
+            for part, figure in value.items():
+                print(f"    {part:<32} {figure}")
+        else:
+            print(f"  {key:<34} {value}")
     broken = result["invariants_broken"]
     if not broken:
         print("  invariants: all held")

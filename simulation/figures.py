@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import statistics
+from collections import Counter
 from typing import Any
 
 from rds_snapshot_dr.rules.events import COPY_FINISHED_EVENTS, SNAPSHOT_CREATED_EVENTS
 
 from . import invariants
 from .fleet import Run
+from .services import Invocation
 
 # The function's own event tables: (detail-type, EventID) of snapshot created / copy finished or failed.
 CREATED = frozenset(event_id for _detail_type, event_id in SNAPSHOT_CREATED_EVENTS)
@@ -22,6 +24,29 @@ def _event_id(payload: dict[str, Any]) -> str:
 
 def _round(value: float | None, digits: int = 3) -> float | None:
     return None if value is None else round(value, digits)
+
+
+def action_of(invocation: Invocation) -> str:
+    """What an invocation ran, as the per-action figures name it: the scheduled action, or the event's kind."""
+    if invocation.trigger != "event":
+        return str(invocation.payload.get("action", invocation.trigger))
+    event_id = _event_id(invocation.payload)
+    if event_id in CREATED:
+        return "event: snapshot created"
+    return "event: copy finished" if event_id in COPY_FINISHED else "event: other"
+
+
+def calls_by(run: Run, database_days: float) -> tuple[dict[str, float | None], dict[str, float | None]]:
+    """RDS calls per database-day by action and by operation, from every request the run's invocations made."""
+    by_action: Counter[str] = Counter()
+    by_operation: Counter[str] = Counter()
+    for invocation in run.invocations:
+        by_action[action_of(invocation)] += invocation.calls
+        by_operation.update(invocation.operations)
+    return (
+        {name: _round(count / database_days, 2) for name, count in sorted(by_action.items())},
+        {name: _round(count / database_days, 2) for name, count in by_operation.most_common()},
+    )
 
 
 def figures(run: Run) -> dict[str, Any]:
@@ -49,6 +74,7 @@ def figures(run: Run) -> dict[str, Any]:
     # rate (12 requests per second).
     budget = run.rate_budget or 12.0
     rounds = [(end - start, calls_, deferred) for start, end, calls_, deferred in run.backup_rounds]
+    by_action, by_operation = calls_by(run, database_days)
     worst_round = max(rounds, default=(0.0, 0, 0))
     bound = worst_round[1] / budget + run.timing.mutate_latency_s if rounds else None
     return {
@@ -68,6 +94,9 @@ def figures(run: Run) -> dict[str, Any]:
             statistics.median(run.copy_start_delays) if run.copy_start_delays else None, 1
         ),
         "api_calls_per_database_day": _round(calls / database_days, 2),
+        # the same calls, by what ran them and by RDS operation (docs/cost.md)
+        "calls_per_database_day_by_action": by_action,
+        "calls_per_database_day_by_operation": by_operation,
         "peak_rds_calls_per_second": run.peak_calls_per_second,
         "throttling_errors": run.counts.get("throttled", 0),
         "quota_exceeded_errors": run.counts.get("quota_exceeded", 0),

@@ -839,6 +839,7 @@ class Simulation:
         invocation = self.records.get(id(task)) if task is not None else None
         if invocation is not None:
             invocation.calls += 1
+            invocation.operations[operation] += 1
         key = (region, int(kernel.now))
         self.calls_per_second[key] += 1
         self.peak = max(self.peak, self.calls_per_second[key])

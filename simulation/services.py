@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import random
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -154,6 +154,7 @@ class Invocation:
     start: float = 0.0
     end: float = 0.0
     calls: int = 0  # RDS requests
+    operations: Counter[str] = field(default_factory=Counter)  # RDS requests by operation
     scheduler_calls: int = 0  # EventBridge Scheduler requests (the copy-waiting switch)
     emf: dict[str, Any] = field(default_factory=dict)
     failed: list[tuple[str, str, str]] = field(default_factory=list)  # (operation, target, snapshot)

@@ -101,6 +101,19 @@ def test_two_module_instances_share_the_copy_slots_without_a_refusal(results):
     assert result["peak_instance_copies_in_flight"] <= 5
 
 
+@pytest.mark.parametrize("scenario", ["steady-state", "copy-failures", "events-lost"])
+def test_the_calls_per_database_day_add_up_by_action_and_by_operation(results, scenario):
+    """Every RDS request of the run is counted once by what ran it and once by its operation: each breakdown
+    adds up to the headline figure (up to the rounding of each part), and a steady run names its parts."""
+    result, _verdicts = results[scenario]
+    total = result["api_calls_per_database_day"]
+    by_action, by_operation = result["calls_per_database_day_by_action"], result["calls_per_database_day_by_operation"]
+    assert sum(by_action.values()) == pytest.approx(total, abs=0.01 * len(by_action))
+    assert sum(by_operation.values()) == pytest.approx(total, abs=0.01 * len(by_operation))
+    assert {"backup", "reconcile", "event: snapshot created"} <= set(by_action)
+    assert {"CreateDBSnapshot", "CopyDBSnapshot", "DescribeDBSnapshots"} <= set(by_operation)
+
+
 def test_the_copy_failure_scenario_injects_failures(results):
     assert results["copy-failures"][0]["failures_injected"] > 0
 
