@@ -182,6 +182,7 @@ def database_from_instance(item: Mapping[str, Any]) -> Database:
         multi_az=item.get("MultiAZ"),
         deletion_protection=item.get("DeletionProtection"),
         resource_id=item.get("DbiResourceId") or None,
+        engine=item.get("Engine") or None,
     )
 
 
@@ -194,6 +195,7 @@ def database_from_cluster(item: Mapping[str, Any]) -> Database:
         created=_time(item.get("ClusterCreateTime")),
         deletion_protection=item.get("DeletionProtection"),
         resource_id=item.get("DbClusterResourceId") or None,
+        engine=item.get("Engine") or None,
     )
 
 

@@ -100,6 +100,8 @@ class Engine(Worker):
         )
         for problem in selection.problems:
             report.record(problem)
+        for refused in selection.refused:  # AWS offers no copy: a retry cannot change it
+            report.record(refused, lasting=True)
         return selection
 
     # --- backup ----------------------------------------------------------------------------------

@@ -282,9 +282,9 @@ def _targets(report: PreflightReport, ctx: _Context, requested: Sequence[str] | 
         return
     selection = selection_rules.targets(ctx.settings, instances, clusters, list(requested) if requested else None)
     ctx.targets = selection.targets
-    for problem in selection.problems:
+    for problem in [*selection.problems, *selection.refused]:
         report.add(Check(f"target {problem.target}", FAIL if problem.failed else WARN, problem.reason, problem.fix))
-    if not selection.targets and not selection.problems:
+    if not selection.targets and not selection.problems and not selection.refused:
         report.add(
             Check(
                 "targets",

@@ -122,6 +122,8 @@ class Database:
     # DbiResourceId / DbClusterResourceId: unique to this database, never reused when a new database later
     # takes its identifier (None where the response does not say).
     resource_id: str | None = None
+    # Engine, as DescribeDBInstances / DescribeDBClusters report it (None where the response does not say).
+    engine: str | None = None
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from rds_snapshot_dr.core.settings import Settings
 from rds_snapshot_dr.rules.model import (
@@ -21,6 +21,58 @@ from rds_snapshot_dr.rules.model import (
 class TargetSelection:
     targets: list[Database]
     problems: list[Outcome]
+    refused: list[Outcome] = field(default_factory=list)
+    """Selected databases whose snapshots AWS cannot copy to another region (`copy_refusal`): failed once
+    per run, never snapshotted or retried (a retry cannot change them)."""
+
+
+# Why AWS offers no cross-region copy of a database's snapshots, and what the user can do.
+# Multi-AZ DB clusters: RDS User Guide, "Limitations of Multi-AZ DB clusters" (not supported: "Copying a snapshot
+# of a Multi-AZ DB cluster", "Cross-Region automated backups",
+# https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/multi-az-db-clusters-concepts.Limitations.html); nor do
+# AWS Backup copies ("copying a Multi-AZ DB cluster snapshot is not supported",
+# https://docs.aws.amazon.com/aws-backup/latest/devguide/recov-point-create-a-copy.html) or cross-Region read
+# replicas (https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/multi-az-db-clusters-create-instance-read-replica.html).
+MULTI_AZ_ENGINES = frozenset({"mysql", "postgres"})  # CreateDBCluster.Engine: the non-Aurora cluster engines
+MULTI_AZ_DB_CLUSTER = (
+    "{kind} {ident} is a Multi-AZ DB cluster (engine {engine}): RDS cannot copy its snapshots, in a region or to "
+    "another (RDS User Guide, 'Limitations of Multi-AZ DB clusters'), so this module cannot protect it; "
+    "not snapshotted"
+)
+MULTI_AZ_DB_CLUSTER_FIX = (
+    "Remove it from db_cluster_identifiers or the selection tags. AWS documents no cross-region copy of a "
+    "Multi-AZ DB cluster (no snapshot copy, no cross-Region automated backups or read replicas, no AWS Backup "
+    "copy): for DR in another region, run it as a DB instance (Multi-AZ) or an Aurora cluster."
+)
+# RDS Custom: RDS API Reference, CopyDBSnapshot: "This command doesn't apply to RDS Custom"
+# (https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_CopyDBSnapshot.html); RDS Custom for SQL Server
+# documents a copy of its own (https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/custom-copying-snapshot-sqlserver.html).
+RDS_CUSTOM = (
+    "{kind} {ident} is an RDS Custom DB instance (engine {engine}): RDS's CopyDBSnapshot does not apply to RDS "
+    "Custom (RDS API Reference), so this module does not copy or restore it; not snapshotted"
+)
+RDS_CUSTOM_FIX = (
+    "Remove it from db_instance_identifiers or the selection tags, and back it up as the RDS Custom guide for "
+    "its engine documents (RDS Custom for SQL Server: 'Copying an RDS Custom for SQL Server DB snapshot')."
+)
+
+
+def copy_refusal(db: Database) -> tuple[str, str] | None:
+    """(reason, fix) when AWS cannot copy this database's snapshots to another region; None when it can.
+
+    A Multi-AZ DB cluster is a DB cluster whose engine is RDS for MySQL or PostgreSQL (`mysql`, `postgres`), not
+    Aurora (`aurora-mysql`, `aurora-postgresql`) nor another service's cluster that DescribeDBClusters may list
+    (`neptune`, `docdb`); an RDS Custom instance's engine starts with `custom-`. An engine the response did not
+    name is given the benefit of the doubt (the copy would say)."""
+    engine = (db.engine or "").lower()
+    if db.kind is Kind.CLUSTER and engine in MULTI_AZ_ENGINES:
+        reason, fix = MULTI_AZ_DB_CLUSTER, MULTI_AZ_DB_CLUSTER_FIX
+    elif engine.startswith("custom-"):
+        reason, fix = RDS_CUSTOM, RDS_CUSTOM_FIX
+    else:
+        return None
+    kind = "DB cluster" if db.kind is Kind.CLUSTER else "DB instance"
+    return reason.format(kind=kind, ident=db.identifier, engine=db.engine), fix
 
 
 def _carries_all(tags: Mapping[str, str], wanted: Mapping[str, str]) -> bool:
@@ -115,8 +167,14 @@ def targets(
             )
         selected = {key: db for key, db in selected.items() if key[1] in wanted}
 
+    refused: list[Outcome] = []
+    for key, db in sorted(selected.items()):
+        refusal = copy_refusal(db)
+        if refusal is not None:
+            del selected[key]
+            refused.append(Outcome(db.identifier, db.kind, Operation.DISCOVER, Result.FAILED, "", *refusal))
     ordered = sorted(selected.values(), key=lambda db: (db.kind, db.identifier))
-    return TargetSelection(targets=ordered, problems=problems)
+    return TargetSelection(targets=ordered, problems=problems, refused=refused)
 
 
 def can_snapshot(db: Database) -> bool:
