@@ -90,6 +90,7 @@ locals {
     DB_CLUSTER_IDENTIFIERS     = join(",", var.db_cluster_identifiers)
     SELECTION_TAGS             = jsonencode(var.selection_tags)
     SNAPSHOT_TAGS              = jsonencode(var.snapshot_tags)
+    OPTION_GROUP_MAPPING       = jsonencode(var.option_group_mapping)
     SOURCE_RETENTION_DAYS      = tostring(var.retention.source_days)
     DESTINATION_RETENTION_DAYS = tostring(var.retention.destination_days)
     KEEP_LAST                  = tostring(var.retention.keep_last)

@@ -133,6 +133,19 @@ variable "snapshot_tags" {
   }
 }
 
+variable "option_group_mapping" {
+  description = "For DB instances with a non-default option group (Oracle or SQL Server with TDE, Oracle native network encryption or timezone, ...): source option group name => the option group in the destination region each copy gets. RDS copies such a snapshot to another region only with an option group there (`OptionGroupName`); an option group belongs to its region, so create one in the destination region with the same engine, major version and options. A snapshot whose option group is neither default nor mapped is not copied: its copy fails on every run naming the group to map, and preflight fails the database. Empty = every instance uses a default option group (`default:...`). Aurora clusters take none."
+  type        = map(string)
+  default     = {}
+  nullable    = false
+
+  validation {
+    # RDS: 1 to 255 letters, numbers or hyphens; first a letter; no hyphen at the end or twice in a row.
+    condition     = alltrue([for name in concat(keys(var.option_group_mapping), values(var.option_group_mapping)) : can(regex("^[A-Za-z](-?[A-Za-z0-9])*$", name)) && length(name) <= 255])
+    error_message = "option_group_mapping names option groups as RDS allows them: 1 to 255 letters, numbers or hyphens, starting with a letter, not ending with a hyphen nor holding two in a row. Default option groups (default:...) need no mapping."
+  }
+}
+
 variable "retention" {
   description = "How long owned snapshots are kept, in days, in each region (`source_days`, default 2; `destination_days`, default 14), and how many of the newest available snapshots of each database are kept in each region whatever their age (`keep_last`, default 1). A source snapshot is never deleted before its copy is available, so `source_days` may not exceed `destination_days`. The source keeps 2 days by default: its snapshots are needed until their copy is available and for a fast restore in the same region, and every one counts against the region's manual snapshot quota (see `manual_snapshot_quota`)."
   type = object({

@@ -29,7 +29,7 @@ run "environment_is_the_engine_settings_contract" {
       "KEEP_LAST", "COPY_CONCURRENCY_LIMIT", "COPY_MAX_ATTEMPTS", "METRICS_NAMESPACE", "TIME_BUDGET_RESERVE_MS",
       "BOTO_MAX_ATTEMPTS", "BOTO_RETRY_MODE", "LOG_LEVEL", "BACKUP_SCHEDULE_EXPRESSION",
       "BACKUP_SCHEDULE_TIMEZONE", "RDS_API_REQUESTS_PER_SECOND", "RDS_API_CONCURRENT_INVOCATIONS",
-      "COPY_WAITING_SCHEDULE_ARN", "SNAPSHOT_QUOTA_ALARM_THRESHOLD",
+      "COPY_WAITING_SCHEDULE_ARN", "SNAPSHOT_QUOTA_ALARM_THRESHOLD", "OPTION_GROUP_MAPPING",
     ])
     error_message = "The function's environment must hold exactly the variables of the engine's settings contract."
   }
@@ -46,6 +46,7 @@ run "environment_is_the_engine_settings_contract" {
       DB_CLUSTER_IDENTIFIERS     = "inventory-aurora"
       SELECTION_TAGS             = "{}"
       SNAPSHOT_TAGS              = "{}"
+      OPTION_GROUP_MAPPING       = "{}"
       SOURCE_RETENTION_DAYS      = "2"
       DESTINATION_RETENTION_DAYS = "14"
       KEEP_LAST                  = "1"

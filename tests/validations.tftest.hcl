@@ -228,6 +228,39 @@ run "snapshot_tags_with_reserved_key" {
   expect_failures = [var.snapshot_tags]
 }
 
+run "option_group_mapping_of_a_default_group" {
+  command = plan
+
+  variables {
+    option_group_mapping = { "default:oracle-ee-19" = "orders-tde-dr" }
+  }
+
+  expect_failures = [var.option_group_mapping]
+}
+
+run "option_group_mapping_to_a_name_rds_refuses" {
+  command = plan
+
+  variables {
+    option_group_mapping = { "orders-tde" = "orders--tde-dr-" }
+  }
+
+  expect_failures = [var.option_group_mapping]
+}
+
+run "option_group_mapping_reaches_the_function" {
+  command = plan
+
+  variables {
+    option_group_mapping = { "orders-tde" = "orders-tde-dr" }
+  }
+
+  assert {
+    condition     = jsondecode(aws_lambda_function.this[0].environment[0].variables["OPTION_GROUP_MAPPING"]) == { "orders-tde" = "orders-tde-dr" }
+    error_message = "The mapping must reach the function as OPTION_GROUP_MAPPING."
+  }
+}
+
 # --- Retention ---------------------------------------------------------------------------------
 
 run "source_retention_below_one" {

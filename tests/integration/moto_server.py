@@ -24,6 +24,12 @@ Two additions, then moto's own server unchanged:
   only, never ``all`` (ModifyDBSnapshotAttribute / ModifyDBClusterSnapshotAttribute: ValuesToAdd).
   ``add_cross_account_snapshots`` does so. (The error codes for the two refusals are the stand-in's
   choice: AWS documents the rule, not the code.)
+* moto 5.2's DB snapshots carry no ``OptionGroupName`` and copy to another region whatever their option
+  group. RDS reports the option group of the instance a snapshot was taken of, and copies a snapshot with
+  a non-default option group to another region only with ``OptionGroupName`` naming a group there (RDS
+  API Reference, CopyDBSnapshot: OptionGroupName); the copy then carries that group.
+  ``add_snapshot_option_groups`` does so (its refusal's error code is the stand-in's choice). The unit
+  tests use it too.
 * moto 5.2's Lambda accepts ``DeadLetterConfig`` on CreateFunction and UpdateFunctionConfiguration but
   neither keeps nor returns it; Lambda returns it in GetFunction / GetFunctionConfiguration. The
   launcher keeps it, so what Terraform configured can be read back (the authorization stage judges
@@ -136,6 +142,41 @@ def add_snapshot_sources() -> None:
         self.dbi_resource_id = "db-" + "".join(secrets.choice("ABCDEFGHIJKLMNOPQRSTUVWXYZ234567") for _ in range(26))
 
     DBInstance.__init__ = init
+
+
+def add_snapshot_option_groups() -> None:
+    """A DB snapshot reports its option group; a cross-region copy of one with a non-default group needs
+    OptionGroupName and carries it (see the module docstring)."""
+    from moto.rds.exceptions import InvalidParameterCombination
+    from moto.rds.models import DBSnapshot, RDSBackend
+
+    if getattr(RDSBackend, "_rsd_option_groups", False):
+        return
+    RDSBackend._rsd_option_groups = True  # type: ignore[attr-defined]
+
+    def option_group_name(self: DBSnapshot) -> str | None:
+        given = self.__dict__.get("_rsd_option_group")
+        return given if given is not None else getattr(self.database, "option_group_name", None)
+
+    DBSnapshot.option_group_name = property(option_group_name)  # type: ignore[attr-defined]
+    copy_instance = RDSBackend.copy_db_snapshot
+
+    def copy_db_snapshot(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        source_id = kwargs.get("source_db_snapshot_identifier", args[0] if args else "")
+        wanted = kwargs.pop("option_group_name", None)
+        source = self.get_db_snapshot(source_id)
+        group = source.option_group_name
+        cross_region = source_id.startswith("arn:") and source_id.split(":")[3] != self.region_name
+        if cross_region and group and not group.startswith("default:") and not wanted:
+            raise InvalidParameterCombination(
+                f"The snapshot {source_id} uses the option group {group}: specify OptionGroupName, an option "
+                f"group in {self.region_name}, to copy it to this region"
+            )
+        copy = copy_instance(self, *args, **kwargs)
+        copy._rsd_option_group = wanted or group
+        return copy
+
+    RDSBackend.copy_db_snapshot = copy_db_snapshot  # type: ignore[method-assign]
 
 
 def _encrypted(snapshot: object) -> bool:
@@ -258,6 +299,7 @@ def main() -> None:
     add_snapshot_backdating()
     add_snapshot_sources()
     add_cross_account_snapshots()
+    add_snapshot_option_groups()
     add_dead_letter_config()
     from moto.server import main as moto_main
 

@@ -13,11 +13,13 @@ from moto import mock_aws
 
 from rds_snapshot_dr import clock, handler
 from rds_snapshot_dr.clock import FixedClock
-from tests.integration.moto_server import add_snapshot_sources
+from tests.integration.moto_server import add_snapshot_option_groups, add_snapshot_sources
 
-# moto does not say where a copy came from, nor give each database its own resource id: the stand-in's
-# addition, so a copy of ours is told from a look-alike here as on RDS.
+# moto does not say where a copy came from, nor give each database its own resource id, nor a snapshot's
+# option group: the stand-in's additions, so a copy of ours is told from a look-alike here as on RDS, and a
+# copy that needs an option group in the destination region fails without one as on RDS.
 add_snapshot_sources()
+add_snapshot_option_groups()
 
 
 @pytest.fixture(autouse=True)

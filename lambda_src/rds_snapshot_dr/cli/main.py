@@ -56,6 +56,7 @@ SETTING_NAMES = (
     "COPY_CONCURRENCY_LIMIT",
     "COPY_MAX_ATTEMPTS",
     "SNAPSHOT_QUOTA_ALARM_THRESHOLD",
+    "OPTION_GROUP_MAPPING",
     "METRICS_NAMESPACE",
     "TIME_BUDGET_RESERVE_MS",
     "BOTO_MAX_ATTEMPTS",
@@ -110,11 +111,11 @@ class CliGateway(RdsGateway):
         self.started.append(snap)
         return snap
 
-    def copy_snapshot(self, source: Snapshot, kms_key_arn: str) -> Snapshot:
+    def copy_snapshot(self, source: Snapshot, kms_key_arn: str, option_group: str | None = None) -> Snapshot:
         if self.dry_run:
             snap = replace(source, region=self.destination_region, status="dry-run", arn="", copied_from=source.arn)
         else:
-            snap = super().copy_snapshot(source, kms_key_arn)
+            snap = super().copy_snapshot(source, kms_key_arn, option_group)
         self.started.append(snap)
         return snap
 

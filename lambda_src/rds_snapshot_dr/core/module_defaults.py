@@ -14,6 +14,7 @@ MODULE_DEFAULTS: dict[str, str] = {
     "DB_CLUSTER_IDENTIFIERS": "",
     "SELECTION_TAGS": "{}",
     "SNAPSHOT_TAGS": "{}",
+    "OPTION_GROUP_MAPPING": "{}",
     "SOURCE_RETENTION_DAYS": "2",
     "DESTINATION_RETENTION_DAYS": "14",
     "KEEP_LAST": "1",

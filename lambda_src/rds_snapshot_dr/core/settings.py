@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 RESERVED_TAG_PREFIX = "rds-snapshot-dr:"
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
@@ -100,6 +100,9 @@ class Settings:
     # Percent of a manual snapshot quota at which the module's quota alarm fires; preflight warns there too.
     # Not set by a function an earlier release deployed: the module's default then.
     snapshot_quota_alarm_percent: float = DEFAULT_QUOTA_ALARM_PERCENT
+    # Source option group name -> the option group in the destination region a copy of a snapshot with that
+    # group is given (OptionGroupName). Not set by a function an earlier release deployed: none.
+    option_group_mapping: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def rds_api_rate_per_invocation(self) -> float:
@@ -202,7 +205,7 @@ class _Reader:
             )
         return tuple(dict.fromkeys(items))
 
-    def tag_map(self, name: str) -> dict[str, str]:
+    def tag_map(self, name: str, example: str = '{"team": "payments"}', keys: str = "tag keys") -> dict[str, str]:
         value = self.raw(name)
         if value is None:
             return {}
@@ -214,10 +217,10 @@ class _Reader:
         if not isinstance(parsed, dict) or not all(
             isinstance(k, str) and isinstance(v, str) for k, v in parsed.items()
         ):
-            self.fail(name, 'must be a JSON object of string to string, e.g. {"team": "payments"}')
+            self.fail(name, f"must be a JSON object of string to string, e.g. {example}")
             return {}
         if any(not key for key in parsed):
-            self.fail(name, "tag keys must not be empty")
+            self.fail(name, f"{keys} must not be empty")
         return parsed
 
 
@@ -418,6 +421,11 @@ def load_settings(environ: Mapping[str, str]) -> Settings:
             r.number("SNAPSHOT_QUOTA_ALARM_THRESHOLD", above=0, maximum=100)
             if "SNAPSHOT_QUOTA_ALARM_THRESHOLD" in environ
             else DEFAULT_QUOTA_ALARM_PERCENT
+        ),
+        option_group_mapping=(
+            r.tag_map("OPTION_GROUP_MAPPING", example='{"orders-tde": "orders-tde-dr"}', keys="option group names")
+            if "OPTION_GROUP_MAPPING" in environ
+            else {}
         ),
     )
     if settings.source_retention_days > settings.destination_retention_days > 0:

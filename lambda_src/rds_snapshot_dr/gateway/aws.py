@@ -183,6 +183,7 @@ def database_from_instance(item: Mapping[str, Any]) -> Database:
         deletion_protection=item.get("DeletionProtection"),
         resource_id=item.get("DbiResourceId") or None,
         engine=item.get("Engine") or None,
+        option_group=next((m.get("OptionGroupName") for m in item.get("OptionGroupMemberships") or []), None),
     )
 
 
@@ -217,6 +218,7 @@ def snapshot_from_response(kind: Kind, item: Mapping[str, Any], region: str) -> 
             encrypted=item.get("Encrypted"),
             resource_id=item.get("DbiResourceId") or None,
             kms_key_id=item.get("KmsKeyId") or None,
+            option_group=item.get("OptionGroupName") or None,
         )
     return Snapshot(
         kind=kind,
@@ -343,8 +345,9 @@ class RdsGateway:
             )
         return snapshot_from_response(db.kind, response[api["result"]], region)
 
-    def copy_snapshot(self, source: Snapshot, kms_key_arn: str) -> Snapshot:
-        """Start the cross-region copy in the destination region, from the source's full ARN."""
+    def copy_snapshot(self, source: Snapshot, kms_key_arn: str, option_group: str | None = None) -> Snapshot:
+        """Start the cross-region copy in the destination region, from the source's full ARN; `option_group`:
+        the destination region's option group for a DB snapshot with a non-default one (OptionGroupName)."""
         region = self.destination_region
         params: dict[str, Any]
         if source.kind is Kind.INSTANCE:
@@ -360,6 +363,8 @@ class RdsGateway:
         params.update({"CopyTags": True, "SourceRegion": self.source_region})
         if source.copy_takes_key:
             params["KmsKeyId"] = kms_key_arn
+        if option_group:
+            params["OptionGroupName"] = option_group
         api = _KIND_API[source.kind]
         with aws_call(f"rds:Copy{api['action']}", region):
             response = getattr(self._clients[region], api["copy"])(**params)

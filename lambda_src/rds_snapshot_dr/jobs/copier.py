@@ -14,7 +14,7 @@ from rds_snapshot_dr.core.settings import Settings
 from rds_snapshot_dr.gateway.aws import LOOKUP_BATCH, KeyGateway, RdsGateway
 from rds_snapshot_dr.jobs.pruner import Pruner
 from rds_snapshot_dr.jobs.worker import BOTH_KINDS, TIME_BUDGET_REASON, Report, Worker, join_reason
-from rds_snapshot_dr.rules import copy_plan, copy_state, model, naming
+from rds_snapshot_dr.rules import copy_plan, copy_state, model, naming, option_groups
 from rds_snapshot_dr.rules.copy_plan import WaitingCopies
 from rds_snapshot_dr.rules.copy_state import AfterCopyError, CopyPath, CopyState
 from rds_snapshot_dr.rules.errors import AwsError
@@ -250,8 +250,13 @@ class Copier(Worker):
         per kind); an event path prunes nothing.
         """
         region = self.aws.destination_region
+        option_group = option_groups.for_copy(self.settings, source)
+        if option_group.missing is not None:  # RDS would refuse it: a lasting failure until a person maps one
+            outcome = option_groups.unmapped_copy(self.settings, source, option_group.missing)
+            report.record(outcome, lasting=True)
+            return outcome
         try:
-            self.aws.copy_snapshot(source, self.settings.destination_kms_key_arn)
+            self.aws.copy_snapshot(source, self.settings.destination_kms_key_arn, option_group.name)
         except AwsError as error:
             verdict = copy_state.after_copy_error(error, path)
             if verdict is AfterCopyError.DUPLICATE:
@@ -289,7 +294,7 @@ class Copier(Worker):
                 pruned_for_quota if pruned_for_quota is not None else set(),
             ):
                 try:
-                    self.aws.copy_snapshot(source, self.settings.destination_kms_key_arn)
+                    self.aws.copy_snapshot(source, self.settings.destination_kms_key_arn, option_group.name)
                 except AwsError as retry_error:
                     error = retry_error
                 else:

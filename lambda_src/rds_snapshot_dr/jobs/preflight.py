@@ -19,7 +19,7 @@ from rds_snapshot_dr.core.logs import log_decision
 from rds_snapshot_dr.core.metrics import Metrics
 from rds_snapshot_dr.core.settings import Settings
 from rds_snapshot_dr.gateway.aws import AccountGateway, RdsGateway
-from rds_snapshot_dr.rules import capacity, model, naming, schedule
+from rds_snapshot_dr.rules import capacity, model, naming, option_groups, schedule
 from rds_snapshot_dr.rules import selection as selection_rules
 from rds_snapshot_dr.rules.errors import ACCESS_DENIED, AwsError
 from rds_snapshot_dr.rules.events import ActionRequest
@@ -296,6 +296,9 @@ def _targets(report: PreflightReport, ctx: _Context, requested: Sequence[str] | 
         )
     for db in selection.targets:
         report.add(_target_state(db))
+        unmapped = option_groups.unmapped_target(ctx.settings, db)
+        if unmapped is not None:
+            report.add(Check(f"option group {db.identifier}", FAIL, *unmapped))
 
 
 def _target_state(db: Database) -> Check:

@@ -124,6 +124,8 @@ class Database:
     resource_id: str | None = None
     # Engine, as DescribeDBInstances / DescribeDBClusters report it (None where the response does not say).
     engine: str | None = None
+    # An instance's option group (OptionGroupMemberships), None where the response does not say or for a cluster.
+    option_group: str | None = None
 
 
 @dataclass(frozen=True)
@@ -147,6 +149,7 @@ class Snapshot:
     # reports its source database's): which generation of the database `target` names.
     resource_id: str | None = None
     kms_key_id: str | None = None  # the key it is encrypted under (KmsKeyId: a key ARN), None when not encrypted
+    option_group: str | None = None  # an instance snapshot's OptionGroupName (None: not said, or a cluster snapshot)
     # is_owned's last answer and the settings it was for: a snapshot is listed once per run and asked whether
     # it is ours by every decision of the run (a 1,000-database reconcile asks ~100,000 times)
     _owned: list[object] = field(default_factory=list, init=False, repr=False, compare=False)

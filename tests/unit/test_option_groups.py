@@ -1,0 +1,131 @@
+"""Option groups: a copy of a DB snapshot with a non-default option group gets the mapped group of the
+destination region (OptionGroupName), or is refused plainly, naming the group to map, before RDS would.
+
+The stand-in (in-process here too) reports each snapshot's option group and refuses, as RDS does, a
+cross-region copy of one with a non-default group that names none.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from dr_testing import DESTINATION_REGION, instance_snapshots, load_event, owned_tags
+
+from rds_snapshot_dr.handler import lambda_handler
+from rds_snapshot_dr.rules import option_groups
+from rds_snapshot_dr.rules.model import Database, Kind, Snapshot
+
+pytestmark = pytest.mark.usefixtures("aws")
+
+SNAPSHOT = "dr-orders-db-20261125-1400"
+MAPPING = '{"orders-tde": "orders-tde-dr"}'
+
+
+@pytest.mark.parametrize(
+    ("kind", "group", "expected"),
+    [
+        (Kind.INSTANCE, None, option_groups.OptionGroupChoice()),
+        (Kind.INSTANCE, "default:oracle-ee-19", option_groups.OptionGroupChoice()),
+        (Kind.INSTANCE, "orders-tde", option_groups.OptionGroupChoice(name="orders-tde-dr")),
+        (Kind.INSTANCE, "ledger-nne", option_groups.OptionGroupChoice(missing="ledger-nne")),
+        (Kind.CLUSTER, "orders-tde", option_groups.OptionGroupChoice()),  # cluster snapshots take none
+    ],
+)
+def test_the_option_group_a_copy_gets(env, kind, group, expected):
+    from rds_snapshot_dr import handler
+
+    env(OPTION_GROUP_MAPPING=MAPPING)
+    snap = Snapshot(kind, SNAPSHOT, "arn", "us-east-1", "available", "manual", None, option_group=group)
+    assert option_groups.for_copy(handler.current_settings(), snap) == expected
+
+
+def make_oracle(source: Any, group: str) -> None:
+    source.create_option_group(
+        OptionGroupName=group, EngineName="oracle-ee", MajorEngineVersion="19", OptionGroupDescription="TDE"
+    )
+    source.create_db_instance(
+        DBInstanceIdentifier="orders-db",
+        Engine="oracle-ee",
+        LicenseModel="bring-your-own-license",
+        DBInstanceClass="db.m5.large",
+        AllocatedStorage=40,
+        MasterUsername="dbadmin",
+        MasterUserPassword="not-a-secret-1",
+        OptionGroupName=group,
+    )
+    source.create_db_snapshot(
+        DBSnapshotIdentifier=SNAPSHOT, DBInstanceIdentifier="orders-db", Tags=owned_tags("orders-db")
+    )
+
+
+def test_a_snapshot_with_a_mapped_option_group_is_copied_with_the_destination_group(
+    source, destination, lambda_context, env
+):
+    env(OPTION_GROUP_MAPPING=MAPPING)
+    make_oracle(source, "orders-tde")
+
+    result = lambda_handler(load_event("manual-snapshot-created.json"), lambda_context)
+
+    assert result["outcomes"][0]["outcome"] == "started"
+    assert instance_snapshots(destination)[SNAPSHOT]["OptionGroupName"] == "orders-tde-dr"
+
+
+def test_an_unmapped_option_group_is_refused_naming_the_group_without_a_retry(source, destination, lambda_context, env):
+    env(OPTION_GROUP_MAPPING='{"other-group": "other-group-dr"}')
+    make_oracle(source, "orders-tde")
+
+    result = lambda_handler(load_event("manual-snapshot-created.json"), lambda_context)  # raises nothing
+
+    [outcome] = result["outcomes"]
+    assert outcome["outcome"] == "failed"
+    assert "orders-tde" in outcome["reason"]
+    assert DESTINATION_REGION in outcome["reason"]
+    assert 'option_group_mapping = { "orders-tde" = ' in outcome["fix"]
+    assert instance_snapshots(destination) == {}
+
+
+def test_the_stand_in_refuses_a_cross_region_copy_without_the_option_group_as_rds_does(source, destination):
+    make_oracle(source, "orders-tde")
+    arn = source.describe_db_snapshots(DBSnapshotIdentifier=SNAPSHOT)["DBSnapshots"][0]["DBSnapshotArn"]
+    assert source.describe_db_snapshots(DBSnapshotIdentifier=SNAPSHOT)["DBSnapshots"][0]["OptionGroupName"] == (
+        "orders-tde"
+    )
+
+    with pytest.raises(destination.exceptions.ClientError, match="OptionGroupName"):
+        destination.copy_db_snapshot(SourceDBSnapshotIdentifier=arn, TargetDBSnapshotIdentifier="hand-copy")
+
+
+@pytest.mark.usefixtures("default_quotas")
+@pytest.mark.parametrize(("mapping", "fails"), [("{}", True), (MAPPING, False)])
+def test_preflight_fails_a_database_whose_option_group_is_not_mapped(source, lambda_context, env, mapping, fails):
+    env(OPTION_GROUP_MAPPING=mapping, DB_CLUSTER_IDENTIFIERS="")
+    make_oracle(source, "orders-tde")
+
+    checks = {c["check"]: c for c in lambda_handler({"action": "preflight"}, lambda_context)["checks"]}
+
+    if fails:
+        check = checks["option group orders-db"]
+        assert check["status"] == "fail"
+        assert "orders-tde" in check["detail"]
+        assert "option_group_mapping" in check["fix"]
+    else:
+        assert "option group orders-db" not in checks
+
+
+def test_a_database_reports_its_option_group(source):
+    from rds_snapshot_dr.gateway.aws import database_from_instance
+
+    make_oracle(source, "orders-tde")
+    [item] = source.describe_db_instances()["DBInstances"]
+    assert database_from_instance(item).option_group == "orders-tde"
+    assert Database(Kind.INSTANCE, "x", "available").option_group is None
+
+
+def test_a_mapping_that_is_not_a_json_object_of_names_is_named_with_an_example(env):
+    from rds_snapshot_dr import handler
+    from rds_snapshot_dr.core.settings import SettingsError
+
+    env(OPTION_GROUP_MAPPING='["orders-tde"]')
+    with pytest.raises(SettingsError, match=r'OPTION_GROUP_MAPPING: must be a JSON object .*"orders-tde-dr"'):
+        handler.current_settings()
