@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -353,3 +354,29 @@ def test_a_drill_without_a_readable_start_is_past_its_lifetime():
         assert restore.drill_verdict(Kind.INSTANCE, "creating", [], started, now, 180).step is restore.DrillStep.FAILED
     tagged = {restore.DRILL_STARTED_TAG: "2026-11-25T02:00:00Z"}
     assert restore.drill_started(tagged, now, 180) == DRILL_START - timedelta(hours=1)
+
+
+@pytest.mark.parametrize(
+    ("copy_group", "flag", "setting", "expected"),
+    [
+        # a copy made with option_group_mapping carries the DR region's group: the restore takes it
+        ("orders-tde-dr", None, "dr-default-og", ("orders-tde-dr", restore.FROM_SNAPSHOT)),
+        ("orders-tde-dr", "hand-picked", "dr-default-og", ("hand-picked", restore.FROM_FLAG)),
+        # a copy with RDS's default group: the restore settings, else RDS's default
+        ("default:oracle-ee-19", None, "dr-default-og", ("dr-default-og", restore.FROM_SETTINGS)),
+        ("default:oracle-ee-19", None, None, None),
+        (None, None, None, None),
+    ],
+)
+def test_the_restore_takes_the_option_group_the_copy_carries_unless_told_otherwise(copy_group, flag, setting, expected):
+    snapshot = replace(COPIES[1], option_group=copy_group)
+    plan = restore.plan_restore(
+        snapshot,
+        "orders-db",
+        restore.portable_settings(None, {}, {}),
+        {},
+        Regional(option_group_name=setting),
+        regional_flags=Regional(option_group_name=flag),
+    )
+    params = {p.name: (p.value, p.origin) for p in plan.params}
+    assert params.get("OptionGroupName") == expected

@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 
 from rds_snapshot_dr.core.settings import Regional, Settings
-from rds_snapshot_dr.rules import naming
+from rds_snapshot_dr.rules import naming, option_groups
 from rds_snapshot_dr.rules.copy_state import is_owned_available
 from rds_snapshot_dr.rules.events import parse_time
 from rds_snapshot_dr.rules.model import PORTABLE_TAG, SOURCE_TAG, TAG_KEYS, Kind, Snapshot
@@ -179,6 +179,15 @@ def _pick(
     return None
 
 
+def _option_group(snapshot: Snapshot, flags: Regional, regional: Regional, regional_origin: str) -> Param | None:
+    """OptionGroupName: the flag; else the DR copy's own non-default group (a copy made with
+    option_group_mapping carries the destination region's group, and a TDE database opens only with its
+    permanent option); else the `restore` settings' group; else none (RDS's default)."""
+    if flags.option_group_name is None and option_groups.needs_mapping(snapshot.option_group):
+        return Param("OptionGroupName", snapshot.option_group, FROM_SNAPSHOT)
+    return _pick("OptionGroupName", flags.option_group_name, regional.option_group_name, regional_origin)
+
+
 def plan_restore(
     snapshot: Snapshot,
     identifier: str,
@@ -234,7 +243,7 @@ def plan_restore(
                 regional.db_parameter_group_name,
                 regional_origin,
             ),
-            _pick("OptionGroupName", flags.option_group_name, regional.option_group_name, regional_origin),
+            _option_group(snapshot, flags, regional, regional_origin),
             Param("PubliclyAccessible", False, FROM_RULE),
             tag_param,
             portable_param("Engine", "(Engine)"),
