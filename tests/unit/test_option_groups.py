@@ -129,3 +129,49 @@ def test_a_mapping_that_is_not_a_json_object_of_names_is_named_with_an_example(e
     env(OPTION_GROUP_MAPPING='["orders-tde"]')
     with pytest.raises(SettingsError, match=r'OPTION_GROUP_MAPPING: must be a JSON object .*"orders-tde-dr"'):
         handler.current_settings()
+
+
+def owned_snapshot(group: str | None) -> Snapshot:
+    from dr_testing import OWNER, OWNER_KEY
+
+    from rds_snapshot_dr.rules.model import SOURCE_TAG
+
+    return Snapshot(
+        Kind.INSTANCE,
+        SNAPSHOT,
+        f"arn:aws:rds:us-east-1:123456789012:snapshot:{SNAPSHOT}",
+        "us-east-1",
+        "available",
+        "manual",
+        None,
+        {OWNER_KEY: OWNER, SOURCE_TAG: "orders-db"},
+        option_group=group,
+    )
+
+
+@pytest.mark.parametrize(("mapping", "waits"), [("{}", False), (MAPPING, True)])
+def test_an_unmapped_snapshot_holds_no_slot_and_keeps_no_schedule_on(env, mapping, waits):
+    from rds_snapshot_dr import handler
+    from rds_snapshot_dr.rules import copy_plan
+
+    env(OPTION_GROUP_MAPPING=mapping)
+    settings = handler.current_settings()
+    snap = owned_snapshot("orders-tde")
+
+    plan = copy_plan.plan_copies(settings, [snap], [], None)
+    assert (plan.start == [snap]) is waits
+    assert plan.unmapped == ([] if waits else [(snap, "orders-tde")])
+    assert (copy_plan.waiting_copy_candidates(settings, [snap]) == [snap]) is waits
+
+
+@pytest.mark.usefixtures("default_quotas")
+def test_reconcile_reports_an_unmapped_snapshot_once_without_a_retry(source, destination, lambda_context, env):
+    env(OPTION_GROUP_MAPPING="{}", DB_CLUSTER_IDENTIFIERS="")
+    make_oracle(source, "orders-tde")
+
+    result = lambda_handler({"action": "reconcile"}, lambda_context)  # raises nothing
+
+    copies = [o for o in result["outcomes"] if o["operation"] == "copy"]
+    assert [(o["snapshot"], o["outcome"]) for o in copies] == [(SNAPSHOT, "failed")]
+    assert "orders-tde" in copies[0]["reason"]
+    assert instance_snapshots(destination) == {}

@@ -377,6 +377,8 @@ class Copier(Worker):
             )
         for snap in plan.exhausted:
             report.record(copy_state.exhausted_copy_outcome(self.settings, snap, region), lasting=True)
+        for snap, group in plan.unmapped:
+            report.record(option_groups.unmapped_copy(self.settings, snap, group), lasting=True)
         for snap, newer in plan.superseded:
             self._skip(
                 report,

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from rds_snapshot_dr.core.settings import Settings
-from rds_snapshot_dr.rules import naming, selection
+from rds_snapshot_dr.rules import naming, option_groups, selection
 from rds_snapshot_dr.rules.copy_state import (
     CopyState,
     copy_attempts_left,
@@ -43,6 +43,8 @@ class CopyPlan:
     failed: list[tuple[Snapshot, Snapshot]] = field(default_factory=list)  # (source, its failed copy)
     foreign: list[Snapshot] = field(default_factory=list)  # sources whose name a foreign snapshot holds
     exhausted: list[Snapshot] = field(default_factory=list)  # sources with no copy attempt left
+    # sources RDS would copy only with an option group the mapping does not name: (source, its option group)
+    unmapped: list[tuple[Snapshot, str]] = field(default_factory=list)
     # sources that will never be copied (`superseded_sources`), each with the newer copy that supersedes it
     superseded: list[tuple[Snapshot, Snapshot]] = field(default_factory=list)
 
@@ -237,6 +239,7 @@ def plan_copies(
     failed: list[tuple[Snapshot, Snapshot]] = []
     foreign: list[Snapshot] = []
     exhausted: list[Snapshot] = []
+    unmapped: list[tuple[Snapshot, str]] = []
     never: list[tuple[Snapshot, Snapshot]] = []
     for snap in source_list:
         if not is_owned_available(settings, snap):
@@ -246,8 +249,11 @@ def plan_copies(
         copy = by_name.get((snap.kind, snap.identifier))
         state = copy_state(settings, copy)
         if state is CopyState.ABSENT:
+            missing_group = option_groups.for_copy(settings, snap).missing
             if not copy_attempts_left(settings, snap):
                 exhausted.append(snap)
+            elif missing_group is not None:  # reported, holds no slot, keeps no schedule on
+                unmapped.append((snap, missing_group))
             elif (snap.kind, snap.identifier) in superseded:
                 never.append((snap, superseded[(snap.kind, snap.identifier)]))
             else:
@@ -284,18 +290,21 @@ def plan_copies(
         failed=failed,
         foreign=foreign,
         exhausted=exhausted,
+        unmapped=unmapped,
         superseded=never,
     )
 
 
 def waiting_copy_candidates(settings: Settings, source: Iterable[Snapshot]) -> list[Snapshot]:
     """The snapshots that may wait for a copy slot: each database's newest owned, available source snapshot
-    with copy attempts left, in `copy_priority` order as far as the source tells it (newest first). Older ones
-    without a copy are reconcile's business."""
+    with copy attempts left (and, with a non-default option group, a mapping), in `copy_priority` order as far
+    as the source tells it (newest first). Older ones without a copy are reconcile's business."""
     newest: dict[tuple[Kind, str], Snapshot] = {}
     for snap in source:
         if not (is_owned_available(settings, snap) and copy_attempts_left(settings, snap)):
             continue
+        if option_groups.for_copy(settings, snap).missing is not None:
+            continue  # no copy can start until a person maps its option group: reconcile reports it
         key = (snap.kind, snap.target)
         if key not in newest or sort_time(snap.data_time) > sort_time(newest[key].data_time):
             newest[key] = snap
