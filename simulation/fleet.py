@@ -116,6 +116,10 @@ class Run:
     # form differed
     wire_compared: int = 0
     wire_mismatches: list[str] = field(default_factory=list)
+    # Multi-AZ DB clusters the settings select (not in `databases`: nothing can protect them), and every
+    # snapshot the function asked RDS to make of one: (time, operation, cluster)
+    uncopyable: list[str] = field(default_factory=list)
+    uncopyable_touched: list[tuple[float, str, str]] = field(default_factory=list)
 
 
 def _is_invocation_emf(document: dict[str, Any]) -> bool:
@@ -263,6 +267,8 @@ class Simulation:
         self.records: dict[int, Invocation] = {}
         self.lambda_ = LambdaService(self.kernel, scenario.lambda_config, self._run, self._started, self._finished)
         self.databases: list[Database] = []
+        self.uncopyable: list[str] = []
+        self.uncopyable_touched: list[tuple[float, str, str]] = []
         self.unavailable_until: dict[str, float] = {}
         self.snapshot_failed_at: dict[str, float] = {}  # database -> when RDS last failed a snapshot of it
         # database -> the rounds whose copy failed for the last of COPY_MAX_ATTEMPTS times since its newest DR
@@ -345,6 +351,10 @@ class Simulation:
             if kind == CLUSTER:  # its writer instance: listed by DescribeDBInstances, backed up through the cluster
                 member = Database(INSTANCE, f"{ident}-writer", size, created, {}, cluster=ident)
                 source.databases[INSTANCE][member.ident] = member
+        for i in range(self.scenario.multi_az_clusters):
+            maz = Database(CLUSTER, f"maz-{i:02d}", 100.0, created, dict(selection), engine="postgres")
+            source.databases[CLUSTER][maz.ident] = maz
+            self.uncopyable.append(maz.ident)
         # Snapshots the function must never touch (issue: foreign, automated, a person's suffixed copy).
         for region in self.rds.regions.values():
             for i, db in enumerate(self.databases[: max(2, len(self.databases) // 10)]):
@@ -835,6 +845,8 @@ class Simulation:
 
     def _backend(self, region: str, operation: str, params: dict[str, Any]) -> dict[str, Any]:
         kernel = self.kernel
+        if operation == "CreateDBClusterSnapshot" and params.get("DBClusterIdentifier") in self.uncopyable:
+            self.uncopyable_touched.append((kernel.now, operation, str(params["DBClusterIdentifier"])))
         task = kernel.current
         invocation = self.records.get(id(task)) if task is not None else None
         if invocation is not None:
@@ -1072,6 +1084,8 @@ class Simulation:
             copy_waiting_switches=self.copy_waiting_switches,
             wire_compared=self.wire.compared,
             wire_mismatches=list(self.wire.mismatches),
+            uncopyable=list(self.uncopyable),
+            uncopyable_touched=list(self.uncopyable_touched),
         )
 
 

@@ -146,6 +146,31 @@ def copies_within_share(run: Run) -> list[str]:
     ]
 
 
+def uncopyable_refused(run: Run) -> list[str]:
+    """A Multi-AZ DB cluster the settings select (RDS copies none of its snapshots) is never snapshotted, is
+    reported failed exactly once by every backup and reconcile run that finished, and fails no invocation
+    (Lambda would retry it into the dead-letter queue)."""
+    wrong = [
+        f"{_when(t)} the function called {operation} for the Multi-AZ DB cluster {cluster}"
+        for t, operation, cluster in run.uncopyable_touched
+    ]
+    for inv in run.invocations:
+        if inv.trigger not in ("backup", "reconcile") or not run.uncopyable:
+            continue
+        targets = [target for _operation, target, _snapshot in inv.failed]
+        if inv.error:
+            refused = sorted({t for t in targets if t in run.uncopyable})
+            if inv.error == "TargetFailuresError" and refused and all(t in run.uncopyable for t in targets):
+                wrong.append(f"{_when(inv.end)} a {inv.trigger} run failed for {', '.join(refused)} alone")
+            continue
+        for cluster in run.uncopyable:
+            if targets.count(cluster) != 1:
+                wrong.append(
+                    f"{_when(inv.end)} a {inv.trigger} run reported {cluster} failed {targets.count(cluster)} times"
+                )
+    return wrong
+
+
 def model_complete(run: Run) -> list[str]:
     """Every RDS operation the function called is modelled (else the run measured a stub)."""
     return [f"the function called {op}, which the simulation does not model" for op in sorted(run.unsupported)]
@@ -160,6 +185,7 @@ INVARIANTS: dict[str, Callable[[Run], list[str]]] = {
     "rpo_alarm_correct": rpo_alarm_correct,
     "quota_alarm_correct": quota_alarm_correct,
     "copies_within_share": copies_within_share,
+    "uncopyable_refused": uncopyable_refused,
     "model_complete": model_complete,
 }
 

@@ -98,6 +98,9 @@ class Database:
     status: str = "available"
     cluster: str | None = None  # an Aurora member instance's cluster
     deleted_at: float | None = None
+    # DescribeDB*'s Engine; None: postgres for an instance, aurora-postgresql for a cluster. A cluster of engine
+    # postgres or mysql is a Multi-AZ DB cluster, whose snapshots RDS does not copy.
+    engine: str | None = None
 
     @functools.cached_property
     def resource_id(self) -> str:
@@ -473,6 +476,11 @@ class Rds:
         target = params[target_param]
         if target in region.snapshots[kind]:
             raise ApiError(_ERR[kind]["exists"], f"{target} already exists")
+        # RDS User Guide, "Limitations of Multi-AZ DB clusters": copying a snapshot of a Multi-AZ DB cluster is not
+        # supported (the error code is the simulation's: AWS documents the limit, not the code).
+        database = source_region.databases[kind].get(source.db)
+        if kind == CLUSTER and database is not None and database.engine in ("postgres", "mysql"):
+            raise ApiError("InvalidParameterCombination", f"{source.ident} is a Multi-AZ DB cluster snapshot: no copy")
         # Aurora User Guide, "Copying a DB cluster snapshot": an unencrypted cluster snapshot cannot be
         # encrypted by the copy (a KmsKeyId is refused).
         if kind == CLUSTER and not source.encrypted and params.get("KmsKeyId"):
@@ -692,7 +700,7 @@ class Rds:
             return {
                 "DBInstanceIdentifier": db.ident,
                 "DBInstanceStatus": db.status,
-                "Engine": "postgres",
+                "Engine": db.engine or "postgres",
                 "AllocatedStorage": int(db.size_gb),
                 "InstanceCreateTime": to_datetime(db.created),
                 "StorageEncrypted": True,
@@ -703,7 +711,7 @@ class Rds:
         return {
             "DBClusterIdentifier": db.ident,
             "Status": db.status,
-            "Engine": "aurora-postgresql",
+            "Engine": db.engine or "aurora-postgresql",
             "AllocatedStorage": int(db.size_gb),
             "ClusterCreateTime": to_datetime(db.created),
             "StorageEncrypted": True,

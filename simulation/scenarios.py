@@ -83,6 +83,9 @@ class Scenario:
     # databases of another module instance in the account (simulation/neighbour.py), which keeps its copies
     # within the slots the module leaves (20 instance copies less the module's share); 0: none
     neighbour_databases: int = 0
+    # Multi-AZ DB clusters (engine postgres) carrying the selection tags, besides the fleet: RDS copies none of
+    # their snapshots, so the function must refuse each once per backup and reconcile run and never snapshot it
+    multi_az_clusters: int = 0
 
     @property
     def backup_expression(self) -> str:
@@ -228,6 +231,11 @@ SCENARIOS: dict[str, Scenario] = {
             "quota-near-wall",
             "the manual snapshot quota at 85 % of the steady-state estimate (retention + keep-last + 2 per database)",
             quota_headroom=0.85,
+        ),
+        Scenario(
+            "multi-az-clusters",
+            "2 Multi-AZ DB clusters carry the selection tags: refused once per run, never snapshotted",
+            multi_az_clusters=2,
         ),
         Scenario(
             "backlog-after-outage",

@@ -209,3 +209,31 @@ def test_copies_within_share_fails_when_an_instance_over_its_share_takes_another
 
     assert run.neighbour_refused
     assert any("refused the other module instance" in line for line in invariants.copies_within_share(run))
+
+
+def refusals(days: int) -> list[str]:
+    """Every violation of uncopyable_refused in the multi-az-clusters scenario (untruncated)."""
+    return invariants.uncopyable_refused(fleet.run(SCENARIOS["multi-az-clusters"].sized(10, days)))
+
+
+def test_uncopyable_refused_fails_when_the_engine_backs_up_a_multi_az_db_cluster(monkeypatch):
+    assert refusals(days=2) == []  # the engine as it is holds
+
+    monkeypatch.setattr(selection, "copy_refusal", lambda db: None)
+
+    found = refusals(days=2)
+    assert any("CreateDBClusterSnapshot for the Multi-AZ DB cluster maz-00" in line for line in found)
+    assert any("reported maz-01 failed 0 times" in line for line in found)
+
+
+def test_uncopyable_refused_fails_when_the_refusal_fails_the_invocation(monkeypatch):
+    from rds_snapshot_dr.jobs import worker
+
+    record = worker.Report.record
+
+    def not_lasting(self, outcome, message="", lasting=False):  # the refusal as a retryable failure
+        return record(self, outcome, message, lasting=lasting and "Multi-AZ" not in outcome.reason)
+
+    monkeypatch.setattr(worker.Report, "record", not_lasting)
+
+    assert any("run failed for maz-00, maz-01 alone" in line for line in refusals(days=2))
