@@ -116,3 +116,8 @@ output "drill" {
     overdue_alarm_arn    = one(aws_cloudwatch_metric_alarm.drill_overdue[*].arn)
   } : null
 }
+
+output "destination_option_group_names" {
+  description = "Names of the option groups the module created in the destination region (`destination_option_groups`), for `option_group_mapping`."
+  value       = sort([for group in aws_db_option_group.destination : group.name])
+}

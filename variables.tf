@@ -146,6 +146,25 @@ variable "option_group_mapping" {
   }
 }
 
+variable "destination_option_groups" {
+  description = "Option groups the module creates in the destination region, by name, for `option_group_mapping` to name: each with the source group's engine (`oracle-ee`, `sqlserver-ee`, ...), major engine version and options (for TDE: `TDE` on Oracle, `TRANSPARENT_DATA_ENCRYPTION` on SQL Server; settings by name). Options bound to source-region resources (security groups, an S3 bucket, a directory) are not copied: give the DR region's own. A TDE option is permanent: RDS does not let it be removed from the group, nor the group from a database restored with it. Empty = none (groups made elsewhere are named in `option_group_mapping` directly)."
+  type = map(object({
+    engine_name          = string
+    major_engine_version = string
+    options = optional(list(object({
+      option_name = string
+      settings    = optional(map(string), {})
+    })), [])
+  }))
+  default  = {}
+  nullable = false
+
+  validation {
+    condition     = alltrue([for name in keys(var.destination_option_groups) : can(regex("^[A-Za-z](-?[A-Za-z0-9])*$", name)) && length(name) <= 255])
+    error_message = "destination_option_groups names option groups as RDS allows them: 1 to 255 letters, numbers or hyphens, starting with a letter, not ending with a hyphen nor holding two in a row."
+  }
+}
+
 variable "retention" {
   description = "How long owned snapshots are kept, in days, in each region (`source_days`, default 2; `destination_days`, default 14), and how many of the newest available snapshots of each database are kept in each region whatever their age (`keep_last`, default 1). A source snapshot is never deleted before its copy is available, so `source_days` may not exceed `destination_days`. The source keeps 2 days by default: its snapshots are needed until their copy is available and for a fast restore in the same region, and every one counts against the region's manual snapshot quota (see `manual_snapshot_quota`)."
   type = object({
