@@ -175,3 +175,59 @@ def test_reconcile_reports_an_unmapped_snapshot_once_without_a_retry(source, des
     assert [(o["snapshot"], o["outcome"]) for o in copies] == [(SNAPSHOT, "failed")]
     assert "orders-tde" in copies[0]["reason"]
     assert instance_snapshots(destination) == {}
+
+
+@pytest.mark.usefixtures("default_quotas")
+@pytest.mark.parametrize(
+    ("engine", "version", "license_model"),
+    [("oracle-ee", "19", "bring-your-own-license"), ("sqlserver-ee", "15.00", "license-included")],
+)
+def test_a_tde_database_is_copied_with_the_mapped_group_and_the_drill_restores_it_with_that_group(
+    source, destination, lambda_context, env, monkeypatch, engine, version, license_model
+):
+    """Backup, the snapshot's copy and the drill, through the handler, for an Oracle and a SQL Server database
+    whose option group (its TDE option) is not a default one."""
+    import json
+    from datetime import UTC, datetime
+
+    from rds_snapshot_dr import handler
+
+    drill = {
+        "databases": [],
+        "instance_class": "db.m5.large",
+        "db_subnet_group_name": None,
+        "vpc_security_group_ids": [],
+        "max_lifetime_minutes": 240,
+        "overdue_days": 7,
+        "state_parameter": "/rds-snapshot-dr/orders/drill",
+    }
+    env(OPTION_GROUP_MAPPING=MAPPING, DB_CLUSTER_IDENTIFIERS="", DRILL_SETTINGS=json.dumps(drill))
+    for client, name in ((source, "orders-tde"), (destination, "orders-tde-dr")):
+        client.create_option_group(
+            OptionGroupName=name, EngineName=engine, MajorEngineVersion=version, OptionGroupDescription="TDE"
+        )
+    source.create_db_instance(
+        DBInstanceIdentifier="orders-db",
+        Engine=engine,
+        LicenseModel=license_model,
+        DBInstanceClass="db.m5.large",
+        AllocatedStorage=100,
+        MasterUsername="dbadmin",
+        MasterUserPassword="not-a-secret-1",
+        OptionGroupName="orders-tde",
+    )
+
+    lambda_handler(load_event("scheduled-backup.json"), lambda_context)
+    copied = lambda_handler({"action": "reconcile"}, lambda_context)  # copies what has no copy yet
+    monkeypatch.setattr(handler, "utcnow", lambda: datetime(2026, 11, 25, 15, 0, tzinfo=UTC))
+    drilled = lambda_handler({"action": "drill"}, lambda_context)
+
+    assert [(o["snapshot"], o["outcome"]) for o in copied["outcomes"] if o["operation"] == "copy"] == [
+        (SNAPSHOT, "started")
+    ]
+    assert instance_snapshots(destination)[SNAPSHOT]["OptionGroupName"] == "orders-tde-dr"
+    [started] = [o for o in drilled["outcomes"] if o["operation"] == "drill"]
+    assert started["outcome"] == "started"
+    [restored] = destination.describe_db_instances(DBInstanceIdentifier="drill-orders-202611251500")["DBInstances"]
+    assert [m["OptionGroupName"] for m in restored["OptionGroupMemberships"]] == ["orders-tde-dr"]
+    assert restored["Engine"] == engine
