@@ -16,6 +16,7 @@ from stand_in import (
     Aws,
     _module_sources,
     _provider_aliases,
+    deleted_already,
     delivered,
     provider_override,
     scheduler_event,
@@ -272,3 +273,19 @@ def test_another_account_copies_a_snapshot_only_once_it_is_shared_and_under_its_
     share(ValuesToRemove=[VAULT_ACCOUNT])
     with pytest.raises(source_rds.exceptions.ClientError, match=not_found):
         copy(f"vault-{name}-again", KmsKeyId=vault_key)  # un-shared: gone from the vault's view again
+
+
+def test_a_destroy_is_run_again_only_when_it_met_its_own_deletes_404() -> None:
+    late = (
+        "terraform destroy failed (exit 1):\nError: deleting CloudWatch Dashboard (payments-rds-snapshot-dr): "
+        "operation error CloudWatch: DeleteDashboards, https response error StatusCode: 404, RequestID: x, "
+        "ResourceNotFound: The specified dashboard does not exist."
+    )
+    denied = "terraform destroy failed (exit 1):\nError: deleting SQS Queue (q): StatusCode: 403, AccessDenied"
+    other = "terraform destroy failed (exit 1):\nError: reading KMS Key (k): StatusCode: 404"
+
+    assert deleted_already(late)
+    assert not deleted_already(late + "\n" + denied)
+    assert not deleted_already(denied)
+    assert not deleted_already(other)
+    assert not deleted_already("terraform destroy failed (exit 1):\nsomething else")
