@@ -87,7 +87,6 @@ ACTIONS: tuple[Action, ...] = (
     ),
 )
 
-BY_NAME: dict[str, Action] = {action.name: action for action in ACTIONS}
 FUNCTION_ACTIONS: dict[str, Action] = {a.name: a for a in ACTIONS if a.function is not None}
 COMMANDS: dict[str, Action] = {a.name: a for a in ACTIONS if a.command is not None}
 TARGETED_ACTIONS = frozenset(a.name for a in ACTIONS if a.targeted)

@@ -29,16 +29,20 @@ class OptionGroupChoice:
 
 
 def needs_mapping(group: str | None) -> bool:
-    return bool(group) and not str(group).startswith(DEFAULT_PREFIX)
+    """A non-default option group: a cross-region copy needs one of the destination region named."""
+    return group is not None and group != "" and not group.startswith(DEFAULT_PREFIX)
+
+
+def _choice(settings: Settings, kind: Kind, group: str | None) -> OptionGroupChoice:
+    if kind is not Kind.INSTANCE or group is None or not needs_mapping(group):
+        return OptionGroupChoice()
+    mapped = settings.option_group_mapping.get(group)
+    return OptionGroupChoice(name=mapped) if mapped else OptionGroupChoice(missing=group)
 
 
 def for_copy(settings: Settings, snapshot: Snapshot) -> OptionGroupChoice:
     """What a cross-region copy of `snapshot` passes as OptionGroupName, or which mapping it lacks."""
-    group = snapshot.option_group
-    if snapshot.kind is not Kind.INSTANCE or group is None or not needs_mapping(group):
-        return OptionGroupChoice()
-    mapped = settings.option_group_mapping.get(group)
-    return OptionGroupChoice(name=mapped) if mapped else OptionGroupChoice(missing=group)
+    return _choice(settings, snapshot.kind, snapshot.option_group)
 
 
 def _fix(settings: Settings, group: str) -> str:
@@ -66,10 +70,8 @@ def unmapped_copy(settings: Settings, snapshot: Snapshot, group: str) -> Outcome
 
 def unmapped_target(settings: Settings, db: Database) -> tuple[str, str] | None:
     """(detail, fix) for preflight when the database's snapshots would need a mapping they do not have."""
-    group = db.option_group
-    if db.kind is not Kind.INSTANCE or group is None or not needs_mapping(group):
-        return None
-    if group in settings.option_group_mapping:
+    group = _choice(settings, db.kind, db.option_group).missing
+    if group is None:
         return None
     return (
         f"{db.identifier} uses the option group {group}: its copies to {settings.destination_region} need an "
