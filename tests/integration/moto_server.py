@@ -45,6 +45,7 @@ import os
 import threading
 import time
 from datetime import timedelta
+from typing import Any
 
 MANUAL_SNAPSHOT_QUOTA = 100
 
@@ -144,6 +145,11 @@ def add_snapshot_sources() -> None:
     DBInstance.__init__ = init
 
 
+def _argument(args: tuple[Any, ...], kwargs: dict[str, Any], position: int, name: str) -> Any:
+    """One argument of a wrapped moto backend method, however it was passed (moto's responses pass keywords)."""
+    return kwargs.get(name, args[position] if len(args) > position else None)
+
+
 def add_snapshot_option_groups() -> None:
     """A DB snapshot reports its option group; a cross-region copy of one with a non-default group needs
     OptionGroupName and carries it (see the module docstring)."""
@@ -162,7 +168,7 @@ def add_snapshot_option_groups() -> None:
     copy_instance = RDSBackend.copy_db_snapshot
 
     def copy_db_snapshot(self, *args, **kwargs):  # type: ignore[no-untyped-def]
-        source_id = kwargs.get("source_db_snapshot_identifier", args[0] if args else "")
+        source_id = _argument(args, kwargs, 0, "source_db_snapshot_identifier") or ""
         wanted = kwargs.pop("option_group_name", None)
         source = self.get_db_snapshot(source_id)
         group = source.option_group_name
@@ -220,17 +226,14 @@ def add_cross_account_snapshots() -> None:
                 "KmsKeyId is required to copy an encrypted snapshot shared from another account"
             )
 
-    def argument(args, kwargs, position, name):  # type: ignore[no-untyped-def]
-        return kwargs.get(name, args[position] if len(args) > position else None)
-
     def copy_db_snapshot(self, *args, **kwargs):  # type: ignore[no-untyped-def]
-        source = argument(args, kwargs, 0, "source_db_snapshot_identifier")
-        needs_key(self, source, argument(args, kwargs, 2, "kms_key_id"), RDSBackend.get_db_snapshot)
+        source = _argument(args, kwargs, 0, "source_db_snapshot_identifier")
+        needs_key(self, source, _argument(args, kwargs, 2, "kms_key_id"), RDSBackend.get_db_snapshot)
         return copy_instance(self, *args, **kwargs)
 
     def copy_db_cluster_snapshot(self, *args, **kwargs):  # type: ignore[no-untyped-def]
-        source = argument(args, kwargs, 0, "source_db_cluster_snapshot_identifier")
-        needs_key(self, source, argument(args, kwargs, 2, "kms_key_id"), RDSBackend.get_db_cluster_snapshot)
+        source = _argument(args, kwargs, 0, "source_db_cluster_snapshot_identifier")
+        needs_key(self, source, _argument(args, kwargs, 2, "kms_key_id"), RDSBackend.get_db_cluster_snapshot)
         return copy_cluster(self, *args, **kwargs)
 
     def modify_attribute(self, attribute_name, values_to_add, values_to_remove):  # type: ignore[no-untyped-def]
